@@ -1,0 +1,37 @@
+"""Event-level scoring of detected twitches against a labelled night.
+
+A detection matches a true twitch on the same channel whose onset is within
+``tolerance_s`` (150 ms) of the detection's onset; each truth matches at most
+one detection (closest first).  Precision, recall and F1 are over events;
+count error is |detected - true| / true for the night (0 when both are 0).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def score(detected: Sequence[dict], truth: Sequence[dict], tolerance_s: float = 0.150) -> dict:
+    pairs = []
+    for i, d in enumerate(detected):
+        for j, t in enumerate(truth):
+            if d["channel"] == t["channel"]:
+                dt = abs(d["t"] - t["t"])
+                if dt <= tolerance_s:
+                    pairs.append((dt, i, j))
+    pairs.sort()
+    used_d, used_t, matched = set(), set(), 0
+    for _, i, j in pairs:
+        if i in used_d or j in used_t:
+            continue
+        used_d.add(i)
+        used_t.add(j)
+        matched += 1
+    n_d, n_t = len(detected), len(truth)
+    precision = matched / n_d if n_d else 1.0
+    recall = matched / n_t if n_t else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    count_error = abs(n_d - n_t) / n_t if n_t else (0.0 if n_d == 0 else float(n_d))
+    return {"detected": n_d, "true": n_t, "matched": matched, "precision": round(precision, 4),
+            "recall": round(recall, 4), "f1": round(f1, 4), "count_error": round(count_error, 4),
+            "false_positives": [detected[i] for i in range(n_d) if i not in used_d],
+            "missed": [truth[j] for j in range(n_t) if j not in used_t]}

@@ -1,0 +1,344 @@
+"""A labelled night on leg piezos, generated (contracts section 4).
+
+The night is planned up front as small lists (beats, twitches, movements,
+glitches, sensor faults) and rendered on demand for any sample range, so a
+night of any length streams in constant memory and the same range always
+renders to the same codes whatever the block size.
+
+What goes in, per channel, in 10-bit codes around mid-rail:
+
+- drift (minutes) and breathing (0.15-0.5 Hz);
+- mains hum at 50 or 60 Hz with 2nd and 3rd harmonics;
+- white noise of the amplifier and ADC;
+- the heartbeat: a 6-12 Hz burst each beat on every channel, with a gain,
+  delay and burst frequency of its own per channel, a beat-to-beat amplitude
+  shared by all channels, and heart-rate variability;
+- twitches: real leg-twitch time courses (``data/twitch_shapes.npz``, from
+  E. J. Mastnak's spm-potentiation dataset, CC-BY 4.0) stretched in time,
+  passed through the piezo's first-order high-pass (corner 2-15 Hz), scaled
+  to a few to tens of codes, on one channel with weaker crosstalk on the
+  other sensor of the same leg; some are doublets 10-110 ms apart;
+- leg movements (0.5-10 s, one leg) and body movements (2-8 s, every
+  channel, may clip at 0/1023);
+- single-sample SPI glitches (a lone 0 or 1023);
+- sensor faults: a channel unplugged (flat), railed, or picking up only hum.
+
+The truth (:meth:`Night.truth`) lists the twitches that count: every planned
+twitch is at rest, at least 1 s before and 6 s after any movement and clear
+of fault edges on its channel, so the labels are not ambiguous.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+from scipy import signal as sps
+
+from . import pins
+
+PROFILES = ("normal", "hard", "quiet")
+
+
+@lru_cache(maxsize=1)
+def twitch_shapes() -> tuple[np.ndarray, float]:
+    """The shipped twitch time courses (peak 1) and their rate in Hz."""
+    with resources.files("firmware_host").joinpath("data/twitch_shapes.npz").open("rb") as f:
+        z = np.load(f)
+        return z["shapes"].astype(np.float64) / float(z["scale"]), float(z["rate_hz"])
+
+
+@dataclass
+class Twitch:
+    t: float  #: onset, seconds from the first sample
+    channel: int
+    peak: float  #: largest |deviation| in codes on its channel
+    wave: np.ndarray = field(repr=False)  #: codes, at the night's rate, on its channel
+    cross_channel: int | None = None
+    cross_gain: float = 0.0
+    cross_delay: int = 0  #: samples
+    doublet: bool = False
+
+
+@dataclass
+class Movement:
+    t: float
+    end: float
+    channels: list[int]
+    amp: float
+    comps: np.ndarray = field(repr=False)  #: (k, 3): freq Hz, phase, weight
+
+
+@dataclass
+class Fault:
+    channel: int
+    t: float
+    end: float
+    kind: str  #: unplugged | railed | hum
+
+
+class Night:
+    """A planned night; :meth:`render` gives codes for any sample range."""
+
+    BLOCK = 4096  # noise is drawn per fixed block so any split renders alike
+
+    def __init__(self, minutes: float, *, seed: int = 0, channels: int = 4, rate_hz: float = 1000.0,
+                 profile: str = "normal", twitches_per_min: float | None = None):
+        if profile not in PROFILES:
+            raise ValueError(f"profile must be one of {PROFILES}")
+        self.seed = int(seed)
+        self.rate_hz = float(rate_hz)
+        self.channels = int(channels)
+        self.n_samples = int(round(minutes * 60 * self.rate_hz))
+        self.duration_s = self.n_samples / self.rate_hz
+        self.profile = profile
+        rng = np.random.default_rng([self.seed, 1])
+        hard = profile == "hard"
+        C = self.channels
+        self.legs = pins.legs(C)
+        self.offset = 512 + rng.uniform(-25, 25, C)
+        self.noise_sd = rng.uniform(0.45, 0.9 if hard else 0.7, C)
+        self.mains_hz = float(rng.choice([50.0, 60.0]))
+        self.hum = rng.uniform(0.3, 4.0 if hard else 1.5, C)
+        self.hum_phase = rng.uniform(0, 2 * np.pi, C)
+        self.breath_amp = rng.uniform(0.5, 4.0, C)
+        self.breath_hz = rng.uniform(0.18, 0.33)
+        self.drift = [(rng.uniform(3, 12), rng.uniform(1 / 1800, 1 / 300), rng.uniform(0, 2 * np.pi))
+                      for _ in range(3)]
+        self.drift_gain = rng.uniform(0.3, 1.0, C)
+        # heartbeat
+        self.hr_bpm = rng.uniform(45, 100) if hard else rng.uniform(50, 80)
+        self.hb_amp = rng.uniform(5, 15, C) if hard else rng.uniform(2, 8, C)
+        self.hb_freq = rng.uniform(6, 12, C)
+        self.hb_delay = rng.uniform(0.0, 0.06, C)
+        self.hb_sigma = rng.uniform(0.03, 0.05, C)
+        self.hb_phase = rng.uniform(0, 2 * np.pi, C)
+        self.beats, self.beat_amp = self._plan_beats(rng)
+        # movements, faults, twitches, glitches
+        self.movements = self._plan_movements(rng, hard)
+        self.faults = self._plan_faults(rng, hard)
+        rate = twitches_per_min if twitches_per_min is not None else (0.0 if profile == "quiet" else
+                                                                      rng.uniform(2, 6))
+        self.twitches = self._plan_twitches(rng, rate, hard)
+        n_gl = int(self.duration_s / 60 * (60 if hard else 10))
+        self.glitch_idx = np.sort(rng.integers(0, max(self.n_samples, 1), n_gl))
+        self.glitch_ch = rng.integers(0, C, n_gl)
+        self.glitch_val = rng.choice([0, pins.ADC_MAX_CODE], n_gl)
+        self._beat_starts = self.beats - 0.05  # burst windows for fast lookup
+        self._tw_start = np.array([int(round(tw.t * self.rate_hz)) - 20 for tw in self.twitches], dtype=np.int64)
+
+    # -- planning ----------------------------------------------------------
+    def _plan_beats(self, rng):
+        rr0 = 60.0 / self.hr_bpm
+        t, beats = rng.uniform(0, rr0), []
+        while t < self.duration_s + 1:
+            beats.append(t)
+            rsa = 0.04 * math.sin(2 * math.pi * self.breath_hz * t)
+            t += rr0 * (1 + rsa + 0.03 * rng.standard_normal())
+        beats = np.array(beats)
+        amp = np.clip(1 + 0.08 * rng.standard_normal(len(beats)), 0.7, 1.3)
+        return beats, amp
+
+    def _plan_movements(self, rng, hard):
+        per_hour = rng.uniform(40, 60) if hard else rng.uniform(8, 20)
+        out, t = [], rng.exponential(3600 / per_hour)
+        while t < self.duration_s - 1:
+            body = rng.random() < 0.3
+            if body:
+                dur, chans = rng.uniform(2, 8), list(range(self.channels))
+                amp = rng.uniform(80, 600)
+            else:
+                dur = rng.uniform(0.5, 10)
+                leg = rng.choice(sorted(set(self.legs)))
+                chans = [c for c in range(self.channels) if self.legs[c] == leg]
+                amp = rng.uniform(30, 250)
+            end = min(t + dur, self.duration_s)
+            k = 6
+            comps = np.column_stack([rng.uniform(0.3, 4.0, k), rng.uniform(0, 2 * np.pi, k),
+                                     rng.standard_normal(k)])
+            out.append(Movement(float(t), float(end), chans, float(amp), comps))
+            t = end + 3 + rng.exponential(3600 / per_hour)
+        return out
+
+    def _plan_faults(self, rng, hard):
+        if not hard or self.duration_s < 240:
+            return []
+        ch = int(rng.integers(self.channels))
+        dur = rng.uniform(60, min(300, self.duration_s / 3))
+        t = rng.uniform(30, self.duration_s - dur - 30)
+        return [Fault(ch, float(t), float(t + dur), str(rng.choice(["unplugged", "railed", "hum"])))]
+
+    def _blocked(self, t: float, ch: int) -> bool:
+        for m in self.movements:
+            if m.t - 1.0 <= t <= m.end + 6.0:
+                return True
+        for f in self.faults:  # unplugging jolts the whole setup; the channel is blind while out
+            if f.t - 3.0 <= t <= f.t + 6.0 or f.end - 3.0 <= t <= f.end + 6.0:
+                return True
+            if f.channel == ch and f.t <= t <= f.end:
+                return True
+        return False
+
+    def _plan_twitches(self, rng, per_min, hard):
+        shapes, shape_rate = twitch_shapes()
+        C = self.channels
+        # Some sites twitch more than others, and some not at all.
+        weights = rng.uniform(0.2, 1.0, C)
+        if C > 1:
+            weights[rng.integers(C)] *= rng.choice([0.0, 1.0, 2.5])
+        weights = weights / weights.sum() if weights.sum() > 0 else np.full(C, 1 / C)
+        polarity = rng.choice([-1.0, 1.0], C)
+        n = rng.poisson(per_min * self.duration_s / 60)
+        times = np.sort(rng.uniform(20.0, max(self.duration_s - 1.0, 20.0), n))  # after the warm-up
+        out, last = [], -10.0
+        lo, hi = (4.0, 30.0) if hard else (5.0, 40.0)
+        for t in times:
+            if t - last < 0.6:
+                continue
+            ch = int(rng.choice(C, p=weights))
+            if self._blocked(t, ch):
+                continue
+            wave = self._twitch_wave(rng, shapes, shape_rate)
+            peak = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+            doublet = rng.random() < 0.1
+            if doublet:
+                gap = int(rng.uniform(0.010, 0.110) * self.rate_hz)
+                second = self._twitch_wave(rng, shapes, shape_rate) * rng.uniform(0.6, 1.0)
+                w = np.zeros(max(len(wave), gap + len(second)))
+                w[:len(wave)] += wave
+                w[gap:gap + len(second)] += second
+                wave = w
+            wave = wave * polarity[ch] * peak / np.abs(wave).max()
+            mates = [c for c in range(C) if c != ch and self.legs[c] == self.legs[ch]]
+            tw = Twitch(float(t), ch, peak, wave, doublet=doublet)
+            if mates:
+                tw.cross_channel = int(rng.choice(mates))
+                tw.cross_gain = float(rng.uniform(0.1, 0.5) * polarity[tw.cross_channel] * polarity[ch])
+                tw.cross_delay = int(rng.uniform(0.003, 0.015) * self.rate_hz)
+            out.append(tw)
+            last = t
+        return out
+
+    def _twitch_wave(self, rng, shapes, shape_rate):
+        """One twitch as the piezo sees it, at the night's rate, peak 1."""
+        shape = shapes[rng.integers(len(shapes))]
+        stretch = rng.uniform(0.5, 1.4)
+        n_out = int(len(shape) / shape_rate * stretch * self.rate_hz)
+        t_out = np.arange(n_out) / self.rate_hz / stretch
+        x = np.interp(t_out, np.arange(len(shape)) / shape_rate, shape)
+        onset = int(np.argmax(np.abs(x) > 0.02))  # the truth's onset: first visible motion
+        x = x[max(onset - 2, 0):]
+        fc = rng.uniform(2.0, 15.0)
+        b, a = sps.butter(1, fc / (self.rate_hz / 2), "high")
+        x = sps.lfilter(b, a, np.concatenate([x, np.zeros(int(0.3 * self.rate_hz))]))
+        fade = np.ones(len(x))
+        k = int(0.1 * self.rate_hz)
+        fade[-k:] = np.linspace(1, 0, k)
+        x = x * fade
+        return x / np.abs(x).max()
+
+    # -- rendering ---------------------------------------------------------
+    def render(self, start: int, n: int) -> np.ndarray:
+        """Codes (uint16) for samples ``start .. start+n``, shape (n, channels)."""
+        n = max(0, min(n, self.n_samples - start))
+        out = np.empty((n, self.channels), dtype=np.uint16)
+        pos = start
+        while pos < start + n:
+            b = pos // self.BLOCK
+            b0 = b * self.BLOCK
+            block = self._render_block(b)
+            lo, hi = pos - b0, min(self.BLOCK, start + n - b0)
+            out[pos - start:pos - start + hi - lo] = block[lo:hi]
+            pos += hi - lo
+        return out
+
+    @lru_cache(maxsize=4)
+    def _render_block(self, b: int) -> np.ndarray:
+        fs, C = self.rate_hz, self.channels
+        i0 = b * self.BLOCK
+        idx = np.arange(i0, i0 + self.BLOCK)
+        t = idx / fs
+        rng = np.random.default_rng([self.seed, 2, b])
+        x = self.offset + rng.standard_normal((self.BLOCK, C)) * self.noise_sd
+        drift = sum(a * np.sin(2 * np.pi * f * t + p) for a, f, p in self.drift)
+        x += drift[:, None] * self.drift_gain
+        breath = np.sin(2 * np.pi * self.breath_hz * t + 0.5 * np.sin(2 * np.pi * t / 300))
+        x += breath[:, None] * self.breath_amp
+        w = 2 * np.pi * self.mains_hz * t
+        for h, rel in ((1, 1.0), (2, 0.1), (3, 0.3)):
+            x += np.sin(h * w[:, None] + self.hum_phase * h) * (self.hum * rel)
+        # heartbeat bursts overlapping the block
+        t0, t1 = t[0], t[-1]
+        lo = np.searchsorted(self.beats, t0 - 0.4)
+        hi = np.searchsorted(self.beats, t1 + 0.1)
+        for k in range(lo, hi):
+            tau = t[:, None] - self.beats[k] - self.hb_delay - 0.08
+            env = np.exp(-0.5 * (tau / self.hb_sigma) ** 2)
+            x += (self.beat_amp[k] * self.hb_amp) * env * np.sin(2 * np.pi * self.hb_freq * tau + self.hb_phase)
+        # twitches
+        lo = np.searchsorted(self._tw_start, i0 - int(1.5 * fs))
+        hi = np.searchsorted(self._tw_start, i0 + self.BLOCK)
+        for tw in self.twitches[lo:hi]:
+            s = int(round(tw.t * fs))
+            self._add_wave(x[:, tw.channel], i0, s, tw.wave)
+            if tw.cross_channel is not None:
+                self._add_wave(x[:, tw.cross_channel], i0, s + tw.cross_delay, tw.wave * tw.cross_gain)
+        # movements
+        for m in self.movements:
+            if m.end < t0 or m.t > t1:
+                continue
+            tau = t - m.t
+            dur = m.end - m.t
+            env = np.clip(np.minimum(tau, dur - tau) / min(0.3, dur / 4), 0, 1) * ((tau >= 0) & (tau <= dur))
+            f, p, wt = m.comps[:, 0], m.comps[:, 1], m.comps[:, 2]
+            sway = (np.sin(2 * np.pi * f * tau[:, None] + p) * wt).sum(axis=1) / np.sqrt(len(wt))
+            jitter = rng.standard_normal(self.BLOCK) * 0.15
+            mv = m.amp * env * (sway + jitter)
+            for j, c in enumerate(m.channels):
+                x[:, c] += mv * (1.0 - 0.2 * j)
+        # faults
+        for fl in self.faults:
+            sel = (t >= fl.t) & (t < fl.end)
+            if not sel.any():
+                continue
+            c = fl.channel
+            if fl.kind == "unplugged":
+                x[sel, c] = 512 + (rng.random(sel.sum()) < 0.05)
+            elif fl.kind == "railed":
+                x[sel, c] = pins.ADC_MAX_CODE
+            else:
+                x[sel, c] = 512 + 80 * np.sin(w[sel] + 0.3) + 20 * np.sin(3 * w[sel]) \
+                    + 0.3 * rng.standard_normal(sel.sum())
+        codes = np.clip(np.rint(x), 0, pins.ADC_MAX_CODE).astype(np.uint16)
+        lo = np.searchsorted(self.glitch_idx, i0)
+        hi = np.searchsorted(self.glitch_idx, i0 + self.BLOCK)
+        codes[self.glitch_idx[lo:hi] - i0, self.glitch_ch[lo:hi]] = self.glitch_val[lo:hi]
+        return codes
+
+    @staticmethod
+    def _add_wave(col: np.ndarray, i0: int, s: int, wave: np.ndarray) -> None:
+        a, b = max(s, i0), min(s + len(wave), i0 + len(col))
+        if a < b:
+            col[a - i0:b - i0] += wave[a - s:b - s]
+
+    def blocks(self, block_samples: int = 10_000):
+        for s in range(0, self.n_samples, block_samples):
+            yield self.render(s, block_samples)
+
+    # -- truth ---------------------------------------------------------------
+    def truth(self) -> dict:
+        return {
+            "seed": self.seed, "profile": self.profile, "rate_hz": self.rate_hz,
+            "channels": self.channels, "duration_s": self.duration_s,
+            "mains_hz": self.mains_hz, "heart_rate_bpm": round(self.hr_bpm, 2),
+            "twitches": [{"t": round(tw.t, 4), "channel": tw.channel, "peak": round(tw.peak, 2),
+                          "doublet": tw.doublet} for tw in self.twitches],
+            "movements": [{"t": round(m.t, 3), "end": round(m.end, 3), "channels": m.channels}
+                          for m in self.movements],
+            "faults": [{"channel": f.channel, "t": round(f.t, 3), "end": round(f.end, 3), "kind": f.kind}
+                       for f in self.faults],
+            "glitches": int(len(self.glitch_idx)),
+            "attribution": "Twitch time courses: E. J. Mastnak, spm-potentiation dataset, CC-BY 4.0",
+        }

@@ -1,0 +1,1 @@
+"""twitchmon web page (filled in below)."""
