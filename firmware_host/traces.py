@@ -297,7 +297,7 @@ class WavReader(TraceReader):
         try:
             self._w = wave.open(str(path), "rb")
         except (wave.Error, EOFError, struct.error) as exc:
-            raise TraceError(f"{where}: not a readable WAV file ({exc})") from None
+            raise TraceError(f"{where}: not a readable WAV file ({exc or 'header cut short'})") from None
         if self._w.getsampwidth() != 2 or self._w.getcomptype() != "NONE":
             self._w.close()
             raise TraceError(f"{where}: WAV must be 16-bit PCM")
@@ -578,6 +578,11 @@ class CsvReader(TraceReader):
         width = self.info.channels + (1 if self._has_t else 0)
         skip = 1 if self._has_t else 0
         total = 0
+        with open(self._path, "rb") as fb:  # a last line without its newline was cut mid-row
+            fb.seek(0, os.SEEK_END)
+            size = fb.tell()
+            fb.seek(max(size - 1, 0))
+            cut_last = size > 0 and fb.read(1) not in (b"\n", b"\r")
         with open(self._path, newline="", encoding="utf-8") as f:
             reader = csv.reader(f)
             next(reader)
@@ -599,6 +604,9 @@ class CsvReader(TraceReader):
                     total += len(rows)
                     yield np.array(rows, dtype=np.float64)
                     rows = []
+            if cut_last and bad is None and rows:
+                rows.pop()
+                bad = (0, "cut")
             if rows:
                 total += len(rows)
                 yield np.array(rows, dtype=np.float64)

@@ -1,0 +1,101 @@
+"""From a recording to a report, and from a report to a stored night.
+
+``analyse`` streams a trace through the detector (the same code the daemon
+runs live) and builds the ``replay --json`` report of contracts section 3,
+plus a night summary: counts per channel and per hour, rest, movements,
+sensor faults and heart rate.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+
+from . import pins
+from .detector import Detector, DetectorConfig, Events
+from .traces import open_trace
+
+
+def hourly_counts(twitches: list[dict], duration_s: float) -> list[int]:
+    """Twitches in each hour from the first sample (the last hour may be short)."""
+    hours = max(1, math.ceil(duration_s / 3600)) if duration_s > 0 else 1
+    out = [0] * hours
+    for tw in twitches:
+        out[min(int(tw["t"] // 3600), hours - 1)] += 1
+    return out
+
+
+def build_report(source: str, rate_hz: float, channels: int, n_samples: int, events: Events,
+                 det: Detector, *, channel_names: list[str] | None = None,
+                 start_unix: float | None = None, truncated: bool = False) -> dict:
+    twitches = [tw.as_dict() for tw in sorted(events.twitches, key=lambda t: t.t)]
+    movements = [m.as_dict() for m in sorted(events.movements, key=lambda m: m.t)]
+    per = [0] * channels
+    for tw in twitches:
+        per[tw["channel"]] += 1
+    duration = n_samples / rate_hz
+    return {
+        "source": source,
+        "rate_hz": float(rate_hz),
+        "channels": int(channels),
+        "duration_s": round(duration, 3),
+        "rest_s": round(det.rest_s, 1),
+        "twitches": twitches,
+        "movements": movements,
+        "counts": {"total": len(twitches), "per_channel": per,
+                   "per_hour": hourly_counts(twitches, duration)},
+        "channel_names": channel_names or pins.site_names(channels),
+        "faults": events.faults,
+        "heart_rate_bpm": det.heart_rate_bpm,
+        "mains_hz": det.mains_hz,
+        "sensitivity": det.cfg.sensitivity,
+        "peak_unit": "codes, 3-35 Hz band, heartbeat removed",
+        "start_unix": start_unix,
+        "truncated": truncated,
+        "twitches_per_rest_hour": round(len(twitches) / (det.rest_s / 3600), 2) if det.rest_s > 0 else None,
+    }
+
+
+def analyse(path: str | os.PathLike, *, rate_hz: float | None = None, sensitivity: float = 5.0,
+            block_samples: int = 50_000) -> dict:
+    """Run the detector over a trace file as fast as it can; return the report."""
+    with open_trace(path, rate_hz) as reader:
+        info = reader.info
+        det = Detector(DetectorConfig(rate_hz=info.rate_hz, channels=info.channels, sensitivity=sensitivity))
+        events = Events()
+        n = 0
+        for block in reader.blocks(block_samples):
+            n += len(block)
+            events.extend(det.process(block))
+        events.extend(det.finish())
+        return build_report(os.path.basename(str(path)), info.rate_hz, info.channels, n, events, det,
+                            channel_names=info.channel_names or None, start_unix=info.start_unix,
+                            truncated=info.truncated)
+
+
+def night_date(start: dt.datetime) -> str:
+    """The evening a night belongs to: before noon counts as the day before."""
+    local = start.astimezone()
+    if local.hour < 12:
+        local -= dt.timedelta(days=1)
+    return local.date().isoformat()
+
+
+def save_report(store, report: dict, *, source: str) -> int:
+    """Store a finished report as a night; returns its id."""
+    start_unix = report.get("start_unix")
+    start = dt.datetime.fromtimestamp(start_unix, dt.timezone.utc) if start_unix else \
+        dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=report["duration_s"])
+    end = start + dt.timedelta(seconds=report["duration_s"])
+    nid = store.add_night(date=night_date(start), start_utc=start.isoformat(timespec="seconds"),
+                          source=source, rate_hz=report["rate_hz"], channels=report["channels"],
+                          channel_names=report["channel_names"], status="complete")
+    store.add_events(nid, report["twitches"], report["movements"])
+    store.add_health(nid, report.get("faults", []))
+    summary = {k: report[k] for k in ("counts", "faults", "sensitivity", "peak_unit", "truncated",
+                                      "twitches_per_rest_hour") if k in report}
+    store.update_night(nid, end_utc=end.isoformat(timespec="seconds"), duration_s=report["duration_s"],
+                       rest_s=report["rest_s"], heart_rate_bpm=report.get("heart_rate_bpm"),
+                       mains_hz=report.get("mains_hz"), summary=summary)
+    store.refresh_counts(nid)
+    return nid

@@ -1,0 +1,267 @@
+"""The ``twitchmon`` command line (contracts section 1).
+
+Exit status: 0 success; 2 bad usage or unreadable input, with one line on
+stderr that says what and where; 1 other failure.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from . import __version__
+
+DISCLAIMER = ("twitchmon is not a medical device and does not diagnose. Persistent or spreading "
+              "twitching, weakness or muscle wasting are reasons to see a doctor.")
+
+
+class UsageError(Exception):
+    """Bad usage or unreadable input: exit 2 with this one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _positive(kind):
+    def conv(text):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not v > 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+        return v
+    return conv
+
+
+def _port(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= v <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="twitchmon", description="Counts leg-muscle twitches at rest, night by night. "
+                + DISCLAIMER)
+    p.add_argument("--version", action="version", version=f"twitchmon {__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+
+    d = sub.add_parser("demo", help="zero set-up tour: simulated nights and the web page on 127.0.0.1")
+    d.add_argument("--port", type=_port, default=8080)
+    d.add_argument("--nights", type=int, default=5, help="simulated nights to fill (default 5)")
+    d.add_argument("--minutes", type=_positive(float), default=20.0, help="length of each simulated night")
+
+    r = sub.add_parser("run", help="the appliance daemon: sample, detect, record, schedule")
+    r.add_argument("--source", default=None, help="adc | sim | FILE (default: adc on a Pi, else sim)")
+    r.add_argument("--data-dir")
+    r.add_argument("--config")
+    r.add_argument("--always", action="store_true", help="count and record from now on, whatever the window")
+    r.add_argument("--rate", type=_positive(float), default=None, help="samples/s per channel (default 1000)")
+    r.add_argument("--channels", type=int, default=None)
+    r.add_argument("--seed", type=int, default=0, help="simulator seed for --source sim")
+
+    s = sub.add_parser("serve", help="the web page and JSON API over a data dir")
+    s.add_argument("--data-dir")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=_port, default=8080)
+    s.add_argument("--config")
+
+    rp = sub.add_parser("replay", help="run the detector over a recording as fast as it can")
+    rp.add_argument("file")
+    rp.add_argument("--json", action="store_true", help="print the report as JSON")
+    rp.add_argument("--save", action="store_true", help="store the result as a night")
+    rp.add_argument("--data-dir")
+    rp.add_argument("--rate", type=_positive(float), default=None, help="rate for a CSV without a t column")
+    rp.add_argument("--sensitivity", type=_positive(float), default=5.0, help="1 (least) .. 10 (most)")
+
+    sm = sub.add_parser("simulate", help="write a labelled synthetic night and its truth")
+    sm.add_argument("--minutes", type=_positive(float), required=True)
+    sm.add_argument("--out", required=True)
+    sm.add_argument("--seed", type=int, default=0)
+    sm.add_argument("--channels", type=int, default=4)
+    sm.add_argument("--rate", type=_positive(float), default=1000.0)
+    sm.add_argument("--profile", choices=["normal", "hard", "quiet"], default="normal")
+    sm.add_argument("--start", default=None, help="ISO-8601 time of the first sample (default 2026-01-01T23:00Z)")
+
+    rc = sub.add_parser("record", help="raw ADC to a file, for building fixtures on a real device")
+    rc.add_argument("--minutes", type=_positive(float), required=True)
+    rc.add_argument("--out", required=True)
+    rc.add_argument("--source", default="adc")
+    rc.add_argument("--rate", type=_positive(float), default=1000.0)
+    rc.add_argument("--channels", type=int, default=4)
+
+    pw = sub.add_parser("passwd", help="set the owner's password for the web page")
+    pw.add_argument("--data-dir")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return _dispatch(args)
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _dispatch(args) -> int:
+    from .adc import ADCError  # noqa: PLC0415
+    from .traces import TraceError  # noqa: PLC0415
+
+    try:
+        return COMMANDS[args.cmd](args)
+    except TraceError as exc:
+        raise UsageError(f"twitchmon {args.cmd}: {exc}") from None
+    except ADCError as exc:
+        print(f"twitchmon {args.cmd}: {exc}", file=sys.stderr)
+        return 1
+
+
+# -- commands ----------------------------------------------------------------
+
+def cmd_replay(args) -> int:
+    from .analysis import analyse, save_report  # noqa: PLC0415
+
+    report = analyse(args.file, rate_hz=args.rate, sensitivity=args.sensitivity)
+    if args.save:
+        from .paths import data_dir  # noqa: PLC0415
+        from .store import open_store  # noqa: PLC0415
+
+        store = open_store(data_dir(args.data_dir))
+        report["night_id"] = save_report(store, report, source=os.path.abspath(args.file))
+    if args.json:
+        json.dump(report, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        c = report["counts"]
+        print(f"{report['source']}: {report['duration_s'] / 60:.1f} min, rest {report['rest_s'] / 60:.1f} min, "
+              f"{c['total']} twitches {c['per_channel']}, {len(report['movements'])} movements"
+              + (f", night {report['night_id']} saved" if "night_id" in report else ""))
+        if report.get("truncated"):
+            print("note: the file ends mid-record; read up to the last whole record", file=sys.stderr)
+    return 0
+
+
+def _parse_start(text: str | None) -> dt.datetime:
+    if text is None:
+        return dt.datetime(2026, 1, 1, 23, 0, tzinfo=dt.timezone.utc)
+    try:
+        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"twitchmon simulate: --start {text!r} is not an ISO-8601 time") from None
+    return t if t.tzinfo else t.astimezone()
+
+
+def write_simulated(night, out: str | os.PathLike, start: dt.datetime) -> dict:
+    """Write ``night`` to ``out`` (format by extension) and its truth beside it."""
+    from . import pins  # noqa: PLC0415
+    from .traces import open_writer  # noqa: PLC0415
+
+    names = pins.site_names(night.channels)
+    w = open_writer(out, night.rate_hz, names, start, n_samples=night.n_samples)
+    try:
+        for block in night.blocks(60_000):
+            w.write(block)
+        truth = night.truth()
+        for tw in truth["twitches"]:
+            w.annotate(tw["t"], 0, f"truth twitch {names[tw['channel']]}")
+        for m in truth["movements"]:
+            w.annotate(m["t"], m["end"] - m["t"], "truth movement")
+    finally:
+        w.close()
+    truth["start_unix"] = start.timestamp()
+    Path(str(out) + ".truth.json").write_text(json.dumps(truth, indent=1))
+    return truth
+
+
+def cmd_simulate(args) -> int:
+    from .simulator import Night  # noqa: PLC0415
+    from .traces import FORMATS  # noqa: PLC0415
+
+    if Path(args.out).suffix.lower() not in FORMATS:
+        raise UsageError(f"twitchmon simulate: --out {args.out}: use one of {', '.join(FORMATS)}")
+    if not 1 <= args.channels <= 8:
+        raise UsageError("twitchmon simulate: --channels must be 1..8 (the MCP3008 has 8 inputs)")
+    if not 100 <= args.rate <= 4000:
+        raise UsageError("twitchmon simulate: --rate must be 100..4000 Hz")
+    night = Night(args.minutes, seed=args.seed, channels=args.channels, rate_hz=args.rate, profile=args.profile)
+    truth = write_simulated(night, args.out, _parse_start(args.start))
+    print(f"{args.out}: {args.minutes:g} min, {len(truth['twitches'])} twitches, "
+          f"{len(truth['movements'])} movements; truth in {args.out}.truth.json")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .paths import data_dir  # noqa: PLC0415
+    from web import create_app, serve  # noqa: PLC0415
+
+    app = create_app({"DATA_DIR": str(data_dir(args.data_dir)), "HOST": args.host, "CONFIG_FILE": args.config})
+    serve(app, args.host, args.port)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo  # noqa: PLC0415
+
+    return run_demo(port=args.port, nights=args.nights, minutes=args.minutes)
+
+
+def cmd_run(args) -> int:
+    from .daemon import run_daemon  # noqa: PLC0415
+
+    return run_daemon(args)
+
+
+def cmd_record(args) -> int:
+    from .daemon import record  # noqa: PLC0415
+
+    return record(args)
+
+
+def cmd_passwd(args) -> int:
+    import getpass  # noqa: PLC0415
+
+    from werkzeug.security import generate_password_hash  # noqa: PLC0415
+
+    from .paths import data_dir  # noqa: PLC0415
+    from .store import open_store  # noqa: PLC0415
+
+    if sys.stdin.isatty():
+        pw = getpass.getpass("New owner's password: ")
+        if getpass.getpass("Again: ") != pw:
+            raise UsageError("twitchmon passwd: the two passwords differ")
+    else:
+        pw = sys.stdin.readline().rstrip("\n")
+    if len(pw) < 8:
+        raise UsageError("twitchmon passwd: use at least 8 characters")
+    store = open_store(data_dir(args.data_dir))
+    store.set_setting("password_hash", generate_password_hash(pw))
+    print("password set")
+    return 0
+
+
+COMMANDS = {"replay": cmd_replay, "simulate": cmd_simulate, "serve": cmd_serve, "demo": cmd_demo,
+            "run": cmd_run, "record": cmd_record, "passwd": cmd_passwd}
+
+
+def _sigterm_to_exit(*_):
+    raise SystemExit(0)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _sigterm_to_exit)
+    sys.exit(main())
