@@ -1,1 +1,78 @@
-"""twitchmon web page (filled in below)."""
+"""twitchmon's web page: nights, counts and the JSON API over the store.
+
+``create_app(config)`` is the app factory (Flask's tutorial pattern); every
+page has a JSON twin under ``/api/`` (datasette's habit).  Nothing loads from
+outside the Pi: no CDN, no external fonts.
+"""
+from __future__ import annotations
+
+import os
+
+from flask import Flask, g, jsonify, request
+
+from firmware_host.store import open_store
+
+DISCLAIMER = ("twitchmon is not a medical device and does not diagnose. Persistent or spreading "
+              "twitching, weakness or muscle wasting are reasons to see a doctor.")
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(DATA_DIR=os.environ.get("TWITCHMON_DATA", "."), HOST="127.0.0.1")
+    app.config.update(config or {})
+    os.makedirs(app.config["DATA_DIR"], exist_ok=True)
+    open_store(app.config["DATA_DIR"]).close()  # create and migrate once
+
+    def get_store():
+        if "store" not in g:
+            from firmware_host.store import Store, DB_NAME  # noqa: PLC0415
+            g.store = Store(os.path.join(app.config["DATA_DIR"], DB_NAME))
+        return g.store
+
+    app.get_store = get_store
+
+    @app.teardown_appcontext
+    def _close(_exc):
+        store = g.pop("store", None)
+        if store is not None:
+            store.close()
+
+    @app.context_processor
+    def _globals():
+        return {"disclaimer": DISCLAIMER}
+
+    @app.after_request
+    def _headers(resp):
+        resp.headers["Content-Security-Policy"] = ("default-src 'self'; img-src 'self' data:; "
+                                                   "style-src 'self'; script-src 'self'; "
+                                                   "connect-src 'self'; frame-ancestors 'none'")
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["Referrer-Policy"] = "no-referrer"
+        return resp
+
+    def _api_error(code, message):
+        return jsonify({"error": message}), code
+
+    @app.errorhandler(404)
+    def _404(e):
+        if request.path.startswith("/api/"):
+            return _api_error(404, "not found")
+        return e
+
+    @app.errorhandler(400)
+    def _400(e):
+        if request.path.startswith("/api/"):
+            return _api_error(400, getattr(e, "description", "bad request"))
+        return e
+
+    from . import nights  # noqa: PLC0415
+    app.register_blueprint(nights.bp)
+    return app
+
+
+def serve(app: Flask, host: str, port: int, threads: int = 8) -> None:
+    """Serve with waitress (production WSGI server, pure Python)."""
+    from waitress import serve as waitress_serve  # noqa: PLC0415
+
+    print(f"twitchmon: serving http://{host}:{port}/", flush=True)
+    waitress_serve(app, host=host, port=port, threads=threads, ident="twitchmon")
