@@ -173,6 +173,7 @@ class Detector:
         self.rest_samples = 0
         self.analysed_samples = 0
         self.twitch_count = 0
+        self.rejected_coincident = 0
 
     # -- public --------------------------------------------------------------
     def process(self, codes) -> Events:
@@ -642,11 +643,16 @@ class Detector:
         xt = self.cfg.crosstalk_ms / 1000
         while pend and pend[0].t < horizon:
             c0 = pend[0]
-            group = [p for p in pend if p.t - c0.t <= xt and self.legs[p.channel] == self.legs[c0.channel]]
-            win = max(group, key=lambda p: p.peak)
+            group = [p for p in pend if p.t - c0.t <= xt]
+            pend = [p for p in pend if p not in group]
+            if len({self.legs[p.channel] for p in group}) > 1:
+                # at the same instant on both legs: a twitch is one muscle on one
+                # leg, so this is what the heartbeat left behind, not a twitch
+                self.rejected_coincident += 1
+                continue
+            win = max(group, key=lambda p: p.peak)  # crosstalk: the strongest channel twitched
             out.twitches.append(win)
             self.twitch_count += 1
-            pend = [p for p in pend if p not in group]
         keep = pend
         self._pending = keep
 
