@@ -1,0 +1,68 @@
+"""replay: same report from every format, cut files, foreign files."""
+import json
+
+import pytest
+
+from firmware_host.cli import main
+
+
+def replay_json(path, capsys):
+    assert main(["replay", str(path), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_same_report_from_edf_wav_npz_csv(night_files, capsys):
+    reports = {ext: replay_json(p, capsys) for ext, p in night_files.items()}
+    base = reports["edf"]
+    assert base["counts"]["total"] == len(base["twitches"]) == sum(base["counts"]["per_channel"])
+    assert base["duration_s"] == 180.0 and base["rate_hz"] == 1000.0 and base["channels"] == 4
+    assert base["counts"]["total"] > 0
+    for ext, r in reports.items():
+        for key in set(base) - {"source", "start_unix"}:  # WAV and CSV carry no start time
+            assert r[key] == base[key], (ext, key)
+
+
+@pytest.mark.parametrize("ext", ["edf", "wav", "npz", "csv"])
+def test_cut_file_replays_up_to_the_cut(night_files, tmp_path, capsys, ext):
+    data = night_files[ext].read_bytes()
+    cut = tmp_path / f"cut.{ext}"
+    cut.write_bytes(data[: len(data) // 2 + 777])
+    full = replay_json(night_files[ext], capsys)
+    r = replay_json(cut, capsys)
+    assert r["truncated"] is True
+    assert 80 < r["duration_s"] < 100  # about half of 180 s, to the last whole record
+    early = [t for t in full["twitches"] if t["t"] < r["duration_s"] - 15]
+    assert [t["t"] for t in r["twitches"][: len(early)]] == [t["t"] for t in early]
+
+
+@pytest.mark.parametrize("name,content", [
+    ("random.edf", None), ("random.wav", None), ("random.npz", None), ("random.csv", None),
+    ("text.edf", b"hello, world\n"), ("text.wav", b"hello\n"), ("text.npz", b"hi\n"),
+    ("text.csv", b"just one line\n"), ("night.json", b"{}"), ("empty.edf", b""),
+])
+def test_foreign_files_exit_2_with_one_line(tmp_path, capsys, name, content):
+    import os
+    p = tmp_path / name
+    p.write_bytes(os.urandom(4000) if content is None else content)
+    assert main(["replay", str(p), "--json"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and name in err
+
+
+def test_missing_file_and_bad_usage(capsys):
+    assert main(["replay", "/nonexistent/x.edf"]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["simulate", "--minutes", "-1", "--out", "x.edf"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_replay_save_stores_the_night(night_files, tmp_path, capsys):
+    from firmware_host.store import open_store
+    d = tmp_path / "data"
+    assert main(["replay", str(night_files["edf"]), "--save", "--json", "--data-dir", str(d)]) == 0
+    r = json.loads(capsys.readouterr().out)
+    store = open_store(d)
+    n = store.night(r["night_id"])
+    assert n["total"] == r["counts"]["total"]
+    assert n["per_channel"] == r["counts"]["per_channel"]
+    assert store.integrity_ok()
