@@ -272,7 +272,7 @@ def edf_is_unfinished(path: str | Path) -> bool:
 def recover_edf(path: str | Path, annotations: Iterable[tuple[float, float | None, str]] = ()) -> int:
     """Finish an EDF+ whose writer died: whole records kept, header fixed,
     annotations (from the store) written in.  Atomic: written beside the file
-    and renamed over it.  Returns the number of records kept."""
+    and renamed over it.  Returns the samples per channel kept."""
     import edfio  # noqa: PLC0415
 
     path = Path(path)
@@ -286,7 +286,8 @@ def recover_edf(path: str | Path, annotations: Iterable[tuple[float, float | Non
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    return edf.num_data_records
+    data_signals = [sig for sig in edf.signals]
+    return edf.num_data_records * (data_signals[0].samples_per_data_record if data_signals else 0)
 
 
 # -- WAV ---------------------------------------------------------------------

@@ -1,0 +1,212 @@
+"""``twitchmon run``: sample, detect, record, store.
+
+The sampler runs in its own process (:class:`~firmware_host.sampler.SamplerProcess`)
+and hands 100 ms blocks through a bounded queue.  This process feeds them to
+the detector and the recorder, writes events to the store as they become
+final, and keeps the night's counts current.  SIGTERM stops it cleanly.
+
+Crash safety: EDF+ records are appended as each second completes and pushed
+to disk every ``SYNC_S`` seconds; events are committed as the detector
+finalises them.  On the next start, :func:`recover` finishes any recording
+whose writer died (header fixed, annotations rebuilt from the store) and
+marks its night ``recovered``, so a kill -9 or power cut costs a few seconds
+of signal and no stored night.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import queue
+import signal
+import sys
+import time
+from pathlib import Path
+
+from . import pins
+from .analysis import night_date
+from .detector import Detector, DetectorConfig
+from .paths import data_dir as resolve_data_dir
+from .store import open_store
+from .traces import EdfWriter, edf_is_unfinished, recover_edf
+
+SYNC_S = 2.0  #: fsync interval for the raw recording, s
+FILE_S = 3600.0  #: one EDF+ file per hour of the night
+
+
+def recover(store, data_dir: Path, log=print) -> int:
+    """Finish recordings and nights left behind by a crash.  Returns how many."""
+    fixed = 0
+    for rec in store.recordings(unfinished=True):
+        path = data_dir / rec["path"]
+        if not path.exists() or path.stat().st_size < 256:
+            store.finish_recording(rec["id"], 0)
+            continue
+        if edf_is_unfinished(path):
+            ann = [(tw["t"] - rec["start_t"], 0.0, f"twitch {tw['channel']}")
+                   for tw in store.twitches(rec["night_id"])]
+            ann += [(m["t"] - rec["start_t"], m["end"] - m["t"], "movement")
+                    for m in store.movements(rec["night_id"])]
+            try:
+                n = recover_edf(path, ann)
+            except (ValueError, OSError) as exc:
+                log(f"twitchmon: cannot recover {path}: {exc}")
+                continue
+            store.finish_recording(rec["id"], n)
+            fixed += 1
+    for night in store.nights(100000):
+        if night["status"] == "recording":
+            recs = store.recordings(night["id"])
+            dur = max([r["start_t"] + r["samples"] / night["rate_hz"] for r in recs if r["samples"]] or [0])
+            start = dt.datetime.fromisoformat(night["start_utc"])
+            store.update_night(night["id"], status="recovered", duration_s=dur,
+                               end_utc=(start + dt.timedelta(seconds=dur)).isoformat(timespec="seconds"))
+            store.refresh_counts(night["id"])
+            fixed += 1
+    return fixed
+
+
+class NightRecorder:
+    """Writes one night: EDF+ files (one per hour) and events in the store."""
+
+    def __init__(self, store, data_dir: Path, rate_hz: float, channels: int, source: str):
+        self.store, self.data_dir = store, data_dir
+        self.rate_hz, self.channels = rate_hz, channels
+        self.start = dt.datetime.now(dt.timezone.utc)
+        self.names = pins.site_names(channels)
+        self.night_id = store.add_night(date=night_date(self.start), start_utc=self.start.isoformat(timespec="seconds"),
+                                        source=source, rate_hz=rate_hz, channels=channels,
+                                        channel_names=self.names, status="recording")
+        self.det = Detector(DetectorConfig(rate_hz=rate_hz, channels=channels,
+                                           sensitivity=float(store.get_setting("sensitivity", 5.0))))
+        self.samples = 0
+        self.writer: EdfWriter | None = None
+        self.rec_id = None
+        self.file_start_sample = 0
+        self.last_sync = time.monotonic()
+        self.raw_enabled = True
+
+    def _open_file(self) -> None:
+        t = self.start + dt.timedelta(seconds=self.samples / self.rate_hz)
+        rel = Path("recordings") / self.start.strftime("%Y-%m-%d") / f"night-{self.night_id}-{t:%H%M%S}.edf"
+        (self.data_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        self.writer = EdfWriter(self.data_dir / rel, self.rate_hz, self.names, t)
+        self.rec_id = self.store.add_recording(self.night_id, str(rel), self.samples / self.rate_hz)
+        self.file_start_sample = self.samples
+
+    def _close_file(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.store.finish_recording(self.rec_id, self.writer.samples_written)
+            self.writer = None
+
+    def feed(self, codes) -> None:
+        if self.raw_enabled:
+            try:
+                if self.writer is None or (self.samples - self.file_start_sample) >= FILE_S * self.rate_hz:
+                    self._close_file()
+                    self._open_file()
+                self.writer.write(codes)
+                if time.monotonic() - self.last_sync >= SYNC_S:
+                    self.writer.sync()
+                    self.last_sync = time.monotonic()
+                    self.store.update_night(self.night_id, duration_s=self.samples / self.rate_hz)
+            except OSError as exc:  # disk full or gone: keep counting, stop raw
+                print(f"twitchmon: raw recording stopped: {exc}", file=sys.stderr)
+                self.raw_enabled = False
+        self.samples += len(codes)
+        self._store(self.det.process(codes))
+
+    def _store(self, ev) -> None:
+        if not (ev.twitches or ev.movements or ev.faults):
+            return
+        tws = [t.as_dict() for t in ev.twitches]
+        mvs = [m.as_dict() for m in ev.movements]
+        self.store.add_events(self.night_id, tws, mvs)
+        self.store.add_health(self.night_id, ev.faults)
+        if self.writer is not None:
+            off = self.file_start_sample / self.rate_hz
+            for t in tws:
+                if t["t"] >= off:
+                    self.writer.annotate(t["t"] - off, 0, f"twitch {self.names[t['channel']]}")
+            for m in mvs:
+                if m["t"] >= off:
+                    self.writer.annotate(m["t"] - off, m["end"] - m["t"], "movement")
+        self.store.refresh_counts(self.night_id)
+        self.store.update_night(self.night_id, duration_s=self.samples / self.rate_hz, rest_s=self.det.rest_s)
+
+    def close(self) -> None:
+        self._store(self.det.finish())
+        self._close_file()
+        end = self.start + dt.timedelta(seconds=self.samples / self.rate_hz)
+        self.store.update_night(self.night_id, status="complete", duration_s=self.samples / self.rate_hz,
+                                rest_s=self.det.rest_s, end_utc=end.isoformat(timespec="seconds"),
+                                heart_rate_bpm=self.det.heart_rate_bpm, mains_hz=self.det.mains_hz)
+        self.store.refresh_counts(self.night_id)
+
+
+def _default_source() -> str:
+    return "adc" if os.path.exists(f"/dev/spidev{pins.SPI_BUS}.{pins.SPI_DEVICE}") else "sim"
+
+
+def run_daemon(args) -> int:
+    from .sampler import SamplerProcess  # noqa: PLC0415
+
+    ddir = resolve_data_dir(args.data_dir)
+    store = open_store(ddir)
+    n = recover(store, ddir)
+    if n:
+        print(f"twitchmon: recovered {n} recording(s)/night(s) left by a crash", flush=True)
+    spec = args.source or _default_source()
+    channels = args.channels or 4
+    rate = args.rate or 1000.0
+    if spec not in ("adc", "sim", "emulator"):
+        from .traces import open_trace  # noqa: PLC0415
+        with open_trace(spec) as r:
+            channels, rate = r.info.channels, r.info.rate_hz
+    stopping = {"flag": False}
+
+    def on_term(*_):
+        stopping["flag"] = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    sampler = SamplerProcess(spec, channels, rate, seed=args.seed).start()
+    rec = NightRecorder(store, ddir, rate, channels, spec) if args.always else None
+    print(f"twitchmon: sampling {channels} channels at {rate:g} Hz from {spec}; data in {ddir}", flush=True)
+    try:
+        while not stopping["flag"]:
+            try:
+                block = sampler.queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if block is None:
+                break
+            if rec is None and args.always:
+                rec = NightRecorder(store, ddir, rate, channels, spec)
+            if rec is not None:
+                rec.feed(block.codes)
+    finally:
+        stats = sampler.stop()
+        if rec is not None:
+            rec.close()
+        if stats:
+            print(f"twitchmon: sampler {stats}", flush=True)
+    return 0
+
+
+def record(args) -> int:
+    """``twitchmon record``: raw ADC to a file for fixtures."""
+    from .sampler import make_source, sample_loop  # noqa: PLC0415
+    from .traces import open_writer  # noqa: PLC0415
+
+    src = make_source(args.source, args.channels, args.rate)
+    n = int(args.minutes * 60 * args.rate)
+    w = open_writer(args.out, args.rate, pins.site_names(args.channels),
+                    dt.datetime.now(dt.timezone.utc), n_samples=n)
+    try:
+        stats = sample_loop(src, lambda b: w.write(b.codes), max_frames=n)
+    finally:
+        w.close()
+        src.close()
+    print(f"{args.out}: {stats.frames} frames, {stats.late} late, {stats.missed} missed")
+    return 0
