@@ -39,7 +39,6 @@ milliseconds.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -231,7 +230,7 @@ class Detector:
             self._analyse(a0, analysis_end, out, final=final)
             self._analysed_upto = self._base + analysis_end
         if final:
-            self._close_movement(out, force=True)
+            self._close_movement(out)
             self._finalise_pending(out, horizon=float("inf"))
         keep = 3 * self.chunk_w + self.L  # history kept for beat windows
         if len(self._y) > keep:
@@ -392,7 +391,7 @@ class Detector:
         else:
             self._mv_windows.append(win)
 
-    def _close_movement(self, out: Events, force: bool = False) -> None:
+    def _close_movement(self, out: Events) -> None:
         if self._run_start is None:
             return
         if self._run_last - self._run_start >= int(0.5 * self.fw):
@@ -639,7 +638,6 @@ class Detector:
 
     def _finalise_pending(self, out: Events, horizon: float) -> None:
         pend = sorted(self._pending, key=lambda tw: tw.t)
-        keep = []
         xt = self.cfg.crosstalk_ms / 1000
         while pend and pend[0].t < horizon:
             c0 = pend[0]
@@ -653,8 +651,7 @@ class Detector:
             win = max(group, key=lambda p: p.peak)  # crosstalk: the strongest channel twitched
             out.twitches.append(win)
             self.twitch_count += 1
-        keep = pend
-        self._pending = keep
+        self._pending = pend
 
     def _t(self, abs_idx: float) -> float:
         """Seconds from the first sample for a working-rate index (the median's
