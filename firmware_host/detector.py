@@ -55,7 +55,7 @@ class DetectorConfig:
     rate_hz: float = 1000.0
     channels: int = 4
     sensitivity: float = 5.0  #: 1 (only clear twitches) .. 10 (smallest twitches)
-    chunk_s: float = 4.0  #: analysis step; latency is about 3 chunks
+    chunk_s: float = 30.0  #: analysis step; latency is about 3 chunks
     warmup_s: float = 15.0  #: learning noise floor and heartbeat; not rest
     settle_s: float = 5.0  #: not rest after a movement ends
     pre_movement_s: float = 0.5
@@ -112,6 +112,33 @@ def _median3(x: np.ndarray) -> np.ndarray:
     return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
 
 
+def _moving_mean(x: np.ndarray, w: int) -> np.ndarray:
+    """Centred w-point moving mean along axis 0 (zero beyond the ends), like
+    convolving with ones(w)/w in "same" mode."""
+    if w <= 1 or len(x) < w:
+        return x
+    cs = np.zeros((len(x) + w, x.shape[1]))
+    np.cumsum(x, axis=0, out=cs[w // 2 + 1:w // 2 + 1 + len(x)])
+    cs[w // 2 + 1 + len(x):] = cs[w // 2 + len(x)]
+    return (cs[w:] - cs[:len(x)]) / w
+
+
+def _median_list(v: list[float]) -> float:
+    """Median of a short Python list (numpy's costs more than the work)."""
+    v = sorted(v)
+    n = len(v)
+    return float(v[n // 2]) if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
+
+
+def _masked_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Median along axis 1 of ``values`` where ``mask``; 0 for rows with none."""
+    k = mask.sum(axis=1)
+    v = np.sort(np.where(mask, values, np.inf), axis=1)
+    lo = np.take_along_axis(v, np.maximum((k - 1) // 2, 0)[:, None], axis=1)[:, 0]
+    hi = np.take_along_axis(v, np.minimum(k // 2, v.shape[1] - 1)[:, None], axis=1)[:, 0]
+    return np.where(k > 0, 0.5 * (lo + hi), 0.0)
+
+
 class Detector:
     """Streaming twitch detector.  Feed :meth:`process`, end with :meth:`finish`."""
 
@@ -124,7 +151,11 @@ class Detector:
         self.fw = cfg.rate_hz / self.D  # working rate, Hz
         self.chunk_raw = int(round(cfg.chunk_s * self.fw)) * self.D
         self.chunk_w = self.chunk_raw // self.D
-        self._buf = np.empty((self.chunk_raw, C), dtype=np.float64)
+        # running estimates move per chunk with these weights, so their time
+        # constants are in seconds whatever the chunk length
+        self._a_floor = 1.0 - np.exp(-cfg.chunk_s / 38.0)  # noise floors, ~38 s
+        self._a_beat = 1.0 - np.exp(-cfg.chunk_s / 18.0)  # beat amplitude, ~18 s
+        self._buf = np.empty((self.chunk_raw, C), dtype=np.float32)  # codes (exact in float32)
         self._fill = 0
         self._carry = None  # last 2 raw samples for the median
         self._analysed_upto = 0  # absolute working index analysed so far
@@ -248,13 +279,23 @@ class Detector:
         self._carry = ext[-2:].copy()
         med = _median3(ext)  # med[i] is centred on raw[i - 1]
         med = med[: (len(med) // D) * D]
-        xd = med.reshape(-1, D, C).mean(axis=1)
+        acc = med[0::D].astype(np.float64)  # block means by strided adds (faster than reshape-mean)
+        for k in range(1, D):
+            acc += med[k::D]
+        xd = acc / D
+        # clipping: the median is at a rail only where two of three raw samples
+        # are (a lone glitch is not); any such sample marks its working sample
+        at_rail = (med <= 0) | (med >= pins.ADC_MAX_CODE)
+        clip = at_rail[0::D].copy()
+        for k in range(1, D):
+            clip |= at_rail[k::D]
+        self._clip = clip
         self._last_len = len(xd)
         if self.mains_hz is None:
             self._init_filters(xd)
         abs0 = self._base + len(self._y)
         # faults from raw codes
-        bad = self._faults(raw, xd, abs0, out)
+        bad = self._faults(xd, abs0, out)
         y, self._zi_band = sps.sosfilt(self._sos_band_full, xd, axis=0, zi=self._zi_band)
         lf, self._zi_lf = sps.sosfilt(self._sos_lf, xd, axis=0, zi=self._zi_lf)
         e2, self._zi_env = sps.sosfilt(self._sos_env, y * y, axis=0, zi=self._zi_env)
@@ -262,7 +303,7 @@ class Detector:
         self._y = np.vstack([self._y, y])
         self._e = np.vstack([self._e, e])
         good = ~bad & np.array([not self._bad_during(c, abs0 - 1, abs0) for c in range(C)])
-        self._movement(raw, lf, y, e, abs0, good, out)
+        self._movement(lf, y, e, abs0, good, out)
         self._heartbeat(abs0, good)
         self._chunk_index += 1
 
@@ -291,23 +332,25 @@ class Detector:
         self._zi_env = np.zeros((self._sos_env.shape[0], 2, len(x0)))
 
     # -- faults --------------------------------------------------------------
-    def _faults(self, raw, xd, abs0, out: Events) -> np.ndarray:
+    def _faults(self, xd, abs0, out: Events) -> np.ndarray:
         """Classify each channel per second of this chunk; return "bad in any"."""
         C, D = self.cfg.channels, self.D
         sub = max(1, int(round(self.fw)))  # one second, working samples
-        bad_any = np.zeros(C, dtype=bool)
         settle = int(round(3.0 * self.fw))
-        for k0 in range(0, len(xd), sub):
-            xs = xd[k0:k0 + sub]
-            rs = raw[k0 * D:(k0 + len(xs)) * D]
-            status = self._classify(rs, xs)
+        status = self._classify(xd, sub)  # (seconds, C) codes into FAULT_KINDS
+        bad_any = (status != 0).any(axis=0)
+        prev = np.array([FAULT_KINDS.index(s) for s in self.status])
+        changed = np.flatnonzero((np.diff(np.vstack([prev, status]), axis=0) != 0).any(axis=1) | (status != 0).any(axis=1))
+        for k in changed:  # only seconds where something is, or becomes, wrong
+            k0 = int(k) * sub
+            n_k = min(sub, len(xd) - k0)
             for c in range(C):
-                if status[c] != self.status[c]:
-                    out.faults.append({"channel": c, "t": round(self._t(abs0 + k0), 3), "status": status[c]})
-                    self.status[c] = status[c]
-                if status[c] != FAULT_OK:
-                    bad_any[c] = True
-                    start, end = abs0 + k0, abs0 + k0 + len(xs) + settle
+                st = FAULT_KINDS[status[k, c]]
+                if st != self.status[c]:
+                    out.faults.append({"channel": c, "t": round(self._t(abs0 + k0), 3), "status": st})
+                    self.status[c] = st
+                if st != FAULT_OK:
+                    start, end = abs0 + k0, abs0 + k0 + n_k + settle
                     spans = self._bad_spans[c]
                     if spans and spans[-1][1] >= start - settle:
                         spans[-1] = (spans[-1][0], end)
@@ -316,43 +359,67 @@ class Detector:
                         del spans[:-20]
         return bad_any
 
-    def _classify(self, raw, xd) -> list[str]:
-        C = self.cfg.channels
-        railed = np.mean((raw <= 1) | (raw >= pins.ADC_MAX_CODE - 1), axis=0) > 0.5
-        flat = (xd.std(axis=0) < 0.3) & ~railed
-        hum = np.zeros(C, dtype=bool)
-        if len(xd) >= 32:
-            X = np.fft.rfft(xd - xd.mean(axis=0), axis=0)
-            f = np.fft.rfftfreq(len(xd), 1 / self.fw)
-            p = np.abs(X) ** 2
-            total = p[1:].sum(axis=0) + 1e-12
+    def _classify(self, xd, sub: int) -> np.ndarray:
+        """Per second (rows; a last part-second is a row too) and channel:
+        0 ok, 1 unplugged, 2 railed, 3 hum (indices into FAULT_KINDS)."""
+        C = xd.shape[1]
+        whole = len(xd) // sub
+        rows = []
+        if whole:
+            rows.append(self._classify_rows(xd[:whole * sub].reshape(whole, sub, C)))
+        if len(xd) > whole * sub:
+            rows.append(self._classify_rows(xd[whole * sub:][None]))
+        return np.vstack(rows)
+
+    def _classify_rows(self, xs: np.ndarray) -> np.ndarray:
+        """xs (rows, w, C): working-rate samples, a row a second."""
+        w = xs.shape[1]
+        # stuck at a rail for most of the second (lone glitches are gone after the median)
+        railed = 2 * ((xs <= 1) | (xs >= pins.ADC_MAX_CODE - 1)).sum(axis=1) > w
+        xc = xs - xs.mean(axis=1, keepdims=True)
+        ss = np.einsum("rwc,rwc->rc", xc, xc)  # sum of squares, codes^2
+        flat = (ss < w * 0.3 ** 2) & ~railed  # std below 0.3 codes
+        hum = np.zeros_like(railed)
+        if w >= 32:
+            # power in the DFT bins within 1.5 Hz of the mains harmonics, as a
+            # share of all the (one-sided) power: Parseval gives the total
+            cos_b, sin_b = self._hum_basis(w)
+            xt = xc.transpose(0, 2, 1)  # (rows, C, w)
+            ps = ((xt @ cos_b) ** 2 + (xt @ sin_b) ** 2).sum(axis=2)  # (rows, C)
+            total = w * ss / 2 + 1e-12
+            hum = (ps / total > 0.8) & (np.sqrt(2 * ps) / w > 5.0) & ~railed & ~flat
+        return np.where(railed, 2, np.where(flat, 1, np.where(hum, 3, 0)))
+
+    def _hum_basis(self, w: int) -> tuple[np.ndarray, np.ndarray]:
+        """cos and sin (w, bins) for the rfft bins of a w-sample window that lie
+        within 1.5 Hz of the mains frequency and its 2nd and 3rd harmonics."""
+        cache = self.__dict__.setdefault("_hum_cache", {})
+        if w not in cache:
+            f = np.fft.rfftfreq(w, 1 / self.fw)[1:]
             sel = np.zeros(len(f), dtype=bool)
             for h in (1, 2, 3):
                 fh = self.mains_hz * h
                 fh = fh if fh <= self.fw / 2 else abs(self.fw - fh % self.fw)  # aliased harmonic
                 sel |= np.abs(f - fh) <= 1.5
-            ratio = p[sel].sum(axis=0) / total
-            hum_rms = np.sqrt(2 * p[sel].sum(axis=0)) / len(xd)
-            hum = (ratio > 0.8) & (hum_rms > 5.0) & ~railed & ~flat
-        return ["railed" if railed[c] else "unplugged" if flat[c] else "hum" if hum[c] else FAULT_OK
-                for c in range(C)]
+            ph = 2 * np.pi * np.outer(np.arange(w), f[sel] / self.fw)
+            cache[w] = (np.cos(ph), np.sin(ph))
+        return cache[w]
 
     def _bad_during(self, c: int, a_abs: int, b_abs: int) -> bool:
         return any(s < b_abs and e > a_abs for s, e in self._bad_spans[c])
 
     # -- movement ------------------------------------------------------------
-    def _movement(self, raw, lf, y, e, abs0, good, out: Events) -> None:
+    def _movement(self, lf, y, e, abs0, good, out: Events) -> None:
         C, D = self.cfg.channels, self.D
         n = len(lf)
-        # clipping: two or more consecutive raw samples at a rail (not a lone glitch)
-        at_rail = (raw <= 0) | (raw >= pins.ADC_MAX_CODE)
-        clip2 = np.zeros_like(at_rail)
-        clip2[1:] = at_rail[1:] & at_rail[:-1]
-        clip = clip2[: n * D].reshape(n, D, C).any(axis=1)
-        lf_floor = np.where(np.isnan(self.sigma_lf), np.percentile(np.abs(lf), 50, axis=0) / 0.6745 + 0.5,
-                            self.sigma_lf)
+        clip = self._clip  # two or more raw samples in a row at a rail (from _ingest)
+        lf_floor = self.sigma_lf
+        if np.isnan(lf_floor).any():
+            lf_floor = np.where(np.isnan(lf_floor), np.median(np.abs(lf), axis=0) / 0.6745 + 0.5, lf_floor)
         lf_thr = np.maximum(10 * lf_floor, 8.0)
-        sig = np.where(np.isnan(self.sigma), np.percentile(np.abs(y), 50, axis=0) / 0.6745 + 0.3, self.sigma)
+        sig = self.sigma
+        if np.isnan(sig).any():
+            sig = np.where(np.isnan(sig), np.median(np.abs(y), axis=0) / 0.6745 + 0.3, sig)
         e_thr = np.maximum(15 * sig, 3.0 * self.g)
         active_c = ((np.abs(lf) > lf_thr) | (e > e_thr) | clip) & good
         active = active_c.any(axis=1)
@@ -382,7 +449,7 @@ class Detector:
         if self._run_start is None and not self._in_movement(abs0, end_abs):
             est = np.median(np.abs(lf), axis=0) / 0.6745
             self.sigma_lf = np.where(np.isnan(self.sigma_lf), est,
-                                     np.exp(np.log(self.sigma_lf) + 0.1 * (np.log(est + 1e-9) - np.log(self.sigma_lf))))
+                                     np.exp(np.log(self.sigma_lf) + self._a_floor * (np.log(est + 1e-9) - np.log(self.sigma_lf))))
 
     def _confirm_run(self) -> None:
         win = (self._run_start, self._run_last)
@@ -429,24 +496,24 @@ class Detector:
         if not good.any():
             return
         if not self._g_init:
-            self.g = np.maximum(np.percentile(e[-n_new:], 95, axis=0), 1e-3)
+            self.g = self._beat_level(e[-n_new:])
             self._g_init = True
-        ratio = e / self.g
-        gi = np.flatnonzero(good)
-        r = np.sort(ratio[:, gi], axis=1)
-        k = 1 if len(gi) >= 3 else 0
-        b = r[:, k]
         # search beats in the region not searched before, confirmed 0.15 s before the end
         last_searched = getattr(self, "_beat_searched", self._base)
         lo = max(last_searched - self._base, 0)
-        hi = len(b) - int(0.15 * self.fw)
+        hi = len(e) - int(0.15 * self.fw)
         if hi - lo < 3:
             return
         dist = int(0.33 * self.fw)
-        pk, props = sps.find_peaks(b[max(lo - dist, 0):hi], height=0.25, distance=int(0.12 * self.fw))
-        pk = pk + max(lo - dist, 0)
+        s0 = max(lo - dist, 0)
+        ratio = e[s0:hi][:, good] / self.g[good]
+        if ratio.shape[1] >= 3:  # the second smallest: one twitching channel cannot make a beat
+            ratio[np.arange(len(ratio)), ratio.argmin(axis=1)] = np.inf
+        b = ratio.min(axis=1)
+        pk, props = sps.find_peaks(b, height=0.25, distance=int(0.12 * self.fw))
+        pk = pk + s0
         heights = props["peak_heights"]
-        rr_med = float(np.median(self.rr[-8:])) if len(self.rr) >= 3 else None
+        rr_med = _median_list(self.rr[-8:]) if len(self.rr) >= 3 else None
         refr = max(int(0.33 * self.fw), int(0.6 * rr_med) if rr_med else 0)
         new = []
         for p, h in zip(pk, heights):
@@ -462,22 +529,40 @@ class Detector:
                     continue
             if last is not None and p_abs - last < 2.0 * self.fw:
                 self.rr.append(p_abs - last)
+                if len(self.rr) >= 3:  # the rhythm so far, beat by beat
+                    rr_med = _median_list(self.rr[-8:])
+                    refr = max(int(0.33 * self.fw), int(0.6 * rr_med))
             self.beats.append(p_abs)
             new.append(p_abs)
         self._beat_searched = self._base + hi
         if new:
-            self.g = self.g + 0.2 * (np.clip(np.median(e[np.array(new) - self._base], axis=0), 0.5 * self.g,
+            self.g = self.g + self._a_beat * (np.clip(np.median(e[np.array(new) - self._base], axis=0), 0.5 * self.g,
                                              2 * self.g) - self.g) * good
+        end_abs = self._base + hi
+        if (not self.beats or end_abs - self.beats[-1] > 6 * self.fw) and hi - lo > 6 * self.fw and \
+                not self._in_movement(self._base + lo, end_abs):
+            # no beat for 6 s at rest: the level was learned too high (a
+            # movement at the start, a sensor moved); learn it again
+            self.g = np.where(good, np.minimum(self.g, self._beat_level(e[lo:hi])), self.g)
         self._fit_beats(good)
         if len(self.beats) > 400:
             self.beats = self.beats[-200:]
             self.rr = self.rr[-200:]
 
+    def _beat_level(self, e: np.ndarray) -> np.ndarray:
+        """Pulse-envelope level at beats, per channel: the median over 2-s
+        windows of each window's maximum (every window holds a beat; a
+        movement or twitch spoils only the windows it is in)."""
+        w = int(2 * self.fw)
+        k = len(e) // w
+        lvl = np.median(e[:k * w].reshape(k, w, -1).max(axis=1), axis=0) if k >= 1 else e.max(axis=0)
+        return np.maximum(lvl, 1e-3)
+
     def _fit_beats(self, good: np.ndarray) -> None:
         """Align, scale and remember every beat whose window is in the buffer."""
         fitted = self._fitted
         K = max(1, int(round(0.07 * self.fw)))  # a twitch can pull the envelope peak this far
-        todo = [f for f in self.beats[-30:] if f not in fitted and
+        todo = [f for f in self.beats[-120:] if f not in fitted and
                 f - self.pre - K - self._base >= 0 and f + self.post + K - self._base <= len(self._y)]
         if not todo:
             return
@@ -496,26 +581,31 @@ class Detector:
         Td = np.gradient(T, axis=1)
         fids = np.array(todo) - self._base
         lags = np.arange(-K, K + 1)
-        # segments: (B, lags, L, C)
-        idx = fids[:, None, None] - self.pre + lags[None, :, None] + np.arange(self.L)[None, None, :]
-        S = y[idx]
+        L, nl = self.L, len(lags)
+        # each beat's window with K samples of slack either side: (B, L + 2K, C)
+        W = y[fids[:, None] - self.pre - K + np.arange(L + 2 * K)[None, :]]
+        # normalised cross-correlation with the template at every lag, by FFT
+        nfft = 1 << int(np.ceil(np.log2(L + 2 * K)))
+        FW = np.fft.rfft(W, nfft, axis=1)
+        FT = np.fft.rfft(T.T, nfft, axis=0)  # (nfft/2+1, C)
+        dot = np.fft.irfft(FW * np.conj(FT)[None], nfft, axis=1)[:, :nl]  # (B, lags, C)
+        cs = np.concatenate([np.zeros((len(W), 1, W.shape[2])), np.cumsum(W * W, axis=1)], axis=1)
+        sn = np.sqrt(np.maximum(cs[:, L:L + nl] - cs[:, :nl], 0.0)) + 1e-9
         tn = np.sqrt((T ** 2).sum(axis=1)) + 1e-9  # (C,)
         Td_n = (Td ** 2).sum(axis=1) + 1e-9
-        dot = np.einsum("bklc,cl->bkc", S, T)
-        sn = np.sqrt(np.einsum("bklc,bklc->bkc", S, S)) + 1e-9
-        rho = dot / (sn * tn)  # normalised cross-correlation per beat, lag, channel
+        rho = dot / (sn * tn)  # per beat, lag, channel
+        win = np.arange(L)
         noise = np.nan_to_num(self.sigma, nan=1.0)
         B = len(todo)
         use = np.repeat(good[None, :], B, axis=0)  # channels a beat's fit listens to
         for _ in range(2):  # fit, then refit without channels a twitch disturbed
             score = (rho * use[:, None, :]).sum(axis=2)  # (B, lags)
             best = score.argmax(axis=1)
-            Sb = S[np.arange(B), best]  # (B, L, C)
+            Sb = np.take_along_axis(W, (best[:, None] + win[None, :])[:, :, None], axis=1)  # (B, L, C)
             a = np.einsum("blc,cl->bc", Sb, T) / (tn ** 2)
             resid = Sb - a[:, None, :] * T.T[None]
             bcoef = np.einsum("blc,cl->bc", resid, Td) / Td_n
-            scale = np.array([np.median(a[i, use[i]]) if use[i].any() else 0.0 for i in range(B)])
-            scale = np.clip(scale, 0.4, 1.8)
+            scale = np.clip(_masked_median(a, use), 0.4, 1.8)
             model = scale[:, None, None] * T.T[None]  # (B, L, C)
             err = np.sqrt(((Sb - model) ** 2).mean(axis=1)) / (noise + 0.05 * tn / np.sqrt(self.L))
             worst = np.where(use, err, -np.inf).argmax(axis=1)
@@ -523,24 +613,46 @@ class Detector:
             if not out_i.any():
                 break
             use[np.flatnonzero(out_i), worst[out_i]] = False
-        for i, f in enumerate(todo):
-            u = use[i]
-            ai = a[i, u]
-            sc = float(np.clip(np.median(ai), 0.4, 1.8)) if len(ai) else 0.0
-            ok = ai > 0.3
-            delta = float(np.clip(np.median(bcoef[i, u][ok] / ai[ok]), -1, 1)) if ok.any() else 0.0
-            shift = int(lags[best[i]])
-            self._fits.append((f + shift, sc, delta))
-            self._fitted.add(f)
-            if sc > 0:  # robust template update from channels that fit well
-                m = sc * (T + delta * Td)  # (C, L)
-                e = np.abs(Sb[i].T - m).max(axis=1)
-                lim = 6 * noise + 0.3 * np.abs(T).max(axis=1)
-                upd = u & (e < lim)
-                T[upd] += 0.1 * ((Sb[i].T[upd] / sc - delta * Td[upd]) - T[upd])
+        sc = np.where(use.any(axis=1), scale, 0.0)
+        ok = use & (a > 0.3)
+        delta = np.clip(_masked_median(bcoef / np.where(ok, a, 1.0), ok), -1, 1)
+        shift = lags[best]
+        self._fits += [(f + int(d), float(s_), float(dl)) for f, d, s_, dl in zip(todo, shift, sc, delta)]
+        self._fitted.update(todo)
+        # robust template update from channels that fit well: the running
+        # mean (weight 0.1 per beat, in beat order) of each beat's aligned shape
+        SbT = Sb.transpose(0, 2, 1)  # (B, C, L)
+        m = sc[:, None, None] * (T[None] + delta[:, None, None] * Td[None])
+        e = np.abs(SbT - m).max(axis=2)  # (B, C)
+        lim = 6 * noise + 0.3 * np.abs(T).max(axis=1)
+        upd = use & (e < lim) & (sc > 0)[:, None]
+        if upd.any():
+            later = np.cumsum(upd[::-1], axis=0)[::-1] - upd  # updates after this beat, per channel
+            w = np.where(upd, 0.1 * 0.9 ** later, 0.0)  # (B, C)
+            target = SbT / np.where(sc > 0, sc, 1.0)[:, None, None] - delta[:, None, None] * Td[None]
+            T *= (0.9 ** upd.sum(axis=0))[:, None]
+            T += np.einsum("bc,bcl->cl", w, target)
         if len(self._fits) > 400:
             self._fits = self._fits[-200:]
             self._fitted = {f for f in self._fitted if f >= self.beats[0]}
+
+    def _subtract_beats(self, y: np.ndarray, a_abs: int) -> np.ndarray:
+        """``y`` (working samples from ``a_abs``) less every fitted beat model."""
+        T = self.templates
+        Td = np.gradient(T, axis=1)
+        F = np.asarray(self._fits, dtype=np.float64)
+        lo = F[:, 0].astype(np.int64) - self.pre - a_abs
+        n, L = len(y), self.L
+        sel = (F[:, 1] != 0.0) & (lo + L > 0) & (lo < n)
+        if not sel.any():
+            return y
+        s, d, lo = F[sel, 1], F[sel, 2], lo[sel]
+        models = s[:, None, None] * (T[None] + d[:, None, None] * Td[None])  # (k, C, L)
+        yp = np.zeros((n + 2 * L, y.shape[1]))
+        yp[L:L + n] = y
+        # beats may overlap at high heart rates: ufunc.at adds every one
+        np.subtract.at(yp, lo[:, None] + L + np.arange(L)[None, :], models.transpose(0, 2, 1))
+        return yp[L:L + n]
 
     # -- analysis of one chunk ------------------------------------------------
     def _analyse(self, a0: int, a1: int, out: Events, final: bool) -> None:
@@ -548,19 +660,8 @@ class Detector:
         a_abs, b_abs = self._base + a0, self._base + a1
         y = self._y[a0:a1].copy()
         # subtract fitted beats
-        if self.templates is not None:
-            T = self.templates
-            Td = np.gradient(T, axis=1)
-            for f, s, d in self._fits[-40:]:
-                if s == 0.0:
-                    continue
-                lo = f - self.pre - a_abs
-                hi = lo + self.L
-                if hi <= 0 or lo >= a1 - a0:
-                    continue
-                m = (s * (T + d * Td)).T  # (L, C)
-                i0, i1 = max(lo, 0), min(hi, a1 - a0)
-                y[i0:i1] -= m[i0 - lo:i1 - lo]
+        if self.templates is not None and self._fits:
+            y = self._subtract_beats(y, a_abs)
         r = y
         not_rest = self._not_rest_mask(a_abs, b_abs)
         bad_now = np.array([self._bad_during(c, a_abs, b_abs) for c in range(C)])
@@ -572,12 +673,12 @@ class Detector:
         self.analysed_samples += a1 - a0
         # noise floor, learned at rest only
         if rest.mean() > 0.8:
-            est = np.median(np.abs(r[rest]), axis=0) / 0.6745 + 1e-3
+            est = np.median(np.abs(r[rest][::2]), axis=0) / 0.6745 + 1e-3  # every 2nd sample is plenty
             learn = ~bad_now
             if np.isnan(self.sigma).any():
                 self.sigma = np.where(np.isnan(self.sigma) & learn, est, self.sigma)
             upd = learn & ~np.isnan(self.sigma)
-            self.sigma[upd] = np.exp(np.log(self.sigma[upd]) + 0.1 * (np.log(est[upd]) - np.log(self.sigma[upd])))
+            self.sigma[upd] = np.exp(np.log(self.sigma[upd]) + self._a_floor * (np.log(est[upd]) - np.log(self.sigma[upd])))
         elif np.isnan(self.sigma).all() and self._base + a1 > cfg.warmup_s * fw:
             self.sigma = np.median(np.abs(r), axis=0) / 0.6745 + 1e-3
         # twitch regions on [previous chunk's residual tail + this chunk]
@@ -585,9 +686,7 @@ class Detector:
         span = np.vstack([hist, r])
         span0 = a_abs - len(hist)
         w = max(1, int(round(0.04 * fw)))
-        kernel = np.ones(w) / w
-        act = np.abs(span)
-        act = sps.oaconvolve(act, kernel[:, None], mode="same", axes=0) if len(act) >= w else act
+        act = _moving_mean(np.abs(span), w)
         k_hi = cfg.threshold_factor()
         sig = np.nan_to_num(self.sigma, nan=np.inf)
         merge = int(cfg.merge_ms / 1000 * fw)
@@ -639,10 +738,13 @@ class Detector:
     def _finalise_pending(self, out: Events, horizon: float) -> None:
         pend = sorted(self._pending, key=lambda tw: tw.t)
         xt = self.cfg.crosstalk_ms / 1000
-        while pend and pend[0].t < horizon:
-            c0 = pend[0]
-            group = [p for p in pend if p.t - c0.t <= xt]
-            pend = [p for p in pend if p not in group]
+        i = 0
+        while i < len(pend) and pend[i].t < horizon:
+            j = i + 1
+            while j < len(pend) and pend[j].t - pend[i].t <= xt:
+                j += 1
+            group = pend[i:j]
+            i = j
             if len({self.legs[p.channel] for p in group}) > 1:
                 # at the same instant on both legs: a twitch is one muscle on one
                 # leg, so this is what the heartbeat left behind, not a twitch
@@ -651,7 +753,7 @@ class Detector:
             win = max(group, key=lambda p: p.peak)  # crosstalk: the strongest channel twitched
             out.twitches.append(win)
             self.twitch_count += 1
-        self._pending = pend
+        self._pending = pend[i:]
 
     def _t(self, abs_idx: float) -> float:
         """Seconds from the first sample for a working-rate index (the median's
