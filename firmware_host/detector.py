@@ -107,20 +107,21 @@ class Events:
 
 
 def _median3(x: np.ndarray) -> np.ndarray:
-    """3-point running median along axis 0; output[i] = median(x[i], x[i+1], x[i+2])."""
-    a, b, c = x[:-2], x[1:-1], x[2:]
+    """3-point running median along the last axis; out[..., i] = median(x[..., i:i+3])."""
+    a, b, c = x[..., :-2], x[..., 1:-1], x[..., 2:]
     return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
 
 
 def _moving_mean(x: np.ndarray, w: int) -> np.ndarray:
-    """Centred w-point moving mean along axis 0 (zero beyond the ends), like
-    convolving with ones(w)/w in "same" mode."""
-    if w <= 1 or len(x) < w:
+    """Centred w-point moving mean along the last axis (zero beyond the
+    ends), like convolving with ones(w)/w in "same" mode."""
+    n = x.shape[-1]
+    if w <= 1 or n < w:
         return x
-    cs = np.zeros((len(x) + w, x.shape[1]))
-    np.cumsum(x, axis=0, out=cs[w // 2 + 1:w // 2 + 1 + len(x)])
-    cs[w // 2 + 1 + len(x):] = cs[w // 2 + len(x)]
-    return (cs[w:] - cs[:len(x)]) / w
+    cs = np.zeros(x.shape[:-1] + (n + w,))
+    np.cumsum(x, axis=-1, out=cs[..., w // 2 + 1:w // 2 + 1 + n])
+    cs[..., w // 2 + 1 + n:] = cs[..., w // 2 + n, None]
+    return (cs[..., w:] - cs[..., :n]) / w
 
 
 def _median_list(v: list[float]) -> float:
@@ -168,9 +169,11 @@ class Detector:
         self.mains_hz: float | None = None
         self._zi_band = self._zi_lf = self._zi_env = None
         # history ring of working-rate signals, 3 chunks
-        self._y = np.zeros((0, C))
-        self._e = np.zeros((0, C))
-        self._r_hist = np.zeros((0, C))  # residual of analysed chunks (last 2)
+        # working-rate history, channel-major (C, samples): reductions along the
+        # last axis are many times faster than along the first for 4 channels
+        self._y = np.zeros((C, 0))
+        self._e = np.zeros((C, 0))
+        self._r_hist = np.zeros((C, 0))  # residual of the last analysed chunk
         self._base = 0  # working index of self._y[0]
         # heartbeat
         self.pre = int(round(0.2 * fw))
@@ -254,8 +257,9 @@ class Detector:
             self._ingest(raw, out)
             newest_len = self._last_len
         # Analyse what is one chunk behind the newest (all of it at the end).
-        analysis_end = len(self._y) - (0 if final else newest_len)
-        self._end_guard = self._base + len(self._y) - self.post - int(0.1 * self.fw)
+        ny = self._y.shape[1]
+        analysis_end = ny - (0 if final else newest_len)
+        self._end_guard = self._base + ny - self.post - int(0.1 * self.fw)
         a0 = self._analysed_upto - self._base
         if analysis_end > a0 >= 0 or (final and analysis_end >= a0 >= 0):
             self._analyse(a0, analysis_end, out, final=final)
@@ -264,44 +268,45 @@ class Detector:
             self._close_movement(out)
             self._finalise_pending(out, horizon=float("inf"))
         keep = 3 * self.chunk_w + self.L  # history kept for beat windows
-        if len(self._y) > keep:
-            cut = len(self._y) - keep
-            self._y = self._y[cut:]
-            self._e = self._e[cut:]
+        if self._y.shape[1] > keep:
+            cut = self._y.shape[1] - keep
+            self._y = self._y[:, cut:]
+            self._e = self._e[:, cut:]
             self._base += cut
         return out
 
     def _ingest(self, raw: np.ndarray, out: Events) -> None:
         cfg, C, D = self.cfg, self.cfg.channels, self.D
+        raw = raw.T  # (C, samples)
         if self._carry is None:
-            self._carry = np.repeat(raw[:1], 2, axis=0)
-        ext = np.vstack([self._carry, raw])
-        self._carry = ext[-2:].copy()
-        med = _median3(ext)  # med[i] is centred on raw[i - 1]
-        med = med[: (len(med) // D) * D]
-        acc = med[0::D].astype(np.float64)  # block means by strided adds (faster than reshape-mean)
+            self._carry = np.repeat(raw[:, :1], 2, axis=1)
+        ext = np.concatenate([self._carry, raw], axis=1)
+        self._carry = ext[:, -2:].copy()
+        med = _median3(ext)  # med[:, i] is centred on raw[:, i - 1]
+        med = med[:, : (med.shape[1] // D) * D]
+        acc = med[:, 0::D].astype(np.float64)  # block means by strided adds (faster than reshape-mean)
         for k in range(1, D):
-            acc += med[k::D]
+            acc += med[:, k::D]
         xd = acc / D
         # clipping: the median is at a rail only where two of three raw samples
         # are (a lone glitch is not); any such sample marks its working sample
         at_rail = (med <= 0) | (med >= pins.ADC_MAX_CODE)
-        clip = at_rail[0::D].copy()
+        clip = at_rail[:, 0::D].copy()
         for k in range(1, D):
-            clip |= at_rail[k::D]
+            clip |= at_rail[:, k::D]
         self._clip = clip
-        self._last_len = len(xd)
+        self._last_len = xd.shape[1]
         if self.mains_hz is None:
             self._init_filters(xd)
-        abs0 = self._base + len(self._y)
+        abs0 = self._base + self._y.shape[1]
         # faults from raw codes
         bad = self._faults(xd, abs0, out)
-        y, self._zi_band = sps.sosfilt(self._sos_band_full, xd, axis=0, zi=self._zi_band)
-        lf, self._zi_lf = sps.sosfilt(self._sos_lf, xd, axis=0, zi=self._zi_lf)
-        e2, self._zi_env = sps.sosfilt(self._sos_env, y * y, axis=0, zi=self._zi_env)
+        y, self._zi_band = sps.sosfilt(self._sos_band_full, xd, axis=1, zi=self._zi_band)
+        lf, self._zi_lf = sps.sosfilt(self._sos_lf, xd, axis=1, zi=self._zi_lf)
+        e2, self._zi_env = sps.sosfilt(self._sos_env, y * y, axis=1, zi=self._zi_env)
         e = np.sqrt(np.maximum(e2, 0))
-        self._y = np.vstack([self._y, y])
-        self._e = np.vstack([self._e, e])
+        self._y = np.concatenate([self._y, y], axis=1)
+        self._e = np.concatenate([self._e, e], axis=1)
         good = ~bad & np.array([not self._bad_during(c, abs0 - 1, abs0) for c in range(C)])
         self._movement(lf, y, e, abs0, good, out)
         self._heartbeat(abs0, good)
@@ -309,8 +314,8 @@ class Detector:
 
     def _init_filters(self, xd: np.ndarray) -> None:
         fw = self.fw
-        t = np.arange(len(xd)) / fw
-        xc = xd - xd.mean(axis=0)
+        t = np.arange(xd.shape[1]) / fw
+        xc = (xd - xd.mean(axis=1, keepdims=True)).T
         power = {}
         for f in (50.0, 60.0):
             if f < fw / 2 - 5:
@@ -326,10 +331,10 @@ class Detector:
         self._sos_band_full = np.vstack(sections)
         # start every filter in its steady state for the first sample, so the
         # night does not begin with a filter's step response
-        x0 = xd[0]
-        self._zi_band = sps.sosfilt_zi(self._sos_band_full)[:, :, None] * x0[None, None, :]
-        self._zi_lf = sps.sosfilt_zi(self._sos_lf)[:, :, None] * x0[None, None, :]
-        self._zi_env = np.zeros((self._sos_env.shape[0], 2, len(x0)))
+        x0 = xd[:, 0]  # zi is (sections, channels, 2) for axis=1
+        self._zi_band = sps.sosfilt_zi(self._sos_band_full)[:, None, :] * x0[None, :, None]
+        self._zi_lf = sps.sosfilt_zi(self._sos_lf)[:, None, :] * x0[None, :, None]
+        self._zi_env = np.zeros((self._sos_env.shape[0], len(x0), 2))
 
     # -- faults --------------------------------------------------------------
     def _faults(self, xd, abs0, out: Events) -> np.ndarray:
@@ -343,7 +348,7 @@ class Detector:
         changed = np.flatnonzero((np.diff(np.vstack([prev, status]), axis=0) != 0).any(axis=1) | (status != 0).any(axis=1))
         for k in changed:  # only seconds where something is, or becomes, wrong
             k0 = int(k) * sub
-            n_k = min(sub, len(xd) - k0)
+            n_k = min(sub, xd.shape[1] - k0)
             for c in range(C):
                 st = FAULT_KINDS[status[k, c]]
                 if st != self.status[c]:
@@ -362,30 +367,29 @@ class Detector:
     def _classify(self, xd, sub: int) -> np.ndarray:
         """Per second (rows; a last part-second is a row too) and channel:
         0 ok, 1 unplugged, 2 railed, 3 hum (indices into FAULT_KINDS)."""
-        C = xd.shape[1]
-        whole = len(xd) // sub
+        C, n = xd.shape
+        whole = n // sub
         rows = []
         if whole:
-            rows.append(self._classify_rows(xd[:whole * sub].reshape(whole, sub, C)))
-        if len(xd) > whole * sub:
-            rows.append(self._classify_rows(xd[whole * sub:][None]))
+            rows.append(self._classify_rows(xd[:, :whole * sub].reshape(C, whole, sub).transpose(1, 0, 2)))
+        if n > whole * sub:
+            rows.append(self._classify_rows(xd[None, :, whole * sub:]))
         return np.vstack(rows)
 
     def _classify_rows(self, xs: np.ndarray) -> np.ndarray:
-        """xs (rows, w, C): working-rate samples, a row a second."""
-        w = xs.shape[1]
+        """xs (rows, C, w): working-rate samples, a row a second."""
+        w = xs.shape[2]
         # stuck at a rail for most of the second (lone glitches are gone after the median)
-        railed = 2 * ((xs <= 1) | (xs >= pins.ADC_MAX_CODE - 1)).sum(axis=1) > w
-        xc = xs - xs.mean(axis=1, keepdims=True)
-        ss = np.einsum("rwc,rwc->rc", xc, xc)  # sum of squares, codes^2
+        railed = 2 * ((xs <= 1) | (xs >= pins.ADC_MAX_CODE - 1)).sum(axis=2) > w
+        xc = xs - xs.mean(axis=2, keepdims=True)
+        ss = np.einsum("rcw,rcw->rc", xc, xc)  # sum of squares, codes^2
         flat = (ss < w * 0.3 ** 2) & ~railed  # std below 0.3 codes
         hum = np.zeros_like(railed)
         if w >= 32:
             # power in the DFT bins within 1.5 Hz of the mains harmonics, as a
             # share of all the (one-sided) power: Parseval gives the total
             cos_b, sin_b = self._hum_basis(w)
-            xt = xc.transpose(0, 2, 1)  # (rows, C, w)
-            ps = ((xt @ cos_b) ** 2 + (xt @ sin_b) ** 2).sum(axis=2)  # (rows, C)
+            ps = ((xc @ cos_b) ** 2 + (xc @ sin_b) ** 2).sum(axis=2)  # (rows, C)
             total = w * ss / 2 + 1e-12
             hum = (ps / total > 0.8) & (np.sqrt(2 * ps) / w > 5.0) & ~railed & ~flat
         return np.where(railed, 2, np.where(flat, 1, np.where(hum, 3, 0)))
@@ -411,18 +415,18 @@ class Detector:
     # -- movement ------------------------------------------------------------
     def _movement(self, lf, y, e, abs0, good, out: Events) -> None:
         C, D = self.cfg.channels, self.D
-        n = len(lf)
+        n = lf.shape[1]
         clip = self._clip  # two or more raw samples in a row at a rail (from _ingest)
         lf_floor = self.sigma_lf
         if np.isnan(lf_floor).any():
-            lf_floor = np.where(np.isnan(lf_floor), np.median(np.abs(lf), axis=0) / 0.6745 + 0.5, lf_floor)
+            lf_floor = np.where(np.isnan(lf_floor), np.median(np.abs(lf), axis=1) / 0.6745 + 0.5, lf_floor)
         lf_thr = np.maximum(10 * lf_floor, 8.0)
         sig = self.sigma
         if np.isnan(sig).any():
-            sig = np.where(np.isnan(sig), np.median(np.abs(y), axis=0) / 0.6745 + 0.3, sig)
+            sig = np.where(np.isnan(sig), np.median(np.abs(y), axis=1) / 0.6745 + 0.3, sig)
         e_thr = np.maximum(15 * sig, 3.0 * self.g)
-        active_c = ((np.abs(lf) > lf_thr) | (e > e_thr) | clip) & good
-        active = active_c.any(axis=1)
+        active_c = ((np.abs(lf) > lf_thr[:, None]) | (e > e_thr[:, None]) | clip) & good[:, None]
+        active = active_c.any(axis=0)
         idx = np.flatnonzero(active)
         gap = int(0.3 * self.fw)
         min_len = int(0.5 * self.fw)
@@ -433,7 +437,7 @@ class Detector:
             ends = np.concatenate([idx[splits], [idx[-1]]])
             for s, en in zip(starts, ends):
                 s_abs, e_abs = abs0 + int(s), abs0 + int(en)
-                chans = set(np.flatnonzero(active_c[s:en + 1].any(axis=0)).tolist())
+                chans = set(np.flatnonzero(active_c[:, s:en + 1].any(axis=1)).tolist())
                 if self._run_start is not None and s_abs - self._run_last <= gap:
                     self._run_last = e_abs
                     self._run_chans |= chans
@@ -447,7 +451,7 @@ class Detector:
             self._close_movement(out)
         # robust LF floor, learned at rest
         if self._run_start is None and not self._in_movement(abs0, end_abs):
-            est = np.median(np.abs(lf), axis=0) / 0.6745
+            est = np.median(np.abs(lf[:, ::2]), axis=1) / 0.6745
             self.sigma_lf = np.where(np.isnan(self.sigma_lf), est,
                                      np.exp(np.log(self.sigma_lf) + self._a_floor * (np.log(est + 1e-9) - np.log(self.sigma_lf))))
 
@@ -496,20 +500,20 @@ class Detector:
         if not good.any():
             return
         if not self._g_init:
-            self.g = self._beat_level(e[-n_new:])
+            self.g = self._beat_level(e[:, -n_new:])
             self._g_init = True
         # search beats in the region not searched before, confirmed 0.15 s before the end
         last_searched = getattr(self, "_beat_searched", self._base)
         lo = max(last_searched - self._base, 0)
-        hi = len(e) - int(0.15 * self.fw)
+        hi = e.shape[1] - int(0.15 * self.fw)
         if hi - lo < 3:
             return
         dist = int(0.33 * self.fw)
         s0 = max(lo - dist, 0)
-        ratio = e[s0:hi][:, good] / self.g[good]
-        if ratio.shape[1] >= 3:  # the second smallest: one twitching channel cannot make a beat
-            ratio[np.arange(len(ratio)), ratio.argmin(axis=1)] = np.inf
-        b = ratio.min(axis=1)
+        ratio = e[good, s0:hi] / self.g[good][:, None]
+        if len(ratio) >= 3:  # the second smallest: one twitching channel cannot make a beat
+            ratio[ratio.argmin(axis=0), np.arange(ratio.shape[1])] = np.inf
+        b = ratio.min(axis=0)
         pk, props = sps.find_peaks(b, height=0.25, distance=int(0.12 * self.fw))
         pk = pk + s0
         heights = props["peak_heights"]
@@ -536,14 +540,14 @@ class Detector:
             new.append(p_abs)
         self._beat_searched = self._base + hi
         if new:
-            self.g = self.g + self._a_beat * (np.clip(np.median(e[np.array(new) - self._base], axis=0), 0.5 * self.g,
+            self.g = self.g + self._a_beat * (np.clip(np.median(e[:, np.array(new) - self._base], axis=1), 0.5 * self.g,
                                              2 * self.g) - self.g) * good
         end_abs = self._base + hi
         if (not self.beats or end_abs - self.beats[-1] > 6 * self.fw) and hi - lo > 6 * self.fw and \
                 not self._in_movement(self._base + lo, end_abs):
             # no beat for 6 s at rest: the level was learned too high (a
             # movement at the start, a sensor moved); learn it again
-            self.g = np.where(good, np.minimum(self.g, self._beat_level(e[lo:hi])), self.g)
+            self.g = np.where(good, np.minimum(self.g, self._beat_level(e[:, lo:hi])), self.g)
         self._fit_beats(good)
         if len(self.beats) > 400:
             self.beats = self.beats[-200:]
@@ -554,8 +558,8 @@ class Detector:
         windows of each window's maximum (every window holds a beat; a
         movement or twitch spoils only the windows it is in)."""
         w = int(2 * self.fw)
-        k = len(e) // w
-        lvl = np.median(e[:k * w].reshape(k, w, -1).max(axis=1), axis=0) if k >= 1 else e.max(axis=0)
+        k = e.shape[1] // w
+        lvl = np.median(e[:, :k * w].reshape(len(e), k, w).max(axis=2), axis=1) if k >= 1 else e.max(axis=1)
         return np.maximum(lvl, 1e-3)
 
     def _fit_beats(self, good: np.ndarray) -> None:
@@ -563,14 +567,14 @@ class Detector:
         fitted = self._fitted
         K = max(1, int(round(0.07 * self.fw)))  # a twitch can pull the envelope peak this far
         todo = [f for f in self.beats[-120:] if f not in fitted and
-                f - self.pre - K - self._base >= 0 and f + self.post + K - self._base <= len(self._y)]
+                f - self.pre - K - self._base >= 0 and f + self.post + K - self._base <= self._y.shape[1]]
         if not todo:
             return
         y = self._y
         if self.templates is None:
             for f in todo:
                 s = f - self._base
-                self._boot.append(y[s - self.pre:s + self.post].T.copy())
+                self._boot.append(y[:, s - self.pre:s + self.post].copy())
                 self._fits.append((f, 0.0, 0.0))
                 self._fitted.add(f)
             if len(self._boot) >= 6:
@@ -582,32 +586,34 @@ class Detector:
         fids = np.array(todo) - self._base
         lags = np.arange(-K, K + 1)
         L, nl = self.L, len(lags)
-        # each beat's window with K samples of slack either side: (B, L + 2K, C)
-        W = y[fids[:, None] - self.pre - K + np.arange(L + 2 * K)[None, :]]
+        B, C = len(todo), len(T)
+        # each beat's window with K samples of slack either side: (B, C, L + 2K)
+        W = y[:, fids[:, None] - self.pre - K + np.arange(L + 2 * K)[None, :]].transpose(1, 0, 2)
         # normalised cross-correlation with the template at every lag, by FFT
         nfft = 1 << int(np.ceil(np.log2(L + 2 * K)))
-        FW = np.fft.rfft(W, nfft, axis=1)
-        FT = np.fft.rfft(T.T, nfft, axis=0)  # (nfft/2+1, C)
-        dot = np.fft.irfft(FW * np.conj(FT)[None], nfft, axis=1)[:, :nl]  # (B, lags, C)
-        cs = np.concatenate([np.zeros((len(W), 1, W.shape[2])), np.cumsum(W * W, axis=1)], axis=1)
-        sn = np.sqrt(np.maximum(cs[:, L:L + nl] - cs[:, :nl], 0.0)) + 1e-9
+        FW = np.fft.rfft(W, nfft, axis=2)
+        FT = np.fft.rfft(T, nfft, axis=1)  # (C, nfft/2+1)
+        dot = np.fft.irfft(FW * np.conj(FT)[None], nfft, axis=2)[:, :, :nl]  # (B, C, lags)
+        cs = np.zeros((B, C, L + 2 * K + 1))
+        np.cumsum(W * W, axis=2, out=cs[:, :, 1:])
+        sn = np.sqrt(np.maximum(cs[:, :, L:L + nl] - cs[:, :, :nl], 0.0)) + 1e-9
         tn = np.sqrt((T ** 2).sum(axis=1)) + 1e-9  # (C,)
         Td_n = (Td ** 2).sum(axis=1) + 1e-9
-        rho = dot / (sn * tn)  # per beat, lag, channel
-        win = np.arange(L)
+        rho = (dot / (sn * tn[:, None])).transpose(0, 2, 1)  # per beat, lag, channel
+        windows = np.lib.stride_tricks.sliding_window_view(W, L, axis=2)  # (B, C, lags, L)
+        bi, ci = np.arange(B)[:, None], np.arange(C)[None, :]
         noise = np.nan_to_num(self.sigma, nan=1.0)
-        B = len(todo)
         use = np.repeat(good[None, :], B, axis=0)  # channels a beat's fit listens to
         for _ in range(2):  # fit, then refit without channels a twitch disturbed
             score = (rho * use[:, None, :]).sum(axis=2)  # (B, lags)
             best = score.argmax(axis=1)
-            Sb = np.take_along_axis(W, (best[:, None] + win[None, :])[:, :, None], axis=1)  # (B, L, C)
-            a = np.einsum("blc,cl->bc", Sb, T) / (tn ** 2)
-            resid = Sb - a[:, None, :] * T.T[None]
-            bcoef = np.einsum("blc,cl->bc", resid, Td) / Td_n
+            Sb = windows[bi, ci, best[:, None]]  # (B, C, L)
+            a = np.einsum("bcl,cl->bc", Sb, T) / (tn ** 2)
+            resid = Sb - a[:, :, None] * T[None]
+            bcoef = np.einsum("bcl,cl->bc", resid, Td) / Td_n
             scale = np.clip(_masked_median(a, use), 0.4, 1.8)
-            model = scale[:, None, None] * T.T[None]  # (B, L, C)
-            err = np.sqrt(((Sb - model) ** 2).mean(axis=1)) / (noise + 0.05 * tn / np.sqrt(self.L))
+            model = scale[:, None, None] * T[None]  # (B, C, L)
+            err = np.sqrt(((Sb - model) ** 2).mean(axis=2)) / (noise + 0.05 * tn / np.sqrt(self.L))
             worst = np.where(use, err, -np.inf).argmax(axis=1)
             out_i = (err[np.arange(B), worst] > 4.0) & (use.sum(axis=1) >= 3)
             if not out_i.any():
@@ -621,7 +627,7 @@ class Detector:
         self._fitted.update(todo)
         # robust template update from channels that fit well: the running
         # mean (weight 0.1 per beat, in beat order) of each beat's aligned shape
-        SbT = Sb.transpose(0, 2, 1)  # (B, C, L)
+        SbT = Sb  # (B, C, L)
         m = sc[:, None, None] * (T[None] + delta[:, None, None] * Td[None])
         e = np.abs(SbT - m).max(axis=2)  # (B, C)
         lim = 6 * noise + 0.3 * np.abs(T).max(axis=1)
@@ -637,28 +643,33 @@ class Detector:
             self._fitted = {f for f in self._fitted if f >= self.beats[0]}
 
     def _subtract_beats(self, y: np.ndarray, a_abs: int) -> np.ndarray:
-        """``y`` (working samples from ``a_abs``) less every fitted beat model."""
+        """``y`` (C, working samples from ``a_abs``) less every fitted beat model."""
         T = self.templates
         Td = np.gradient(T, axis=1)
         F = np.asarray(self._fits, dtype=np.float64)
         lo = F[:, 0].astype(np.int64) - self.pre - a_abs
-        n, L = len(y), self.L
+        n, L = y.shape[1], self.L
         sel = (F[:, 1] != 0.0) & (lo + L > 0) & (lo < n)
         if not sel.any():
             return y
         s, d, lo = F[sel, 1], F[sel, 2], lo[sel]
         models = s[:, None, None] * (T[None] + d[:, None, None] * Td[None])  # (k, C, L)
-        yp = np.zeros((n + 2 * L, y.shape[1]))
-        yp[L:L + n] = y
-        # beats may overlap at high heart rates: ufunc.at adds every one
-        np.subtract.at(yp, lo[:, None] + L + np.arange(L)[None, :], models.transpose(0, 2, 1))
-        return yp[L:L + n]
+        yp = np.zeros((len(y), n + 2 * L))
+        yp[:, L:L + n] = y
+        idx = lo[:, None] + L + np.arange(L)[None, :]  # (k, L)
+        # every other beat at a time: a beat window (0.5 s) is shorter than two
+        # refractory periods (2 x 0.33 s less the alignment shifts), so within
+        # one parity no two windows overlap and plain fancy-index updates add
+        # each model exactly once
+        for par in (0, 1):
+            yp[:, idx[par::2]] -= models[par::2].transpose(1, 0, 2)
+        return yp[:, L:L + n]
 
     # -- analysis of one chunk ------------------------------------------------
     def _analyse(self, a0: int, a1: int, out: Events, final: bool) -> None:
         cfg, C, fw = self.cfg, self.cfg.channels, self.fw
         a_abs, b_abs = self._base + a0, self._base + a1
-        y = self._y[a0:a1].copy()
+        y = self._y[:, a0:a1].copy()
         # subtract fitted beats
         if self.templates is not None and self._fits:
             y = self._subtract_beats(y, a_abs)
@@ -673,18 +684,18 @@ class Detector:
         self.analysed_samples += a1 - a0
         # noise floor, learned at rest only
         if rest.mean() > 0.8:
-            est = np.median(np.abs(r[rest][::2]), axis=0) / 0.6745 + 1e-3  # every 2nd sample is plenty
+            est = np.median(np.abs(r[:, rest][:, ::3]), axis=1) / 0.6745 + 1e-3  # every 3rd sample is plenty
             learn = ~bad_now
             if np.isnan(self.sigma).any():
                 self.sigma = np.where(np.isnan(self.sigma) & learn, est, self.sigma)
             upd = learn & ~np.isnan(self.sigma)
             self.sigma[upd] = np.exp(np.log(self.sigma[upd]) + self._a_floor * (np.log(est[upd]) - np.log(self.sigma[upd])))
         elif np.isnan(self.sigma).all() and self._base + a1 > cfg.warmup_s * fw:
-            self.sigma = np.median(np.abs(r), axis=0) / 0.6745 + 1e-3
+            self.sigma = np.median(np.abs(r), axis=1) / 0.6745 + 1e-3
         # twitch regions on [previous chunk's residual tail + this chunk]
         hist = self._r_hist
-        span = np.vstack([hist, r])
-        span0 = a_abs - len(hist)
+        span = np.concatenate([hist, r], axis=1)
+        span0 = a_abs - hist.shape[1]
         w = max(1, int(round(0.04 * fw)))
         act = _moving_mean(np.abs(span), w)
         k_hi = cfg.threshold_factor()
@@ -695,7 +706,7 @@ class Detector:
             if not np.isfinite(sig[c]):
                 continue
             lo_thr = 0.4 * k_hi * sig[c]
-            above = act[:, c] > lo_thr
+            above = act[c] > lo_thr
             idx = np.flatnonzero(above)
             if not len(idx):
                 continue
@@ -707,13 +718,13 @@ class Detector:
                 # a region is final once it started in the older part of the span...
                 if not final and s_abs >= a_abs:
                     continue  # started in this chunk: decide next time
-                if s == 0 and len(hist):
+                if s == 0 and hist.shape[1]:
                     continue  # began before the span: decided earlier
-                if e >= len(span) - merge and not final:
+                if e >= span.shape[1] - merge and not final:
                     continue  # still open at the end of what we have
                 if s_abs - self._last_end[c] < merge:
                     continue
-                peak_act = act[s:e + 1, c].max()
+                peak_act = act[c, s:e + 1].max()
                 if peak_act < k_hi * sig[c]:
                     continue
                 dur_ms = (e - s + 1) / fw * 1000
@@ -726,7 +737,7 @@ class Detector:
                     continue
                 if final and span0 + int(e) > self._end_guard:
                     continue  # the last beats' windows are not whole: cannot clean them
-                peak = float(np.abs(span[s:e + 1, c]).max())
+                peak = float(np.abs(span[c, s:e + 1]).max())
                 cands.append(Twitch(self._t(s_abs), c, dur_ms, peak, float(peak_act / sig[c])))
         self._r_hist = r  # keep this chunk for the next span
         self._pending += cands
