@@ -112,6 +112,17 @@ def _median3(x: np.ndarray) -> np.ndarray:
     return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
 
 
+def _block_mean(x: np.ndarray, k: int) -> np.ndarray:
+    """Means of k consecutive samples along the last axis (its length a
+    multiple of k), by strided adds: faster than reshape().mean()."""
+    if k == 1:
+        return x.astype(np.float64, copy=False)
+    acc = x[..., 0::k].astype(np.float64)
+    for j in range(1, k):
+        acc += x[..., j::k]
+    return acc / k
+
+
 def _moving_mean(x: np.ndarray, w: int) -> np.ndarray:
     """Centred w-point moving mean along the last axis (zero beyond the
     ends), like convolving with ones(w)/w in "same" mode."""
@@ -148,10 +159,17 @@ class Detector:
         self.cfg = cfg
         C = cfg.channels
         self.legs = list(cfg.legs) if cfg.legs else pins.legs(C)
-        self.D = max(1, int(round(cfg.rate_hz / 250.0)))
-        self.fw = cfg.rate_hz / self.D  # working rate, Hz
-        self.chunk_raw = int(round(cfg.chunk_s * self.fw)) * self.D
-        self.chunk_w = self.chunk_raw // self.D
+        # two rates: the filter rate (~250 Hz) for the glitch median, sensor
+        # checks, mains and the band-pass; then, the signal being band-limited
+        # to 35 Hz with mains and its harmonic notched, the working rate
+        # (~125 Hz) for everything after
+        self.D = max(1, int(round(cfg.rate_hz / 250.0)))  # raw samples per filter sample
+        self.ff = cfg.rate_hz / self.D  # filter rate, Hz
+        self.D2 = 2 if self.ff >= 200 else 1  # filter samples per working sample
+        self.fw = self.ff / self.D2  # working rate, Hz
+        self.Dt = self.D * self.D2  # raw samples per working sample
+        self.chunk_raw = int(round(cfg.chunk_s * self.fw)) * self.Dt
+        self.chunk_w = self.chunk_raw // self.Dt
         # running estimates move per chunk with these weights, so their time
         # constants are in seconds whatever the chunk length
         self._a_floor = 1.0 - np.exp(-cfg.chunk_s / 38.0)  # noise floors, ~38 s
@@ -163,7 +181,7 @@ class Detector:
         self._chunk_index = 0
         fw = self.fw
         nyq = fw / 2
-        self._sos_band = sps.butter(2, [3.0 / nyq, min(35.0, 0.4 * fw) / nyq], "bandpass", output="sos")
+        self._sos_band = sps.butter(2, [3.0, min(35.0, 0.4 * self.ff)], "bandpass", fs=self.ff, output="sos")
         self._sos_lf = sps.butter(2, [0.3 / nyq, 3.0 / nyq], "bandpass", output="sos")
         self._sos_env = sps.butter(2, 5.0 / nyq, output="sos")
         self.mains_hz: float | None = None
@@ -184,7 +202,10 @@ class Detector:
         self.g = np.ones(C)  # envelope level at beats, per channel
         self._g_init = False
         self.beats: list[float] = []  # working index (absolute) of beat fiducials
-        self._fits: list[tuple[float, float, float]] = []  # (aligned fid, scale, delta)
+        # (aligned fiducial, the model fitted to that beat (C, L) or None): the
+        # model is kept as fitted, so what is subtracted does not depend on
+        # template updates made later (or on whether the stream went on)
+        self._fits: list[tuple[int, np.ndarray | None]] = []
         self._fitted: set[int] = set()  # beats (as detected) already fitted
         self.rr: list[float] = []
         # noise floors
@@ -232,7 +253,7 @@ class Detector:
     def finish(self) -> Events:
         """End of stream: analyse what is buffered and close open movements."""
         out = Events()
-        usable = (self._fill // self.D) * self.D
+        usable = (self._fill // self.Dt) * self.Dt
         if usable:
             out.extend(self._step(self._buf[:usable].copy()))
         self._fill = 0
@@ -276,33 +297,31 @@ class Detector:
         return out
 
     def _ingest(self, raw: np.ndarray, out: Events) -> None:
-        cfg, C, D = self.cfg, self.cfg.channels, self.D
+        cfg, C, D, D2 = self.cfg, self.cfg.channels, self.D, self.D2
         raw = raw.T  # (C, samples)
         if self._carry is None:
             self._carry = np.repeat(raw[:, :1], 2, axis=1)
         ext = np.concatenate([self._carry, raw], axis=1)
         self._carry = ext[:, -2:].copy()
         med = _median3(ext)  # med[:, i] is centred on raw[:, i - 1]
-        med = med[:, : (med.shape[1] // D) * D]
-        acc = med[:, 0::D].astype(np.float64)  # block means by strided adds (faster than reshape-mean)
-        for k in range(1, D):
-            acc += med[:, k::D]
-        xd = acc / D
+        med = med[:, : (med.shape[1] // self.Dt) * self.Dt]
+        xd = _block_mean(med, D)  # filter rate
         # clipping: the median is at a rail only where two of three raw samples
         # are (a lone glitch is not); any such sample marks its working sample
         at_rail = (med <= 0) | (med >= pins.ADC_MAX_CODE)
-        clip = at_rail[:, 0::D].copy()
-        for k in range(1, D):
-            clip |= at_rail[:, k::D]
+        clip = at_rail[:, 0::self.Dt].copy()
+        for k in range(1, self.Dt):
+            clip |= at_rail[:, k::self.Dt]
         self._clip = clip
-        self._last_len = xd.shape[1]
+        xw = _block_mean(xd, D2)  # working rate
+        self._last_len = xw.shape[1]
         if self.mains_hz is None:
-            self._init_filters(xd)
+            self._init_filters(xd, xw)
         abs0 = self._base + self._y.shape[1]
-        # faults from raw codes
         bad = self._faults(xd, abs0, out)
-        y, self._zi_band = sps.sosfilt(self._sos_band_full, xd, axis=1, zi=self._zi_band)
-        lf, self._zi_lf = sps.sosfilt(self._sos_lf, xd, axis=1, zi=self._zi_lf)
+        yf, self._zi_band = sps.sosfilt(self._sos_band_full, xd, axis=1, zi=self._zi_band)
+        y = _block_mean(yf, D2)
+        lf, self._zi_lf = sps.sosfilt(self._sos_lf, xw, axis=1, zi=self._zi_lf)
         e2, self._zi_env = sps.sosfilt(self._sos_env, y * y, axis=1, zi=self._zi_env)
         e = np.sqrt(np.maximum(e2, 0))
         self._y = np.concatenate([self._y, y], axis=1)
@@ -312,8 +331,8 @@ class Detector:
         self._heartbeat(abs0, good)
         self._chunk_index += 1
 
-    def _init_filters(self, xd: np.ndarray) -> None:
-        fw = self.fw
+    def _init_filters(self, xd: np.ndarray, xw: np.ndarray) -> None:
+        fw = self.ff  # mains and the band-pass work at the filter rate
         t = np.arange(xd.shape[1]) / fw
         xc = (xd - xd.mean(axis=1, keepdims=True)).T
         power = {}
@@ -333,22 +352,23 @@ class Detector:
         # night does not begin with a filter's step response
         x0 = xd[:, 0]  # zi is (sections, channels, 2) for axis=1
         self._zi_band = sps.sosfilt_zi(self._sos_band_full)[:, None, :] * x0[None, :, None]
-        self._zi_lf = sps.sosfilt_zi(self._sos_lf)[:, None, :] * x0[None, :, None]
+        self._zi_lf = sps.sosfilt_zi(self._sos_lf)[:, None, :] * xw[:, 0][None, :, None]
         self._zi_env = np.zeros((self._sos_env.shape[0], len(x0), 2))
 
     # -- faults --------------------------------------------------------------
     def _faults(self, xd, abs0, out: Events) -> np.ndarray:
-        """Classify each channel per second of this chunk; return "bad in any"."""
-        C, D = self.cfg.channels, self.D
-        sub = max(1, int(round(self.fw)))  # one second, working samples
+        """Classify each channel per second of this chunk (``xd`` at the filter
+        rate); return "bad in any".  Spans are kept in working samples."""
+        C, D2 = self.cfg.channels, self.D2
+        sub = max(1, int(round(self.ff)))  # one second, filter samples
         settle = int(round(3.0 * self.fw))
         status = self._classify(xd, sub)  # (seconds, C) codes into FAULT_KINDS
         bad_any = (status != 0).any(axis=0)
         prev = np.array([FAULT_KINDS.index(s) for s in self.status])
         changed = np.flatnonzero((np.diff(np.vstack([prev, status]), axis=0) != 0).any(axis=1) | (status != 0).any(axis=1))
         for k in changed:  # only seconds where something is, or becomes, wrong
-            k0 = int(k) * sub
-            n_k = min(sub, xd.shape[1] - k0)
+            k0 = int(k) * sub // D2  # working samples from abs0
+            n_k = min(sub, xd.shape[1] - int(k) * sub) // D2
             for c in range(C):
                 st = FAULT_KINDS[status[k, c]]
                 if st != self.status[c]:
@@ -399,13 +419,14 @@ class Detector:
         within 1.5 Hz of the mains frequency and its 2nd and 3rd harmonics."""
         cache = self.__dict__.setdefault("_hum_cache", {})
         if w not in cache:
-            f = np.fft.rfftfreq(w, 1 / self.fw)[1:]
+            fs = self.ff
+            f = np.fft.rfftfreq(w, 1 / fs)[1:]
             sel = np.zeros(len(f), dtype=bool)
             for h in (1, 2, 3):
                 fh = self.mains_hz * h
-                fh = fh if fh <= self.fw / 2 else abs(self.fw - fh % self.fw)  # aliased harmonic
+                fh = abs(fh - fs * round(fh / fs))  # where a harmonic above fs/2 aliases to
                 sel |= np.abs(f - fh) <= 1.5
-            ph = 2 * np.pi * np.outer(np.arange(w), f[sel] / self.fw)
+            ph = 2 * np.pi * np.outer(np.arange(w), f[sel] / fs)
             cache[w] = (np.cos(ph), np.sin(ph))
         return cache[w]
 
@@ -575,7 +596,7 @@ class Detector:
             for f in todo:
                 s = f - self._base
                 self._boot.append(y[:, s - self.pre:s + self.post].copy())
-                self._fits.append((f, 0.0, 0.0))
+                self._fits.append((f, None))
                 self._fitted.add(f)
             if len(self._boot) >= 6:
                 self.templates = np.median(np.stack(self._boot), axis=0)
@@ -623,12 +644,12 @@ class Detector:
         ok = use & (a > 0.3)
         delta = np.clip(_masked_median(bcoef / np.where(ok, a, 1.0), ok), -1, 1)
         shift = lags[best]
-        self._fits += [(f + int(d), float(s_), float(dl)) for f, d, s_, dl in zip(todo, shift, sc, delta)]
+        SbT = Sb  # (B, C, L)
+        m = sc[:, None, None] * (T[None] + delta[:, None, None] * Td[None])  # each beat's model
+        self._fits += [(f + int(d), m[i] if sc[i] > 0 else None) for i, (f, d) in enumerate(zip(todo, shift))]
         self._fitted.update(todo)
         # robust template update from channels that fit well: the running
         # mean (weight 0.1 per beat, in beat order) of each beat's aligned shape
-        SbT = Sb  # (B, C, L)
-        m = sc[:, None, None] * (T[None] + delta[:, None, None] * Td[None])
         e = np.abs(SbT - m).max(axis=2)  # (B, C)
         lim = 6 * noise + 0.3 * np.abs(T).max(axis=1)
         upd = use & (e < lim) & (sc > 0)[:, None]
@@ -644,16 +665,14 @@ class Detector:
 
     def _subtract_beats(self, y: np.ndarray, a_abs: int) -> np.ndarray:
         """``y`` (C, working samples from ``a_abs``) less every fitted beat model."""
-        T = self.templates
-        Td = np.gradient(T, axis=1)
-        F = np.asarray(self._fits, dtype=np.float64)
-        lo = F[:, 0].astype(np.int64) - self.pre - a_abs
         n, L = y.shape[1], self.L
-        sel = (F[:, 1] != 0.0) & (lo + L > 0) & (lo < n)
-        if not sel.any():
+        lo = np.array([f for f, _ in self._fits]) - self.pre - a_abs
+        sel = np.flatnonzero((lo + L > 0) & (lo < n))
+        sel = [i for i in sel if self._fits[i][1] is not None]
+        if not sel:
             return y
-        s, d, lo = F[sel, 1], F[sel, 2], lo[sel]
-        models = s[:, None, None] * (T[None] + d[:, None, None] * Td[None])  # (k, C, L)
+        models = np.stack([self._fits[i][1] for i in sel])  # (k, C, L)
+        lo = lo[sel]
         yp = np.zeros((len(y), n + 2 * L))
         yp[:, L:L + n] = y
         idx = lo[:, None] + L + np.arange(L)[None, :]  # (k, L)
@@ -699,14 +718,19 @@ class Detector:
         w = max(1, int(round(0.04 * fw)))
         act = _moving_mean(np.abs(span), w)
         k_hi = cfg.threshold_factor()
+        # each chunk keeps the noise floor it was analysed with, so a region
+        # decided one chunk later is judged as it would be at the end of a
+        # recording: events do not depend on whether the stream went on
         sig = np.nan_to_num(self.sigma, nan=np.inf)
+        sig_hist = getattr(self, "_sig_hist", sig)
+        nh = hist.shape[1]
         merge = int(cfg.merge_ms / 1000 * fw)
         cands = []
         for c in range(C):
-            if not np.isfinite(sig[c]):
+            if not (np.isfinite(sig[c]) or np.isfinite(sig_hist[c])):
                 continue
-            lo_thr = 0.4 * k_hi * sig[c]
-            above = act[c] > lo_thr
+            above = act[c] > 0.4 * k_hi * sig[c]
+            above[:nh] = act[c, :nh] > 0.4 * k_hi * sig_hist[c]
             idx = np.flatnonzero(above)
             if not len(idx):
                 continue
@@ -724,8 +748,9 @@ class Detector:
                     continue  # still open at the end of what we have
                 if s_abs - self._last_end[c] < merge:
                     continue
+                sig_c = sig_hist[c] if s < nh else sig[c]  # the floor where it began
                 peak_act = act[c, s:e + 1].max()
-                if peak_act < k_hi * sig[c]:
+                if peak_act < k_hi * sig_c:
                     continue
                 dur_ms = (e - s + 1) / fw * 1000
                 if dur_ms < cfg.min_twitch_ms or dur_ms > cfg.max_twitch_ms:
@@ -738,8 +763,9 @@ class Detector:
                 if final and span0 + int(e) > self._end_guard:
                     continue  # the last beats' windows are not whole: cannot clean them
                 peak = float(np.abs(span[c, s:e + 1]).max())
-                cands.append(Twitch(self._t(s_abs), c, dur_ms, peak, float(peak_act / sig[c])))
+                cands.append(Twitch(self._t(s_abs), c, dur_ms, peak, float(peak_act / sig_c)))
         self._r_hist = r  # keep this chunk for the next span
+        self._sig_hist = sig
         self._pending += cands
         horizon = self._t(a_abs) - cfg.crosstalk_ms / 1000
         self._finalise_pending(out, horizon)
@@ -769,7 +795,7 @@ class Detector:
     def _t(self, abs_idx: float) -> float:
         """Seconds from the first sample for a working-rate index (the median's
         one-sample delay and the decimation's half-block are put back)."""
-        return (abs_idx * self.D + (self.D - 1) / 2) / self.cfg.rate_hz
+        return (abs_idx * self.Dt + (self.Dt - 1) / 2) / self.cfg.rate_hz
 
 
 def run_detector(blocks, rate_hz: float, channels: int, **kw) -> tuple[Events, Detector]:

@@ -98,6 +98,25 @@ class TraceReader:
 
 # -- EDF ---------------------------------------------------------------------
 
+def _text(field) -> str:
+    return field.decode("ascii") if isinstance(field, (bytes, bytearray)) else str(field)
+
+
+def _header_date(edf) -> dt.date:
+    """Start date: the EDF+ recording field's 4-digit year if there, else the
+    header's dd.mm.yy (85-99 are 19xx, per the EDF specification)."""
+    try:
+        return edf.recording.startdate
+    except Exception:  # noqa: BLE001 - plain EDF or anonymised: use the header field
+        d, m, y = (int(v) for v in _text(edf._startdate).split("."))  # noqa: SLF001
+        return dt.date(1900 + y if y >= 85 else 2000 + y, m, d)
+
+
+def _header_time(edf) -> dt.time:
+    h, m, s = (int(v) for v in _text(edf._starttime).split("."))  # noqa: SLF001
+    return dt.time(h, m, s)
+
+
 class EdfReader(TraceReader):
     def __init__(self, path: Path):
         import edfio  # noqa: PLC0415
@@ -146,18 +165,40 @@ class EdfReader(TraceReader):
         truncated = any("truncated" in str(w.message).lower() or "Incomplete" in str(w.message)
                         for w in caught)
         notes = [str(w.message) for w in caught]
-        try:
-            start = edf.startdatetime
-            if start.tzinfo is None:
-                start = start.replace(tzinfo=dt.timezone.utc)
-            start_unix = start.timestamp()
-        except (ValueError, OverflowError):
-            start_unix = None
+        start_unix = self._start_unix(edf, path)
         self._path = path
         self.info = TraceInfo(where, "edf", rate, len(self._cols), self._n_records * self._spr,
                               start_unix, raw_labels, truncated, notes)
         self.record_duration_s = edf.data_record_duration
         self._edf = edf
+
+    def _start_unix(self, edf, path: Path) -> float | None:
+        """Start time from the header and, for EDF+, the first record's
+        time-keeping annotation (its sub-second onset).  edfio's
+        ``startdatetime`` would copy the whole annotation signal out of its
+        memory map to find that onset, putting the entire file in memory."""
+        try:
+            start = dt.datetime.combine(_header_date(edf), _header_time(edf))
+        except (ValueError, OverflowError, AttributeError):
+            return None
+        sub = 0.0
+        tk = next((s for s in edf._signals if s.label == "EDF Annotations"), None)  # noqa: SLF001
+        if tk is not None:
+            off = sum(s.samples_per_data_record for s in edf._signals[:edf._signals.index(tk)])  # noqa: SLF001
+            with open(path, "rb") as f:
+                f.seek(self._header_bytes + 2 * off)
+                first = f.read(2 * tk.samples_per_data_record)
+            tal = first.split(b"\x14", 1)[0]
+            try:
+                sub = float(tal.decode("ascii"))
+            except (UnicodeDecodeError, ValueError):
+                sub = 0.0
+            sub = sub if 0.0 <= sub < 1.0 else 0.0
+        start = start.replace(tzinfo=dt.timezone.utc) + dt.timedelta(seconds=sub)
+        try:
+            return start.timestamp()
+        except (ValueError, OverflowError):
+            return None
 
     def annotations(self) -> list[tuple[float, float | None, str]]:
         """EDF+ annotations as (onset_s, duration_s, text)."""
