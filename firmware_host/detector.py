@@ -686,22 +686,27 @@ class Detector:
 
     # -- analysis of one chunk ------------------------------------------------
     def _analyse(self, a0: int, a1: int, out: Events, final: bool) -> None:
-        cfg, C, fw = self.cfg, self.cfg.channels, self.fw
+        """Residual, rest and noise floor of working samples a0..a1 of the
+        history; twitch regions on it; crosstalk/coincidence on what is due."""
         a_abs, b_abs = self._base + a0, self._base + a1
-        y = self._y[:, a0:a1].copy()
-        # subtract fitted beats
+        r = self._y[:, a0:a1].copy()
         if self.templates is not None and self._fits:
-            y = self._subtract_beats(y, a_abs)
-        r = y
+            r = self._subtract_beats(r, a_abs)
+        self._learn_floor(r, a_abs, b_abs)
+        self._pending += self._regions(r, a_abs, final)
+        self._finalise_pending(out, self._t(a_abs) - self.cfg.crosstalk_ms / 1000)
+        if final:
+            self._finalise_pending(out, float("inf"))
+
+    def _learn_floor(self, r: np.ndarray, a_abs: int, b_abs: int) -> None:
+        """Count rest and update each channel's robust noise floor (codes) from
+        the residual at rest only."""
+        C = self.cfg.channels
         not_rest = self._not_rest_mask(a_abs, b_abs)
         bad_now = np.array([self._bad_during(c, a_abs, b_abs) for c in range(C)])
-        any_good = np.ones(b_abs - a_abs, dtype=bool)
-        if bad_now.all():
-            any_good[:] = False
-        rest = ~not_rest & any_good
+        rest = ~not_rest & (not bad_now.all())
         self.rest_samples += int(rest.sum())
-        self.analysed_samples += a1 - a0
-        # noise floor, learned at rest only
+        self.analysed_samples += b_abs - a_abs
         if rest.mean() > 0.8:
             est = np.median(np.abs(r[:, rest][:, ::3]), axis=1) / 0.6745 + 1e-3  # every 3rd sample is plenty
             learn = ~bad_now
@@ -709,23 +714,33 @@ class Detector:
                 self.sigma = np.where(np.isnan(self.sigma) & learn, est, self.sigma)
             upd = learn & ~np.isnan(self.sigma)
             self.sigma[upd] = np.exp(np.log(self.sigma[upd]) + self._a_floor * (np.log(est[upd]) - np.log(self.sigma[upd])))
-        elif np.isnan(self.sigma).all() and self._base + a1 > cfg.warmup_s * fw:
+        elif np.isnan(self.sigma).all() and b_abs > self.cfg.warmup_s * self.fw:
             self.sigma = np.median(np.abs(r), axis=1) / 0.6745 + 1e-3
-        # twitch regions on [previous chunk's residual tail + this chunk]
+
+    def _regions(self, r: np.ndarray, a_abs: int, final: bool) -> list[Twitch]:
+        """Twitch candidates on [last chunk's residual + this one].
+
+        A region is where the 40 ms mean |x| stays above 0.4 x the threshold
+        (gaps up to ``merge_ms`` bridged, so doublets are one region) and it
+        peaks above the threshold.  A region is decided once it began in the
+        older chunk and has closed (at the end of the stream, all are).
+        """
+        cfg, C, fw = self.cfg, self.cfg.channels, self.fw
         hist = self._r_hist
         span = np.concatenate([hist, r], axis=1)
-        span0 = a_abs - hist.shape[1]
-        w = max(1, int(round(0.04 * fw)))
-        act = _moving_mean(np.abs(span), w)
+        nh, n = hist.shape[1], span.shape[1]
+        span0 = a_abs - nh
+        act = _moving_mean(np.abs(span), max(1, int(round(0.04 * fw))))
         k_hi = cfg.threshold_factor()
         # each chunk keeps the noise floor it was analysed with, so a region
         # decided one chunk later is judged as it would be at the end of a
         # recording: events do not depend on whether the stream went on
         sig = np.nan_to_num(self.sigma, nan=np.inf)
         sig_hist = getattr(self, "_sig_hist", sig)
-        nh = hist.shape[1]
+        self._r_hist, self._sig_hist = r, sig
         merge = int(cfg.merge_ms / 1000 * fw)
-        cands = []
+        nr_cs = np.concatenate([[0], np.cumsum(self._not_rest_mask(span0, span0 + n))])
+        out = []
         for c in range(C):
             if not (np.isfinite(sig[c]) or np.isfinite(sig_hist[c])):
                 continue
@@ -735,42 +750,43 @@ class Detector:
             if not len(idx):
                 continue
             splits = np.flatnonzero(np.diff(idx) > merge)
-            starts = np.concatenate([[idx[0]], idx[splits + 1]])
-            ends = np.concatenate([idx[splits], [idx[-1]]])
-            for s, e in zip(starts, ends):
-                s_abs = span0 + int(s)
-                # a region is final once it started in the older part of the span...
-                if not final and s_abs >= a_abs:
-                    continue  # started in this chunk: decide next time
-                if s == 0 and hist.shape[1]:
-                    continue  # began before the span: decided earlier
-                if e >= span.shape[1] - merge and not final:
-                    continue  # still open at the end of what we have
-                if s_abs - self._last_end[c] < merge:
+            s = np.concatenate([[idx[0]], idx[splits + 1]])
+            e = np.concatenate([idx[splits], [idx[-1]]])
+            # each region's peak: from its start to the next start only its own
+            # samples are above the low threshold
+            peak_act = np.maximum.reduceat(np.where(above, act[c], 0.0), s)
+            keep = np.ones(len(s), dtype=bool)
+            if not final:
+                keep &= s < nh  # began in this chunk: decide next time
+                keep &= e < n - merge  # still open at the end of what we have
+            if nh:
+                keep &= s > 0  # began before the span: decided earlier
+            s, e, peak_act = s[keep], e[keep], peak_act[keep]
+            if not len(s):
+                continue
+            # regions of one channel are more than `merge` apart, so only the
+            # first can be too close to the last one decided before
+            if span0 + s[0] - self._last_end[c] < merge:
+                s, e, peak_act = s[1:], e[1:], peak_act[1:]
+                if not len(s):
                     continue
-                sig_c = sig_hist[c] if s < nh else sig[c]  # the floor where it began
-                peak_act = act[c, s:e + 1].max()
-                if peak_act < k_hi * sig_c:
+            sig_c = np.where(s < nh, sig_hist[c], sig[c])  # the floor where each began
+            strong = peak_act >= k_hi * sig_c
+            s, e, sig_c, peak_act = s[strong], e[strong], sig_c[strong], peak_act[strong]
+            if not len(s):
+                continue
+            self._last_end[c] = span0 + int(e[-1])
+            dur_ms = (e - s + 1) / fw * 1000
+            ok = (dur_ms >= cfg.min_twitch_ms) & (dur_ms <= cfg.max_twitch_ms)
+            ok &= nr_cs[e + 1] == nr_cs[s]  # at rest throughout
+            if final:
+                ok &= span0 + e <= self._end_guard  # the last beats' windows are not whole
+            for a, b, d, pa, sc in zip(s[ok], e[ok], dur_ms[ok], peak_act[ok], sig_c[ok]):
+                if self._bad_during(c, span0 + int(a), span0 + int(b) + 1):
                     continue
-                dur_ms = (e - s + 1) / fw * 1000
-                if dur_ms < cfg.min_twitch_ms or dur_ms > cfg.max_twitch_ms:
-                    self._last_end[c] = span0 + int(e)
-                    continue
-                seg_nr = self._not_rest_mask(s_abs, span0 + int(e) + 1)
-                self._last_end[c] = span0 + int(e)
-                if seg_nr.any() or self._bad_during(c, s_abs, span0 + int(e) + 1):
-                    continue
-                if final and span0 + int(e) > self._end_guard:
-                    continue  # the last beats' windows are not whole: cannot clean them
-                peak = float(np.abs(span[c, s:e + 1]).max())
-                cands.append(Twitch(self._t(s_abs), c, dur_ms, peak, float(peak_act / sig_c)))
-        self._r_hist = r  # keep this chunk for the next span
-        self._sig_hist = sig
-        self._pending += cands
-        horizon = self._t(a_abs) - cfg.crosstalk_ms / 1000
-        self._finalise_pending(out, horizon)
-        if final:
-            self._finalise_pending(out, float("inf"))
+                out.append(Twitch(self._t(span0 + int(a)), c, float(d), float(np.abs(span[c, a:b + 1]).max()),
+                                  float(pa / sc)))
+        return out
 
     def _finalise_pending(self, out: Events, horizon: float) -> None:
         pend = sorted(self._pending, key=lambda tw: tw.t)
