@@ -219,6 +219,7 @@ class Detector:
         self._run_start: int | None = None
         self._run_last: int | None = None
         self._run_chans: set[int] = set()
+        self._run_strong = False  # slow swings or clipping seen in this run
         self.movements: list[Movement] = []
         self._mv_windows: list[tuple[int, int]] = []  # confirmed, as working index [start, end]
         # twitches
@@ -228,6 +229,8 @@ class Detector:
         self.analysed_samples = 0
         self.twitch_count = 0
         self.rejected_coincident = 0
+        self.rejected_tails = 0
+        self._last_on_leg: dict[str, Twitch] = {}
 
     # -- public --------------------------------------------------------------
     def process(self, codes) -> Events:
@@ -446,8 +449,13 @@ class Detector:
         if np.isnan(sig).any():
             sig = np.where(np.isnan(sig), np.median(np.abs(y), axis=1) / 0.6745 + 0.3, sig)
         e_thr = np.maximum(15 * sig, 3.0 * self.g)
-        active_c = ((np.abs(lf) > lf_thr[:, None]) | (e > e_thr[:, None]) | clip) & good[:, None]
+        # a movement bends the piezo (large slow swings) or clips it; broadband
+        # energy alone is a movement only if it lasts (a big twitch's envelope
+        # can stay up for half a second; a leg moving rarely is that short)
+        strong_c = ((np.abs(lf) > lf_thr[:, None]) | clip) & good[:, None]
+        active_c = strong_c | ((e > e_thr[:, None]) & good[:, None])
         active = active_c.any(axis=0)
+        strong = strong_c.any(axis=0)
         idx = np.flatnonzero(active)
         gap = int(0.3 * self.fw)
         min_len = int(0.5 * self.fw)
@@ -459,13 +467,15 @@ class Detector:
             for s, en in zip(starts, ends):
                 s_abs, e_abs = abs0 + int(s), abs0 + int(en)
                 chans = set(np.flatnonzero(active_c[:, s:en + 1].any(axis=1)).tolist())
+                st = bool(strong[s:en + 1].any())
                 if self._run_start is not None and s_abs - self._run_last <= gap:
                     self._run_last = e_abs
                     self._run_chans |= chans
+                    self._run_strong |= st
                 else:
                     self._close_movement(out)
-                    self._run_start, self._run_last, self._run_chans = s_abs, e_abs, chans
-                if self._run_last - self._run_start >= min_len:
+                    self._run_start, self._run_last, self._run_chans, self._run_strong = s_abs, e_abs, chans, st
+                if self._run_is_movement():
                     self._confirm_run()
         end_abs = abs0 + n
         if self._run_start is not None and end_abs - self._run_last > gap:
@@ -475,6 +485,10 @@ class Detector:
             est = np.median(np.abs(lf[:, ::2]), axis=1) / 0.6745
             self.sigma_lf = np.where(np.isnan(self.sigma_lf), est,
                                      np.exp(np.log(self.sigma_lf) + self._a_floor * (np.log(est + 1e-9) - np.log(self.sigma_lf))))
+
+    def _run_is_movement(self) -> bool:
+        n = self._run_last - self._run_start
+        return n >= int(0.5 * self.fw) if self._run_strong else n >= int(1.0 * self.fw)
 
     def _confirm_run(self) -> None:
         win = (self._run_start, self._run_last)
@@ -486,7 +500,7 @@ class Detector:
     def _close_movement(self, out: Events) -> None:
         if self._run_start is None:
             return
-        if self._run_last - self._run_start >= int(0.5 * self.fw):
+        if self._run_is_movement():
             self._confirm_run()
             mv = Movement(self._t(self._run_start), self._t(self._run_last + 1), sorted(self._run_chans))
             self.movements.append(mv)
@@ -776,7 +790,20 @@ class Detector:
             if not len(s):
                 continue
             self._last_end[c] = span0 + int(e[-1])
+            # onset: the first strong stretch of the region, not a weak heartbeat
+            # remnant the bridging joined to its front
+            runs = np.flatnonzero(np.diff(idx) > 1)
+            rs = np.concatenate([[idx[0]], idx[runs + 1]])
+            rpk = np.maximum.reduceat(np.where(above, act[c], 0.0), rs)
+            rs = rs[rpk >= k_hi * np.where(rs < nh, sig_hist[c], sig[c])]
+            first = rs[np.minimum(np.searchsorted(rs, s), len(rs) - 1)]
+            s = np.where((first >= s) & (first <= e), first, s)
             dur_ms = (e - s + 1) / fw * 1000
+            # a big twitch's tail stays above a low threshold for long: judge a
+            # long region by how long it stays above a tenth of its peak
+            for i in np.flatnonzero(dur_ms > cfg.max_twitch_ms):
+                hi_i = np.flatnonzero(act[c, s[i]:e[i] + 1] > 0.1 * peak_act[i])
+                dur_ms[i] = (hi_i[-1] - hi_i[0] + 1) / fw * 1000
             ok = (dur_ms >= cfg.min_twitch_ms) & (dur_ms <= cfg.max_twitch_ms)
             ok &= nr_cs[e + 1] == nr_cs[s]  # at rest throughout
             if final:
@@ -798,12 +825,27 @@ class Detector:
                 j += 1
             group = pend[i:j]
             i = j
-            if len({self.legs[p.channel] for p in group}) > 1:
+            legs = {}
+            for p in group:
+                legs[self.legs[p.channel]] = max(legs.get(self.legs[p.channel], 0.0), p.snr)
+            if len(legs) > 1:
                 # at the same instant on both legs: a twitch is one muscle on one
-                # leg, so this is what the heartbeat left behind, not a twitch
-                self.rejected_coincident += 1
-                continue
+                # leg, so this is what the heartbeat left behind - unless one leg
+                # stands far above the other (a twitch landing on a beat's remnant)
+                top, second = sorted(legs.values(), reverse=True)[:2]
+                if top < 3.0 * second:
+                    self.rejected_coincident += 1
+                    continue
+                leg = max(legs, key=legs.get)
+                group = [p for p in group if self.legs[p.channel] == leg]
             win = max(group, key=lambda p: p.peak)  # crosstalk: the strongest channel twitched
+            leg = self.legs[win.channel]
+            prev = self._last_on_leg.get(leg)
+            if prev is not None and win.t - prev.t < 0.5 and win.peak * 3.0 < prev.peak:
+                # the tail or rebound of a big twitch just before on this leg
+                self.rejected_tails += 1
+                continue
+            self._last_on_leg[leg] = win
             out.twitches.append(win)
             self.twitch_count += 1
         self._pending = pend[i:]

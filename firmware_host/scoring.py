@@ -35,3 +35,32 @@ def score(detected: Sequence[dict], truth: Sequence[dict], tolerance_s: float = 
             "recall": round(recall, 4), "f1": round(f1, 4), "count_error": round(count_error, 4),
             "false_positives": [detected[i] for i in range(n_d) if i not in used_d],
             "missed": [truth[j] for j in range(n_t) if j not in used_t]}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m firmware_host.scoring REPORT.json TRUTH.json``: score a
+    ``twitchmon replay --json`` report against a night's truth (as written
+    by ``twitchmon simulate``).  One line per figure; exit 2 on bad input."""
+    import json  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 2:
+        print("usage: python -m firmware_host.scoring REPORT.json TRUTH.json", file=sys.stderr)
+        return 2
+    try:
+        with open(args[0], encoding="utf-8") as f:
+            report = json.load(f)
+        with open(args[1], encoding="utf-8") as f:
+            truth = json.load(f)
+        s = score(report["twitches"], truth["twitches"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"scoring: cannot score {args[0]} against {args[1]}: {exc}", file=sys.stderr)
+        return 2
+    for k in ("detected", "true", "matched", "precision", "recall", "f1", "count_error"):
+        print(f"{k}: {s[k]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
