@@ -78,6 +78,7 @@ class Twitch:
     duration_ms: float
     peak: float
     snr: float
+    rhythmic: bool = False  #: in step with the heart (see Detector._mark_rhythmic)
 
     def as_dict(self) -> dict:
         return {"t": round(self.t, 4), "channel": self.channel, "duration_ms": round(self.duration_ms, 1),
@@ -230,6 +231,11 @@ class Detector:
         self.twitch_count = 0
         self.rejected_coincident = 0
         self.rejected_tails = 0
+        self.rejected_rhythmic = 0
+        self._cand_times: list[list[float]] = [[] for _ in range(C)]  # last candidate onsets, s
+        self.relearned = 0  # beat templates learned again (per channel)
+        self._stale = np.zeros(C, dtype=int)  # beats in a row that did not fit, per channel
+        self._recent_windows: list[np.ndarray] = []  # last aligned beat windows (C, L)
         self._last_on_leg: dict[str, Twitch] = {}
 
     # -- public --------------------------------------------------------------
@@ -673,6 +679,19 @@ class Detector:
             target = SbT / np.where(sc > 0, sc, 1.0)[:, None, None] - delta[:, None, None] * Td[None]
             T *= (0.9 ** upd.sum(axis=0))[:, None]
             T += np.einsum("bc,bcl->cl", w, target)
+        # a channel whose beats have stopped fitting its template (the sensor
+        # moved, the strap was tightened) learns it again from its last beats
+        at_rest = np.array([not self._in_movement(f - self.pre, f + self.post) for f in todo])
+        if at_rest.any():
+            u = upd[at_rest]
+            self._recent_windows = (self._recent_windows + list(Sb[at_rest]))[-8:]
+            trailing = np.argmax(u[::-1], axis=0)  # beats since the last update, per channel
+            self._stale = np.where(u.any(axis=0), trailing, self._stale + len(u)) * good
+        relearn = (self._stale >= 8) & good
+        if relearn.any() and len(self._recent_windows) >= 8:
+            T[relearn] = np.median(np.stack(self._recent_windows)[:, relearn, :], axis=0)
+            self._stale[relearn] = 0
+            self.relearned += int(relearn.sum())
         if len(self._fits) > 400:
             self._fits = self._fits[-200:]
             self._fitted = {f for f in self._fitted if f >= self.beats[0]}
@@ -731,6 +750,27 @@ class Detector:
         elif np.isnan(self.sigma).all() and b_abs > self.cfg.warmup_s * self.fw:
             self.sigma = np.median(np.abs(r), axis=1) / 0.6745 + 1e-3
 
+    def _beat_remnant(self, act: np.ndarray, span0: int, nh: int, not_rest: np.ndarray):
+        """Where beats were subtracted in the span (bool per sample), and per
+        channel the median over this chunk's beats at rest of the largest
+        40 ms mean |residual| in a beat's window (codes)."""
+        n, C = act.shape[1], act.shape[0]
+        near = np.zeros(n, dtype=bool)
+        peaks = []
+        a, b = int(0.1 * self.fw), int(0.25 * self.fw)  # around the fiducial: the burst
+        for f, m in self._fits[-200:]:
+            if m is None:
+                continue
+            lo, hi = f - span0 - a, f - span0 + b
+            if hi <= 0 or lo >= n:
+                continue
+            lo, hi = max(lo, 0), min(hi, n)
+            near[lo:hi] = True
+            if lo >= nh and not not_rest[lo:hi].any():
+                peaks.append(act[:, lo:hi].max(axis=1))
+        lvl = np.percentile(np.stack(peaks), 75, axis=0) if len(peaks) >= 5 else np.zeros(C)
+        return near, lvl
+
     def _regions(self, r: np.ndarray, a_abs: int, final: bool) -> list[Twitch]:
         """Twitch candidates on [last chunk's residual + this one].
 
@@ -753,7 +793,11 @@ class Detector:
         sig_hist = getattr(self, "_sig_hist", sig)
         self._r_hist, self._sig_hist = r, sig
         merge = int(cfg.merge_ms / 1000 * fw)
-        nr_cs = np.concatenate([[0], np.cumsum(self._not_rest_mask(span0, span0 + n))])
+        not_rest = self._not_rest_mask(span0, span0 + n)
+        nr_cs = np.concatenate([[0], np.cumsum(not_rest)])
+        near_beat, lvl = self._beat_remnant(act, span0, nh, not_rest)
+        lvl_hist = getattr(self, "_lvl_hist", lvl)
+        self._lvl_hist = lvl
         out = []
         for c in range(C):
             if not (np.isfinite(sig[c]) or np.isfinite(sig_hist[c])):
@@ -785,7 +829,10 @@ class Detector:
                 if not len(s):
                     continue
             sig_c = np.where(s < nh, sig_hist[c], sig[c])  # the floor where each began
-            strong = peak_act >= k_hi * sig_c
+            # where a beat was subtracted, a region must also stand well above
+            # what this channel's beats usually leave behind
+            need = np.where(near_beat[s], 2.0 * np.where(s < nh, lvl_hist[c], lvl[c]), 0.0)
+            strong = (peak_act >= k_hi * sig_c) & (peak_act >= need)
             s, e, sig_c, peak_act = s[strong], e[strong], sig_c[strong], peak_act[strong]
             if not len(s):
                 continue
@@ -808,12 +855,45 @@ class Detector:
             ok &= nr_cs[e + 1] == nr_cs[s]  # at rest throughout
             if final:
                 ok &= span0 + e <= self._end_guard  # the last beats' windows are not whole
+            found = []
             for a, b, d, pa, sc in zip(s[ok], e[ok], dur_ms[ok], peak_act[ok], sig_c[ok]):
                 if self._bad_during(c, span0 + int(a), span0 + int(b) + 1):
                     continue
-                out.append(Twitch(self._t(span0 + int(a)), c, float(d), float(np.abs(span[c, a:b + 1]).max()),
-                                  float(pa / sc)))
+                found.append(Twitch(self._t(span0 + int(a)), c, float(d), float(np.abs(span[c, a:b + 1]).max()),
+                                    float(pa / sc)))
+            out += self._mark_rhythmic(c, found)
         return out
+
+    def _mark_rhythmic(self, c: int, found: list[Twitch]) -> list[Twitch]:
+        """Mark candidates that come in step with the heart: three or more on
+        one channel, each one or two beat periods (+-12%) after the last, are
+        a heartbeat the subtraction missed (a sensor shifted by a movement, a
+        template still being learned).  Twitches come at random times."""
+        hist = self._cand_times[c]
+        if len(self.rr) < 3 or not found:
+            self._cand_times[c] = (hist + [tw.t for tw in found])[-3:]
+            return found
+        rr_s = _median_list(self.rr[-8:]) / self.fw
+        times = hist + [tw.t for tw in found]
+        link = []
+        for t0, t1 in zip(times[:-1], times[1:]):
+            k = round((t1 - t0) / rr_s)
+            link.append(k in (1, 2) and abs((t1 - t0) - k * rr_s) < 0.12 * rr_s)
+        # chains of linked candidates; members of chains of 3+ are heartbeats
+        beat = [False] * len(times)
+        i = 0
+        while i < len(times):
+            j = i
+            while j < len(link) and link[j]:
+                j += 1
+            if j - i + 1 >= 3:
+                for k in range(i, j + 1):
+                    beat[k] = True
+            i = j + 1
+        self._cand_times[c] = times[-3:]
+        for tw, b in zip(found, beat[len(hist):]):
+            tw.rhythmic = b
+        return found
 
     def _finalise_pending(self, out: Events, horizon: float) -> None:
         pend = sorted(self._pending, key=lambda tw: tw.t)
@@ -844,6 +924,9 @@ class Detector:
             if prev is not None and win.t - prev.t < 0.5 and win.peak * 3.0 < prev.peak:
                 # the tail or rebound of a big twitch just before on this leg
                 self.rejected_tails += 1
+                continue
+            if win.rhythmic:  # kept this far so it could still explain the other leg's
+                self.rejected_rhythmic += 1
                 continue
             self._last_on_leg[leg] = win
             out.twitches.append(win)
