@@ -81,6 +81,26 @@ def night_date(start: dt.datetime) -> str:
     return local.date().isoformat()
 
 
+def night_summary(report: dict) -> dict:
+    """What a stored night keeps beside its events: counts (total, per
+    channel, per hour), sensor faults, the sensitivity used, the unit of
+    ``peak``, whether the recording was cut, and twitches per rest hour."""
+    return {k: report[k] for k in ("counts", "faults", "sensitivity", "peak_unit", "truncated",
+                                   "twitches_per_rest_hour") if k in report}
+
+
+def summary_from_detector(det, twitches: list[dict], faults: list[dict], duration_s: float) -> dict:
+    """The same summary for a night recorded live (``twitchmon run``)."""
+    per = [0] * det.cfg.channels
+    for tw in twitches:
+        per[tw["channel"]] += 1
+    return {"counts": {"total": len(twitches), "per_channel": per,
+                       "per_hour": hourly_counts(twitches, duration_s)},
+            "faults": faults, "sensitivity": det.cfg.sensitivity,
+            "peak_unit": "codes, 3-35 Hz band, heartbeat removed", "truncated": False,
+            "twitches_per_rest_hour": round(len(twitches) / (det.rest_s / 3600), 2) if det.rest_s > 0 else None}
+
+
 def save_report(store, report: dict, *, source: str) -> int:
     """Store a finished report as a night; returns its id."""
     start_unix = report.get("start_unix")
@@ -92,8 +112,7 @@ def save_report(store, report: dict, *, source: str) -> int:
                           channel_names=report["channel_names"], status="complete")
     store.add_events(nid, report["twitches"], report["movements"])
     store.add_health(nid, report.get("faults", []))
-    summary = {k: report[k] for k in ("counts", "faults", "sensitivity", "peak_unit", "truncated",
-                                      "twitches_per_rest_hour") if k in report}
+    summary = night_summary(report)
     store.update_night(nid, end_utc=end.isoformat(timespec="seconds"), duration_s=report["duration_s"],
                        rest_s=report["rest_s"], heart_rate_bpm=report.get("heart_rate_bpm"),
                        mains_hz=report.get("mains_hz"), summary=summary)

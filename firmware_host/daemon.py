@@ -138,9 +138,15 @@ class NightRecorder:
         self._store(self.det.finish())
         self._close_file()
         end = self.start + dt.timedelta(seconds=self.samples / self.rate_hz)
-        self.store.update_night(self.night_id, status="complete", duration_s=self.samples / self.rate_hz,
+        from .analysis import summary_from_detector  # noqa: PLC0415
+
+        dur = self.samples / self.rate_hz
+        faults = [dict(h) for h in self.store.health(self.night_id)]
+        summary = summary_from_detector(self.det, self.store.twitches(self.night_id), faults, dur)
+        self.store.update_night(self.night_id, status="complete", duration_s=dur,
                                 rest_s=self.det.rest_s, end_utc=end.isoformat(timespec="seconds"),
-                                heart_rate_bpm=self.det.heart_rate_bpm, mains_hz=self.det.mains_hz)
+                                heart_rate_bpm=self.det.heart_rate_bpm, mains_hz=self.det.mains_hz,
+                                summary=summary)
         self.store.refresh_counts(self.night_id)
 
 

@@ -166,6 +166,12 @@ class Store:
         if rows:
             self.db.executemany("INSERT INTO health (night_id, t, channel, status) VALUES (?,?,?,?)", rows)
 
+    def health(self, night_id: int) -> list[dict]:
+        """Sensor status changes of a night: t (s from its start), channel, status."""
+        rows = self.db.execute("SELECT t, channel, status FROM health WHERE night_id = ? ORDER BY t, channel",
+                               (night_id,))
+        return [dict(r) for r in rows]
+
     def nights(self, limit: int = 1000) -> list[dict]:
         rows = self.db.execute("SELECT * FROM nights ORDER BY start_utc DESC, id DESC LIMIT ?", (limit,))
         return [self._night(r) for r in rows]
