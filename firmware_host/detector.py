@@ -317,11 +317,15 @@ class Detector:
         xd = _block_mean(med, D)  # filter rate
         # clipping: the median is at a rail only where two of three raw samples
         # are (a lone glitch is not); any such sample marks its working sample
-        at_rail = (med <= 0) | (med >= pins.ADC_MAX_CODE)
-        clip = at_rail[:, 0::self.Dt].copy()
-        for k in range(1, self.Dt):
-            clip |= at_rail[:, k::self.Dt]
-        self._clip = clip
+        n_w = med.shape[1] // self.Dt
+        if med.min() > 0 and med.max() < pins.ADC_MAX_CODE:  # the usual case: nothing at a rail
+            self._clip = np.zeros((C, n_w), dtype=bool)
+        else:
+            at_rail = (med <= 0) | (med >= pins.ADC_MAX_CODE)
+            clip = at_rail[:, 0::self.Dt].copy()
+            for k in range(1, self.Dt):
+                clip |= at_rail[:, k::self.Dt]
+            self._clip = clip
         xw = _block_mean(xd, D2)  # working rate
         self._last_len = xw.shape[1]
         if self.mains_hz is None:
@@ -681,7 +685,8 @@ class Detector:
             T += np.einsum("bc,bcl->cl", w, target)
         # a channel whose beats have stopped fitting its template (the sensor
         # moved, the strap was tightened) learns it again from its last beats
-        at_rest = np.array([not self._in_movement(f - self.pre, f + self.post) for f in todo])
+        nr_cs = np.concatenate([[0], np.cumsum(self._not_rest_mask(self._base, self._base + y.shape[1]))])
+        at_rest = nr_cs[fids + self.post] == nr_cs[fids - self.pre]
         if at_rest.any():
             u = upd[at_rest]
             self._recent_windows = (self._recent_windows + list(Sb[at_rest]))[-8:]
@@ -752,24 +757,28 @@ class Detector:
 
     def _beat_remnant(self, act: np.ndarray, span0: int, nh: int, not_rest: np.ndarray):
         """Where beats were subtracted in the span (bool per sample), and per
-        channel the median over this chunk's beats at rest of the largest
-        40 ms mean |residual| in a beat's window (codes)."""
-        n, C = act.shape[1], act.shape[0]
-        near = np.zeros(n, dtype=bool)
-        peaks = []
+        channel the 75th percentile over this chunk's beats at rest of the
+        largest 40 ms mean |residual| in a beat's window (codes)."""
+        C, n = act.shape
         a, b = int(0.1 * self.fw), int(0.25 * self.fw)  # around the fiducial: the burst
-        for f, m in self._fits[-200:]:
-            if m is None:
-                continue
-            lo, hi = f - span0 - a, f - span0 + b
-            if hi <= 0 or lo >= n:
-                continue
-            lo, hi = max(lo, 0), min(hi, n)
-            near[lo:hi] = True
-            if lo >= nh and not not_rest[lo:hi].any():
-                peaks.append(act[:, lo:hi].max(axis=1))
-        lvl = np.percentile(np.stack(peaks), 75, axis=0) if len(peaks) >= 5 else np.zeros(C)
-        return near, lvl
+        f = np.array([fid for fid, m in self._fits[-200:] if m is not None], dtype=np.int64) - span0
+        f = f[(f + b > 0) & (f - a < n)]
+        near = np.zeros(n, dtype=bool)
+        if not len(f):
+            return near, np.zeros(C)
+        edges = np.zeros(n + 1, dtype=np.int64)
+        np.add.at(edges, np.clip(f - a, 0, n), 1)
+        np.add.at(edges, np.clip(f + b, 0, n), -1)
+        near = np.cumsum(edges[:n]) > 0
+        whole = f[(f - a >= nh) & (f + b <= n)]  # this chunk's beats, whole windows
+        if len(whole):
+            win = whole[:, None] + np.arange(-a, b)[None, :]  # (k, a+b)
+            whole = whole[~not_rest[win].any(axis=1)]
+        if len(whole) < 5:
+            return near, np.zeros(C)
+        win = whole[:, None] + np.arange(-a, b)[None, :]
+        peaks = act[:, win].max(axis=2)  # (C, k)
+        return near, np.percentile(peaks, 75, axis=1)
 
     def _regions(self, r: np.ndarray, a_abs: int, final: bool) -> list[Twitch]:
         """Twitch candidates on [last chunk's residual + this one].
