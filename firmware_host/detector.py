@@ -6,32 +6,37 @@ Internally it cuts the stream into fixed chunks (``chunk_s``) and works
 only on whole chunks, so the events do not depend on how the stream was
 split: 1-sample, 37-sample and whole-night blocks give the same events.
 
-Per chunk, in order:
+Per chunk (30 s; events are final about two chunks after they happen), in
+order:
 
 1. **Glitches**: a 3-point median at the full rate removes lone 0/1023
-   samples (one sample of delay).
-2. **Decimation** to about 250 Hz by block averaging (the twitch band is
-   3-40 Hz).
-3. **Sensor faults** per channel from the raw codes: railed (stuck at 0 or
-   1023), unplugged (flat), or hum-only (mains power is most of the signal).
-   A faulty channel is excluded from everything, and for a settling time
-   after it comes back.
-4. **Mains** frequency (50 or 60 Hz) is measured in the first chunk and
-   notched; a 3-35 Hz band-pass removes drift and breathing.
-5. **Movement**: sustained large low-frequency swings, large broadband
-   energy or clipping on any good channel for >= 0.5 s.  Nothing counts
-   from 0.5 s before a movement until ``settle_s`` after it.
-6. **Heartbeat**: beats are found where the pulse envelope rises on (almost)
-   all good channels at once (the lower median across channels, so one
-   twitching channel and its neighbour cannot fake a beat); each channel
-   keeps a beat-locked template, which is aligned to every beat by
-   cross-correlation, scaled by the beat's common amplitude and
-   subtracted.  A twitch landing on a beat survives the subtraction.
-7. **Twitches**: on the residual, the 40 ms mean of |x| is compared with a
-   threshold set from that channel's robust noise floor (learned at rest
-   only) times a factor from the user's sensitivity.  Regions closer than
-   120 ms merge (doublets count once).  Of simultaneous regions on one leg
-   (crosstalk), only the strongest counts.
+   samples (one sample of delay); block means take it to the filter rate
+   (~250 Hz).
+2. **Sensor faults** per channel and second: railed (stuck at 0 or 1023),
+   unplugged (flat), or hum-only (mains power is most of the signal).  A
+   faulty channel is excluded from everything, and for 3 s after it is back.
+3. **Mains** frequency (50 or 60 Hz) is measured in the first chunk and
+   notched with its harmonic; a 3-35 Hz band-pass removes drift and
+   breathing; then everything runs at the working rate (~125 Hz).
+4. **Movement**: large low-frequency swings or clipping for >= 0.5 s, or
+   broadband energy for >= 1 s, on any good channel.  Nothing counts from
+   0.5 s before a movement until ``settle_s`` after it.
+5. **Heartbeat**: beats are found where the pulse envelope rises on (almost)
+   all good channels at once (the second-lowest channel, so one twitching
+   channel and its neighbour cannot fake a beat); each channel keeps a
+   beat-locked template, aligned to every beat by cross-correlation (FFT),
+   scaled by the beat's common amplitude and subtracted; the model each beat
+   was given is kept, so later template updates do not change the past.
+6. **Twitches**: on the residual, the 40 ms mean of |x| is compared with a
+   threshold from that channel's robust noise floor (learned at rest only)
+   times a factor from the user's sensitivity.  Gaps under 120 ms are
+   bridged (doublets count once); the onset is the region's first strong
+   stretch; inside a beat's window a region must also stand 2x above what
+   that channel's beats usually leave behind.
+7. **Not twitches**: of regions within 80 ms on one leg only the strongest
+   counts (crosstalk); on both legs at once it is a heartbeat remnant unless
+   one leg is 3x the other; a small one within 0.5 s after a big one on the
+   same leg is its tail; 3+ on one channel in step with the heart are beats.
 
 Units: ``peak`` is in codes of the band-passed, heartbeat-free signal (ADC
 codes, 3-35 Hz); ``t`` is seconds from the first sample; ``duration_ms`` is

@@ -12,10 +12,12 @@ the live loop and ``blocks(n)`` for as-fast-as-possible replay.
 """
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
 import os
 import queue
 import resource
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -294,7 +296,21 @@ def raise_priority(rt_priority: int = 50) -> str:
 
 # -- the sampler in its own process ---------------------------------------------
 
-def _child(spec, channels, rate_hz, seed, block_samples, q, stop, stats_q, max_frames):
+def die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (prctl
+    PR_SET_PDEATHSIG), so a daemon killed with -9 leaves no sampler spinning
+    at real-time priority; exit at once if the parent is already gone."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass  # not Linux: the loop's parent check below still ends it
+    if os.getppid() != parent_pid:
+        os._exit(0)
+
+
+def _child(spec, channels, rate_hz, seed, block_samples, q, stop, stats_q, max_frames, parent_pid):
+    die_with_parent(parent_pid)
     prio = raise_priority()
     src = make_source(spec, channels, rate_hz, seed)
     stats = SamplerStats()
@@ -307,7 +323,10 @@ def _child(spec, channels, rate_hz, seed, block_samples, q, stop, stats_q, max_f
             stats.dropped_blocks += 1
 
     try:
-        sample_loop(src, emit, block_samples=block_samples, should_stop=stop.is_set, stats=stats,
+        def should_stop() -> bool:
+            return stop.is_set() or os.getppid() != parent_pid
+
+        sample_loop(src, emit, block_samples=block_samples, should_stop=should_stop, stats=stats,
                     max_frames=max_frames)
     except EOFError:
         pass
@@ -332,7 +351,7 @@ class SamplerProcess:
         self._stop = ctx.Event()
         self.proc = ctx.Process(target=_child, name="twitchmon-sampler", daemon=True,
                                 args=(spec, channels, rate_hz, seed, block_samples, self.queue, self._stop,
-                                      self._stats_q, max_frames))
+                                      self._stats_q, max_frames, os.getpid()))
         self.stats: dict | None = None
 
     def start(self) -> "SamplerProcess":

@@ -18,14 +18,36 @@ def _run(data_dir):
                              "--data-dir", str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def _wait_for_recording(data_dir, seconds, timeout=60):
+def _wait_for_recording(p, data_dir, seconds, timeout=60):
     t_end = time.monotonic() + timeout
     while time.monotonic() < t_end:
-        files = list(Path(data_dir).glob("recordings/*/*.edf"))
-        if files and files[0].stat().st_size > 800 + seconds * 8100:
-            return files[0]
+        files = sorted(Path(data_dir).glob("recordings/*/*.edf"), key=lambda f: f.stat().st_mtime)
+        if files and files[-1].stat().st_size > 800 + seconds * 8100:
+            return files[-1]
+        if p.poll() is not None:
+            raise AssertionError(f"daemon exited {p.returncode}: {p.stderr.read().decode()[-2000:]}")
         time.sleep(0.2)
     raise AssertionError("daemon did not record")
+
+
+def _gone(marker, timeout=5.0):
+    """True once no process has ``marker`` on its command line."""
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        alive = []
+        for d in Path("/proc").iterdir():
+            if d.name.isdigit():
+                try:
+                    cmd = (d / "cmdline").read_bytes()
+                    stat = (d / "stat").read_text()
+                except OSError:
+                    continue
+                if marker.encode() in cmd and stat.split(") ")[-1][:1] != "Z":
+                    alive.append(d.name)
+        if not alive:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 @pytest.mark.parametrize("kills", [2])
@@ -34,12 +56,14 @@ def test_kill_9_loses_at_most_a_few_seconds_and_no_night(tmp_path, kills):
     for k in range(kills):
         p = _run(tmp_path)
         try:
-            _wait_for_recording(tmp_path if k == 0 else tmp_path, 4 + 2 * k)
+            _wait_for_recording(p, tmp_path, 4 + 2 * k)
             time.sleep(1.5 + k)
         finally:
             killed_at = dt.datetime.now(dt.timezone.utc)
             os.kill(p.pid, signal.SIGKILL)
             p.wait()
+        # the sampler (a child at real-time priority) must not outlive its daemon
+        assert _gone(str(tmp_path)), "sampler process outlived the killed daemon"
         store = open_store(tmp_path)
         night = store.nights(1)[0]
         assert night["status"] == "recording"
@@ -63,9 +87,14 @@ def test_kill_9_loses_at_most_a_few_seconds_and_no_night(tmp_path, kills):
 def test_sigterm_stops_cleanly_and_edf_opens_in_mne_with_annotations(tmp_path):
     mne = pytest.importorskip("mne")
     p = _run(tmp_path)
-    _wait_for_recording(tmp_path, 25, timeout=90)
-    p.send_signal(signal.SIGTERM)
-    out, err = p.communicate(timeout=30)
+    try:
+        _wait_for_recording(p, tmp_path, 25, timeout=90)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
     assert p.returncode == 0, err
     store = open_store(tmp_path)
     night = store.nights(1)[0]
