@@ -101,6 +101,22 @@ def summary_from_detector(det, twitches: list[dict], faults: list[dict], duratio
             "twitches_per_rest_hour": round(len(twitches) / (det.rest_s / 3600), 2) if det.rest_s > 0 else None}
 
 
+def summary_from_store(store, night_id: int, duration_s: float) -> dict:
+    """The summary of a night rebuilt from what the store holds (a night a
+    power cut ended: the detector's state is gone, its events are not)."""
+    twitches = store.twitches(night_id)
+    night = store.night(night_id)
+    per = [0] * int(night["channels"])
+    for tw in twitches:
+        per[tw["channel"]] += 1
+    rest = night.get("rest_s") or 0.0
+    return {"counts": {"total": len(twitches), "per_channel": per,
+                       "per_hour": hourly_counts(twitches, duration_s)},
+            "faults": store.health(night_id), "peak_unit": "codes, 3-35 Hz band, heartbeat removed",
+            "truncated": True,
+            "twitches_per_rest_hour": round(len(twitches) / (rest / 3600), 2) if rest > 0 else None}
+
+
 def save_report(store, report: dict, *, source: str) -> int:
     """Store a finished report as a night; returns its id."""
     start_unix = report.get("start_unix")

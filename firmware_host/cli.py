@@ -120,11 +120,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args) -> int:
     from .adc import ADCError  # noqa: PLC0415
+    from .config import ConfigError  # noqa: PLC0415
     from .traces import TraceError  # noqa: PLC0415
 
     try:
         return COMMANDS[args.cmd](args)
-    except TraceError as exc:
+    except (TraceError, ConfigError) as exc:
         raise UsageError(f"twitchmon {args.cmd}: {exc}") from None
     except ADCError as exc:
         print(f"twitchmon {args.cmd}: {exc}", file=sys.stderr)

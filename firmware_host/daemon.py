@@ -23,10 +23,11 @@ import time
 from pathlib import Path
 
 from . import pins
-from .analysis import night_date
+from .analysis import night_date, summary_from_store
 from .detector import Detector, DetectorConfig
 from .paths import data_dir as resolve_data_dir
 from .store import open_store
+from .schedule import clock_is_set
 from .traces import EdfWriter, edf_is_unfinished, recover_edf
 
 SYNC_S = 2.0  #: fsync interval for the raw recording, s
@@ -59,7 +60,8 @@ def recover(store, data_dir: Path, log=print) -> int:
             dur = max([r["start_t"] + r["samples"] / night["rate_hz"] for r in recs if r["samples"]] or [0])
             start = dt.datetime.fromisoformat(night["start_utc"])
             store.update_night(night["id"], status="recovered", duration_s=dur,
-                               end_utc=(start + dt.timedelta(seconds=dur)).isoformat(timespec="seconds"))
+                               end_utc=(start + dt.timedelta(seconds=dur)).isoformat(timespec="seconds"),
+                               summary=summary_from_store(store, night["id"], dur))
             store.refresh_counts(night["id"])
             fixed += 1
     return fixed
@@ -68,16 +70,21 @@ def recover(store, data_dir: Path, log=print) -> int:
 class NightRecorder:
     """Writes one night: EDF+ files (one per hour) and events in the store."""
 
-    def __init__(self, store, data_dir: Path, rate_hz: float, channels: int, source: str):
+    def __init__(self, store, data_dir: Path, rate_hz: float, channels: int, source: str, *,
+                 sensitivity: float | None = None, clock=None):
         self.store, self.data_dir = store, data_dir
         self.rate_hz, self.channels = rate_hz, channels
-        self.start = dt.datetime.now(dt.timezone.utc)
+        self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self.start = self.clock()
+        self.clock_was_set = clock_is_set(self.start)
+        self.raw_stopped_reason: str | None = None
         self.names = pins.site_names(channels)
         self.night_id = store.add_night(date=night_date(self.start), start_utc=self.start.isoformat(timespec="seconds"),
                                         source=source, rate_hz=rate_hz, channels=channels,
                                         channel_names=self.names, status="recording")
-        self.det = Detector(DetectorConfig(rate_hz=rate_hz, channels=channels,
-                                           sensitivity=float(store.get_setting("sensitivity", 5.0))))
+        if sensitivity is None:
+            sensitivity = float(store.get_setting("sensitivity", 5.0))
+        self.det = Detector(DetectorConfig(rate_hz=rate_hz, channels=channels, sensitivity=sensitivity))
         self.samples = 0
         self.writer: EdfWriter | None = None
         self.rec_id = None
@@ -111,10 +118,38 @@ class NightRecorder:
                     self.last_sync = time.monotonic()
                     self.store.update_night(self.night_id, duration_s=self.samples / self.rate_hz)
             except OSError as exc:  # disk full or gone: keep counting, stop raw
-                print(f"twitchmon: raw recording stopped: {exc}", file=sys.stderr)
-                self.raw_enabled = False
+                self.stop_raw(f"raw recording stopped: {exc.strerror or exc}")
         self.samples += len(codes)
         self._store(self.det.process(codes))
+
+    def stop_raw(self, reason: str) -> None:
+        """Stop writing the raw EDF (disk full, or nearly); counting goes on.
+        The reason is kept on the night so the page can say so."""
+        if not self.raw_enabled:
+            return
+        self.raw_enabled = False
+        self.raw_stopped_reason = reason
+        try:
+            self._close_file()
+        except OSError:
+            self.writer = None
+        self.store.set_setting(f"night.{self.night_id}.raw_stopped", reason)
+        print(f"twitchmon: {reason}; counting goes on", file=sys.stderr, flush=True)
+
+    def fix_clock(self) -> bool:
+        """If the night began before the clock was set (a Pi has no battery
+        clock) and it is set now, date the night from now less the samples
+        recorded since.  Returns True when it changed something."""
+        if self.clock_was_set:
+            return False
+        now = self.clock()
+        if not clock_is_set(now):
+            return False
+        self.start = now - dt.timedelta(seconds=self.samples / self.rate_hz)
+        self.clock_was_set = True
+        self.store.update_night(self.night_id, start_utc=self.start.isoformat(timespec="seconds"),
+                                date=night_date(self.start))
+        return True
 
     def _store(self, ev) -> None:
         if not (ev.twitches or ev.movements or ev.faults):
@@ -155,11 +190,19 @@ def _default_source() -> str:
 
 
 def run_daemon(args) -> int:
-    from .sampler import SamplerProcess  # noqa: PLC0415
+    """``twitchmon run``: sample, detect, record in the night window, schedule."""
+    import json  # noqa: PLC0415
 
+    from .config import load_config  # noqa: PLC0415
+    from .notify import sd_notify, watchdog_interval_s  # noqa: PLC0415
+    from .sampler import SamplerProcess  # noqa: PLC0415
+    from .schedule import NightScheduler, free_mb, in_window, retention  # noqa: PLC0415
+
+    cfg = load_config(args.config)
     ddir = resolve_data_dir(args.data_dir)
+    ddir.mkdir(parents=True, exist_ok=True)
     store = open_store(ddir)
-    n = recover(store, ddir)
+    n = recover(store, ddir)  # also the catch-up: a night a power cut ended gets its summary
     if n:
         print(f"twitchmon: recovered {n} recording(s)/night(s) left by a crash", flush=True)
     spec = args.source or _default_source()
@@ -176,9 +219,41 @@ def run_daemon(args) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
+
+    def now() -> dt.datetime:
+        return dt.datetime.now(dt.timezone.utc)
+
+    def window_open() -> bool:
+        # with the clock unset the window is unknown: record, date it later
+        return bool(args.always) or not clock_is_set(now()) or in_window(now(), cfg)
+
+    # the jobs only set flags: the main loop owns the recorder and its store
+    flags = {"night": window_open(), "low_disk": False, "health": False}
+
+    def retention_job() -> None:
+        st = open_store(ddir)
+        try:
+            gone = retention(st, ddir, now(), cfg.raw_retention_days)
+            if gone:
+                print(f"twitchmon: retention deleted {len(gone)} raw file(s) older than "
+                      f"{cfg.raw_retention_days} days", flush=True)
+        finally:
+            st.close()
+
+    sched = NightScheduler(
+        cfg, open_night=lambda: flags.update(night=True),
+        close_night=lambda: flags.update(night=bool(args.always) or not clock_is_set(now())),
+        retention_job=retention_job,
+        disk_guard=lambda: flags.update(low_disk=free_mb(ddir) < cfg.min_free_mb),
+        health=lambda: flags.update(health=True))
+    sched.start()
     sampler = SamplerProcess(spec, channels, rate, seed=args.seed).start()
-    rec = NightRecorder(store, ddir, rate, channels, spec) if args.always else None
-    print(f"twitchmon: sampling {channels} channels at {rate:g} Hz from {spec}; data in {ddir}", flush=True)
+    rec = None
+    print(f"twitchmon: sampling {channels} channels at {rate:g} Hz from {spec}; data in {ddir}; "
+          f"night window {cfg.night_start:%H:%M}-{cfg.night_end:%H:%M}", flush=True)
+    wd = watchdog_interval_s()
+    last_ping = 0.0
+    ready = False
     try:
         while not stopping["flag"]:
             try:
@@ -187,11 +262,29 @@ def run_daemon(args) -> int:
                 continue
             if block is None:
                 break
-            if rec is None and args.always:
-                rec = NightRecorder(store, ddir, rate, channels, spec)
-            if rec is not None:
-                rec.feed(block.codes)
+            if not ready:
+                ready = sd_notify("READY=1") or True
+            t = time.monotonic()
+            if wd and t - last_ping >= wd:  # blocks flowing: sampler and recorder both alive
+                sd_notify("WATCHDOG=1")
+                last_ping = t
+            if flags["night"] and rec is None:
+                rec = NightRecorder(store, ddir, rate, channels, spec, sensitivity=cfg.sensitivity)
+            elif not flags["night"] and rec is not None:
+                rec.close()  # rollover: the night's summary is stored
+                rec = None
+            if rec is None:
+                continue
+            rec.feed(block.codes)
+            if flags["low_disk"] and rec.raw_enabled:
+                rec.stop_raw(f"disk nearly full (under {cfg.min_free_mb:g} MB free)")
+            if flags["health"]:
+                flags["health"] = False
+                rec.fix_clock()
+                store.set_setting("health", json.dumps({"t": now().isoformat(timespec="seconds"),
+                                                        "status": list(rec.det.status)}))
     finally:
+        sched.shutdown()
         stats = sampler.stop()
         if rec is not None:
             rec.close()

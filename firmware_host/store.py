@@ -217,6 +217,10 @@ class Store:
                               (night_id, path, start_t))
         return int(cur.lastrowid)
 
+    def delete_recording(self, rec_id: int) -> None:
+        """Forget a raw file (retention deleted it); the night and its events stay."""
+        self.db.execute("DELETE FROM recordings WHERE id = ?", (rec_id,))
+
     def finish_recording(self, rec_id: int, samples: int) -> None:
         self.db.execute("UPDATE recordings SET samples = ?, finished = 1 WHERE id = ?", (samples, rec_id))
 

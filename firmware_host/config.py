@@ -1,0 +1,124 @@
+"""The appliance's settings file (``twitchmon run --config F``), TOML.
+
+Every key is optional; a missing file section means the defaults below.
+A bad file is one clear line (``ConfigError``) and the daemon does not
+start on half a configuration.
+
+    [night]
+    start = "22:00"              # local time the night window opens
+    end = "07:30"                # and closes (may be past midnight)
+    timezone = "Europe/London"   # IANA name; default: the system's
+
+    [detector]
+    sensitivity = 5              # 1 (only clear twitches) .. 10 (smallest)
+
+    [storage]
+    raw_retention_days = 30      # raw EDF older than this is deleted; counts stay
+    min_free_mb = 500            # stop raw recording below this, keep counting
+"""
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .adc import TwitchmonError
+
+
+class ConfigError(TwitchmonError, ValueError):
+    """The settings file cannot be used; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class Config:
+    night_start: dt.time = dt.time(22, 0)
+    night_end: dt.time = dt.time(7, 30)
+    timezone: str | None = None  #: IANA name; None: the system's local zone
+    sensitivity: float = 5.0
+    raw_retention_days: int = 30
+    min_free_mb: float = 500.0
+
+    @property
+    def tz(self) -> dt.tzinfo:
+        if self.timezone:
+            return ZoneInfo(self.timezone)
+        return dt.datetime.now().astimezone().tzinfo  # the system's zone
+
+
+def _time(where: str, key: str, v) -> dt.time:
+    if isinstance(v, dt.time):
+        return v.replace(tzinfo=None)
+    if isinstance(v, str):
+        try:
+            h, m = v.strip().split(":")
+            return dt.time(int(h), int(m))
+        except ValueError:
+            pass
+    raise ConfigError(f"{where}: {key} = {v!r} is not a time like \"22:30\"")
+
+
+def _number(where: str, key: str, v, lo: float, hi: float) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
+        raise ConfigError(f"{where}: {key} = {v!r} must be a number from {lo:g} to {hi:g}")
+    return float(v)
+
+
+KNOWN = {"night": {"start", "end", "timezone"}, "detector": {"sensitivity"},
+         "storage": {"raw_retention_days", "min_free_mb"}}
+
+
+def parse_config(text: str, where: str = "config") -> Config:
+    try:
+        raw = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    for section, value in raw.items():
+        if section not in KNOWN:
+            raise ConfigError(f"{where}: unknown section [{section}] (known: {', '.join(sorted(KNOWN))})")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: {section} must be a [section]")
+        for key in value:
+            if key not in KNOWN[section]:
+                raise ConfigError(f"{where}: unknown key {section}.{key}")
+    night, det, sto = raw.get("night", {}), raw.get("detector", {}), raw.get("storage", {})
+    kw = {}
+    if "start" in night:
+        kw["night_start"] = _time(where, "night.start", night["start"])
+    if "end" in night:
+        kw["night_end"] = _time(where, "night.end", night["end"])
+    if kw.get("night_start", Config.night_start) == kw.get("night_end", Config.night_end):
+        raise ConfigError(f"{where}: night.start and night.end are the same time")
+    if "timezone" in night:
+        tz = night["timezone"]
+        try:
+            if not isinstance(tz, str) or not tz:
+                raise ZoneInfoNotFoundError(tz)
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"{where}: night.timezone = {tz!r} is not a known time zone") from None
+        kw["timezone"] = tz
+    if "sensitivity" in det:
+        kw["sensitivity"] = _number(where, "detector.sensitivity", det["sensitivity"], 1, 10)
+    if "raw_retention_days" in sto:
+        kw["raw_retention_days"] = int(_number(where, "storage.raw_retention_days", sto["raw_retention_days"], 1, 3650))
+    if "min_free_mb" in sto:
+        kw["min_free_mb"] = _number(where, "storage.min_free_mb", sto["min_free_mb"], 0, 10 ** 7)
+    return Config(**kw)
+
+
+def load_config(path: str | Path | None) -> Config:
+    """The settings in ``path``; the defaults when ``path`` is None."""
+    if path is None:
+        return Config()
+    p = Path(path)
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such settings file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not a text file") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read: {exc.strerror}") from None
+    return parse_config(text, str(p))
