@@ -32,6 +32,7 @@ from .traces import EdfWriter, edf_is_unfinished, recover_edf
 
 SYNC_S = 2.0  #: fsync interval for the raw recording, s
 FILE_S = 3600.0  #: one EDF+ file per hour of the night
+DB_S = 60.0  #: how often the night's running duration goes to SQLite, s (SD-card wear)
 
 
 def recover(store, data_dir: Path, log=print) -> int:
@@ -90,6 +91,7 @@ class NightRecorder:
         self.rec_id = None
         self.file_start_sample = 0
         self.last_sync = time.monotonic()
+        self.last_db = time.monotonic()
         self.raw_enabled = True
 
     def _open_file(self) -> None:
@@ -116,7 +118,9 @@ class NightRecorder:
                 if time.monotonic() - self.last_sync >= SYNC_S:
                     self.writer.sync()
                     self.last_sync = time.monotonic()
-                    self.store.update_night(self.night_id, duration_s=self.samples / self.rate_hz)
+                    if time.monotonic() - self.last_db >= DB_S:  # recover() rebuilds it after a crash
+                        self.store.update_night(self.night_id, duration_s=self.samples / self.rate_hz)
+                        self.last_db = time.monotonic()
             except OSError as exc:  # disk full or gone: keep counting, stop raw
                 self.stop_raw(f"raw recording stopped: {exc.strerror or exc}")
         self.samples += len(codes)
