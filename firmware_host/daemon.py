@@ -193,6 +193,23 @@ def _default_source() -> str:
     return "adc" if os.path.exists(f"/dev/spidev{pins.SPI_BUS}.{pins.SPI_DEVICE}") else "sim"
 
 
+def health_state(rec) -> str:
+    """The status LED's state: idle (not recording), fault (a sensor is not
+    ok), or recording."""
+    if rec is None:
+        return "idle"
+    return "fault" if any(st != "ok" for st in rec.det.status) else "recording"
+
+
+def _status_panel(on_mark, on_toggle):
+    """The LED and button on a Pi; None where gpiozero finds no GPIO."""
+    try:
+        from .status import StatusPanel  # noqa: PLC0415
+        return StatusPanel(on_mark=on_mark, on_toggle=on_toggle)
+    except Exception:  # noqa: BLE001 - no GPIO here (laptop, CI): run without the LED
+        return None
+
+
 def run_daemon(args) -> int:
     """``twitchmon run``: sample, detect, record in the night window, schedule."""
     import json  # noqa: PLC0415
@@ -253,6 +270,9 @@ def run_daemon(args) -> int:
     sched.start()
     sampler = SamplerProcess(spec, channels, rate, seed=args.seed).start()
     rec = None
+    # button: a press marks the moment, a 2-s hold starts or stops recording
+    panel = _status_panel(on_mark=lambda: flags.update(mark=True),
+                          on_toggle=lambda: flags.update(night=not flags["night"])) if spec == "adc" else None
     print(f"twitchmon: sampling {channels} channels at {rate:g} Hz from {spec}; data in {ddir}; "
           f"night window {cfg.night_start:%H:%M}-{cfg.night_end:%H:%M}", flush=True)
     wd = watchdog_interval_s()
@@ -282,12 +302,19 @@ def run_daemon(args) -> int:
             rec.feed(block.codes)
             if flags["low_disk"] and rec.raw_enabled:
                 rec.stop_raw(f"disk nearly full (under {cfg.min_free_mb:g} MB free)")
+            if flags.pop("mark", False):
+                store.add_events(rec.night_id, marks=[{"t": rec.samples / rate}])
             if flags["health"]:
                 flags["health"] = False
+                if panel is not None:
+                    panel.show(health_state(rec))
                 rec.fix_clock()
                 store.set_setting("health", json.dumps({"t": now().isoformat(timespec="seconds"),
                                                         "status": list(rec.det.status)}))
     finally:
+        if panel is not None:
+            panel.show("idle")
+            panel.close()
         sched.shutdown()
         stats = sampler.stop()
         if rec is not None:

@@ -184,3 +184,24 @@ def test_a_night_begun_before_the_clock_was_set_is_dated_once_it_is(tmp_path):
     rec.close()
     n = store.night(rec.night_id)
     assert n["duration_s"] == pytest.approx(30.0)  # from samples, not from the wall clock
+
+
+def test_health_check_drives_the_led_state_and_the_page_banner(tmp_path):
+    import json
+    import types
+
+    from firmware_host.daemon import health_state
+    from web import sensor_banner
+
+    assert health_state(None) == "idle"
+    rec = types.SimpleNamespace(det=types.SimpleNamespace(status=["ok", "ok", "ok", "ok"]))
+    assert health_state(rec) == "recording"
+    rec.det.status[2] = "unplugged"
+    assert health_state(rec) == "fault"
+    store = open_store(tmp_path)
+    now = dt.datetime(2026, 5, 5, 2, 0, tzinfo=UTC)
+    store.set_setting("health", json.dumps({"t": now.isoformat(), "status": rec.det.status}))
+    assert sensor_banner(store, now=now) == ["Right calf sensor: unplugged"]
+    assert sensor_banner(store, now=now + dt.timedelta(minutes=10)) == []  # stale: the daemon is not running
+    store.set_setting("health", "{broken")
+    assert sensor_banner(store, now=now) == []

@@ -16,6 +16,27 @@ DISCLAIMER = ("twitchmon is not a medical device and does not diagnose. Persiste
               "twitching, weakness or muscle wasting are reasons to see a doctor.")
 
 
+def sensor_banner(store, now=None, max_age_s: float = 300.0) -> list[str]:
+    """Lines for the page's banner from the daemon's last health check
+    (setting ``health``): each sensor that is not ok, if the check is recent."""
+    import datetime as dt  # noqa: PLC0415
+    import json  # noqa: PLC0415
+
+    from firmware_host import pins  # noqa: PLC0415
+
+    try:
+        h = json.loads(store.get_setting("health", "null") or "null")
+        t = dt.datetime.fromisoformat(h["t"])
+        status = list(h["status"])
+    except (TypeError, ValueError, KeyError):
+        return []
+    now = now or dt.datetime.now(dt.timezone.utc)
+    if (now - t).total_seconds() > max_age_s:
+        return []
+    names = pins.site_names(len(status))
+    return [f"{names[i]} sensor: {st}" for i, st in enumerate(status) if st != "ok"]
+
+
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(DATA_DIR=os.environ.get("TWITCHMON_DATA", "."), HOST="127.0.0.1")
@@ -39,7 +60,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.context_processor
     def _globals():
-        return {"disclaimer": DISCLAIMER}
+        return {"disclaimer": DISCLAIMER, "sensor_banner": sensor_banner(get_store())}
 
     @app.after_request
     def _headers(resp):
