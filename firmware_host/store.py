@@ -72,6 +72,15 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 2: the diary: what was different about a night (factors the user ticks, notes)
+    """
+    CREATE TABLE diary (
+        date TEXT PRIMARY KEY,          -- the evening the night began, YYYY-MM-DD
+        factors TEXT NOT NULL DEFAULT '[]',
+        notes TEXT NOT NULL DEFAULT '',
+        updated_utc TEXT NOT NULL
+    );
+    """
 ]
 
 
@@ -235,6 +244,16 @@ class Store:
         return [dict(r) for r in self.db.execute(q + " ORDER BY id", args)]
 
     # -- settings ---------------------------------------------------------------
+    def set_diary(self, date: str, factors: list[str], notes: str, updated_utc: str) -> None:
+        self.db.execute("INSERT INTO diary (date, factors, notes, updated_utc) VALUES (?,?,?,?) "
+                        "ON CONFLICT(date) DO UPDATE SET factors = excluded.factors, notes = excluded.notes, "
+                        "updated_utc = excluded.updated_utc", (date, json.dumps(factors), notes, updated_utc))
+
+    def diary(self) -> dict[str, dict]:
+        """Every diary entry by date: {"factors": [...], "notes": str}."""
+        rows = self.db.execute("SELECT date, factors, notes FROM diary ORDER BY date")
+        return {r["date"]: {"factors": json.loads(r["factors"]), "notes": r["notes"]} for r in rows}
+
     def get_setting(self, key: str, default=None):
         r = self.db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
         return json.loads(r[0]) if r else default

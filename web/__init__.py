@@ -42,7 +42,16 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(DATA_DIR=os.environ.get("TWITCHMON_DATA", "."), HOST="127.0.0.1")
     app.config.update(config or {})
     os.makedirs(app.config["DATA_DIR"], exist_ok=True)
-    open_store(app.config["DATA_DIR"]).close()  # create and migrate once
+    st = open_store(app.config["DATA_DIR"])  # create and migrate once
+    secret = st.get_setting("secret_key")
+    if not secret:  # made once per data dir, so sessions survive a restart
+        import secrets  # noqa: PLC0415
+        secret = secrets.token_hex(32)
+        st.set_setting("secret_key", secret)
+    st.close()
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = secret
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
 
     def get_store():
         if "store" not in g:
@@ -86,8 +95,10 @@ def create_app(config: dict | None = None) -> Flask:
             return _api_error(400, getattr(e, "description", "bad request"))
         return e
 
-    from . import nights  # noqa: PLC0415
+    from . import auth, diary, nights  # noqa: PLC0415
+    auth.init_app(app)
     app.register_blueprint(nights.bp)
+    app.register_blueprint(diary.bp)
     return app
 
 

@@ -1,0 +1,111 @@
+"""Access to the page: open on loopback, password on the LAN, read-only LAN
+option, CSRF on every write, login rate limit; and the diary."""
+import re
+
+import pytest
+from werkzeug.security import generate_password_hash
+
+from firmware_host.store import open_store
+from web import auth, create_app
+
+
+def _token(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+@pytest.fixture(autouse=True)
+def _reset_rate_limit():
+    auth._fails.clear()
+    yield
+    auth._fails.clear()
+
+
+def _lan_app(tmp_path, password="correct horse", read_only=False):
+    d = tmp_path / "data"
+    st = open_store(d)
+    st.add_night(date="2026-05-01", start_utc="2026-05-01T22:00:00+00:00", source="t", rate_hz=1000.0,
+                 channels=4, channel_names=["a", "b", "c", "d"], status="complete")
+    if password:
+        st.set_setting("password_hash", generate_password_hash(password))
+    st.set_setting("lan_read_only", read_only)
+    st.close()
+    return create_app({"DATA_DIR": str(d), "HOST": "0.0.0.0", "TESTING": True})
+
+
+def test_loopback_needs_no_password_but_writes_need_the_form_token(client):
+    assert client.get("/").status_code == 200
+    r = client.post("/diary/2026-05-01", data={"factor": ["caffeine"]})
+    assert r.status_code == 400  # no CSRF token
+    tok = _token(client.get("/diary").get_data(as_text=True))
+    r = client.post("/diary/2026-05-01", data={"factor": ["caffeine"], "notes": "two coffees", "csrf_token": tok})
+    assert r.status_code == 302
+    assert client.get("/api/diary").get_json()["entries"] == \
+        [{"date": "2026-05-01", "factors": ["caffeine"], "notes": "two coffees"}]
+
+
+def test_lan_asks_for_the_password_and_login_works(tmp_path):
+    c = _lan_app(tmp_path).test_client()
+    assert c.get("/").status_code == 302 and "/login" in c.get("/").headers["Location"]
+    assert c.get("/api/nights").status_code == 401
+    tok = _token(c.get("/login").get_data(as_text=True))
+    assert c.post("/login", data={"password": "wrong", "csrf_token": tok}).status_code == 401
+    r = c.post("/login?next=/diary", data={"password": "correct horse", "csrf_token": tok})
+    assert r.status_code == 302 and r.headers["Location"] == "/diary"
+    assert c.get("/api/nights").status_code == 200
+    page = c.get("/diary").get_data(as_text=True)
+    assert c.post("/diary/2026-05-01", data={"factor": "alcohol", "csrf_token": _token(page)}).status_code == 302
+    assert c.post("/logout", data={"csrf_token": _token(page)}).status_code == 302
+    assert c.get("/api/nights").status_code == 401
+
+
+def test_login_redirect_never_leaves_the_site(tmp_path):
+    c = _lan_app(tmp_path).test_client()
+    tok = _token(c.get("/login").get_data(as_text=True))
+    r = c.post("/login?next=//evil.example/", data={"password": "correct horse", "csrf_token": tok})
+    assert r.headers["Location"] == "/"
+
+
+def test_login_attempts_are_rate_limited(tmp_path):
+    c = _lan_app(tmp_path).test_client()
+    tok = _token(c.get("/login").get_data(as_text=True))
+    codes = [c.post("/login", data={"password": f"guess{i}", "csrf_token": tok}).status_code for i in range(7)]
+    assert codes[:5] == [401] * 5 and codes[5:] == [429, 429]
+    # even the right password waits out the window
+    assert c.post("/login", data={"password": "correct horse", "csrf_token": tok}).status_code == 429
+
+
+def test_read_only_lan_lets_anyone_look_but_not_change(tmp_path):
+    c = _lan_app(tmp_path, read_only=True).test_client()
+    assert c.get("/").status_code == 200 and c.get("/api/nights").status_code == 200
+    page = c.get("/diary").get_data(as_text=True)
+    r = c.post("/diary/2026-05-01", data={"factor": "alcohol", "csrf_token": _token(page)})
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+    assert c.get("/api/diary").get_json()["entries"] == []
+
+
+def test_no_password_set_means_no_way_in_from_the_lan(tmp_path):
+    c = _lan_app(tmp_path, password=None).test_client()
+    html = c.get("/login").get_data(as_text=True)
+    assert "twitchmon passwd" in html and 'type="password"' not in html
+
+
+def test_diary_rejects_bad_input_without_saving(client):
+    tok = _token(client.get("/diary").get_data(as_text=True))
+    for path, data, code in [("/diary/2026-13-40", {}, 404), ("/diary/notadate", {}, 404),
+                             ("/diary/2026-05-01", {"factor": "cocaine"}, 400),
+                             ("/diary/2026-05-01", {"notes": "x" * 2001}, 400)]:
+        assert client.post(path, data={**data, "csrf_token": tok}).status_code == code
+    assert client.get("/api/diary").get_json()["entries"] == []
+
+
+def test_diary_comparison_counts_the_nights_behind_each_rate(tmp_path):
+    from web.diary import comparison
+
+    nights = [{"date": f"2026-05-0{i}", "total": t, "rest_s": 3600.0 * 2} for i, t in
+              [(1, 20), (2, 40), (3, 10), (4, 0)]]
+    diary = {"2026-05-01": {"factors": ["caffeine"]}, "2026-05-02": {"factors": ["caffeine", "alcohol"]}}
+    comp = {c["factor"]: c for c in comparison(nights, diary)}
+    assert comp["caffeine"]["with"] == {"nights": 2, "rate": 15.0}
+    assert comp["caffeine"]["without"] == {"nights": 2, "rate": 2.5}
+    assert comp["alcohol"]["with"] == {"nights": 1, "rate": 20.0}
+    assert comp["smoking"]["with"] == {"nights": 0, "rate": None}
