@@ -70,10 +70,20 @@ KNOWN = {"night": {"start", "end", "timezone"}, "detector": {"sensitivity"},
 
 
 def parse_config(text: str, where: str = "config") -> Config:
+    return config_from_dict(_toml(text, where), where)
+
+
+def _toml(text: str, where: str) -> dict:
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+
+
+def config_from_dict(raw: dict, where: str = "config") -> Config:
+    """A Config from the settings file's structure ({"night": {...}, ...})."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: settings must be a table of sections")
     for section, value in raw.items():
         if section not in KNOWN:
             raise ConfigError(f"{where}: unknown section [{section}] (known: {', '.join(sorted(KNOWN))})")
@@ -110,8 +120,39 @@ def parse_config(text: str, where: str = "config") -> Config:
 
 def load_config(path: str | Path | None) -> Config:
     """The settings in ``path``; the defaults when ``path`` is None."""
+    return config_from_dict(_load_raw(path), str(path))
+
+
+def merge(base: dict, overrides: dict) -> dict:
+    """``base`` with each section's keys replaced by those in ``overrides``."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
+    for section, values in (overrides or {}).items():
+        if isinstance(values, dict):
+            out.setdefault(section, {})
+            if isinstance(out[section], dict):
+                out[section].update(values)
+    return out
+
+
+def effective_config(path: str | Path | None, store) -> Config:
+    """The settings file, with what the owner changed on the page's Settings
+    (store setting ``config``, same structure) on top.  A bad override
+    (it is checked before it is stored, so only a hand-edited store) is
+    ignored rather than stopping the daemon."""
+    raw = _load_raw(path)
+    over = store.get_setting("config", {}) if store is not None else {}
+    if over:
+        try:
+            return config_from_dict(merge(raw, over), "settings page")
+        except ConfigError as exc:
+            import sys  # noqa: PLC0415
+            print(f"twitchmon: ignoring the page's settings: {exc}", file=sys.stderr, flush=True)
+    return config_from_dict(raw, str(path))
+
+
+def _load_raw(path: str | Path | None) -> dict:
     if path is None:
-        return Config()
+        return {}
     p = Path(path)
     try:
         text = p.read_bytes().decode("utf-8")
@@ -121,4 +162,4 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"{p}: not a text file") from None
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read: {exc.strerror}") from None
-    return parse_config(text, str(p))
+    return _toml(text, str(p))

@@ -68,6 +68,14 @@ def recover(store, data_dir: Path, log=print) -> int:
     return fixed
 
 
+def site_names(store, channels: int) -> list[str]:
+    """The sensor sites' names: as the owner named them on the page, else pins.SITES."""
+    names = store.get_setting("channel_names")
+    if isinstance(names, list) and len(names) >= channels and all(isinstance(n, str) and n for n in names):
+        return names[:channels]
+    return pins.site_names(channels)
+
+
 class NightRecorder:
     """Writes one night: EDF+ files (one per hour) and events in the store."""
 
@@ -79,7 +87,7 @@ class NightRecorder:
         self.start = self.clock()
         self.clock_was_set = clock_is_set(self.start)
         self.raw_stopped_reason: str | None = None
-        self.names = pins.site_names(channels)
+        self.names = site_names(store, channels)
         self.night_id = store.add_night(date=night_date(self.start), start_utc=self.start.isoformat(timespec="seconds"),
                                         source=source, rate_hz=rate_hz, channels=channels,
                                         channel_names=self.names, status="recording")
@@ -210,19 +218,33 @@ def _status_panel(on_mark, on_toggle):
         return None
 
 
+def _live_writer(store, ddir: Path, channels: int, rate_hz: float):
+    """The live signal ring for the page (see :mod:`.live`); None if it cannot be made."""
+    from .live import LiveWriter, default_path  # noqa: PLC0415
+    try:
+        w = LiveWriter(default_path(ddir), channels, rate_hz)
+    except (OSError, ValueError) as exc:
+        print(f"twitchmon: no live signal view: {exc}", file=sys.stderr, flush=True)
+        return None
+    store.set_setting("live_path", str(w.path))
+    return w
+
+
 def run_daemon(args) -> int:
     """``twitchmon run``: sample, detect, record in the night window, schedule."""
     import json  # noqa: PLC0415
 
-    from .config import load_config  # noqa: PLC0415
+    from .config import effective_config, load_config  # noqa: PLC0415
     from .notify import sd_notify, watchdog_interval_s  # noqa: PLC0415
     from .sampler import SamplerProcess  # noqa: PLC0415
     from .schedule import NightScheduler, free_mb, in_window, retention  # noqa: PLC0415
 
-    cfg = load_config(args.config)
+    cfg = load_config(args.config)  # a bad file stops here, before anything starts
     ddir = resolve_data_dir(args.data_dir)
     ddir.mkdir(parents=True, exist_ok=True)
     store = open_store(ddir)
+    cfg = effective_config(args.config, store)  # with the page's Settings on top
+    cfg_rev = store.get_setting("config_rev", 0)
     n = recover(store, ddir)  # also the catch-up: a night a power cut ended gets its summary
     if n:
         print(f"twitchmon: recovered {n} recording(s)/night(s) left by a crash", flush=True)
@@ -270,6 +292,7 @@ def run_daemon(args) -> int:
     sched.start()
     sampler = SamplerProcess(spec, channels, rate, seed=args.seed).start()
     rec = None
+    live = _live_writer(store, ddir, channels, rate)
     # button: a press marks the moment, a 2-s hold starts or stops recording
     panel = _status_panel(on_mark=lambda: flags.update(mark=True),
                           on_toggle=lambda: flags.update(night=not flags["night"])) if spec == "adc" else None
@@ -297,25 +320,42 @@ def run_daemon(args) -> int:
             elif not flags["night"] and rec is not None:
                 rec.close()  # rollover: the night's summary is stored
                 rec = None
+                if live is not None:
+                    live.set_state(night_id=None)
+            if live is not None:
+                live.write(block.codes)
+            if flags["health"]:
+                flags["health"] = False
+                rev = store.get_setting("config_rev", 0)
+                if rev != cfg_rev:  # the owner saved Settings on the page
+                    cfg_rev, cfg = rev, effective_config(args.config, store)
+                    sched.reschedule(cfg)
+                    flags["night"] = window_open()
+                    print(f"twitchmon: settings changed: night window {cfg.night_start:%H:%M}-"
+                          f"{cfg.night_end:%H:%M}, sensitivity {cfg.sensitivity:g} (from the next night)",
+                          flush=True)
+                if panel is not None:
+                    panel.show(health_state(rec))
+                if rec is not None:
+                    rec.fix_clock()
+                    store.set_setting("health", json.dumps({"t": now().isoformat(timespec="seconds"),
+                                                            "status": list(rec.det.status)}))
             if rec is None:
                 continue
             rec.feed(block.codes)
+            if live is not None:
+                live.set_state(rec.det.status, rec.night_id)
             if flags["low_disk"] and rec.raw_enabled:
                 rec.stop_raw(f"disk nearly full (under {cfg.min_free_mb:g} MB free)")
             if flags.pop("mark", False):
                 store.add_events(rec.night_id, marks=[{"t": rec.samples / rate}])
-            if flags["health"]:
-                flags["health"] = False
-                if panel is not None:
-                    panel.show(health_state(rec))
-                rec.fix_clock()
-                store.set_setting("health", json.dumps({"t": now().isoformat(timespec="seconds"),
-                                                        "status": list(rec.det.status)}))
     finally:
         if panel is not None:
             panel.show("idle")
             panel.close()
         sched.shutdown()
+        if live is not None:
+            live.close()
         stats = sampler.stop()
         if rec is not None:
             rec.close()

@@ -11,10 +11,14 @@ import shutil
 import tempfile
 import threading
 
+from pathlib import Path
+
+from . import pins
 from .analysis import build_report, save_report
 from .detector import Detector, DetectorConfig, Events
 from .simulator import Night
 from .store import open_store
+from .traces import EdfWriter
 
 
 def fill_nights(data_dir: str, nights: int, minutes: float, *, today: dt.date | None = None,
@@ -29,27 +33,69 @@ def fill_nights(data_dir: str, nights: int, minutes: float, *, today: dt.date | 
         night = Night(minutes, seed=1000 + i, profile="hard" if i % 3 == 2 else "normal")
         det = Detector(DetectorConfig(rate_hz=night.rate_hz, channels=night.channels))
         ev = Events()
+        # the raw night as the daemon keeps it, so the page has waveforms and downloads
+        rel = Path("recordings") / day.isoformat() / f"demo-{i + 1}-230000.edf"
+        (Path(data_dir) / rel).parent.mkdir(parents=True, exist_ok=True)
+        names = pins.site_names(night.channels)
+        writer = EdfWriter(Path(data_dir) / rel, night.rate_hz, names, start.astimezone(dt.timezone.utc))
         for block in night.blocks(50_000):
+            writer.write(block)
             ev.extend(det.process(block))
         ev.extend(det.finish())
+        for tw in ev.twitches:
+            writer.annotate(tw.t, 0, f"twitch {names[tw.channel]}")
+        for m in ev.movements:
+            writer.annotate(m.t, m.end - m.t, "movement")
+        writer.close()
         report = build_report(f"simulated night {i + 1}", night.rate_hz, night.channels, night.n_samples,
                               ev, det, start_unix=start.timestamp())
-        ids.append(save_report(store, report, source="simulator"))
+        nid = save_report(store, report, source="simulator")
+        store.finish_recording(store.add_recording(nid, str(rel), 0.0), writer.samples_written)
+        ids.append(nid)
         log(f"twitchmon demo: night of {day} simulated: {report['counts']['total']} twitches")
     store.close()
     return ids
+
+
+def live_feed(data_dir: str, stop: threading.Event, *, seed: int = 7, block_s: float = 0.1) -> None:
+    """Play a simulated night into the live signal ring at real time, as
+    the daemon does with the sensors, so the demo's Tonight page moves."""
+    import time  # noqa: PLC0415
+
+    from .live import LiveWriter, default_path  # noqa: PLC0415
+
+    night = Night(30.0, seed=seed, profile="normal")
+    ring = LiveWriter(default_path(data_dir), night.channels, night.rate_hz)
+    store = open_store(data_dir)
+    store.set_setting("live_path", str(ring.path))
+    store.close()
+    n = int(block_s * night.rate_hz)
+    pos, next_t = 0, time.monotonic()
+    try:
+        while not stop.is_set():
+            if pos + n > night.n_samples:
+                pos = 0
+            ring.write(night.render(pos, n))
+            pos += n
+            next_t += block_s
+            stop.wait(max(0.0, next_t - time.monotonic()))
+    finally:
+        ring.close()
 
 
 def run_demo(port: int = 8080, nights: int = 5, minutes: float = 20.0) -> int:
     from web import create_app, serve  # noqa: PLC0415
 
     data_dir = tempfile.mkdtemp(prefix="twitchmon-demo-")
+    stop = threading.Event()
     try:
         app = create_app({"DATA_DIR": data_dir, "HOST": "127.0.0.1", "DEMO": True})
         t = threading.Thread(target=fill_nights, args=(data_dir, nights, minutes), daemon=True)
         t.start()
+        threading.Thread(target=live_feed, args=(data_dir, stop), daemon=True).start()
         print(f"twitchmon demo: data in {data_dir} (removed on exit). Not a medical device.", flush=True)
         serve(app, "127.0.0.1", port)
     finally:
+        stop.set()
         shutil.rmtree(data_dir, ignore_errors=True)
     return 0

@@ -114,6 +114,16 @@ class NightScheduler:
     def start(self) -> None:
         self.scheduler.start()
 
+    def reschedule(self, cfg: Config) -> None:
+        """Move the window's edges (the owner changed them on the page)."""
+        from apscheduler.triggers.cron import CronTrigger  # noqa: PLC0415
+
+        tz = cfg.tz
+        s, e = cfg.night_start, cfg.night_end
+        self.scheduler.reschedule_job("night-open", trigger=CronTrigger(hour=s.hour, minute=s.minute, timezone=tz))
+        self.scheduler.reschedule_job("night-close", trigger=CronTrigger(hour=e.hour, minute=e.minute, timezone=tz))
+        self.scheduler.reschedule_job("retention", trigger=CronTrigger(hour=12, minute=0, timezone=tz))
+
     def shutdown(self) -> None:
         self.scheduler.shutdown(wait=False)
 

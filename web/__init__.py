@@ -69,7 +69,17 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.context_processor
     def _globals():
-        return {"disclaimer": DISCLAIMER, "sensor_banner": sensor_banner(get_store())}
+        import datetime as dt  # noqa: PLC0415
+        hour = dt.datetime.now().hour
+        # dark by default at night, whatever the phone's setting: a bright page at 3 a.m. wakes you
+        return {"disclaimer": DISCLAIMER, "sensor_banner": sensor_banner(get_store()),
+                "night_theme": hour >= 19 or hour < 8}
+
+    @app.template_filter("dur")
+    def _dur(seconds) -> str:
+        """A duration for people: "2.3 h", or "26 min" under an hour."""
+        s = float(seconds or 0)
+        return f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.0f} min"
 
     @app.after_request
     def _headers(resp):
@@ -95,14 +105,30 @@ def create_app(config: dict | None = None) -> Flask:
             return _api_error(400, getattr(e, "description", "bad request"))
         return e
 
-    from . import auth, diary, nights  # noqa: PLC0415
+    from werkzeug.routing import IntegerConverter  # noqa: PLC0415
+
+    class IdConverter(IntegerConverter):
+        """<int:...> in every route: 0 .. 2**63-1, what SQLite can hold
+        (a longer number is a 404, not an OverflowError)."""
+
+        def __init__(self, url_map, **kw):
+            kw.setdefault("max", 2 ** 63 - 1)
+            super().__init__(url_map, **kw)
+
+    app.url_map.converters["int"] = IdConverter
+
+    from . import auth, diary, hardware_page, nights, settings, tonight, trends  # noqa: PLC0415
     auth.init_app(app)
     app.register_blueprint(nights.bp)
+    app.register_blueprint(tonight.bp)
     app.register_blueprint(diary.bp)
+    app.register_blueprint(trends.bp)
+    app.register_blueprint(hardware_page.bp)
+    app.register_blueprint(settings.bp)
     return app
 
 
-def serve(app: Flask, host: str, port: int, threads: int = 8) -> None:
+def serve(app: Flask, host: str, port: int, threads: int = 12) -> None:
     """Serve with waitress (production WSGI server, pure Python)."""
     from waitress import serve as waitress_serve  # noqa: PLC0415
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+import datetime as dt
+
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, send_file, url_for
 
 bp = Blueprint("nights", __name__)
 
@@ -38,6 +40,8 @@ def night_json(n: dict) -> dict:
 
 
 def _night_or_404(night_id: int) -> dict:
+    if not 0 <= night_id < 2 ** 63:  # what SQLite can hold
+        abort(404)
     n = _store().night(night_id)
     if n is None:
         abort(404)
@@ -52,8 +56,12 @@ def _hourly(store, n) -> list[int]:
 @bp.get("/")
 def index():
     limit = _int_arg("limit", 30, 1, 1000)
+    from . import svg  # noqa: PLC0415
     nights = [night_json(n) for n in _store().nights(limit)]
-    return render_template("nights/index.html", nights=nights)
+    last30 = list(reversed(nights[:30]))
+    spark = svg.sparkline([n["twitches_per_rest_hour"] for n in last30],
+                          title=f"Twitches per rest hour, last {len(last30)} nights, oldest first")
+    return render_template("nights/index.html", nights=nights, spark=spark, spark_n=len(last30))
 
 
 @bp.get("/api/nights")
@@ -62,12 +70,70 @@ def api_nights():
     return jsonify({"nights": [night_json(n) for n in _store().nights(limit)]})
 
 
+PER_PAGE = 24  #: twitches per page of the waveform gallery
+
+
+def fault_spans(changes: list[dict], duration_s: float) -> list[tuple[float, float]]:
+    """(start, end) seconds where any sensor was not ok, from status changes."""
+    bad: dict[int, float] = {}
+    spans = []
+    for c in changes:
+        if c["status"] != "ok" and c["channel"] not in bad:
+            bad[c["channel"]] = c["t"]
+        elif c["status"] == "ok" and c["channel"] in bad:
+            spans.append((bad.pop(c["channel"]), c["t"]))
+    spans += [(t, duration_s) for t in bad.values()]
+    return sorted(spans)
+
+
+def _local(n: dict, t_s: float) -> dt.datetime:
+    return (dt.datetime.fromisoformat(n["start_utc"]) + dt.timedelta(seconds=t_s)).astimezone()
+
+
+def _gallery(store, n: dict, twitches: list[dict], page: int) -> tuple[list[dict], int, bool]:
+    from firmware_host.waveforms import AFTER_S, BEFORE_S, Snippets  # noqa: PLC0415
+    pages = max(1, -(-len(twitches) // PER_PAGE))
+    if page > pages:
+        abort(404)
+    snip = Snippets(store, current_app.config["DATA_DIR"], n)
+    names = n["channel_names"]
+    items = []
+    first = (page - 1) * PER_PAGE
+    for k, tw in enumerate(twitches[first: first + PER_PAGE], start=first + 1):
+        y = snip.get(tw["t"], tw["channel"])
+        site = names[tw["channel"]] if tw["channel"] < len(names) else f"channel {tw['channel']}"
+        items.append({"n": k, "t": tw["t"], "time": _local(n, tw["t"]).strftime("%H:%M:%S"),
+                      "channel": tw["channel"], "site": site, "peak": tw["peak"],
+                      "duration_ms": tw["duration_ms"], "rate_hz": n["rate_hz"], "before_s": BEFORE_S,
+                      "after_s": AFTER_S, "y": None if y is None else [round(float(v), 2) for v in y]})
+    return items, pages, snip.has_raw
+
+
 @bp.get("/nights/<int:night_id>")
 def night_page(night_id: int):
+    from . import svg  # noqa: PLC0415
     store = _store()
     n = _night_or_404(night_id)
-    return render_template("nights/detail.html", night=night_json(n), hourly=_hourly(store, n),
-                           twitches=store.twitches(night_id), movements=store.movements(night_id))
+    page = _int_arg("page", 1, 1, 100000)
+    twitches, movements = store.twitches(night_id), store.movements(night_id)
+    hourly = _hourly(store, n)
+    labels = [_local(n, 3600 * i).strftime("%H:00") for i in range(len(hourly))]
+    dur = n["duration_s"] or 0.0
+    items, pages, has_raw = _gallery(store, n, twitches, page)
+    for it in items:
+        it["svg"] = svg.waveform(it["y"], it["rate_hz"], it["before_s"],
+                                 title=f"Twitch at {it['time']}, {it['site']}") if it["y"] else None
+    charts = {
+        "hourly": svg.bars(hourly, labels, title="Twitches per hour", unit=" twitches"),
+        "timeline": svg.timeline(dur, movements, twitches, fault_spans(store.health(night_id), dur),
+                                 start_label=_local(n, 0).strftime("%H:%M"),
+                                 end_label=_local(n, dur).strftime("%H:%M")),
+    }
+    recs = [r for r in store.recordings(night_id) if r["finished"] or n["status"] != "recording"]
+    return render_template("nights/detail.html", night=night_json(n), hourly=hourly, hour_labels=labels,
+                           charts=charts, gallery=items, page=page, pages=pages, has_raw=has_raw,
+                           recordings=recs, movements=movements,
+                           raw_stopped=store.get_setting(f"night.{night_id}.raw_stopped"))
 
 
 @bp.get("/api/nights/<int:night_id>")
@@ -76,7 +142,35 @@ def api_night(night_id: int):
     n = _night_or_404(night_id)
     d = night_json(n)
     d["hourly"] = _hourly(store, n)
+    d["recordings"] = [{"id": r["id"], "start_t": r["start_t"], "samples": r["samples"],
+                        "url": url_for("nights.download_edf", night_id=night_id, rec_id=r["id"])}
+                       for r in store.recordings(night_id)]
     return jsonify(d)
+
+
+@bp.get("/api/nights/<int:night_id>/waveforms")
+def api_waveforms(night_id: int):
+    store = _store()
+    n = _night_or_404(night_id)
+    page = _int_arg("page", 1, 1, 100000)
+    items, pages, has_raw = _gallery(store, n, store.twitches(night_id), page)
+    return jsonify({"night": night_id, "page": page, "pages": pages, "per_page": PER_PAGE, "raw": has_raw,
+                    "unit": "codes, 3-35 Hz band-pass", "twitches": items})
+
+
+@bp.get("/nights/<int:night_id>/recordings/<int:rec_id>.edf")
+def download_edf(night_id: int, rec_id: int):
+    """One of the night's EDF+ files (an hour each), twitches annotated."""
+    from firmware_host.waveforms import confined  # noqa: PLC0415
+    store = _store()
+    n = _night_or_404(night_id)
+    rec = next((r for r in store.recordings(night_id) if r["id"] == rec_id), None)
+    path = confined(current_app.config["DATA_DIR"], rec["path"]) if rec else None
+    if path is None or not path.is_file():
+        abort(404)
+    k = [r["id"] for r in store.recordings(night_id)].index(rec_id) + 1
+    return send_file(path, mimetype="application/octet-stream", as_attachment=True,
+                     download_name=f"twitchmon-{n['date']}-night{night_id}-part{k}.edf", max_age=0)
 
 
 @bp.get("/api/nights/<int:night_id>/events")

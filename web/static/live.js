@@ -1,0 +1,74 @@
+// twitchmon live signal view: Server-Sent Events from /api/live drawn with
+// uPlot (vendored, MIT), one small plot a sensor, the last WINDOW_S seconds.
+(function () {
+  "use strict";
+  var root = document.getElementById("live");
+  if (!root || typeof uPlot === "undefined") { return; }
+  var WINDOW_S = 10;
+  var names = (root.dataset.names || "").split("|");
+  var stateEl = document.getElementById("live-state");
+  var plots = [], xs = [], ys = [];
+  var state = window.twitchmonLive = { messages: 0, lastT: null, points: 0 };
+
+  function width(el) { return Math.max(240, el.clientWidth || 320); }
+
+  root.querySelectorAll(".plot").forEach(function (el, i) {
+    xs[i] = []; ys[i] = [];
+    var opts = {
+      width: width(el), height: 120,
+      legend: { show: false },
+      cursor: { show: false },
+      scales: { x: { time: false } },
+      axes: [{ stroke: "#a0a8b0", grid: { stroke: "#333" }, values: function (u, v) { return v.map(function (s) { return s.toFixed(0) + " s"; }); } },
+             { stroke: "#a0a8b0", grid: { stroke: "#333" }, size: 50 }],
+      series: [{}, { label: names[i] || ("channel " + i), stroke: "#7fb8ff", width: 1 }]
+    };
+    plots[i] = new uPlot(opts, [[], []], el);
+  });
+
+  window.addEventListener("resize", function () {
+    root.querySelectorAll(".plot").forEach(function (el, i) {
+      if (plots[i]) { plots[i].setSize({ width: width(el), height: 120 }); }
+    });
+  });
+
+  var pending = false;
+  function draw() {
+    pending = false;
+    for (var i = 0; i < plots.length; i++) { plots[i].setData([xs[i], ys[i]]); }
+  }
+
+  function setStatus(list) {
+    list.forEach(function (s, i) {
+      var el = root.querySelector('.status[data-channel="' + i + '"]');
+      if (el && el.textContent !== s) { el.textContent = s; el.className = "status status-" + s.replace(/ /g, "-"); }
+    });
+  }
+
+  var src = new EventSource(root.dataset.src);
+  src.onmessage = function (e) {
+    var m = JSON.parse(e.data);
+    var dt = 1 / m.hz;
+    for (var i = 0; i < plots.length && i < m.y.length; i++) {
+      var col = m.y[i];
+      if (xs[i].length && m.t0 < xs[i][xs[i].length - 1]) { xs[i] = []; ys[i] = []; }  // a new ring
+      for (var k = 0; k < col.length; k++) { xs[i].push(m.t0 + k * dt); ys[i].push(col[k]); }
+      var keepFrom = 0, tEnd = xs[i][xs[i].length - 1];
+      while (keepFrom < xs[i].length && xs[i][keepFrom] < tEnd - WINDOW_S) { keepFrom++; }
+      if (keepFrom) { xs[i] = xs[i].slice(keepFrom); ys[i] = ys[i].slice(keepFrom); }
+    }
+    if (m.status) { setStatus(m.status); }
+    state.messages += 1;
+    state.lastT = xs[0] && xs[0].length ? xs[0][xs[0].length - 1] : null;
+    state.points = xs[0] ? xs[0].length : 0;
+    if (stateEl) { stateEl.textContent = "Live signal: " + m.hz.toFixed(0) + " samples/s a sensor, last " + WINDOW_S + " s."; }
+    if (!pending) { pending = true; window.requestAnimationFrame(draw); }
+  };
+  src.addEventListener("nosignal", function () {
+    if (stateEl) { stateEl.textContent = "No live signal: is the twitchmon service running?"; }
+    setStatus(names.map(function () { return "no signal"; }));
+  });
+  src.onerror = function () {
+    if (stateEl) { stateEl.textContent = "Live signal: reconnecting…"; }
+  };
+})();

@@ -1,0 +1,174 @@
+"""Tonight: is it recording, the night window, each sensor's health, the
+counts so far, and the live signal (Server-Sent Events from the daemon's
+ring, :mod:`firmware_host.live`) for placing the sensors."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+
+import numpy as np
+from flask import Blueprint, Response, current_app, jsonify, render_template
+
+from firmware_host import pins
+from firmware_host.live import LiveError, LiveReader, classify
+
+bp = Blueprint("tonight", __name__)
+
+DISPLAY_HZ = 250.0  #: the live view's rate: block means of the raw codes, Hz
+TICK_S = 0.1  #: how often a stream looks for new frames, s
+STREAM_S = 300.0  #: a stream ends after this and the browser reconnects (frees the thread), s
+STALE_S = 3.0  #: a ring not written for this long means the daemon is not sampling, s
+MAX_STREAMS = 6  #: live viewers at once; more get 503 (each holds a server thread)
+_streams = threading.BoundedSemaphore(MAX_STREAMS)
+
+
+def _store():
+    return current_app.get_store()
+
+
+def open_live(store) -> LiveReader | None:
+    path = store.get_setting("live_path")
+    if not isinstance(path, str) or not path:
+        return None
+    try:
+        return LiveReader(path)
+    except LiveError:
+        return None
+
+
+def _config(store):
+    from firmware_host.config import ConfigError, effective_config  # noqa: PLC0415
+    try:
+        return effective_config(current_app.config.get("CONFIG_FILE"), store)
+    except ConfigError:
+        return None
+
+
+def sensors_now(reader: LiveReader | None, names: list[str]) -> tuple[bool, list[dict]]:
+    """(signal flowing?, [{"site", "status"}]) from the last second of the ring."""
+    if reader is None:
+        return False, [{"site": n, "status": "no signal"} for n in names]
+    st = reader.state()
+    fresh = time.time() - st["updated_unix"] < STALE_S
+    if not fresh:
+        return False, [{"site": n, "status": "no signal"} for n in names[:reader.channels]]
+    status = classify(reader.tail(int(reader.rate_hz)), reader.rate_hz)
+    names = (names + pins.site_names(reader.channels))[:reader.channels] if len(names) < reader.channels \
+        else names[:reader.channels]
+    return True, [{"site": names[i], "status": s} for i, s in enumerate(status)]
+
+
+def tonight_json() -> dict:
+    from firmware_host.daemon import site_names  # noqa: PLC0415
+    from firmware_host.schedule import in_window, window_for  # noqa: PLC0415
+
+    store = _store()
+    now = dt.datetime.now(dt.timezone.utc)
+    cfg = _config(store)
+    window = None
+    if cfg is not None:
+        start, end = window_for(now, cfg)
+        window = {"start": start.isoformat(timespec="minutes"), "end": end.isoformat(timespec="minutes"),
+                  "open": in_window(now, cfg), "sensitivity": cfg.sensitivity}
+    rec = next((n for n in store.nights(5) if n["status"] == "recording"), None)
+    reader = open_live(store)
+    try:
+        channels = reader.channels if reader else 4
+        flowing, sensors = sensors_now(reader, site_names(store, channels))
+    finally:
+        if reader is not None:
+            reader.close()
+    night = None
+    if rec is not None:
+        raw_stopped = store.get_setting(f"night.{rec['id']}.raw_stopped")
+        night = {"id": rec["id"], "date": rec["date"], "start": rec["start_utc"], "total": rec["total"],
+                 "per_channel": rec["per_channel"], "channel_names": rec["channel_names"],
+                 "duration_s": rec["duration_s"], "rest_s": rec["rest_s"], "movements": rec["movements"],
+                 "raw_stopped": raw_stopped}
+    return {"recording": night is not None, "night": night, "window": window, "signal": flowing,
+            "sensors": sensors, "demo": bool(current_app.config.get("DEMO"))}
+
+
+@bp.get("/tonight")
+def page():
+    return render_template("tonight.html", t=tonight_json(), display_hz=DISPLAY_HZ)
+
+
+@bp.get("/api/tonight")
+def api():
+    return jsonify(tonight_json())
+
+
+def _decimate(frames: np.ndarray, carry: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Means of k raw frames (a crude low-pass for the display); leftovers carried."""
+    x = np.vstack([carry, frames]) if len(carry) else frames
+    whole = len(x) // k * k
+    out = x[:whole].reshape(-1, k, x.shape[1]).mean(axis=1) if whole else np.empty((0, x.shape[1]))
+    return out, x[whole:]
+
+
+@bp.get("/api/live")
+def live():
+    """Server-Sent Events: every ``TICK_S`` the new frames as display-rate
+    means, ``{"t0": s, "hz": Hz, "y": [[codes per channel]...], "status": [...]}``."""
+    if not _streams.acquire(blocking=False):
+        return jsonify({"error": f"at most {MAX_STREAMS} live views at once"}), 503
+    store = _store()
+    path = store.get_setting("live_path")
+
+    def stream():
+        reader, carry, k, status_at, reader_end = None, np.empty((0, 0)), 1, 0.0, 0
+        deadline = time.monotonic() + STREAM_S
+        try:
+            yield "retry: 1000\n\n"
+            while time.monotonic() < deadline:
+                if reader is not None and time.time() - reader.state()["updated_unix"] > STALE_S:
+                    reader.close()
+                    reader = None  # the daemon may have restarted with a new ring
+                if reader is None:
+                    try:
+                        reader = LiveReader(path) if isinstance(path, str) else None
+                    except LiveError:
+                        reader = None
+                    if reader is None or time.time() - reader.state()["updated_unix"] > STALE_S:
+                        if reader is not None:
+                            reader.close()
+                            reader = None
+                        yield f"event: nosignal\ndata: {json.dumps({'signal': False})}\n\n"
+                        time.sleep(1.0)
+                        continue
+                    k = max(1, int(round(reader.rate_hz / DISPLAY_HZ)))
+                    reader.seen = max(0, reader.state()["count"] - int(reader.rate_hz * 5))  # 5 s to start
+                    carry = np.empty((0, reader.channels))
+                first, frames = reader.read()
+                if len(frames):
+                    if len(carry) and first != reader_end:  # frames lost: start clean
+                        carry = np.empty((0, reader.channels))
+                    reader_end = first + len(frames)
+                    t0 = (first - len(carry)) / reader.rate_hz
+                    y, carry = _decimate(frames.astype(np.float64), carry, k)
+                    msg = {"t0": round(t0, 4), "hz": reader.rate_hz / k,
+                           "y": [[round(v, 1) for v in col] for col in y.T.tolist()]}
+                    now = time.monotonic()
+                    if now - status_at >= 1.0:
+                        status_at = now
+                        msg["status"] = classify(reader.tail(int(reader.rate_hz)), reader.rate_hz)
+                    yield f"data: {json.dumps(msg, separators=(',', ':'))}\n\n"
+                time.sleep(TICK_S)
+        finally:
+            if reader is not None:
+                reader.close()
+
+    released = threading.Event()
+
+    def release():  # on close, also for a stream never started (client gone before the first byte)
+        if not released.is_set():
+            released.set()
+            _streams.release()
+
+    resp = Response(stream(), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    resp.call_on_close(release)
+    return resp
