@@ -32,6 +32,8 @@ def test_same_total_on_page_api_and_csv(client, app, night_files, capsys):
     assert one["total"] == total and sum(one["hourly"]) == total
     ev = client.get(f"/api/nights/{nid}/events").get_json()
     assert ev["counts"]["total"] == len(ev["twitches"]) == total
+    listing = client.get("/").get_data(as_text=True)
+    assert f'<span class="num total">{total}</span>' in listing
     page = client.get(f"/nights/{nid}").get_data(as_text=True)
     assert f'<strong class="total">{total}</strong>' in page
     rows = client.get(f"/export.csv?night={nid}").get_data(as_text=True).splitlines()
