@@ -109,3 +109,29 @@ def test_diary_comparison_counts_the_nights_behind_each_rate(tmp_path):
     assert comp["caffeine"]["without"] == {"nights": 2, "rate": 2.5}
     assert comp["alcohol"]["with"] == {"nights": 1, "rate": 20.0}
     assert comp["smoking"]["with"] == {"nights": 0, "rate": None}
+
+
+def test_every_write_route_needs_the_form_token_and_on_the_lan_a_login(tmp_path, client):
+    """Walk the app's routes: each one taking POST refuses it without the
+    CSRF token (loopback) and without a session (LAN), and changes nothing."""
+    posts = [r.rule for r in client.application.url_map.iter_rules() if "POST" in r.methods]
+    assert {"/diary/<date>", "/settings", "/settings/password", "/logout", "/login"} <= set(posts)
+    lan = _lan_app(tmp_path / "lan").test_client()
+    for rule in posts:
+        url = rule.replace("<date>", "2026-05-01")
+        assert client.post(url, data={"notes": "x", "new_password": "abcdefgh1",
+                                      "new_password2": "abcdefgh1"}).status_code == 400, url
+        if url not in ("/login",):
+            r = lan.post(url, data={"csrf_token": "forged"})
+            assert r.status_code in (302, 400, 401) and (r.status_code != 302 or "/login" in r.headers["Location"]), url
+    assert client.get("/api/diary").get_json()["entries"] == []
+    assert client.get("/api/settings").get_json()["password_set"] is False
+
+
+def test_security_headers_on_every_page(client):
+    for url in ["/", "/tonight", "/trends", "/diary", "/hardware", "/settings", "/login", "/api/nights"]:
+        h = client.get(url).headers
+        csp = h["Content-Security-Policy"]
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "http:" not in csp and "https:" not in csp and "*" not in csp
+        assert h["X-Content-Type-Options"] == "nosniff" and h["Referrer-Policy"] == "no-referrer"
