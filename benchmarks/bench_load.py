@@ -31,7 +31,7 @@ def run(seconds: float, with_load: bool) -> None:
     if with_load:
         srv, port = loadlib.server(d)
     p = loadlib.daemon(d)
-    time.sleep(3)  # sampler up, live ring made
+    loadlib.wait_recording(p, d)  # sampler up, live ring made
     if with_load:
         load = loadlib.Load(port, viewers=4, workers=6, requests=10 ** 9).start()
     time.sleep(seconds)

@@ -750,7 +750,7 @@ class Detector:
         rest = ~not_rest & (not bad_now.all())
         self.rest_samples += int(rest.sum())
         self.analysed_samples += b_abs - a_abs
-        if rest.mean() > 0.8:
+        if rest.size and rest.mean() > 0.8:
             est = np.median(np.abs(r[:, rest][:, ::3]), axis=1) / 0.6745 + 1e-3  # every 3rd sample is plenty
             learn = ~bad_now
             if np.isnan(self.sigma).any():

@@ -29,13 +29,25 @@ def daemon(data_dir, source="emulator") -> subprocess.Popen:
                             text=True)
 
 
+def wait_recording(p, data_dir, timeout=60) -> None:
+    """Until the daemon has started a recording (it is sampling)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(Path(data_dir).glob("recordings/*/night-*.edf")):
+            return
+        if p.poll() is not None:
+            raise AssertionError(f"daemon exited {p.returncode}")
+        time.sleep(0.2)
+    raise AssertionError("daemon did not start recording")
+
+
 def stop_daemon(p) -> dict:
     """SIGTERM; the sampler's stats from the daemon's last line."""
     p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=60)
     line = next((ln for ln in out.splitlines() if ln.startswith("twitchmon: sampler ")), None)
     if line is None:
-        raise AssertionError(f"no sampler stats (exit {p.returncode}): {err[-1500:]}")
+        raise AssertionError(f"no sampler stats (exit {p.returncode}): {out[-800:]} {err[-1500:]}")
     return ast.literal_eval(line[len("twitchmon: sampler "):])
 
 

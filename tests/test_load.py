@@ -8,6 +8,7 @@ def test_page_under_load_while_the_daemon_records(tmp_path):
     srv, port = loadlib.server(tmp_path)
     p = loadlib.daemon(tmp_path, source="sim")
     try:
+        loadlib.wait_recording(p, tmp_path)
         load = loadlib.Load(port, viewers=3, workers=4, requests=25).start()
         load.wait_workers(120)
         load.stop()
