@@ -132,6 +132,31 @@ class EdfReader(TraceReader):
                 edf = edfio.read_edf(path, lazy_load_data=True)
         except (ValueError, IndexError, UnicodeDecodeError, OSError, TypeError) as exc:
             raise TraceError(f"{where}: bad EDF header: {str(exc).splitlines()[0]}") from None
+        try:  # edfio parses header fields lazily: a damaged one fails here
+            signals, raw_labels, rate = self._layout(edf, where)
+            self._header_bytes = int(edf.bytes_in_header_record)
+            n_records = int(edf.num_data_records)
+            self.record_duration_s = float(edf.data_record_duration)
+        except (ValueError, IndexError, UnicodeDecodeError, TypeError, OverflowError) as exc:
+            if isinstance(exc, TraceError):
+                raise
+            raise TraceError(f"{where}: bad EDF header: {str(exc).splitlines()[0]}") from None
+        self._spr = self._cols[0][1]
+        size = os.path.getsize(path)
+        whole = (size - self._header_bytes) // (2 * self._record_len)
+        n_records = min(n_records, whole) if n_records >= 0 else whole
+        self._n_records = max(n_records, 0)
+        truncated = any("truncated" in str(w.message).lower() or "Incomplete" in str(w.message)
+                        for w in caught)
+        notes = [str(w.message) for w in caught]
+        start_unix = self._start_unix(edf, path)
+        self._path = path
+        self.info = TraceInfo(where, "edf", rate, len(self._cols), self._n_records * self._spr,
+                              start_unix, raw_labels, truncated, notes)
+        self._edf = edf
+
+    def _layout(self, edf, where: str):
+        """Signals, labels and rate from the header; the record layout into self."""
         signals = [s for s in edf.signals]
         raw_labels = [s.label for s in signals]
         if not signals:
@@ -155,22 +180,7 @@ class EdfReader(TraceReader):
                 if dmax <= dmin:
                     raise TraceError(f"{where}: signal {s.label!r} has digital range {dmin}..{dmax}")
                 self._cols.append((off, s.samples_per_data_record, dmin, dmax))
-        self._spr = self._cols[0][1]
-        self._header_bytes = edf.bytes_in_header_record
-        n_records = edf.num_data_records
-        size = os.path.getsize(path)
-        whole = (size - self._header_bytes) // (2 * self._record_len)
-        n_records = min(n_records, whole) if n_records >= 0 else whole
-        self._n_records = max(n_records, 0)
-        truncated = any("truncated" in str(w.message).lower() or "Incomplete" in str(w.message)
-                        for w in caught)
-        notes = [str(w.message) for w in caught]
-        start_unix = self._start_unix(edf, path)
-        self._path = path
-        self.info = TraceInfo(where, "edf", rate, len(self._cols), self._n_records * self._spr,
-                              start_unix, raw_labels, truncated, notes)
-        self.record_duration_s = edf.data_record_duration
-        self._edf = edf
+        return signals, raw_labels, rate
 
     def _start_unix(self, edf, path: Path) -> float | None:
         """Start time from the header and, for EDF+, the first record's
@@ -360,7 +370,8 @@ class WavReader(TraceReader):
         where = str(path)
         try:
             self._w = wave.open(str(path), "rb")
-        except (wave.Error, EOFError, struct.error) as exc:
+        except (wave.Error, EOFError, struct.error, RuntimeError, OverflowError, ValueError) as exc:
+            # (the wave module raises a bare RuntimeError for a chunk size past the end)
             raise TraceError(f"{where}: not a readable WAV file ({exc or 'header cut short'})") from None
         if self._w.getsampwidth() != 2 or self._w.getcomptype() != "NONE":
             self._w.close()
@@ -602,6 +613,19 @@ class NpzWriter:
 
 # -- CSV ---------------------------------------------------------------------
 
+def _csv_rows(reader, where: str):
+    """The csv module's rows, its errors (a stray quote swallowing the file,
+    a NUL byte) as one-line TraceErrors naming the line."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise TraceError(f"{where}: line {reader.line_num}: {exc}") from None
+        yield row
+
+
 class CsvReader(TraceReader):
     def __init__(self, path: Path, rate_hz: float | None = None):
         where = str(path)
@@ -612,6 +636,8 @@ class CsvReader(TraceReader):
                 first = [next(csv.reader(f), None) for _ in range(2)]
         except UnicodeDecodeError:
             raise TraceError(f"{where}: not a text CSV file") from None
+        except csv.Error as exc:
+            raise TraceError(f"{where}: not a CSV file ({exc})") from None
         if not header or not first[0]:
             raise TraceError(f"{where}: CSV has no header and data rows")
         header = [h.strip() for h in header]
@@ -647,12 +673,14 @@ class CsvReader(TraceReader):
             size = fb.tell()
             fb.seek(max(size - 1, 0))
             cut_last = size > 0 and fb.read(1) not in (b"\n", b"\r")
-        with open(self._path, newline="", encoding="utf-8") as f:
+        # a damaged byte becomes U+FFFD, so its row fails to parse like any
+        # other bad row: an error if rows follow it, the cut end if not
+        with open(self._path, newline="", encoding="utf-8", errors="replace") as f:
             reader = csv.reader(f)
             next(reader)
             rows: list[list[float]] = []
             bad: tuple[int, str] | None = None
-            for lineno, row in enumerate(reader, start=2):
+            for lineno, row in enumerate(_csv_rows(reader, self.info.path), start=2):
                 if bad is not None:
                     raise TraceError(f"{self.info.path}: line {bad[0]}: {bad[1]}")
                 if not row:

@@ -175,7 +175,7 @@ def _read_all(path) -> int:
         return n
 
 
-@settings(max_examples=60, deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("TWITCHMON_FUZZ_EXAMPLES", "60")), deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ext=st.sampled_from(sorted(FILES)), cut=st.floats(0, 1), flips=st.lists(
     st.tuples(st.floats(0, 1), st.integers(1, 255)), max_size=6))
 def test_damaged_files_read_what_is_whole_or_fail_in_one_line(tmp_path_factory, ext, cut, flips):
