@@ -120,7 +120,7 @@ def config_from_dict(raw: dict, where: str = "config") -> Config:
 
 def load_config(path: str | Path | None) -> Config:
     """The settings in ``path``; the defaults when ``path`` is None."""
-    return config_from_dict(_load_raw(path), str(path))
+    return config_from_dict(load_raw(path), str(path))
 
 
 def merge(base: dict, overrides: dict) -> dict:
@@ -139,7 +139,7 @@ def effective_config(path: str | Path | None, store) -> Config:
     (store setting ``config``, same structure) on top.  A bad override
     (it is checked before it is stored, so only a hand-edited store) is
     ignored rather than stopping the daemon."""
-    raw = _load_raw(path)
+    raw = load_raw(path)
     over = store.get_setting("config", {}) if store is not None else {}
     if over:
         try:
@@ -150,7 +150,7 @@ def effective_config(path: str | Path | None, store) -> Config:
     return config_from_dict(raw, str(path))
 
 
-def _load_raw(path: str | Path | None) -> dict:
+def load_raw(path: str | Path | None) -> dict:
     if path is None:
         return {}
     p = Path(path)

@@ -38,7 +38,7 @@ def current(store) -> dict:
 
 def _validate(form) -> tuple[dict, list[str]]:
     """The override dict and site names from the form; ConfigError/ValueError on bad input."""
-    from firmware_host.config import _load_raw, config_from_dict, merge  # noqa: PLC0415
+    from firmware_host.config import load_raw, config_from_dict, merge  # noqa: PLC0415
     names = [form.get(f"name{c}", "").strip() for c in range(len(pins.SITES))]
     for c, n in enumerate(names):
         if not n or len(n) > MAX_NAME or any(ch in n for ch in "\r\n\t"):
@@ -59,7 +59,7 @@ def _validate(form) -> tuple[dict, list[str]]:
     tz = form.get("timezone", "").strip()
     if tz:
         over["night"]["timezone"] = tz
-    config_from_dict(merge(_load_raw(current_app.config.get("CONFIG_FILE")), over), "settings")
+    config_from_dict(merge(load_raw(current_app.config.get("CONFIG_FILE")), over), "settings")
     return over, names
 
 

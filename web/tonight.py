@@ -55,8 +55,7 @@ def sensors_now(reader: LiveReader | None, names: list[str]) -> tuple[bool, list
     if not fresh:
         return False, [{"site": n, "status": "no signal"} for n in names[:reader.channels]]
     status = classify(reader.tail(int(reader.rate_hz)), reader.rate_hz)
-    names = (names + pins.site_names(reader.channels))[:reader.channels] if len(names) < reader.channels \
-        else names[:reader.channels]
+    names = (list(names) + pins.site_names(reader.channels)[len(names):])[:reader.channels]
     return True, [{"site": names[i], "status": s} for i, s in enumerate(status)]
 
 
