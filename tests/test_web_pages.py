@@ -388,3 +388,24 @@ def test_hardware_page_shows_the_pin_table_the_code_reads(fclient):
     assert svg.status_code == 200 and svg.mimetype == "image/svg+xml" and b"MCP3008" in svg.data
     api = fclient.get("/api/hardware").get_json()
     assert api["wiring"] == pins.wiring_rows() and len(api["bom"]) >= 10
+
+
+def test_live_stream_carries_the_night_counts_while_recording(tmp_path, monkeypatch, request):
+    import web.tonight as tn
+    monkeypatch.setattr(tn, "TICK_S", 0.01)
+    app, w = _ring_app(tmp_path, np.full((2000, 4), 512.0))
+    st = open_store(app.config["DATA_DIR"])
+    nid = st.add_night(date="2026-05-01", start_utc="2026-05-01T22:00:00+00:00", source="t", rate_hz=1000.0,
+                       channels=4, channel_names=pins.site_names(4), status="recording")
+    st.add_events(nid, [{"t": 1.0, "channel": 2, "duration_ms": 90, "peak": 5, "snr": 6}])
+    st.refresh_counts(nid)
+    st.close()
+    w.set_state(["ok"] * 4, nid)
+    w.write(np.full((100, 4), 512.0))
+    resp = app.test_client().get("/api/live")
+    request.addfinalizer(resp.close)
+    it = (b.decode() for b in resp.response)
+    next(it)
+    msg = json.loads(next(it).split("data: ", 1)[1])
+    assert msg["night"] == {"id": nid, "total": 1, "per_channel": [0, 0, 1, 0], "movements": 0}
+    assert app.test_client().get("/api/tonight").get_json()["night"]["total"] == 1

@@ -20,6 +20,7 @@ DISPLAY_HZ = 250.0  #: the live view's rate: block means of the raw codes, Hz
 TICK_S = 0.1  #: how often a stream looks for new frames, s
 STREAM_S = 300.0  #: a stream ends after this and the browser reconnects (frees the thread), s
 STALE_S = 3.0  #: a ring not written for this long means the daemon is not sampling, s
+COUNTS_S = 5.0  #: how often a stream sends the night's counts so far, s
 MAX_STREAMS = 6  #: live viewers at once; more get 503 (each holds a server thread)
 _streams = threading.BoundedSemaphore(MAX_STREAMS)
 
@@ -111,14 +112,27 @@ def _decimate(frames: np.ndarray, carry: np.ndarray, k: int) -> tuple[np.ndarray
 @bp.get("/api/live")
 def live():
     """Server-Sent Events: every ``TICK_S`` the new frames as display-rate
-    means, ``{"t0": s, "hz": Hz, "y": [[codes per channel]...], "status": [...]}``."""
+    means, ``{"t0": s, "hz": Hz, "y": [[codes per channel]...]}``, with
+    ``"status"`` (each sensor) every second and, while a night is recorded,
+    ``"night"`` (its counts so far) every ``COUNTS_S``."""
     if not _streams.acquire(blocking=False):
         return jsonify({"error": f"at most {MAX_STREAMS} live views at once"}), 503
     store = _store()
     path = store.get_setting("live_path")
+    db_path = store.path
+
+    def counts(night_id: int, cache: dict) -> dict | None:
+        """The night's counts so far (its own connection: the request's is gone)."""
+        from firmware_host.store import Store  # noqa: PLC0415
+        if "store" not in cache:
+            cache["store"] = Store(db_path)
+        n = cache["store"].night(night_id)
+        return None if n is None else {"id": n["id"], "total": n["total"], "per_channel": n["per_channel"],
+                                       "movements": n["movements"]}
 
     def stream():
         reader, carry, k, status_at, reader_end = None, np.empty((0, 0)), 1, 0.0, 0
+        counts_at, cache = 0.0, {}
         deadline = time.monotonic() + STREAM_S
         try:
             yield "retry: 1000\n\n"
@@ -154,11 +168,17 @@ def live():
                     if now - status_at >= 1.0:
                         status_at = now
                         msg["status"] = classify(reader.tail(int(reader.rate_hz)), reader.rate_hz)
+                    night_id = reader.state()["night_id"]
+                    if night_id is not None and now - counts_at >= COUNTS_S:
+                        counts_at = now
+                        msg["night"] = counts(night_id, cache)
                     yield f"data: {json.dumps(msg, separators=(',', ':'))}\n\n"
                 time.sleep(TICK_S)
         finally:
             if reader is not None:
                 reader.close()
+            if "store" in cache:
+                cache["store"].close()
 
     released = threading.Event()
 

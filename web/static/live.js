@@ -58,6 +58,15 @@
       if (keepFrom) { xs[i] = xs[i].slice(keepFrom); ys[i] = ys[i].slice(keepFrom); }
     }
     if (m.status) { setStatus(m.status); }
+    if (m.night) {  // counts so far, while a night is recorded
+      var tot = document.getElementById("tonight-total");
+      if (tot) { tot.textContent = m.night.total; }
+      m.night.per_channel.forEach(function (c, i) {
+        var td = document.querySelector('[data-site-count="' + i + '"]');
+        if (td) { td.textContent = c; }
+      });
+      state.nightTotal = m.night.total;
+    }
     state.messages += 1;
     state.lastT = xs[0] && xs[0].length ? xs[0][xs[0].length - 1] : null;
     state.points = xs[0] ? xs[0].length : 0;
