@@ -109,11 +109,20 @@ class NightRecorder:
         self.writer = EdfWriter(self.data_dir / rel, self.rate_hz, self.names, t)
         self.rec_id = self.store.add_recording(self.night_id, str(rel), self.samples / self.rate_hz)
         self.file_start_sample = self.samples
+        self._file_dated = t  # the start written into its header
 
     def _close_file(self) -> None:
         if self.writer is not None:
             self.writer.close()
             self.store.finish_recording(self.rec_id, self.writer.samples_written)
+            right = self.start + dt.timedelta(seconds=self.file_start_sample / self.rate_hz)
+            if self.clock_was_set and abs((right - self._file_dated).total_seconds()) >= 1.0:
+                # opened on an unset clock (1970): date the file now that the clock is right
+                from .traces import set_edf_start  # noqa: PLC0415
+                try:
+                    set_edf_start(self.writer.path, right)
+                except (OSError, ValueError) as exc:
+                    print(f"twitchmon: could not re-date {self.writer.path}: {exc}", file=sys.stderr, flush=True)
             self.writer = None
 
     def feed(self, codes) -> None:

@@ -335,6 +335,31 @@ class EdfWriter:
         self.close()
 
 
+def set_edf_start(path: str | Path, start: dt.datetime) -> None:
+    """Rewrite a closed EDF(+) file's start date and time in place (header
+    bytes 168-183 and EDF+'s ``Startdate`` in the recording field): for a
+    night begun before a Pi's clock was set, once it is.  ``start`` in UTC."""
+    start = start.astimezone(dt.timezone.utc).replace(tzinfo=None) if start.tzinfo else start
+    if not 1985 <= start.year <= 2084:
+        raise ValueError(f"EDF cannot hold the year {start.year}")
+    with open(path, "r+b") as f:
+        head = f.read(256)
+        if len(head) < 256 or head[:8] != b"0       ":
+            raise TraceError(f"{path}: not an EDF file (no EDF header)")
+        f.seek(168)
+        f.write(f"{start:%d.%m.}{start.year % 100:02d}{start:%H.%M.%S}".encode("ascii"))
+        rec = head[88:168]
+        if rec.startswith(b"Startdate "):
+            months = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+            token = f"{start.day:02d}-{months[start.month - 1]}-{start.year:04d}".encode("ascii")
+            old = rec[10:].split(b" ", 1)[0]
+            if len(old) == len(token):
+                f.seek(88 + 10)
+                f.write(token)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def edf_is_unfinished(path: str | Path) -> bool:
     """True when the header's record count is -1 (the writer never closed)."""
     with open(path, "rb") as f:

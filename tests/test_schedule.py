@@ -184,6 +184,10 @@ def test_a_night_begun_before_the_clock_was_set_is_dated_once_it_is(tmp_path):
     rec.close()
     n = store.night(rec.night_id)
     assert n["duration_s"] == pytest.approx(30.0)  # from samples, not from the wall clock
+    # the raw file, opened on the 1970 clock, is dated too: MNE reads the right start
+    mne = pytest.importorskip("mne")
+    raw = mne.io.read_raw_edf(tmp_path / store.recordings(rec.night_id)[0]["path"], verbose="error")
+    assert raw.info["meas_date"] == dt.datetime(2026, 5, 4, 23, 9, 30, tzinfo=UTC)
 
 
 def test_health_check_drives_the_led_state_and_the_page_banner(tmp_path):
