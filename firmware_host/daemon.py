@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from . import pins
 from .analysis import night_date, summary_from_store
 from .detector import Detector, DetectorConfig
@@ -206,6 +208,41 @@ class NightRecorder:
         self.store.refresh_counts(self.night_id)
 
 
+class GapFiller:
+    """Keeps the recording's time base true: the sampler skips whole periods
+    it missed (and says so by its blocks' ``first_index``); each missed
+    period becomes a copy of the last frame, so sample n is still n/rate
+    seconds into the night.  Also counts SPI read errors between health
+    checks."""
+
+    MAX_GAP = 600_000  #: frames made up at most for one gap (10 min at 1 kHz; a stall that long is a fault)
+
+    def __init__(self, channels: int):
+        self.next_index: int | None = None
+        self.last = None
+        self.filled = 0  #: frames made up so far
+        self._errors_seen = 0
+        self._errors_reported = 0
+
+    def fill(self, block) -> np.ndarray:
+        codes = block.codes
+        if self.next_index is not None and block.first_index > self.next_index and self.last is not None:
+            gap = min(block.first_index - self.next_index, self.MAX_GAP)
+            codes = np.vstack([np.repeat(self.last[None, :], gap, axis=0), codes])
+            self.filled += gap
+        if len(block.codes):
+            self.last = block.codes[-1]
+        self.next_index = block.first_index + len(block.codes)
+        self._errors_seen = max(self._errors_seen, getattr(block, "read_errors", 0))
+        return codes
+
+    def take_errors(self) -> int:
+        """SPI read errors since the last call."""
+        n = self._errors_seen - self._errors_reported
+        self._errors_reported = self._errors_seen
+        return n
+
+
 def _default_source() -> str:
     return "adc" if os.path.exists(f"/dev/spidev{pins.SPI_BUS}.{pins.SPI_DEVICE}") else "sim"
 
@@ -302,6 +339,7 @@ def run_daemon(args) -> int:
     sampler = SamplerProcess(spec, channels, rate, seed=args.seed).start()
     rec = None
     live = _live_writer(store, ddir, channels, rate)
+    gaps = GapFiller(channels)
     # button: a press marks the moment, a 2-s hold starts or stops recording
     panel = _status_panel(on_mark=lambda: flags.update(mark=True),
                           on_toggle=lambda: flags.update(night=not flags["night"])) if spec == "adc" else None
@@ -331,8 +369,9 @@ def run_daemon(args) -> int:
                 rec = None
                 if live is not None:
                     live.set_state(night_id=None)
+            codes = gaps.fill(block)  # missed periods become repeated frames: time stays true
             if live is not None:
-                live.write(block.codes)
+                live.write(codes)
             if flags["health"]:
                 flags["health"] = False
                 rev = store.get_setting("config_rev", 0)
@@ -345,13 +384,18 @@ def run_daemon(args) -> int:
                           flush=True)
                 if panel is not None:
                     panel.show(health_state(rec))
+                spi_errors = gaps.take_errors()
+                if spi_errors:
+                    print(f"twitchmon: {spi_errors} SPI read error(s) since the last check", file=sys.stderr,
+                          flush=True)
                 if rec is not None:
                     rec.fix_clock()
                     store.set_setting("health", json.dumps({"t": now().isoformat(timespec="seconds"),
-                                                            "status": list(rec.det.status)}))
+                                                            "status": list(rec.det.status),
+                                                            "spi_errors": spi_errors}))
             if rec is None:
                 continue
-            rec.feed(block.codes)
+            rec.feed(codes)
             if live is not None:
                 live.set_state(rec.det.status, rec.night_id)
             if flags["low_disk"] and rec.raw_enabled:

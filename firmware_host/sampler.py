@@ -213,6 +213,7 @@ class Block:
     first_index: int  #: sample index of the first frame (jumps after missed periods)
     t_mono: float  #: monotonic time of the first frame's deadline, s
     codes: np.ndarray  #: (n, channels) uint16
+    read_errors: int = 0  #: SPI transfers that failed so far (cumulative), for the health check
 
 
 def sample_loop(source: Source, emit: Callable[[Block], None], *, block_samples: int = 100,
@@ -240,7 +241,7 @@ def sample_loop(source: Source, emit: Callable[[Block], None], *, block_samples:
         if lateness >= period:  # whole periods gone: skip them, say so
             skip = int(lateness // period)
             if fill:
-                emit(Block(first_k, first_t, buf[:fill].copy()))
+                emit(Block(first_k, first_t, buf[:fill].copy(), stats.read_errors))
                 fill = 0
             stats.missed += skip
             stats.gaps.append((k, skip))
@@ -271,12 +272,12 @@ def sample_loop(source: Source, emit: Callable[[Block], None], *, block_samples:
         k += 1
         stats.frames += 1
         if fill == block_samples:
-            emit(Block(first_k, first_t, buf.copy()))
+            emit(Block(first_k, first_t, buf.copy(), stats.read_errors))
             fill = 0
             if on_tick is not None:
                 on_tick()
     if fill:
-        emit(Block(first_k, first_t, buf[:fill].copy()))
+        emit(Block(first_k, first_t, buf[:fill].copy(), stats.read_errors))
     return stats
 
 

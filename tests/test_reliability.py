@@ -258,3 +258,30 @@ def test_the_daemon_opens_no_network_socket(tmp_path):
     finally:
         p.terminate()
         p.wait(20)
+
+
+def test_missed_periods_become_repeated_frames_so_time_stays_true():
+    """The sampler skips periods it missed; the daemon makes them up from the
+    last frame so sample n stays n/rate seconds into the night, and it counts
+    the SPI read errors between health checks."""
+    from firmware_host.daemon import GapFiller
+    from firmware_host.sampler import Block
+    g = GapFiller(2)
+    a = np.array([[1, 2], [3, 4]], dtype=np.uint16)
+    b = np.array([[5, 6]], dtype=np.uint16)
+    assert np.array_equal(g.fill(Block(0, 0.0, a, 0)), a)
+    out = g.fill(Block(5, 0.005, b, 7))  # indices 2, 3 and 4 were missed
+    assert out.tolist() == [[3, 4], [3, 4], [3, 4], [5, 6]] and g.filled == 3
+    assert np.array_equal(g.fill(Block(6, 0.006, b, 7)), b)
+    assert g.take_errors() == 7 and g.take_errors() == 0
+
+
+def test_spi_errors_reach_the_page_banner(tmp_path):
+    import json as _json
+
+    from web import sensor_banner
+    st = open_store(tmp_path)
+    now = dt.datetime(2026, 5, 4, 23, 0, tzinfo=UTC)
+    st.set_setting("health", _json.dumps({"t": now.isoformat(), "status": ["ok"] * 4, "spi_errors": 12}))
+    lines = sensor_banner(st, now=now)
+    assert len(lines) == 1 and "12" in lines[0] and "SPI" in lines[0]

@@ -34,7 +34,10 @@ def sensor_banner(store, now=None, max_age_s: float = 300.0) -> list[str]:
     if (now - t).total_seconds() > max_age_s:
         return []
     names = pins.site_names(len(status))
-    return [f"{names[i]} sensor: {st}" for i, st in enumerate(status) if st != "ok"]
+    lines = [f"{names[i]} sensor: {st}" for i, st in enumerate(status) if st != "ok"]
+    if h.get("spi_errors"):
+        lines.append(f"the ADC did not answer {h['spi_errors']} time(s) in the last check (SPI read errors)")
+    return lines
 
 
 def create_app(config: dict | None = None) -> Flask:
