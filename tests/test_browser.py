@@ -123,3 +123,19 @@ def test_login_on_a_lan_configured_page(chromium, filled, tmp_path):
         assert "/login" in page.url
         page.close()
     assert [e for e in w.errors if "401" not in e] == []
+
+
+def test_keyboard_reaches_the_navigation_and_the_diary_form(chromium, site):
+    url, _, _ = site
+    page = chromium.new_page()
+    page.goto(url + "/diary")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Tonight"
+    for _ in range(40):  # on through the links to the first factor of the first entry
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.name") == "factor":
+            break
+    assert page.evaluate("document.activeElement.value") == "caffeine"
+    page.keyboard.press("Space")
+    assert page.evaluate("document.activeElement.checked") is True
+    page.close()

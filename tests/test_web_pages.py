@@ -409,3 +409,41 @@ def test_live_stream_carries_the_night_counts_while_recording(tmp_path, monkeypa
     msg = json.loads(next(it).split("data: ", 1)[1])
     assert msg["night"] == {"id": nid, "total": 1, "per_channel": [0, 0, 1, 0], "movements": 0}
     assert app.test_client().get("/api/tonight").get_json()["night"]["total"] == 1
+
+
+def test_every_form_control_has_a_label_and_every_image_a_text(fclient, filled):
+    """Accessibility basics on every page: each visible input, select and
+    textarea is labelled (label for=id, or inside its label), each <img>
+    has alt text and each chart <svg> a role and a label; the page has a lang."""
+    from html.parser import HTMLParser
+
+    class Scan(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.controls, self.label_for, self.in_label, self.problems, self.lang = [], set(), 0, [], None
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "html":
+                self.lang = a.get("lang")
+            if tag == "label":
+                self.in_label += 1
+                if a.get("for"):
+                    self.label_for.add(a["for"])
+            if tag in ("input", "select", "textarea") and a.get("type") != "hidden":
+                self.controls.append((a.get("id"), self.in_label > 0, a.get("name")))
+            if tag == "img" and not a.get("alt"):
+                self.problems.append(f"img without alt: {a.get('src')}")
+            if tag == "svg" and "chart" in (a.get("class") or "") and not (a.get("role") and a.get("aria-label")):
+                self.problems.append("chart svg without role/aria-label")
+
+        def handle_endtag(self, tag):
+            if tag == "label":
+                self.in_label -= 1
+
+    nid = filled[1][0]
+    for url in PAGES + [f"/nights/{nid}"]:
+        s = Scan()
+        s.feed(fclient.get(url).get_data(as_text=True))
+        unlabelled = [name for cid, inside, name in s.controls if not inside and cid not in s.label_for]
+        assert unlabelled == [] and s.problems == [] and s.lang == "en", (url, unlabelled, s.problems)
