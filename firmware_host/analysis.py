@@ -25,14 +25,37 @@ def hourly_counts(twitches: list[dict], duration_s: float) -> list[int]:
     return out
 
 
+PEAK_UNIT = "codes, 3-35 Hz band, heartbeat removed"
+
+
+def per_channel_counts(twitches: list[dict], channels: int) -> list[int]:
+    """Twitches on each channel 0..channels-1."""
+    per = [0] * channels
+    for tw in twitches:
+        per[tw["channel"]] += 1
+    return per
+
+
+def per_rest_hour(count: int, rest_s: float | None) -> float | None:
+    """``count`` per hour at rest; None for a night with no rest."""
+    return count / (rest_s / 3600) if rest_s and rest_s > 0 else None
+
+
+def _rounded(v: float | None) -> float | None:
+    return round(v, 2) if v is not None else None
+
+
+def counts(twitches: list[dict], channels: int, duration_s: float) -> dict:
+    """The report's and the summary's ``counts``: total, per channel, per hour."""
+    return {"total": len(twitches), "per_channel": per_channel_counts(twitches, channels),
+            "per_hour": hourly_counts(twitches, duration_s)}
+
+
 def build_report(source: str, rate_hz: float, channels: int, n_samples: int, events: Events,
                  det: Detector, *, channel_names: list[str] | None = None,
                  start_unix: float | None = None, truncated: bool = False) -> dict:
     twitches = [tw.as_dict() for tw in sorted(events.twitches, key=lambda t: t.t)]
     movements = [m.as_dict() for m in sorted(events.movements, key=lambda m: m.t)]
-    per = [0] * channels
-    for tw in twitches:
-        per[tw["channel"]] += 1
     duration = n_samples / rate_hz
     return {
         "source": source,
@@ -42,17 +65,16 @@ def build_report(source: str, rate_hz: float, channels: int, n_samples: int, eve
         "rest_s": round(det.rest_s, 1),
         "twitches": twitches,
         "movements": movements,
-        "counts": {"total": len(twitches), "per_channel": per,
-                   "per_hour": hourly_counts(twitches, duration)},
+        "counts": counts(twitches, channels, duration),
         "channel_names": channel_names or pins.site_names(channels),
         "faults": events.faults,
         "heart_rate_bpm": det.heart_rate_bpm,
         "mains_hz": det.mains_hz,
         "sensitivity": det.cfg.sensitivity,
-        "peak_unit": "codes, 3-35 Hz band, heartbeat removed",
+        "peak_unit": PEAK_UNIT,
         "start_unix": start_unix,
         "truncated": truncated,
-        "twitches_per_rest_hour": round(len(twitches) / (det.rest_s / 3600), 2) if det.rest_s > 0 else None,
+        "twitches_per_rest_hour": _rounded(per_rest_hour(len(twitches), det.rest_s)),
     }
 
 
@@ -91,14 +113,9 @@ def night_summary(report: dict) -> dict:
 
 def summary_from_detector(det, twitches: list[dict], faults: list[dict], duration_s: float) -> dict:
     """The same summary for a night recorded live (``twitchmon run``)."""
-    per = [0] * det.cfg.channels
-    for tw in twitches:
-        per[tw["channel"]] += 1
-    return {"counts": {"total": len(twitches), "per_channel": per,
-                       "per_hour": hourly_counts(twitches, duration_s)},
-            "faults": faults, "sensitivity": det.cfg.sensitivity,
-            "peak_unit": "codes, 3-35 Hz band, heartbeat removed", "truncated": False,
-            "twitches_per_rest_hour": round(len(twitches) / (det.rest_s / 3600), 2) if det.rest_s > 0 else None}
+    return {"counts": counts(twitches, det.cfg.channels, duration_s), "faults": faults,
+            "sensitivity": det.cfg.sensitivity, "peak_unit": PEAK_UNIT, "truncated": False,
+            "twitches_per_rest_hour": _rounded(per_rest_hour(len(twitches), det.rest_s))}
 
 
 def summary_from_store(store, night_id: int, duration_s: float) -> dict:
@@ -106,15 +123,9 @@ def summary_from_store(store, night_id: int, duration_s: float) -> dict:
     power cut ended: the detector's state is gone, its events are not)."""
     twitches = store.twitches(night_id)
     night = store.night(night_id)
-    per = [0] * int(night["channels"])
-    for tw in twitches:
-        per[tw["channel"]] += 1
-    rest = night.get("rest_s") or 0.0
-    return {"counts": {"total": len(twitches), "per_channel": per,
-                       "per_hour": hourly_counts(twitches, duration_s)},
-            "faults": store.health(night_id), "peak_unit": "codes, 3-35 Hz band, heartbeat removed",
-            "truncated": True,
-            "twitches_per_rest_hour": round(len(twitches) / (rest / 3600), 2) if rest > 0 else None}
+    return {"counts": counts(twitches, int(night["channels"]), duration_s), "faults": store.health(night_id),
+            "peak_unit": PEAK_UNIT, "truncated": True,
+            "twitches_per_rest_hour": _rounded(per_rest_hour(len(twitches), night.get("rest_s")))}
 
 
 def save_report(store, report: dict, *, source: str) -> int:

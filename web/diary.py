@@ -34,7 +34,8 @@ def _date_or_404(text: str) -> str:
 
 
 def rate_per_rest_hour(n: dict) -> float | None:
-    return n["total"] / (n["rest_s"] / 3600) if n.get("rest_s") else None
+    from firmware_host.analysis import per_rest_hour  # noqa: PLC0415
+    return per_rest_hour(n["total"], n.get("rest_s"))
 
 
 def comparison(nights: list[dict], diary: dict[str, dict]) -> list[dict]:

@@ -31,7 +31,8 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
 
 
 def night_json(n: dict) -> dict:
-    rate = n["total"] / (n["rest_s"] / 3600) if n["rest_s"] else None
+    from firmware_host.analysis import per_rest_hour  # noqa: PLC0415
+    rate = per_rest_hour(n["total"], n["rest_s"])
     return {"id": n["id"], "date": n["date"], "start": n["start_utc"], "end": n["end_utc"],
             "total": n["total"], "per_channel": n["per_channel"], "rest_s": n["rest_s"],
             "movements": n["movements"], "status": n["status"], "channel_names": n["channel_names"],
@@ -177,10 +178,9 @@ def download_edf(night_id: int, rec_id: int):
 def api_events(night_id: int):
     store = _store()
     n = _night_or_404(night_id)
+    from firmware_host.analysis import per_channel_counts  # noqa: PLC0415
     tw = store.twitches(night_id)
-    per = [0] * n["channels"]
-    for e in tw:
-        per[e["channel"]] += 1
+    per = per_channel_counts(tw, n["channels"])
     return jsonify({"night": night_id, "rate_hz": n["rate_hz"], "channels": n["channels"],
                     "duration_s": n["duration_s"], "rest_s": n["rest_s"], "twitches": tw,
                     "movements": store.movements(night_id),

@@ -7,6 +7,8 @@ import datetime as dt
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
+from firmware_host.analysis import per_rest_hour
+
 bp = Blueprint("trends", __name__)
 
 RECENT_NIGHTS = 7  #: the last nights compared with the ones before
@@ -25,8 +27,8 @@ def site_rates(nights: list[dict]) -> tuple[list[str], list[str], list[list[floa
     for n in nights:  # the newest names win
         for c, nm in enumerate(n["channel_names"][:C]):
             names[c] = nm
-    rates = [[(n["per_channel"][c] / (n["rest_s"] / 3600) if n.get("rest_s") and c < len(n["per_channel"])
-               else None) for n in nights] for c in range(C)]
+    rates = [[per_rest_hour(n["per_channel"][c], n.get("rest_s")) if c < len(n["per_channel"]) else None
+              for n in nights] for c in range(C)]
     return [n["date"] for n in nights], names, rates
 
 
