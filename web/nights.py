@@ -8,6 +8,8 @@ import datetime as dt
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, send_file, url_for
 
+from .params import int_arg
+
 bp = Blueprint("nights", __name__)
 
 NIGHT_KEYS = ("id", "date", "start", "end", "total", "per_channel", "rest_s", "movements")
@@ -15,19 +17,6 @@ NIGHT_KEYS = ("id", "date", "start", "end", "total", "per_channel", "rest_s", "m
 
 def _store():
     return current_app.get_store()
-
-
-def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        v = int(raw)
-    except ValueError:
-        abort(400, description=f"{name} must be a whole number")
-    if not lo <= v <= hi:
-        abort(400, description=f"{name} must be {lo}..{hi}")
-    return v
 
 
 def night_json(n: dict) -> dict:
@@ -56,7 +45,7 @@ def _hourly(store, n) -> list[int]:
 
 @bp.get("/")
 def index():
-    limit = _int_arg("limit", 30, 1, 1000)
+    limit = int_arg("limit", 30, 1, 1000)
     from . import svg  # noqa: PLC0415
     nights = [night_json(n) for n in _store().nights(limit)]
     last30 = list(reversed(nights[:30]))
@@ -67,7 +56,7 @@ def index():
 
 @bp.get("/api/nights")
 def api_nights():
-    limit = _int_arg("limit", 100, 1, 1000)
+    limit = int_arg("limit", 100, 1, 1000)
     return jsonify({"nights": [night_json(n) for n in _store().nights(limit)]})
 
 
@@ -115,7 +104,7 @@ def night_page(night_id: int):
     from . import svg  # noqa: PLC0415
     store = _store()
     n = _night_or_404(night_id)
-    page = _int_arg("page", 1, 1, 100000)
+    page = int_arg("page", 1, 1, 100000)
     twitches, movements = store.twitches(night_id), store.movements(night_id)
     hourly = _hourly(store, n)
     labels = [_local(n, 3600 * i).strftime("%H:00") for i in range(len(hourly))]
@@ -153,7 +142,7 @@ def api_night(night_id: int):
 def api_waveforms(night_id: int):
     store = _store()
     n = _night_or_404(night_id)
-    page = _int_arg("page", 1, 1, 100000)
+    page = int_arg("page", 1, 1, 100000)
     items, pages, has_raw = _gallery(store, n, store.twitches(night_id), page)
     return jsonify({"night": night_id, "page": page, "pages": pages, "per_page": PER_PAGE, "raw": has_raw,
                     "unit": "codes, 3-35 Hz band-pass", "twitches": items})

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, current_app, jsonify, render_template
 
 from firmware_host.analysis import per_rest_hour
+
+from .params import int_arg
 
 bp = Blueprint("trends", __name__)
 
@@ -50,13 +52,7 @@ def spread_flags(dates: list[str], names: list[str], rates: list[list[float | No
 
 
 def _data():
-    raw = request.args.get("weeks", "12")
-    try:
-        weeks = int(raw)
-    except ValueError:
-        abort(400, description="weeks must be a whole number")
-    if not 1 <= weeks <= 104:
-        abort(400, description="weeks must be 1..104")
+    weeks = int_arg("weeks", 12, 1, 104)
     since = (dt.date.today() - dt.timedelta(weeks=weeks)).isoformat()
     nights = [n for n in current_app.get_store().nights(5000) if n["date"] >= since]
     dates, names, rates = site_rates(nights)
