@@ -207,9 +207,11 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    from .config import load_config  # noqa: PLC0415
     from .paths import data_dir  # noqa: PLC0415
     from web import create_app, serve  # noqa: PLC0415
 
+    load_config(args.config)  # a bad settings file: one line and exit 2 now, not a 500 on the page later
     app = create_app({"DATA_DIR": str(data_dir(args.data_dir)), "HOST": args.host, "CONFIG_FILE": args.config})
     serve(app, args.host, args.port)
     return 0

@@ -209,3 +209,12 @@ def test_health_check_drives_the_led_state_and_the_page_banner(tmp_path):
     assert sensor_banner(store, now=now + dt.timedelta(minutes=10)) == []  # stale: the daemon is not running
     store.set_setting("health", "{broken")
     assert sensor_banner(store, now=now) == []
+
+
+def test_serve_refuses_a_bad_settings_file_in_one_line(tmp_path, capsys):
+    from firmware_host.cli import main
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[night]\nstart = "25:00"\n')
+    assert main(["serve", "--config", str(bad), "--data-dir", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "night.start" in err[0]
