@@ -29,14 +29,19 @@ def _store():
     return current_app.get_store()
 
 
-def open_live(store) -> LiveReader | None:
-    path = store.get_setting("live_path")
+def open_live(path) -> LiveReader | None:
+    """The daemon's live ring at ``path`` (the store's ``live_path``); None if there is none."""
     if not isinstance(path, str) or not path:
         return None
     try:
         return LiveReader(path)
     except LiveError:
         return None
+
+
+def is_fresh(reader: LiveReader) -> bool:
+    """Written within ``STALE_S``: the daemon is sampling into it."""
+    return time.time() - reader.state()["updated_unix"] < STALE_S
 
 
 def _config(store):
@@ -51,9 +56,7 @@ def sensors_now(reader: LiveReader | None, names: list[str]) -> tuple[bool, list
     """(signal flowing?, [{"site", "status"}]) from the last second of the ring."""
     if reader is None:
         return False, [{"site": n, "status": "no signal"} for n in names]
-    st = reader.state()
-    fresh = time.time() - st["updated_unix"] < STALE_S
-    if not fresh:
+    if not is_fresh(reader):
         return False, [{"site": n, "status": "no signal"} for n in names[:reader.channels]]
     status = classify(reader.tail(int(reader.rate_hz)), reader.rate_hz)
     names = (list(names) + pins.site_names(reader.channels)[len(names):])[:reader.channels]
@@ -73,7 +76,7 @@ def tonight_json() -> dict:
         window = {"start": start.isoformat(timespec="minutes"), "end": end.isoformat(timespec="minutes"),
                   "open": in_window(now, cfg), "sensitivity": cfg.sensitivity}
     rec = next((n for n in store.nights(5) if n["status"] == "recording"), None)
-    reader = open_live(store)
+    reader = open_live(store.get_setting("live_path"))
     try:
         channels = reader.channels if reader else 4
         flowing, sensors = sensors_now(reader, site_names(store, channels))
@@ -137,15 +140,12 @@ def live():
         try:
             yield "retry: 1000\n\n"
             while time.monotonic() < deadline:
-                if reader is not None and time.time() - reader.state()["updated_unix"] > STALE_S:
+                if reader is not None and not is_fresh(reader):
                     reader.close()
-                    reader = None  # the daemon may have restarted with a new ring
+                    reader = None  # the daemon may have stopped, or restarted with a new ring
                 if reader is None:
-                    try:
-                        reader = LiveReader(path) if isinstance(path, str) else None
-                    except LiveError:
-                        reader = None
-                    if reader is None or time.time() - reader.state()["updated_unix"] > STALE_S:
+                    reader = open_live(path)
+                    if reader is None or not is_fresh(reader):
                         if reader is not None:
                             reader.close()
                             reader = None
