@@ -217,7 +217,7 @@ class GapFiller:
 
     MAX_GAP = 600_000  #: frames made up at most for one gap (10 min at 1 kHz; a stall that long is a fault)
 
-    def __init__(self, channels: int):
+    def __init__(self):
         self.next_index: int | None = None
         self.last = None
         self.filled = 0  #: frames made up so far
@@ -266,14 +266,12 @@ def _status_panel(on_mark, on_toggle):
 
 def _live_writer(store, ddir: Path, channels: int, rate_hz: float):
     """The live signal ring for the page (see :mod:`.live`); None if it cannot be made."""
-    from .live import LiveWriter, default_path  # noqa: PLC0415
+    from .live import publish  # noqa: PLC0415
     try:
-        w = LiveWriter(default_path(ddir), channels, rate_hz)
+        return publish(store, ddir, channels, rate_hz)
     except (OSError, ValueError) as exc:
         print(f"twitchmon: no live signal view: {exc}", file=sys.stderr, flush=True)
         return None
-    store.set_setting("live_path", str(w.path))
-    return w
 
 
 def run_daemon(args) -> int:
@@ -339,7 +337,7 @@ def run_daemon(args) -> int:
     sampler = SamplerProcess(spec, channels, rate, seed=args.seed).start()
     rec = None
     live = _live_writer(store, ddir, channels, rate)
-    gaps = GapFiller(channels)
+    gaps = GapFiller()
     # button: a press marks the moment, a 2-s hold starts or stops recording
     panel = _status_panel(on_mark=lambda: flags.update(mark=True),
                           on_toggle=lambda: flags.update(night=not flags["night"])) if spec == "adc" else None

@@ -62,13 +62,14 @@ def live_feed(data_dir: str, stop: threading.Event, *, seed: int = 7, block_s: f
     the daemon does with the sensors, so the demo's Tonight page moves."""
     import time  # noqa: PLC0415
 
-    from .live import LiveWriter, default_path  # noqa: PLC0415
+    from .live import publish  # noqa: PLC0415
 
     night = Night(30.0, seed=seed, profile="normal")
-    ring = LiveWriter(default_path(data_dir), night.channels, night.rate_hz)
     store = open_store(data_dir)
-    store.set_setting("live_path", str(ring.path))
-    store.close()
+    try:
+        ring = publish(store, data_dir, night.channels, night.rate_hz)
+    finally:
+        store.close()
     n = int(block_s * night.rate_hz)
     pos, next_t = 0, time.monotonic()
     try:

@@ -70,6 +70,14 @@ def default_path(data_dir: str | os.PathLike) -> Path:
     return Path(data_dir) / "live.ring"
 
 
+def publish(store, data_dir, channels: int, rate_hz: float) -> "LiveWriter":
+    """Make the ring where :func:`default_path` says and tell the page where
+    it is (store setting ``live_path``).  OSError/ValueError if it cannot."""
+    w = LiveWriter(default_path(data_dir), channels, rate_hz)
+    store.set_setting("live_path", str(w.path))
+    return w
+
+
 class LiveWriter:
     """The daemon's side.  ``write(codes)`` takes (n, channels) codes."""
 

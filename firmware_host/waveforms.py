@@ -49,8 +49,8 @@ class Snippets:
 
     @property
     def has_raw(self) -> bool:
-        return any(confined(self.data_dir, r["path"]) and confined(self.data_dir, r["path"]).exists()
-                   for r in self.recs)
+        paths = (confined(self.data_dir, r["path"]) for r in self.recs)
+        return any(p is not None and p.exists() for p in paths)
 
     def _reader(self, rec: dict) -> EdfReader | None:
         if rec["id"] not in self._readers:

@@ -266,7 +266,7 @@ def test_missed_periods_become_repeated_frames_so_time_stays_true():
     the SPI read errors between health checks."""
     from firmware_host.daemon import GapFiller
     from firmware_host.sampler import Block
-    g = GapFiller(2)
+    g = GapFiller()
     a = np.array([[1, 2], [3, 4]], dtype=np.uint16)
     b = np.array([[5, 6]], dtype=np.uint16)
     assert np.array_equal(g.fill(Block(0, 0.0, a, 0)), a)
