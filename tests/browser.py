@@ -19,7 +19,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 def chromium_available() -> str | None:
     """Why the browser tests cannot run here, or None when they can."""
     try:
-        import playwright  # noqa: F401, PLC0415
+        import playwright  # noqa: F401, PLC0415 - only: is it installed?
     except ImportError:
         return "playwright is not installed (no wheel for this machine)"
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):

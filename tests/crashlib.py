@@ -15,9 +15,11 @@ from firmware_host.daemon import recover
 from firmware_host.store import open_store
 
 
-def start(data_dir) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "firmware_host.cli", "run", "--source", "sim", "--always",
-                             "--data-dir", str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def start(data_dir, source: str = "sim", text: bool = False) -> subprocess.Popen:
+    """``twitchmon run --always`` on ``data_dir``, output piped."""
+    return subprocess.Popen([sys.executable, "-m", "firmware_host.cli", "run", "--source", source, "--always",
+                             "--data-dir", str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=text)
 
 
 def wait_for_recording(p, data_dir, seconds, timeout=60, old=frozenset()) -> Path:

@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+import crashlib
+
 PAGES = ["/", "/tonight", "/trends", "/diary", "/hardware", "/api/nights", "/api/tonight", "/nights/1",
          "/api/nights/1/waveforms", "/export.csv"]
 
@@ -24,21 +26,14 @@ def free_port() -> int:
 
 
 def daemon(data_dir, source="emulator") -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "firmware_host.cli", "run", "--source", source, "--always",
-                             "--data-dir", str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return crashlib.start(data_dir, source, text=True)
 
 
 def wait_recording(p, data_dir, timeout=60) -> None:
-    """Until the daemon has started a recording (it is sampling)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(Path(data_dir).glob("recordings/*/night-*.edf")):
-            return
-        if p.poll() is not None:
-            raise AssertionError(f"daemon exited {p.returncode}")
-        time.sleep(0.2)
-    raise AssertionError("daemon did not start recording")
+    """Until the daemon has started a recording of its own (it is sampling);
+    the simulated nights ``fill`` stored are not it."""
+    old = frozenset(Path(data_dir).glob("recordings/*/*.edf"))
+    crashlib.wait_for_recording(p, data_dir, 0, timeout, old=old)
 
 
 def stop_daemon(p) -> dict:

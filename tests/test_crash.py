@@ -1,23 +1,11 @@
 """kill -9 of the daemon while recording: what survives."""
 import random
 import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
 import crashlib
 from firmware_host.store import open_store
-
-
-def _run(data_dir):
-    return crashlib.start(data_dir)
-
-
-def _wait_for_recording(p, data_dir, seconds, timeout=60):
-    return crashlib.wait_for_recording(p, data_dir, seconds, timeout)
 
 
 def _soak(tmp_path, kills: int, seed: int):
@@ -50,9 +38,9 @@ def test_kill_9_soak_twenty_times(tmp_path):
 
 def test_sigterm_stops_cleanly_and_edf_opens_in_mne_with_annotations(tmp_path):
     mne = pytest.importorskip("mne")
-    p = _run(tmp_path)
+    p = crashlib.start(tmp_path)
     try:
-        _wait_for_recording(p, tmp_path, 25, timeout=90)
+        crashlib.wait_for_recording(p, tmp_path, 25, timeout=90)
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=30)
     finally:

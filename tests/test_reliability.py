@@ -4,7 +4,6 @@ during a night, damaged trace files (hypothesis), and what the daemon
 listens on.  kill -9 is in test_crash.py."""
 import datetime as dt
 import errno
-import io
 import os
 import subprocess
 import sys

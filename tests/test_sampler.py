@@ -1,7 +1,6 @@
 """The sampling loop's timing logic on a fake clock."""
 import numpy as np
 
-from firmware_host.adc import ADCError
 from firmware_host.sampler import EmulatedAdcSource, FakeClock, Source, sample_loop
 
 

@@ -1,10 +1,8 @@
 """Night window, DST, APScheduler triggers, catch-up, retention, disk guard
 and clock sanity, all on a fake clock."""
 import datetime as dt
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st

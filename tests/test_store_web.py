@@ -1,6 +1,5 @@
 """Store migrations and the web page's faces."""
 import json
-import sqlite3
 
 import pytest
 
