@@ -93,8 +93,9 @@ class NightRecorder:
         self.night_id = store.add_night(date=night_date(self.start), start_utc=self.start.isoformat(timespec="seconds"),
                                         source=source, rate_hz=rate_hz, channels=channels,
                                         channel_names=self.names, status="recording")
-        if sensitivity is None:
-            sensitivity = float(store.get_setting("sensitivity", 5.0))
+        if sensitivity is None:  # the page's Settings (nothing else writes a sensitivity)
+            from .config import effective_config  # noqa: PLC0415
+            sensitivity = effective_config(None, store).sensitivity
         self.det = Detector(DetectorConfig(rate_hz=rate_hz, channels=channels, sensitivity=sensitivity))
         self.samples = 0
         self.writer: EdfWriter | None = None
