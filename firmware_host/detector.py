@@ -148,12 +148,23 @@ def _median_list(v: list[float]) -> float:
     return float(v[n // 2]) if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
 
 
+def _gradient(x: np.ndarray) -> np.ndarray:
+    """``np.gradient(x, axis=-1)`` (unit spacing), without its overhead."""
+    g = np.empty_like(x)
+    g[..., 1:-1] = (x[..., 2:] - x[..., :-2]) / 2.0
+    g[..., 0] = x[..., 1] - x[..., 0]
+    g[..., -1] = x[..., -1] - x[..., -2]
+    return g
+
+
 def _masked_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Median along axis 1 of ``values`` where ``mask``; 0 for rows with none."""
     k = mask.sum(axis=1)
-    v = np.sort(np.where(mask, values, np.inf), axis=1)
-    lo = np.take_along_axis(v, np.maximum((k - 1) // 2, 0)[:, None], axis=1)[:, 0]
-    hi = np.take_along_axis(v, np.minimum(k // 2, v.shape[1] - 1)[:, None], axis=1)[:, 0]
+    v = np.where(mask, values, np.inf)
+    v.sort(axis=1)
+    rows = np.arange(len(v))
+    lo = v[rows, np.maximum((k - 1) // 2, 0)]
+    hi = v[rows, np.minimum(k // 2, v.shape[1] - 1)]
     return np.where(k > 0, 0.5 * (lo + hi), 0.0)
 
 
@@ -208,11 +219,15 @@ class Detector:
         self.g = np.ones(C)  # envelope level at beats, per channel
         self._g_init = False
         self.beats: list[float] = []  # working index (absolute) of beat fiducials
-        # (aligned fiducial, the model fitted to that beat (C, L) or None): the
-        # model is kept as fitted, so what is subtracted does not depend on
-        # template updates made later (or on whether the stream went on)
-        self._fits: list[tuple[int, np.ndarray | None]] = []
-        self._fitted: set[int] = set()  # beats (as detected) already fitted
+        # per batch of fitted beats: their aligned fiducials (working index) and
+        # the models fitted to them (k, C, L).  A model is kept as fitted, so
+        # what is subtracted does not depend on template updates made later
+        # (or on whether the stream went on)
+        self._fit_f: list[np.ndarray] = []
+        self._fit_m: list[np.ndarray] = []
+        self._last_fitted = -1  # the last beat (as detected) fitted
+        self._K = max(1, int(round(0.07 * fw)))  # a twitch can pull the envelope peak this far
+        self._slack_idx = np.arange(self.L + 2 * self._K)[None, :] - self.pre - self._K
         self.rr: list[float] = []
         # noise floors
         self.sigma = np.full(C, np.nan)
@@ -240,7 +255,7 @@ class Detector:
         self._cand_times: list[list[float]] = [[] for _ in range(C)]  # last candidate onsets, s
         self.relearned = 0  # beat templates learned again (per channel)
         self._stale = np.zeros(C, dtype=int)  # beats in a row that did not fit, per channel
-        self._recent_windows: list[np.ndarray] = []  # last aligned beat windows (C, L)
+        self._recent_windows = np.zeros((0, C, self.L))  # last aligned beat windows at rest
         self._last_on_leg: dict[str, Twitch] = {}
 
     # -- public --------------------------------------------------------------
@@ -523,22 +538,31 @@ class Detector:
         self._run_start = self._run_last = None
         self._run_chans = set()
 
-    def _not_rest_mask(self, a_abs: int, b_abs: int) -> np.ndarray:
-        """True where samples a_abs..b_abs are not rest (movement windows, warm-up)."""
-        mask = np.zeros(b_abs - a_abs, dtype=bool)
+    def _not_rest_windows(self) -> list[tuple[int, int]]:
+        """[start, end) working indices that are not rest: the last movements
+        with their lead-in and settling time, an open run, the warm-up."""
         pre = int(self.cfg.pre_movement_s * self.fw)
         post = int(self.cfg.settle_s * self.fw)
         windows = list(self._mv_windows)
         if self._run_start is not None:  # open run: not rest from its start on
             windows.append((self._run_start, 10 ** 15))
-        for s, e in windows[-50:]:
-            lo, hi = max(s - pre, a_abs), min(e + post, b_abs)
+        out = [(s - pre, e + post) for s, e in windows[-50:]]
+        out.append((-10 ** 15, int(self.cfg.warmup_s * self.fw)))
+        return out
+
+    def _not_rest_mask(self, a_abs: int, b_abs: int) -> np.ndarray:
+        """True where samples a_abs..b_abs are not rest (movement windows, warm-up)."""
+        mask = np.zeros(b_abs - a_abs, dtype=bool)
+        for s, e in self._not_rest_windows():
+            lo, hi = max(s, a_abs), min(e, b_abs)
             if lo < hi:
                 mask[lo - a_abs:hi - a_abs] = True
-        warm = int(self.cfg.warmup_s * self.fw)
-        if a_abs < warm:
-            mask[: min(warm, b_abs) - a_abs] = True
         return mask
+
+    def _overlaps_not_rest(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """For spans [lo, hi) (working indices): does any sample fall outside rest?"""
+        w = np.array(self._not_rest_windows())
+        return ((w[:, 0][None, :] < hi[:, None]) & (w[:, 1][None, :] > lo[:, None])).any(axis=1)
 
     def _in_movement(self, a_abs: int, b_abs: int) -> bool:
         return bool(self._not_rest_mask(a_abs, b_abs).any())
@@ -614,107 +638,113 @@ class Detector:
 
     def _fit_beats(self, good: np.ndarray) -> None:
         """Align, scale and remember every beat whose window is in the buffer."""
-        fitted = self._fitted
-        K = max(1, int(round(0.07 * self.fw)))  # a twitch can pull the envelope peak this far
-        todo = [f for f in self.beats[-120:] if f not in fitted and
-                f - self.pre - K - self._base >= 0 and f + self.post + K - self._base <= self._y.shape[1]]
+        K = self._K
+        y, base = self._y, self._base
+        # beats come in order and are fitted in order: the ones to do are those
+        # after the last fitted whose window (with slack) is in the buffer
+        todo = []
+        for f in reversed(self.beats):
+            if f <= self._last_fitted:
+                break
+            if f - self.pre - K - base >= 0 and f + self.post + K - base <= y.shape[1]:
+                todo.append(f)
         if not todo:
             return
-        y = self._y
+        todo.reverse()
+        self._last_fitted = todo[-1]
         if self.templates is None:
             for f in todo:
-                s = f - self._base
+                s = f - base
                 self._boot.append(y[:, s - self.pre:s + self.post].copy())
-                self._fits.append((f, None))
-                self._fitted.add(f)
             if len(self._boot) >= 6:
                 self.templates = np.median(np.stack(self._boot), axis=0)
                 self._boot = []
             return
         T = self.templates  # (C, L)
-        Td = np.gradient(T, axis=1)
-        fids = np.array(todo) - self._base
-        lags = np.arange(-K, K + 1)
-        L, nl = self.L, len(lags)
+        Td = _gradient(T)
+        fids = np.array(todo) - base
+        L, nl = self.L, 2 * K + 1
         B, C = len(todo), len(T)
-        # each beat's window with K samples of slack either side: (B, C, L + 2K)
-        W = y[:, fids[:, None] - self.pre - K + np.arange(L + 2 * K)[None, :]].transpose(1, 0, 2)
-        # normalised cross-correlation with the template at every lag, by FFT
-        nfft = 1 << int(np.ceil(np.log2(L + 2 * K)))
-        FW = np.fft.rfft(W, nfft, axis=2)
-        FT = np.fft.rfft(T, nfft, axis=1)  # (C, nfft/2+1)
-        dot = np.fft.irfft(FW * np.conj(FT)[None], nfft, axis=2)[:, :, :nl]  # (B, C, lags)
+        # each beat's window with K samples of slack either side: (B, C, L + 2K),
+        # and its L-sample windows at every lag: (B, C, lags, L), a view
+        W = y[np.arange(C)[None, :, None], (fids[:, None] + self._slack_idx)[:, None, :]]  # contiguous
+        windows = np.lib.stride_tricks.as_strided(W, (B, C, nl, L), W.strides + W.strides[2:], writeable=False)
+        # normalised cross-correlation with the template at every lag
+        dot = np.einsum("bcxl,cl->bcx", windows, T)  # (B, C, lags)
         cs = np.zeros((B, C, L + 2 * K + 1))
         np.cumsum(W * W, axis=2, out=cs[:, :, 1:])
         sn = np.sqrt(np.maximum(cs[:, :, L:L + nl] - cs[:, :, :nl], 0.0)) + 1e-9
-        tn = np.sqrt((T ** 2).sum(axis=1)) + 1e-9  # (C,)
-        Td_n = (Td ** 2).sum(axis=1) + 1e-9
-        rho = (dot / (sn * tn[:, None])).transpose(0, 2, 1)  # per beat, lag, channel
-        windows = np.lib.stride_tricks.sliding_window_view(W, L, axis=2)  # (B, C, lags, L)
+        tn2 = (T * T).sum(axis=1)
+        tn = np.sqrt(tn2) + 1e-9  # (C,)
+        Td_n = (Td * Td).sum(axis=1) + 1e-9
+        rho = dot / (sn * tn[:, None])  # (B, C, lags)
         bi, ci = np.arange(B)[:, None], np.arange(C)[None, :]
-        noise = np.nan_to_num(self.sigma, nan=1.0)
+        noise = np.where(np.isnan(self.sigma), 1.0, self.sigma)
+        err_scale = noise + 0.05 * tn / np.sqrt(L)
         use = np.repeat(good[None, :], B, axis=0)  # channels a beat's fit listens to
+        tn_2 = tn ** 2
         for _ in range(2):  # fit, then refit without channels a twitch disturbed
-            score = (rho * use[:, None, :]).sum(axis=2)  # (B, lags)
+            score = np.einsum("bcx,bc->bx", rho, use.astype(float))  # (B, lags)
             best = score.argmax(axis=1)
             Sb = windows[bi, ci, best[:, None]]  # (B, C, L)
-            a = np.einsum("bcl,cl->bc", Sb, T) / (tn ** 2)
-            resid = Sb - a[:, :, None] * T[None]
-            bcoef = np.einsum("bcl,cl->bc", resid, Td) / Td_n
+            a = np.einsum("bcl,cl->bc", Sb, T) / tn_2
             scale = np.clip(_masked_median(a, use), 0.4, 1.8)
-            model = scale[:, None, None] * T[None]  # (B, C, L)
-            err = np.sqrt(((Sb - model) ** 2).mean(axis=2)) / (noise + 0.05 * tn / np.sqrt(self.L))
+            d = Sb - scale[:, None, None] * T[None]
+            err = np.sqrt(np.einsum("bcl,bcl->bc", d, d) / L) / err_scale
             worst = np.where(use, err, -np.inf).argmax(axis=1)
             out_i = (err[np.arange(B), worst] > 4.0) & (use.sum(axis=1) >= 3)
             if not out_i.any():
                 break
-            use[np.flatnonzero(out_i), worst[out_i]] = False
+            use[out_i, worst[out_i]] = False
+        # the template's slope: how far each beat is from the template's timing
+        bcoef = (np.einsum("bcl,cl->bc", Sb, Td) - a * np.einsum("cl,cl->c", T, Td)) / Td_n
         sc = np.where(use.any(axis=1), scale, 0.0)
         ok = use & (a > 0.3)
         delta = np.clip(_masked_median(bcoef / np.where(ok, a, 1.0), ok), -1, 1)
-        shift = lags[best]
-        SbT = Sb  # (B, C, L)
+        shift = best - K
         m = sc[:, None, None] * (T[None] + delta[:, None, None] * Td[None])  # each beat's model
-        self._fits += [(f + int(d), m[i] if sc[i] > 0 else None) for i, (f, d) in enumerate(zip(todo, shift))]
-        self._fitted.update(todo)
+        kept = sc > 0
+        if kept.any():
+            self._fit_f.append(np.array(todo, dtype=np.int64)[kept] + shift[kept])
+            self._fit_m.append(m[kept])
         # robust template update from channels that fit well: the running
         # mean (weight 0.1 per beat, in beat order) of each beat's aligned shape
-        e = np.abs(SbT - m).max(axis=2)  # (B, C)
+        e = np.abs(Sb - m).max(axis=2)  # (B, C)
         lim = 6 * noise + 0.3 * np.abs(T).max(axis=1)
-        upd = use & (e < lim) & (sc > 0)[:, None]
+        upd = use & (e < lim) & kept[:, None]
         if upd.any():
             later = np.cumsum(upd[::-1], axis=0)[::-1] - upd  # updates after this beat, per channel
             w = np.where(upd, 0.1 * 0.9 ** later, 0.0)  # (B, C)
-            target = SbT / np.where(sc > 0, sc, 1.0)[:, None, None] - delta[:, None, None] * Td[None]
+            target = Sb / np.where(kept, sc, 1.0)[:, None, None] - delta[:, None, None] * Td[None]
             T *= (0.9 ** upd.sum(axis=0))[:, None]
             T += np.einsum("bc,bcl->cl", w, target)
         # a channel whose beats have stopped fitting its template (the sensor
         # moved, the strap was tightened) learns it again from its last beats
-        nr_cs = np.concatenate([[0], np.cumsum(self._not_rest_mask(self._base, self._base + y.shape[1]))])
-        at_rest = nr_cs[fids + self.post] == nr_cs[fids - self.pre]
+        at_rest = ~self._overlaps_not_rest(fids + base - self.pre, fids + base + self.post)
         if at_rest.any():
             u = upd[at_rest]
-            self._recent_windows = (self._recent_windows + list(Sb[at_rest]))[-8:]
+            self._recent_windows = np.concatenate([self._recent_windows, Sb[at_rest]])[-8:]
             trailing = np.argmax(u[::-1], axis=0)  # beats since the last update, per channel
             self._stale = np.where(u.any(axis=0), trailing, self._stale + len(u)) * good
         relearn = (self._stale >= 8) & good
         if relearn.any() and len(self._recent_windows) >= 8:
-            T[relearn] = np.median(np.stack(self._recent_windows)[:, relearn, :], axis=0)
+            T[relearn] = np.median(self._recent_windows[:, relearn, :], axis=0)
             self._stale[relearn] = 0
             self.relearned += int(relearn.sum())
-        if len(self._fits) > 400:
-            self._fits = self._fits[-200:]
-            self._fitted = {f for f in self._fitted if f >= self.beats[0]}
+        # fits whose windows ended before the buffer's start can matter no more
+        while self._fit_f and self._fit_f[0][-1] + 2 * self.L < base:
+            del self._fit_f[0], self._fit_m[0]
 
     def _subtract_beats(self, y: np.ndarray, a_abs: int) -> np.ndarray:
         """``y`` (C, working samples from ``a_abs``) less every fitted beat model."""
         n, L = y.shape[1], self.L
-        lo = np.array([f for f, _ in self._fits]) - self.pre - a_abs
-        sel = np.flatnonzero((lo + L > 0) & (lo < n))
-        sel = [i for i in sel if self._fits[i][1] is not None]
-        if not sel:
+        if not self._fit_f:
             return y
-        models = np.stack([self._fits[i][1] for i in sel])  # (k, C, L)
+        lo = np.concatenate(self._fit_f) - self.pre - a_abs
+        sel = np.flatnonzero((lo + L > 0) & (lo < n))
+        if not len(sel):
+            return y
+        models = np.concatenate(self._fit_m)[sel]  # (k, C, L)
         lo = lo[sel]
         yp = np.zeros((len(y), n + 2 * L))
         yp[:, L:L + n] = y
@@ -733,7 +763,7 @@ class Detector:
         history; twitch regions on it; crosstalk/coincidence on what is due."""
         a_abs, b_abs = self._base + a0, self._base + a1
         r = self._y[:, a0:a1].copy()
-        if self.templates is not None and self._fits:
+        if self.templates is not None:
             r = self._subtract_beats(r, a_abs)
         self._learn_floor(r, a_abs, b_abs)
         self._pending += self._regions(r, a_abs, final)
@@ -766,9 +796,11 @@ class Detector:
         largest 40 ms mean |residual| in a beat's window (codes)."""
         C, n = act.shape
         a, b = int(0.1 * self.fw), int(0.25 * self.fw)  # around the fiducial: the burst
-        f = np.array([fid for fid, m in self._fits[-200:] if m is not None], dtype=np.int64) - span0
-        f = f[(f + b > 0) & (f - a < n)]
         near = np.zeros(n, dtype=bool)
+        if not self._fit_f:
+            return near, np.zeros(C)
+        f = np.concatenate(self._fit_f) - span0
+        f = f[(f + b > 0) & (f - a < n)]
         if not len(f):
             return near, np.zeros(C)
         edges = np.zeros(n + 1, dtype=np.int64)
