@@ -86,7 +86,7 @@ def analyse(path: str | os.PathLike, *, rate_hz: float | None = None, sensitivit
         det = Detector(DetectorConfig(rate_hz=info.rate_hz, channels=info.channels, sensitivity=sensitivity))
         events = Events()
         n = 0
-        for block in reader.blocks(block_samples):
+        for block in reader.code_blocks(block_samples):
             n += len(block)
             events.extend(det.process(block))
         events.extend(det.finish())

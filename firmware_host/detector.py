@@ -112,10 +112,14 @@ class Events:
         self.faults += other.faults
 
 
-def _median3(x: np.ndarray) -> np.ndarray:
-    """3-point running median along the last axis; out[..., i] = median(x[..., i:i+3])."""
+def _median3(x: np.ndarray, out: np.ndarray | None = None, tmp: np.ndarray | None = None) -> np.ndarray:
+    """3-point running median along the last axis; out[..., i] = median(x[..., i:i+3]).
+    ``out`` and ``tmp`` (optional) are work arrays of the result's shape."""
     a, b, c = x[..., :-2], x[..., 1:-1], x[..., 2:]
-    return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
+    lo = np.minimum(a, b, out=out)
+    hi = np.maximum(a, b, out=tmp)
+    np.minimum(hi, c, out=hi)
+    return np.maximum(lo, hi, out=lo)
 
 
 def _block_mean(x: np.ndarray, k: int) -> np.ndarray:
@@ -214,9 +218,12 @@ class Detector:
         # constants are in seconds whatever the chunk length
         self._a_floor = 1.0 - np.exp(-cfg.chunk_s / 38.0)  # noise floors, ~38 s
         self._a_beat = 1.0 - np.exp(-cfg.chunk_s / 18.0)  # beat amplitude, ~18 s
-        self._buf = np.empty((self.chunk_raw, C), dtype=np.float32)  # codes (exact in float32)
+        # codes (exact in float32), channel-major; columns 0-1 carry the last two
+        # samples of the chunk before, for the 3-point median
+        self._buf = np.empty((C, 2 + self.chunk_raw), dtype=np.float32)
         self._fill = 0
-        self._carry = None  # last 2 raw samples for the median
+        self._started = False
+        self._scratch = (np.empty((C, self.chunk_raw), np.float32), np.empty((C, self.chunk_raw), np.float32))
         self._analysed_upto = 0  # absolute working index analysed so far
         self._chunk_index = 0
         fw = self.fw
@@ -285,7 +292,9 @@ class Detector:
     # -- public --------------------------------------------------------------
     def process(self, codes) -> Events:
         """Take a block (samples, channels) of codes; return what became final."""
-        x = np.asarray(codes, dtype=np.float64)
+        x = np.asarray(codes)
+        if x.dtype.kind not in "iuf":
+            x = x.astype(np.float64)
         if x.ndim == 1:
             x = x.reshape(-1, self.cfg.channels) if self.cfg.channels > 1 else x[:, None]
         if x.shape[1] != self.cfg.channels:
@@ -293,14 +302,18 @@ class Detector:
         out = Events()
         pos = 0
         n = len(x)
+        if n and not self._started:
+            self._buf[:, :2] = x[0][:, None]  # before the first sample: itself, twice
+            self._started = True
         while pos < n:
             take = min(self.chunk_raw - self._fill, n - pos)
-            self._buf[self._fill:self._fill + take] = x[pos:pos + take]
+            self._buf[:, 2 + self._fill:2 + self._fill + take] = x[pos:pos + take].T
             self._fill += take
             pos += take
             if self._fill == self.chunk_raw:
                 self._fill = 0
                 out.extend(self._step(self._buf))
+                self._buf[:, :2] = self._buf[:, -2:]
         return out
 
     def finish(self) -> Events:
@@ -308,7 +321,7 @@ class Detector:
         out = Events()
         usable = (self._fill // self.Dt) * self.Dt
         if usable:
-            out.extend(self._step(self._buf[:usable].copy()))
+            out.extend(self._step(self._buf[:, :2 + usable].copy()))
         self._fill = 0
         out.extend(self._step(None, final=True))
         return out
@@ -324,11 +337,13 @@ class Detector:
         return round(60.0 * self.fw / float(np.median(self.rr)), 1)
 
     # -- one chunk -----------------------------------------------------------
-    def _step(self, raw: np.ndarray | None, final: bool = False) -> Events:
+    def _step(self, ext: np.ndarray | None, final: bool = False) -> Events:
+        """One chunk: ``ext`` is (channels, 2 + samples) codes, the first two
+        columns the last two samples before it."""
         out = Events()
         newest_len = 0
-        if raw is not None and len(raw):
-            self._ingest(raw, out)
+        if ext is not None and ext.shape[1] > 2:
+            self._ingest(ext, out)
             newest_len = self._last_len
         # Analyse what is one chunk behind the newest (all of it at the end).
         ny = self._y.shape[1]
@@ -349,15 +364,10 @@ class Detector:
             self._base += cut
         return out
 
-    def _ingest(self, raw: np.ndarray, out: Events) -> None:
-        cfg, C, D, D2 = self.cfg, self.cfg.channels, self.D, self.D2
-        raw = raw.T  # (C, samples)
-        if self._carry is None:
-            self._carry = np.repeat(raw[:, :1], 2, axis=1)
-        ext = np.concatenate([self._carry, raw], axis=1)
-        self._carry = ext[:, -2:].copy()
-        med = _median3(ext)  # med[:, i] is centred on raw[:, i - 1]
-        med = med[:, : (med.shape[1] // self.Dt) * self.Dt]
+    def _ingest(self, ext: np.ndarray, out: Events) -> None:
+        C, D, D2 = self.cfg.channels, self.D, self.D2
+        full = ext.shape[1] - 2 == self.chunk_raw
+        med = _median3(ext, *(self._scratch if full else ()))  # med[:, i] is centred on ext[:, i + 1]
         xd = _block_mean(med, D)  # filter rate
         # clipping: the median is at a rail only where two of three raw samples
         # are (a lone glitch is not); any such sample marks its working sample
