@@ -161,6 +161,16 @@ def _gradient(x: np.ndarray) -> np.ndarray:
     return g
 
 
+def _second_smallest(x: np.ndarray) -> np.ndarray:
+    """The second smallest along axis 0 of (few rows, many columns), by
+    running minima and maxima over the rows."""
+    lo, second = np.minimum(x[0], x[1]), np.maximum(x[0], x[1])
+    for row in x[2:]:
+        second = np.minimum(second, np.maximum(lo, row))
+        lo = np.minimum(lo, row)
+    return second
+
+
 def _median_rows(x: np.ndarray) -> np.ndarray:
     """``np.median(x, axis=1)`` (to the bit) for a 2-D array the caller no
     longer needs (it is partitioned in place): several times faster."""
@@ -458,28 +468,33 @@ class Detector:
         whole = n // sub
         rows = []
         if whole:
-            rows.append(self._classify_rows(xd[:, :whole * sub].reshape(C, whole, sub).transpose(1, 0, 2)))
+            rows.append(self._classify_rows(xd[:, :whole * sub].reshape(C, whole, sub)))
         if n > whole * sub:
-            rows.append(self._classify_rows(xd[None, :, whole * sub:]))
+            rows.append(self._classify_rows(xd[:, None, whole * sub:]))
         return np.vstack(rows)
 
     def _classify_rows(self, xs: np.ndarray) -> np.ndarray:
-        """xs (rows, C, w): working-rate samples, a row a second."""
-        w = xs.shape[2]
+        """xs (C, rows, w): filter-rate samples, a row a second; returns (rows, C)."""
+        C, R, w = xs.shape
         # stuck at a rail for most of the second (lone glitches are gone after the median)
-        railed = 2 * ((xs <= 1) | (xs >= pins.ADC_MAX_CODE - 1)).sum(axis=2) > w
+        if xs.min() > 1 and xs.max() < pins.ADC_MAX_CODE - 1:  # the usual case: nowhere near a rail
+            railed = np.zeros((C, R), dtype=bool)
+        else:
+            railed = 2 * ((xs <= 1) | (xs >= pins.ADC_MAX_CODE - 1)).sum(axis=2) > w
         xc = xs - xs.mean(axis=2, keepdims=True)
-        ss = np.einsum("rcw,rcw->rc", xc, xc)  # sum of squares, codes^2
+        ss = np.einsum("crw,crw->cr", xc, xc)  # sum of squares, codes^2
         flat = (ss < w * 0.3 ** 2) & ~railed  # std below 0.3 codes
         hum = np.zeros_like(railed)
         if w >= 32:
             # power in the DFT bins within 1.5 Hz of the mains harmonics, as a
             # share of all the (one-sided) power: Parseval gives the total
             cos_b, sin_b = self._hum_basis(w)
-            ps = ((xc @ cos_b) ** 2 + (xc @ sin_b) ** 2).sum(axis=2)  # (rows, C)
+            xc2 = xc.reshape(C * R, w)
+            pc, qs = xc2 @ cos_b, xc2 @ sin_b
+            ps = (pc * pc + qs * qs).sum(axis=1).reshape(C, R)
             total = w * ss / 2 + 1e-12
             hum = (ps / total > 0.8) & (np.sqrt(2 * ps) / w > 5.0) & ~railed & ~flat
-        return np.where(railed, 2, np.where(flat, 1, np.where(hum, 3, 0)))
+        return np.where(railed, 2, np.where(flat, 1, np.where(hum, 3, 0))).T
 
     def _hum_basis(self, w: int) -> tuple[np.ndarray, np.ndarray]:
         """cos and sin (w, bins) for the rfft bins of a w-sample window that lie
@@ -620,8 +635,9 @@ class Detector:
         s0 = max(lo - dist, 0)
         ratio = e[good, s0:hi] / self.g[good][:, None]
         if len(ratio) >= 3:  # the second smallest: one twitching channel cannot make a beat
-            ratio[ratio.argmin(axis=0), np.arange(ratio.shape[1])] = np.inf
-        b = ratio.min(axis=0)
+            b = _second_smallest(ratio)
+        else:
+            b = ratio.min(axis=0)
         pk, props = sps.find_peaks(b, height=0.25, distance=int(0.12 * self.fw))
         pk = pk + s0
         heights = props["peak_heights"]
