@@ -79,14 +79,16 @@ def build_report(source: str, rate_hz: float, channels: int, n_samples: int, eve
 
 
 def analyse(path: str | os.PathLike, *, rate_hz: float | None = None, sensitivity: float = 5.0,
-            block_samples: int = 50_000) -> dict:
-    """Run the detector over a trace file as fast as it can; return the report."""
+            block_samples: int | None = None) -> dict:
+    """Run the detector over a trace file as fast as it can; return the report.
+    ``block_samples`` (default: as many as the detector's front end takes at
+    once) changes the speed, never the events."""
     with open_trace(path, rate_hz) as reader:
         info = reader.info
         det = Detector(DetectorConfig(rate_hz=info.rate_hz, channels=info.channels, sensitivity=sensitivity))
         events = Events()
         n = 0
-        for block in reader.code_blocks(block_samples):
+        for block in reader.code_blocks(block_samples or det.batch_chunks * det.chunk_raw):
             n += len(block)
             events.extend(det.process(block))
         events.extend(det.finish())

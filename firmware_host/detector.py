@@ -208,6 +208,8 @@ def _masked_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
 class Detector:
     """Streaming twitch detector.  Feed :meth:`process`, end with :meth:`finish`."""
 
+    batch_chunks = 4  #: whole chunks the front end takes at once, at most
+
     def __init__(self, config: DetectorConfig | None = None, **kw):
         cfg = config or DetectorConfig(**kw)
         self.cfg = cfg
@@ -230,10 +232,17 @@ class Detector:
         self._a_beat = 1.0 - np.exp(-cfg.chunk_s / 18.0)  # beat amplitude, ~18 s
         # codes (exact in float32), channel-major; columns 0-1 carry the last two
         # samples of the chunk before, for the 3-point median
-        self._buf = np.empty((C, 2 + self.chunk_raw), dtype=np.float32)
+        # It holds up to ``batch_chunks`` chunks: whole chunks that arrive in one
+        # block (a replay) go through the stateless front end (median,
+        # decimation, filters, sensor checks) together, which saves per-call
+        # overhead; live blocks (100 ms) make one chunk at a time.  Either way
+        # each chunk then goes through the stateful steps on its own, so the
+        # events are the same.
+        self._cap = self.batch_chunks * self.chunk_raw
+        self._buf = np.empty((C, 2 + self._cap), dtype=np.float32)
         self._fill = 0
         self._started = False
-        self._scratch = (np.empty((C, self.chunk_raw), np.float32), np.empty((C, self.chunk_raw), np.float32))
+        self._scratch = (np.empty((C, self._cap), np.float32), np.empty((C, self._cap), np.float32))
         self._analysed_upto = 0  # absolute working index analysed so far
         self._chunk_index = 0
         fw = self.fw
@@ -316,14 +325,18 @@ class Detector:
             self._buf[:, :2] = x[0][:, None]  # before the first sample: itself, twice
             self._started = True
         while pos < n:
-            take = min(self.chunk_raw - self._fill, n - pos)
+            take = min(self._cap - self._fill, n - pos)
             self._buf[:, 2 + self._fill:2 + self._fill + take] = x[pos:pos + take].T
             self._fill += take
             pos += take
-            if self._fill == self.chunk_raw:
-                self._fill = 0
-                out.extend(self._step(self._buf))
-                self._buf[:, :2] = self._buf[:, -2:]
+            k = self._fill // self.chunk_raw
+            if k and (self._fill == self._cap or pos == n):
+                used = k * self.chunk_raw
+                out.extend(self._run(self._buf[:, :2 + used], [self.chunk_raw] * k))
+                # the rest, with the two samples before it, to the front
+                rest = self._fill - used
+                self._buf[:, :2 + rest] = self._buf[:, used:used + 2 + rest]
+                self._fill = rest
         return out
 
     def finish(self) -> Events:
@@ -331,7 +344,7 @@ class Detector:
         out = Events()
         usable = (self._fill // self.Dt) * self.Dt
         if usable:
-            out.extend(self._step(self._buf[:, :2 + usable].copy()))
+            out.extend(self._run(self._buf[:, :2 + usable].copy(), [usable]))
         self._fill = 0
         out.extend(self._step(None, final=True))
         return out
@@ -347,13 +360,21 @@ class Detector:
         return round(60.0 * self.fw / float(np.median(self.rr)), 1)
 
     # -- one chunk -----------------------------------------------------------
-    def _step(self, ext: np.ndarray | None, final: bool = False) -> Events:
-        """One chunk: ``ext`` is (channels, 2 + samples) codes, the first two
-        columns the last two samples before it."""
+    def _run(self, ext: np.ndarray, lengths: list[int]) -> Events:
+        """Chunks of ``lengths`` raw samples: ``ext`` is (channels, 2 + their
+        sum) codes, the first two columns the two samples before them."""
+        out = Events()
+        for part in self._front(ext, lengths):
+            out.extend(self._step(part))
+        return out
+
+    def _step(self, part: dict | None, final: bool = False) -> Events:
+        """One chunk (``part``: its front-end output), then the analysis of
+        the chunk before it."""
         out = Events()
         newest_len = 0
-        if ext is not None and ext.shape[1] > 2:
-            self._ingest(ext, out)
+        if part is not None:
+            self._ingest(part, out)
             newest_len = self._last_len
         # Analyse what is one chunk behind the newest (all of it at the end).
         ny = self._y.shape[1]
@@ -374,37 +395,61 @@ class Detector:
             self._base += cut
         return out
 
-    def _ingest(self, ext: np.ndarray, out: Events) -> None:
-        C, D, D2 = self.cfg.channels, self.D, self.D2
-        full = ext.shape[1] - 2 == self.chunk_raw
-        med = _median3(ext, *(self._scratch if full else ()))  # med[:, i] is centred on ext[:, i + 1]
-        xd = _block_mean(med, D)  # filter rate
+    def _front(self, ext: np.ndarray, lengths: list[int]) -> list[dict]:
+        """The stateless front end over consecutive chunks at once (the
+        filters carry their state across); one dict of arrays per chunk."""
+        C, D, D2, Dt = self.cfg.channels, self.D, self.D2, self.Dt
+        n = ext.shape[1] - 2
+        med = _median3(ext, *(s_[:, :n] for s_ in self._scratch) if n <= self._cap else ())
+        xd = _block_mean(med, D)  # filter rate; med[:, i] is centred on ext[:, i + 1]
+        n_w = n // Dt
         # clipping: the median is at a rail only where two of three raw samples
         # are (a lone glitch is not); any such sample marks its working sample
-        n_w = med.shape[1] // self.Dt
         if med.min() > 0 and med.max() < pins.ADC_MAX_CODE:  # the usual case: nothing at a rail
-            self._clip = np.zeros((C, n_w), dtype=bool)
+            clip = np.zeros((C, n_w), dtype=bool)
         else:
             at_rail = (med <= 0) | (med >= pins.ADC_MAX_CODE)
-            clip = at_rail[:, 0::self.Dt].copy()
-            for k in range(1, self.Dt):
-                clip |= at_rail[:, k::self.Dt]
-            self._clip = clip
+            clip = at_rail[:, 0::Dt].copy()
+            for k in range(1, Dt):
+                clip |= at_rail[:, k::Dt]
         xw = _block_mean(xd, D2)  # working rate
-        self._last_len = xw.shape[1]
-        if self.mains_hz is None:
-            self._init_filters(xd, xw)
-        abs0 = self._base + self._y.shape[1]
-        bad = self._faults(xd, abs0, out)
+        ends_d = np.cumsum([0] + [ln // D for ln in lengths])
+        ends_w = np.cumsum([0] + [ln // Dt for ln in lengths])
+        if self.mains_hz is None:  # measured on the first chunk
+            self._init_filters(xd[:, :ends_d[1]], xw[:, :ends_w[1]])
+        # sensor checks per second: for all chunks at once when chunks are
+        # whole seconds (they are at the usual rates), else chunk by chunk
+        sub = max(1, int(round(self.ff)))  # one second, filter samples
+        if all(ln // D % sub == 0 for ln in lengths[:-1]):
+            status = self._classify(xd, sub)
+            rows = np.cumsum([0] + [-(-(ln // D) // sub) for ln in lengths])
+            statuses = [status[rows[i]:rows[i + 1]] for i in range(len(lengths))]
+        else:
+            statuses = [self._classify(xd[:, ends_d[i]:ends_d[i + 1]], sub) for i in range(len(lengths))]
         yf, self._zi_band = sps.sosfilt(self._sos_band_full, xd, axis=1, zi=self._zi_band)
         y = _block_mean(yf, D2)
         lf, self._zi_lf = sps.sosfilt(self._sos_lf, xw, axis=1, zi=self._zi_lf)
         e2, self._zi_env = sps.sosfilt(self._sos_env, y * y, axis=1, zi=self._zi_env)
         e = np.sqrt(np.maximum(e2, 0))
+        parts = []
+        for i in range(len(lengths)):
+            w0, w1 = ends_w[i], ends_w[i + 1]
+            parts.append({"y": y[:, w0:w1], "e": e[:, w0:w1], "lf": lf[:, w0:w1], "clip": clip[:, w0:w1],
+                          "status": statuses[i], "n_d": ends_d[i + 1] - ends_d[i]})
+        return parts
+
+    def _ingest(self, part: dict, out: Events) -> None:
+        """The stateful steps on one chunk: faults, history, movement, beats."""
+        C = self.cfg.channels
+        y, e = part["y"], part["e"]
+        self._clip = part["clip"]
+        self._last_len = y.shape[1]
+        abs0 = self._base + self._y.shape[1]
+        bad = self._faults(part["status"], part["n_d"], abs0, out)
         self._y = np.concatenate([self._y, y], axis=1)
         self._e = np.concatenate([self._e, e], axis=1)
         good = ~bad & np.array([not self._bad_during(c, abs0 - 1, abs0) for c in range(C)])
-        self._movement(lf, y, e, abs0, good, out)
+        self._movement(part["lf"], y, e, abs0, good, out)
         self._heartbeat(abs0, good)
         self._chunk_index += 1
 
@@ -433,19 +478,20 @@ class Detector:
         self._zi_env = np.zeros((self._sos_env.shape[0], len(x0), 2))
 
     # -- faults --------------------------------------------------------------
-    def _faults(self, xd, abs0, out: Events) -> np.ndarray:
-        """Classify each channel per second of this chunk (``xd`` at the filter
-        rate); return "bad in any".  Spans are kept in working samples."""
+    def _faults(self, status: np.ndarray, n_d: int, abs0: int, out: Events) -> np.ndarray:
+        """Each channel's status per second of this chunk (``status``: rows
+        from :meth:`_classify`, over ``n_d`` filter-rate samples) into fault
+        events and excluded spans; return "bad in any".  Spans are kept in
+        working samples."""
         C, D2 = self.cfg.channels, self.D2
         sub = max(1, int(round(self.ff)))  # one second, filter samples
         settle = int(round(3.0 * self.fw))
-        status = self._classify(xd, sub)  # (seconds, C) codes into FAULT_KINDS
         bad_any = (status != 0).any(axis=0)
         prev = np.array([FAULT_KINDS.index(s) for s in self.status])
         changed = np.flatnonzero((np.diff(np.vstack([prev, status]), axis=0) != 0).any(axis=1) | (status != 0).any(axis=1))
         for k in changed:  # only seconds where something is, or becomes, wrong
             k0 = int(k) * sub // D2  # working samples from abs0
-            n_k = min(sub, xd.shape[1] - int(k) * sub) // D2
+            n_k = min(sub, n_d - int(k) * sub) // D2
             for c in range(C):
                 st = FAULT_KINDS[status[k, c]]
                 if st != self.status[c]:
