@@ -531,13 +531,19 @@ class Detector:
         ss = np.einsum("crw,crw->cr", xc, xc)  # sum of squares, codes^2
         flat = (ss < w * 0.3 ** 2) & ~railed  # std below 0.3 codes
         hum = np.zeros_like(railed)
-        if w >= 32:
+        # hum needs a mains amplitude over 5 codes, sqrt(2 ps) / w > 5, and ps is
+        # at most the whole one-sided power w ss / 2: rows with ss <= 25 w
+        # cannot be hum (a quiet sensor), and are not looked at
+        cand = np.flatnonzero((ss > 25.0 * w).ravel())
+        if w >= 32 and len(cand):
             # power in the DFT bins within 1.5 Hz of the mains harmonics, as a
             # share of all the (one-sided) power: Parseval gives the total
             cos_b, sin_b = self._hum_basis(w)
-            xc2 = xc.reshape(C * R, w)
+            xc2 = xc.reshape(C * R, w)[cand]
             pc, qs = xc2 @ cos_b, xc2 @ sin_b
-            ps = (pc * pc + qs * qs).sum(axis=1).reshape(C, R)
+            ps = np.zeros(C * R)
+            ps[cand] = (pc * pc + qs * qs).sum(axis=1)
+            ps = ps.reshape(C, R)
             total = w * ss / 2 + 1e-12
             hum = (ps / total > 0.8) & (np.sqrt(2 * ps) / w > 5.0) & ~railed & ~flat
         return np.where(railed, 2, np.where(flat, 1, np.where(hum, 3, 0))).T
