@@ -273,7 +273,9 @@ class Detector:
         # what is subtracted does not depend on template updates made later
         # (or on whether the stream went on)
         self._fit_f: list[np.ndarray] = []
-        self._fit_m: list[np.ndarray] = []
+        # the fitted models laid out on the working-rate history (as _y): what
+        # the heartbeat is taken to be, added as each beat is fitted
+        self._model = np.zeros((C, 0))
         self._last_fitted = -1  # the last beat (as detected) fitted
         self._K = max(1, int(round(0.07 * fw)))  # a twitch can pull the envelope peak this far
         self._burst = (int(0.1 * fw), int(0.25 * fw))  # around a beat's fiducial: its burst, working samples
@@ -392,6 +394,7 @@ class Detector:
             cut = self._y.shape[1] - keep
             self._y = self._y[:, cut:]
             self._e = self._e[:, cut:]
+            self._model = self._model[:, cut:]
             self._base += cut
         return out
 
@@ -448,6 +451,7 @@ class Detector:
         bad = self._faults(part["status"], part["n_d"], abs0, out)
         self._y = np.concatenate([self._y, y], axis=1)
         self._e = np.concatenate([self._e, e], axis=1)
+        self._model = np.concatenate([self._model, np.zeros_like(y)], axis=1)
         good = ~bad & np.array([not self._bad_during(c, abs0 - 1, abs0) for c in range(C)])
         self._movement(part["lf"], y, e, abs0, good, out)
         self._heartbeat(abs0, good)
@@ -807,8 +811,16 @@ class Detector:
         m = sc[:, None, None] * (T[None] + delta[:, None, None] * Td[None])  # each beat's model
         kept = sc > 0
         if kept.any():
-            self._fit_f.append(np.array(todo, dtype=np.int64)[kept] + shift[kept])
-            self._fit_m.append(m[kept])
+            f_al = np.array(todo, dtype=np.int64)[kept] + shift[kept]
+            self._fit_f.append(f_al)
+            idx = (f_al - self.pre - base)[:, None] + np.arange(L)[None, :]  # (k, L)
+            mk = m[kept].transpose(1, 0, 2)  # (C, k, L)
+            # every other beat at a time: a beat window (0.5 s) is shorter than
+            # two refractory periods (2 x 0.33 s less the alignment shifts), so
+            # within one parity no two windows overlap and a fancy-index update
+            # adds each model exactly once
+            for par in (0, 1):
+                self._model[:, idx[par::2]] += mk[:, par::2]
         # robust template update from channels that fit well: the running
         # mean (weight 0.1 per beat, in beat order) of each beat's aligned shape
         e = np.abs(Sb - m).max(axis=2)  # (B, C)
@@ -835,38 +847,14 @@ class Detector:
             self.relearned += int(relearn.sum())
         # fits whose windows ended before the buffer's start can matter no more
         while self._fit_f and self._fit_f[0][-1] + 2 * self.L < base:
-            del self._fit_f[0], self._fit_m[0]
-
-    def _subtract_beats(self, y: np.ndarray, a_abs: int) -> np.ndarray:
-        """``y`` (C, working samples from ``a_abs``) less every fitted beat model."""
-        n, L = y.shape[1], self.L
-        if not self._fit_f:
-            return y
-        lo = np.concatenate(self._fit_f) - self.pre - a_abs
-        sel = np.flatnonzero((lo + L > 0) & (lo < n))
-        if not len(sel):
-            return y
-        models = np.concatenate(self._fit_m)[sel]  # (k, C, L)
-        lo = lo[sel]
-        yp = np.zeros((len(y), n + 2 * L))
-        yp[:, L:L + n] = y
-        idx = lo[:, None] + L + np.arange(L)[None, :]  # (k, L)
-        # every other beat at a time: a beat window (0.5 s) is shorter than two
-        # refractory periods (2 x 0.33 s less the alignment shifts), so within
-        # one parity no two windows overlap and plain fancy-index updates add
-        # each model exactly once
-        for par in (0, 1):
-            yp[:, idx[par::2]] -= models[par::2].transpose(1, 0, 2)
-        return yp[:, L:L + n]
+            del self._fit_f[0]
 
     # -- analysis of one chunk ------------------------------------------------
     def _analyse(self, a0: int, a1: int, out: Events, final: bool) -> None:
         """Residual, rest and noise floor of working samples a0..a1 of the
         history; twitch regions on it; crosstalk/coincidence on what is due."""
         a_abs, b_abs = self._base + a0, self._base + a1
-        r = self._y[:, a0:a1].copy()
-        if self.templates is not None:
-            r = self._subtract_beats(r, a_abs)
+        r = self._y[:, a0:a1] - self._model[:, a0:a1]  # less the heartbeat
         self._learn_floor(r, a_abs, b_abs)
         self._pending += self._regions(r, a_abs, final)
         self._finalise_pending(out, self._t(a_abs) - self.cfg.crosstalk_ms / 1000)
