@@ -135,14 +135,19 @@ def _block_mean(x: np.ndarray, k: int) -> np.ndarray:
 
 def _moving_mean(x: np.ndarray, w: int) -> np.ndarray:
     """Centred w-point moving mean along the last axis (zero beyond the
-    ends), like convolving with ones(w)/w in "same" mode."""
+    ends), like convolving with ones(w)/w in "same" mode; by shifted adds,
+    for the short windows used here (a running sum would be cheaper for
+    long ones, and less exact)."""
     n = x.shape[-1]
     if w <= 1 or n < w:
         return x
-    cs = np.zeros(x.shape[:-1] + (n + w,))
-    np.cumsum(x, axis=-1, out=cs[..., w // 2 + 1:w // 2 + 1 + n])
-    cs[..., w // 2 + 1 + n:] = cs[..., w // 2 + n, None]
-    return (cs[..., w:] - cs[..., :n]) / w
+    pad = np.zeros(x.shape[:-1] + (n + w - 1,))
+    pad[..., w // 2:w // 2 + n] = x
+    acc = pad[..., 0:n].copy()
+    for k in range(1, w):
+        acc += pad[..., k:k + n]
+    acc /= w
+    return acc
 
 
 def _median_list(v: list[float]) -> float:
