@@ -700,13 +700,11 @@ class Detector:
         else:
             b = ratio.min(axis=0)
         pk, props = sps.find_peaks(b, height=0.25, distance=int(0.12 * self.fw))
-        pk = pk + s0
-        heights = props["peak_heights"]
         rr_med = _median_list(self.rr[-8:]) if len(self.rr) >= 3 else None
         refr = max(int(0.33 * self.fw), int(0.6 * rr_med) if rr_med else 0)
         new = []
-        for p, h in zip(pk, heights):
-            p_abs = self._base + int(p)
+        for p, h in zip((pk + s0).tolist(), props["peak_heights"].tolist()):
+            p_abs = self._base + p
             if p < lo:
                 continue
             last = self.beats[-1] if self.beats else None
@@ -798,7 +796,7 @@ class Detector:
             score = np.einsum("bcx,bc->bx", rho, use.astype(float))  # (B, lags)
             best = score.argmax(axis=1)
             Sb = windows[bi, ci, best[:, None]]  # (B, C, L)
-            a = np.einsum("bcl,cl->bc", Sb, T) / tn_2
+            a = dot[bi, ci, best[:, None]] / tn_2  # the template's share in each window
             scale = np.clip(_masked_median(a, use), 0.4, 1.8)
             d = Sb - scale[:, None, None] * T[None]
             err = np.sqrt(np.einsum("bcl,bcl->bc", d, d) / L) / err_scale
