@@ -675,7 +675,8 @@ class Detector:
         return ((w[:, 0][None, :] < hi[:, None]) & (w[:, 1][None, :] > lo[:, None])).any(axis=1)
 
     def _in_movement(self, a_abs: int, b_abs: int) -> bool:
-        return bool(self._not_rest_mask(a_abs, b_abs).any())
+        """Is any sample a_abs..b_abs not rest?"""
+        return any(s < b_abs and e > a_abs for s, e in self._not_rest_windows()) if b_abs > a_abs else False
 
     # -- heartbeat -----------------------------------------------------------
     def _heartbeat(self, abs0: int, good: np.ndarray) -> None:
@@ -900,8 +901,13 @@ class Detector:
             whole = whole[~not_rest[win].any(axis=1)]
         if len(whole) < 5:
             return f, np.zeros(C)
-        win = whole[:, None] + np.arange(-a, b)[None, :]
-        peaks = act[:, win].max(axis=2)  # (C, k)
+        # the largest value in each window [fid - a, fid + b): reduceat over
+        # (start, end) pairs, keeping the starts' results; a last window that
+        # ends with the span runs to its end without an end index
+        bounds = np.stack([whole - a, whole + b], axis=1).ravel()
+        if bounds[-1] == n:
+            bounds = bounds[:-1]
+        peaks = np.maximum.reduceat(act, bounds, axis=1)[:, ::2]  # (C, k)
         return f, _percentile_rows(peaks, 0.75)
 
     def _near_beat(self, f: np.ndarray, pos: np.ndarray) -> np.ndarray:
