@@ -23,10 +23,23 @@ def events_for(codes, block):
 def test_same_events_for_any_block_size():
     night = Night(1.5, seed=5, profile="hard", twitches_per_min=8)
     codes = np.concatenate(list(night.blocks(10_000)))
-    whole = events_for(codes, len(codes))
+    whole = events_for(codes, len(codes))  # all three chunks through the front end at once
     assert whole[0], "the test night must have twitches"
     assert events_for(codes, 37) == whole
     assert events_for(codes, 1) == whole
+    # the codes as int16 (as replay reads an EDF) give the same events
+    assert events_for(codes.astype(np.int16), 7919) == whole
+
+
+def test_same_events_when_blocks_overrun_the_front_end_batch(monkeypatch):
+    # a block longer than the front end takes at once leaves whole chunks and
+    # a part-chunk behind in the buffer; they must carry over exactly
+    night = Night(1.5, seed=5, profile="hard", twitches_per_min=8)
+    codes = np.concatenate(list(night.blocks(10_000)))
+    whole = events_for(codes, len(codes))
+    monkeypatch.setattr(Detector, "batch_chunks", 2)
+    assert events_for(codes, len(codes)) == whole
+    assert events_for(codes, 45_001) == whole
 
 
 @pytest.mark.parametrize("seed", [31, 32])
@@ -83,3 +96,30 @@ def test_movement_is_listed_and_nothing_counts_during_it():
     for m in ev.movements:
         assert not [t for t in ev.twitches if m.t - 0.5 <= t.t <= m.end + 5]
     assert det.rest_s < night.duration_s - sum(m.end - m.t for m in night.movements)
+
+
+# -- the numeric helpers the detector uses in place of numpy's slower calls ----
+
+def test_helpers_match_numpy():
+    from firmware_host import detector as d
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 3, 8, 9, 250, 251):
+        x = rng.standard_normal((4, n)) * 30
+        assert np.array_equal(d._median_rows(x.copy()), np.median(x, axis=1)), n
+        if n >= 2:
+            assert np.array_equal(d._percentile_rows(x, 0.75), np.percentile(x, 75, axis=1)), n
+            assert np.array_equal(d._second_smallest(x.T.copy()), np.sort(x.T, axis=0)[1]), n
+        if n >= 3:
+            assert np.array_equal(d._gradient(x), np.gradient(x, axis=1)), n
+            ref = np.stack([[np.median(r[i:i + 3]) for i in range(n - 2)] for r in x])
+            assert np.array_equal(d._median3(x), ref), n
+    x = rng.standard_normal((4, 300)) * 30
+    for w in (2, 5, 6):
+        ref = np.stack([np.convolve(r, np.ones(w) / w, mode="same") for r in x])
+        np.testing.assert_allclose(d._moving_mean(x, w), ref, rtol=0, atol=1e-12)
+    vals = rng.standard_normal((50, 4))
+    mask = rng.random((50, 4)) > 0.3
+    mask[0] = False
+    got = d._masked_median(vals, mask)
+    for row, m, g in zip(vals, mask, got):
+        assert g == (np.median(row[m]) if m.any() else 0.0)

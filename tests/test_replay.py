@@ -66,3 +66,21 @@ def test_replay_save_stores_the_night(night_files, tmp_path, capsys):
     assert n["total"] == r["counts"]["total"]
     assert n["per_channel"] == r["counts"]["per_channel"]
     assert store.integrity_ok()
+
+
+def test_code_blocks_give_the_codes_blocks_give(night_files, tmp_path):
+    # replay reads an EDF as int16 codes (code_blocks); they must be the very
+    # codes blocks() gives as float64, the file whole or cut mid-record
+    import numpy as np
+
+    from firmware_host.traces import open_trace
+
+    data = night_files["edf"].read_bytes()
+    cut = tmp_path / "cut.edf"
+    cut.write_bytes(data[: len(data) // 3 + 101])
+    for path in (night_files["edf"], cut):
+        with open_trace(path) as r:
+            a = np.concatenate(list(r.blocks(7_000)))
+            b = np.concatenate(list(r.code_blocks(7_000)))
+        assert b.dtype == np.int16 and a.shape == b.shape and len(a) > 0
+        assert np.array_equal(a, b)
