@@ -224,36 +224,9 @@ class EdfReader(TraceReader):
         except (ValueError, IndexError):
             return []
 
-    def blocks(self, block_samples: int = 10_000) -> Iterator[np.ndarray]:
-        recs_per_block = max(1, block_samples // self._spr)
-        rec_len = self._record_len
-        scale = [(pins.ADC_MAX_CODE / (dmax - dmin), dmin) for _, _, dmin, dmax in self._cols]
-        identity = all(dmin == 0 and dmax == pins.ADC_MAX_CODE for _, _, dmin, dmax in self._cols)
-        with open(self._path, "rb") as f:
-            f.seek(self._header_bytes)
-            done = 0
-            while done < self._n_records:
-                n = min(recs_per_block, self._n_records - done)
-                raw = np.fromfile(f, dtype="<i2", count=n * rec_len)
-                n = raw.size // rec_len
-                if n == 0:
-                    return
-                recs = raw[: n * rec_len].reshape(n, rec_len)
-                out = np.empty((n * self._spr, len(self._cols)), dtype=np.float64)
-                for j, (off, spr, _, _) in enumerate(self._cols):
-                    out[:, j] = recs[:, off:off + spr].reshape(-1)
-                if not identity:
-                    for j, (k, dmin) in enumerate(scale):
-                        out[:, j] = (out[:, j] - dmin) * k
-                done += n
-                yield out
-
-
-    def code_blocks(self, block_samples: int = 10_000) -> Iterator[np.ndarray]:
-        identity = all(dmin == 0 and dmax == pins.ADC_MAX_CODE for _, _, dmin, dmax in self._cols)
-        if not identity:
-            yield from self.blocks(block_samples)
-            return
+    def _record_blocks(self, block_samples: int) -> Iterator[np.ndarray]:
+        """The whole data records, about ``block_samples`` samples' worth at a
+        time, as (records, record length) int16."""
         recs_per_block = max(1, block_samples // self._spr)
         rec_len = self._record_len
         with open(self._path, "rb") as f:
@@ -264,14 +237,36 @@ class EdfReader(TraceReader):
                 n = raw.size // rec_len
                 if n == 0:
                     return
-                recs = raw[: n * rec_len].reshape(n, rec_len)
-                # channel-major, handed out transposed: the detector copies it
-                # into its own channel-major buffer in one contiguous pass
-                out = np.empty((len(self._cols), n * self._spr), dtype=np.int16)
-                for j, (off, spr, _, _) in enumerate(self._cols):
-                    out[j] = recs[:, off:off + spr].reshape(-1)
                 done += n
-                yield out.T
+                yield raw[: n * rec_len].reshape(n, rec_len)
+
+    @property
+    def _codes_as_stored(self) -> bool:
+        """Every signal's digital range is the ADC's codes (as twitchmon writes)."""
+        return all(dmin == 0 and dmax == pins.ADC_MAX_CODE for _, _, dmin, dmax in self._cols)
+
+    def _signals(self, recs: np.ndarray, dtype=np.float64) -> np.ndarray:
+        """(channels, samples) codes from data records ``recs``: each signal
+        scaled from its digital range to 0..ADC_MAX_CODE where that is not
+        its range already."""
+        out = np.empty((len(self._cols), len(recs) * self._spr), dtype=dtype)
+        for j, (off, spr, dmin, dmax) in enumerate(self._cols):
+            out[j] = recs[:, off:off + spr].reshape(-1)
+            if not (dmin == 0 and dmax == pins.ADC_MAX_CODE):
+                out[j] = (out[j] - dmin) * (pins.ADC_MAX_CODE / (dmax - dmin))
+        return out
+
+    def blocks(self, block_samples: int = 10_000) -> Iterator[np.ndarray]:
+        for recs in self._record_blocks(block_samples):
+            yield self._signals(recs).T
+
+    def code_blocks(self, block_samples: int = 10_000) -> Iterator[np.ndarray]:
+        # int16 where the stored numbers are the codes; channel-major, handed
+        # out transposed: the detector copies it into its own channel-major
+        # buffer in one contiguous pass
+        dtype = np.int16 if self._codes_as_stored else np.float64
+        for recs in self._record_blocks(block_samples):
+            yield self._signals(recs, dtype).T
 
     def read(self, start: int, n: int) -> np.ndarray:
         """Samples ``start`` .. ``start + n`` as (n', channels) codes, n' <= n
@@ -285,12 +280,7 @@ class EdfReader(TraceReader):
             f.seek(self._header_bytes + 2 * rec_len * first)
             raw = np.fromfile(f, dtype="<i2", count=(last - first) * rec_len)
         k = raw.size // rec_len
-        recs = raw[:k * rec_len].reshape(k, rec_len)
-        out = np.empty((k * self._spr, len(self._cols)))
-        for j, (off, spr, dmin, dmax) in enumerate(self._cols):
-            out[:, j] = recs[:, off:off + spr].reshape(-1)
-            if not (dmin == 0 and dmax == pins.ADC_MAX_CODE):
-                out[:, j] = (out[:, j] - dmin) * (pins.ADC_MAX_CODE / (dmax - dmin))
+        out = self._signals(raw[:k * rec_len].reshape(k, rec_len)).T
         skip = start - first * self._spr
         return out[skip:skip + int(n)]
 

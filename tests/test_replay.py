@@ -84,3 +84,27 @@ def test_code_blocks_give_the_codes_blocks_give(night_files, tmp_path):
             b = np.concatenate(list(r.code_blocks(7_000)))
         assert b.dtype == np.int16 and a.shape == b.shape and len(a) > 0
         assert np.array_equal(a, b)
+
+
+def test_foreign_edf_range_is_scaled_to_codes_the_same_way_everywhere(tmp_path):
+    # another tool's EDF stores -32768..32767 for its physical range: blocks,
+    # code_blocks and read (the waveform view) all give it as 0..1023 codes
+    import edfio
+    import numpy as np
+
+    from firmware_host.traces import open_trace
+
+    rng = np.random.default_rng(3)
+    phys = [np.clip(rng.normal(0, 150, 2500), -499, 499) for _ in range(2)]
+    sigs = [edfio.EdfSignal(p, sampling_frequency=250, label=f"ch{i}", physical_range=(-500, 500),
+                            digital_range=(-32768, 32767)) for i, p in enumerate(phys)]
+    path = tmp_path / "foreign.edf"
+    edfio.Edf(sigs).write(path)
+    with open_trace(path) as r:
+        a = np.concatenate(list(r.blocks(777)))
+        b = np.concatenate(list(r.code_blocks(777)))
+        c = r.read(1234, 999)
+    want = (np.stack(phys, axis=1) + 500) / 1000 * 1023
+    np.testing.assert_allclose(a, want, atol=0.02)  # a digital step is 1023/65535 codes
+    assert np.array_equal(a, b)
+    assert np.array_equal(c, a[1234:1234 + 999])
