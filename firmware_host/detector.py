@@ -351,7 +351,7 @@ class Detector:
         out = Events()
         usable = (self._fill // self.Dt) * self.Dt
         if usable:
-            out.extend(self._run(self._buf[:, :2 + usable].copy(), [usable]))
+            out.extend(self._run(self._buf[:, :2 + usable], [usable]))
         self._fill = 0
         out.extend(self._step(None, final=True))
         return out
@@ -408,7 +408,7 @@ class Detector:
         filters carry their state across); one dict of arrays per chunk."""
         C, D, D2, Dt = self.cfg.channels, self.D, self.D2, self.Dt
         n = ext.shape[1] - 2
-        med = _median3(ext, *(s_[:, :n] for s_ in self._scratch) if n <= self._cap else ())
+        med = _median3(ext, *(s_[:, :n] for s_ in self._scratch))  # n <= self._cap
         xd = _block_mean(med, D)  # filter rate; med[:, i] is centred on ext[:, i + 1]
         n_w = n // Dt
         # clipping: the median is at a rail only where two of three raw samples
@@ -676,7 +676,7 @@ class Detector:
 
     def _in_movement(self, a_abs: int, b_abs: int) -> bool:
         """Is any sample a_abs..b_abs not rest?"""
-        return any(s < b_abs and e > a_abs for s, e in self._not_rest_windows()) if b_abs > a_abs else False
+        return b_abs > a_abs and bool(self._overlaps_not_rest(np.array([a_abs]), np.array([b_abs]))[0])
 
     # -- heartbeat -----------------------------------------------------------
     def _heartbeat(self, abs0: int, good: np.ndarray) -> None:
