@@ -10,30 +10,38 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
-def score(detected: Sequence[dict], truth: Sequence[dict], tolerance_s: float = 0.150) -> dict:
+def score(detected: Sequence[dict], truth: Sequence[dict], tolerance_s: float = 0.150,
+          ignore: Sequence[dict] = ()) -> dict:
+    """``ignore``: true twitches that are scored neither way (too small to
+    show, or in a movement's or a fault's margin): a detection matched to one
+    is neither a hit nor a false alarm."""
+    every = list(truth) + list(ignore)
     pairs = []
     for i, d in enumerate(detected):
-        for j, t in enumerate(truth):
+        for j, t in enumerate(every):
             if d["channel"] == t["channel"]:
                 dt = abs(d["t"] - t["t"])
                 if dt <= tolerance_s:
                     pairs.append((dt, i, j))
     pairs.sort()
-    used_d, used_t, matched = set(), set(), 0
+    used_d, used_t, matched, excused = set(), set(), 0, set()
     for _, i, j in pairs:
         if i in used_d or j in used_t:
             continue
         used_d.add(i)
         used_t.add(j)
-        matched += 1
-    n_d, n_t = len(detected), len(truth)
+        if j < len(truth):
+            matched += 1
+        else:
+            excused.add(i)
+    n_d, n_t = len(detected) - len(excused), len(truth)
     precision = matched / n_d if n_d else 1.0
     recall = matched / n_t if n_t else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     count_error = abs(n_d - n_t) / n_t if n_t else (0.0 if n_d == 0 else float(n_d))
     return {"detected": n_d, "true": n_t, "matched": matched, "precision": round(precision, 4),
             "recall": round(recall, 4), "f1": round(f1, 4), "count_error": round(count_error, 4),
-            "false_positives": [detected[i] for i in range(n_d) if i not in used_d],
+            "false_positives": [d for i, d in enumerate(detected) if i not in used_d],
             "missed": [truth[j] for j in range(n_t) if j not in used_t]}
 
 
