@@ -270,6 +270,7 @@ class Detector:
         self.L = self.pre + self.post
         self.templates: np.ndarray | None = None  # (C, L)
         self._boot: list[np.ndarray] = []
+        self._boot_f: list[int] = []  # fiducials of the beats in _boot
         self.g = np.ones(C)  # envelope level at beats, per channel
         self._g_init = False
         self.beats: list[float] = []  # working index (absolute) of beat fiducials
@@ -286,6 +287,14 @@ class Detector:
         self._burst = (int(0.1 * fw), int(0.25 * fw))  # around a beat's fiducial: its burst, working samples
         self._slack_idx = np.arange(self.L + 2 * self._K)[None, :] - self.pre - self._K
         self.rr: list[float] = []
+        # is there a heartbeat to track?  Per chunk, from the autocorrelation of
+        # the pulse envelope at rest: its height at the beat period (0..1) and
+        # that period (working samples); beats are tracked only while it is high
+        self.beat_conf = 0.0
+        self.beat_period: float | None = None
+        self._beat_on = False
+        self._cand: float | None = None  # the last chunk's period, if it had a clear one
+        self.periods: list[float] = []  # beat periods of confident chunks, working samples
         # noise floors
         self.sigma = np.full(C, np.nan)
         self.sigma_lf = np.full(C, np.nan)
@@ -362,9 +371,12 @@ class Detector:
 
     @property
     def heart_rate_bpm(self) -> float | None:
-        if len(self.rr) < 5:
+        """The night's median heart rate (bpm) over the chunks where the
+        heartbeat was tracked with confidence; None when it never was (the
+        heartbeat below what the sensors can show, or no rest)."""
+        if not self.periods:
             return None
-        return round(60.0 * self.fw / float(np.median(self.rr)), 1)
+        return round(60.0 * self.fw / float(np.median(self.periods)), 1)
 
     # -- one chunk -----------------------------------------------------------
     def _run(self, ext: np.ndarray, lengths: list[int]) -> Events:
@@ -459,6 +471,7 @@ class Detector:
         self._model = np.concatenate([self._model, np.zeros_like(y)], axis=1)
         good = ~bad & np.array([not self._bad_during(c, abs0 - 1, abs0) for c in range(C)])
         self._movement(part["lf"], y, e, abs0, good, out)
+        self._beat_evidence(e[:, :], abs0, good)
         self._heartbeat(abs0, good)
         self._chunk_index += 1
 
@@ -679,6 +692,63 @@ class Detector:
         return b_abs > a_abs and bool(self._overlaps_not_rest(np.array([a_abs]), np.array([b_abs]))[0])
 
     # -- heartbeat -----------------------------------------------------------
+    conf_on, conf_off = 0.3, 0.15  #: autocorrelation heights that start and stop beat tracking
+
+    def _beat_evidence(self, e: np.ndarray, abs0: int, good: np.ndarray) -> None:
+        """Is the heartbeat there, and at what period?  The pulse envelope of
+        this chunk's rest seconds, every good channel scaled to its median and
+        summed, is autocorrelated over lags of 0.45-1.6 s (37-133 bpm): a
+        heartbeat gives a clear peak at its period; noise gives none, so
+        noise peaks are never taken for beats.  Movements are left out; a
+        chunk with under 10 s of rest keeps what the last chunk said."""
+        fw = self.fw
+        n = e.shape[1]
+        rest = ~self._not_rest_mask(abs0, abs0 + n) & ~self._clip.any(axis=0)
+        lo, hi = int(0.45 * fw), int(1.6 * fw)
+        if not good.any() or rest.sum() < max(10 * fw, 2 * hi):
+            return
+        ee = e[good]
+        # each channel scaled to its median and clipped at 3x it, so a twitch or
+        # a knock (large and rare) cannot make a period of its own
+        z = np.minimum(ee / (np.median(ee[:, rest], axis=1)[:, None] + 1e-9), 3.0).sum(axis=0)
+        z = np.where(rest, z - z[rest].mean(), 0.0)
+        m = rest.astype(float)
+        nfft = 1 << int(np.ceil(np.log2(2 * n)))
+        ac = np.fft.irfft(np.abs(np.fft.rfft(z, nfft)) ** 2, nfft)[:hi + 2]
+        cnt = np.fft.irfft(np.abs(np.fft.rfft(m, nfft)) ** 2, nfft)[:hi + 2]
+        ac = ac / np.maximum(cnt, 1.0)  # mean product per overlapping rest pair
+        ac = ac / (ac[0] + 1e-12)
+        seg = ac[lo:hi + 1]
+        k = int(np.argmax(seg)) + lo
+        # a peak at twice the period can be as high: take the shorter when it is nearly so
+        half = int(round(k / 2))
+        if half >= lo and ac[half - 1:half + 2].max() >= 0.7 * ac[k]:
+            k = half - 1 + int(np.argmax(ac[half - 1:half + 2]))
+        # a heartbeat's peak stands above the trough before it (half a period
+        # on); a slow wander of the envelope falls from lag 0 with no peak at all
+        trough = float(ac[int(0.2 * fw):k].min()) if k > int(0.2 * fw) else float(ac[k])
+        conf = float(ac[k]) - trough if lo < k < hi else 0.0
+        if 0 < k < len(ac) - 1:  # parabolic peak for a period finer than a sample
+            a, b, c = ac[k - 1], ac[k], ac[k + 1]
+            den = a - 2 * b + c
+            period = k + (0.5 * (a - c) / den if den < 0 else 0.0)
+        else:
+            period = float(k)
+        self.beat_conf = conf
+        # on: two chunks in a row agree on a clear period (noise can give one
+        # chunk a peak, rarely two at the same lag); stays on while the peak
+        # stays and the period moves no more than a heart rate does in 30 s
+        prev, self._cand = self._cand, (period if conf >= self.conf_on else None)
+        if self._beat_on:
+            self._beat_on = conf >= self.conf_off and abs(period - self.beat_period) < 0.15 * self.beat_period
+        else:
+            self._beat_on = self._cand is not None and prev is not None and abs(period - prev) < 0.08 * prev
+        if self._beat_on:
+            self.beat_period = period
+            self.periods.append(period)
+        else:
+            self.beat_period = None
+
     def _heartbeat(self, abs0: int, good: np.ndarray) -> None:
         e, y = self._e, self._y
         n_new = self._last_len
@@ -700,9 +770,12 @@ class Detector:
             b = _second_smallest(ratio)
         else:
             b = ratio.min(axis=0)
+        if not self._beat_on:  # no heartbeat to be seen: track none rather than noise
+            self._beat_searched = self._base + hi
+            return
         pk, props = sps.find_peaks(b, height=0.25, distance=int(0.12 * self.fw))
-        rr_med = _median_list(self.rr[-8:]) if len(self.rr) >= 3 else None
-        refr = max(int(0.33 * self.fw), int(0.6 * rr_med) if rr_med else 0)
+        rr_med = self.beat_period  # the period the autocorrelation found, working samples
+        refr = max(int(0.33 * self.fw), int(0.55 * rr_med))
         new = []
         for p, h in zip((pk + s0).tolist(), props["peak_heights"].tolist()):
             p_abs = self._base + p
@@ -717,9 +790,6 @@ class Detector:
                     continue
             if last is not None and p_abs - last < 2.0 * self.fw:
                 self.rr.append(p_abs - last)
-                if len(self.rr) >= 3:  # the rhythm so far, beat by beat
-                    rr_med = _median_list(self.rr[-8:])
-                    refr = max(int(0.33 * self.fw), int(0.6 * rr_med))
             self.beats.append(p_abs)
             new.append(p_abs)
         self._beat_searched = self._base + hi
@@ -763,13 +833,21 @@ class Detector:
         todo.reverse()
         self._last_fitted = todo[-1]
         if self.templates is None:
-            for f in todo:
+            # the first template from beats at rest only (never a movement's)
+            f_abs = np.array(todo)
+            at_rest = ~self._overlaps_not_rest(f_abs - self.pre, f_abs + self.post)
+            for f in f_abs[at_rest].tolist():
                 s = f - base
                 self._boot.append(y[:, s - self.pre:s + self.post].copy())
-            if len(self._boot) >= 6:
-                self.templates = np.median(np.stack(self._boot), axis=0)
-                self._boot = []
-            return
+                self._boot_f.append(f)
+            if len(self._boot) < 6:
+                return
+            self.templates = np.median(np.stack(self._boot), axis=0)
+            # the beats it was learned from are fitted too, so the night's first
+            # seconds are as clean as the rest
+            inbuf = [f for f in self._boot_f if f - self.pre - K - base >= 0]
+            todo = sorted(set(inbuf) | set(todo))
+            self._boot, self._boot_f = [], []
         T = self.templates  # (C, L)
         Td = _gradient(T)
         fids = np.array(todo) - base
@@ -1030,10 +1108,10 @@ class Detector:
         a heartbeat the subtraction missed (a sensor shifted by a movement, a
         template still being learned).  Twitches come at random times."""
         hist = self._cand_times[c]
-        if len(self.rr) < 3 or not found:
+        if not self._beat_on or not found:
             self._cand_times[c] = (hist + [tw.t for tw in found])[-3:]
             return found
-        rr_s = _median_list(self.rr[-8:]) / self.fw
+        rr_s = self.beat_period / self.fw
         times = hist + [tw.t for tw in found]
         link = []
         for t0, t1 in zip(times[:-1], times[1:]):
