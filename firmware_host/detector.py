@@ -61,7 +61,7 @@ class DetectorConfig:
     channels: int = 4
     sensitivity: float = 5.0  #: 1 (only clear twitches) .. 10 (smallest twitches)
     chunk_s: float = 30.0  #: analysis step; latency is about 3 chunks
-    warmup_s: float = 15.0  #: learning noise floor and heartbeat; not rest
+    warmup_s: float = 0.0  #: seconds at the start that are not rest (none: the start is analysed once the floor is known)
     settle_s: float = 5.0  #: not rest after a movement ends
     pre_movement_s: float = 0.5
     merge_ms: float = 120.0  #: regions closer than this are one twitch (doublets)
@@ -306,7 +306,8 @@ class Detector:
         self._run_start: int | None = None
         self._run_last: int | None = None
         self._run_chans: set[int] = set()
-        self._run_strong = False  # slow swings or clipping seen in this run
+        self._run_strong = 0  # working samples of slow swing or clipping in this run
+        self._run_active = 0  # working samples of any activity in this run
         self.movements: list[Movement] = []
         self._mv_windows: list[tuple[int, int]] = []  # confirmed, as working index [start, end]
         # twitches
@@ -617,17 +618,22 @@ class Detector:
             splits = np.flatnonzero(np.diff(idx) > gap)
             starts = np.concatenate([[idx[0]], idx[splits + 1]])
             ends = np.concatenate([idx[splits], [idx[-1]]])
+            cs_strong = np.concatenate([[0], np.cumsum(strong)])
+            cs_active = np.concatenate([[0], np.cumsum(active)])
             for s, en in zip(starts, ends):
                 s_abs, e_abs = abs0 + int(s), abs0 + int(en)
                 chans = set(np.flatnonzero(active_c[:, s:en + 1].any(axis=1)).tolist())
-                st = bool(strong[s:en + 1].any())
+                st = int(cs_strong[en + 1] - cs_strong[s])  # samples of slow swing or clipping
+                ac = int(cs_active[en + 1] - cs_active[s])  # samples of any activity
                 if self._run_start is not None and s_abs - self._run_last <= gap:
                     self._run_last = e_abs
                     self._run_chans |= chans
-                    self._run_strong |= st
+                    self._run_strong += st
+                    self._run_active += ac
                 else:
                     self._close_movement(out)
-                    self._run_start, self._run_last, self._run_chans, self._run_strong = s_abs, e_abs, chans, st
+                    self._run_start, self._run_last, self._run_chans = s_abs, e_abs, chans
+                    self._run_strong, self._run_active = st, ac
                 if self._run_is_movement():
                     self._confirm_run()
         end_abs = abs0 + n
@@ -640,8 +646,14 @@ class Detector:
                                      np.exp(np.log(self.sigma_lf) + self._a_floor * (np.log(est + 1e-9) - np.log(self.sigma_lf))))
 
     def _run_is_movement(self) -> bool:
+        """A movement is sustained: 0.5 s of slow swing or clipping in all, or
+        2 s of broadband activity that fills most of its span.  A train of
+        twitches swings the signal slowly for a moment only, and is over
+        within a second."""
         n = self._run_last - self._run_start
-        return n >= int(0.5 * self.fw) if self._run_strong else n >= int(1.0 * self.fw)
+        if self._run_strong >= int(0.5 * self.fw):
+            return True
+        return n >= int(2.0 * self.fw) and self._run_active >= 0.6 * n
 
     def _confirm_run(self) -> None:
         win = (self._run_start, self._run_last)
