@@ -755,6 +755,8 @@ class Detector:
             self._beat_on = conf >= self.conf_off and abs(period - self.beat_period) < 0.15 * self.beat_period
         else:
             self._beat_on = self._cand is not None and prev is not None and abs(period - prev) < 0.08 * prev
+            if self._beat_on:  # the chunk before had the same heartbeat: track it from there
+                self._beat_searched = max(self._base, abs0 - self.chunk_w)
         if self._beat_on:
             self.beat_period = period
             self.periods.append(period)
@@ -903,6 +905,16 @@ class Detector:
         delta = np.clip(_masked_median(bcoef / np.where(ok, a, 1.0), ok), -1, 1)
         shift = best - K
         m = sc[:, None, None] * (T[None] + delta[:, None, None] * Td[None])  # each beat's model
+        # a beat's shape changes a little from beat to beat and channel to
+        # channel: each channel's own size, timing and width (least squares on the template, its slope and its
+        # slope times time) within bounds a heartbeat keeps to
+        Bas = np.stack([T, Td, (np.arange(L) - self.pre)[None, :] * Td], axis=1)  # (C, 3, L)
+        G = np.einsum("cil,cjl->cij", Bas, Bas) + 1e-9 * np.eye(3)[None]
+        coef = np.linalg.solve(G[None], np.einsum("bcl,cil->bci", Sb, Bas)[..., None])[..., 0]  # (B, C, 3)
+        amp = coef[..., 0]
+        own = good[None, :] & (amp > 0.5 * sc[:, None]) & (amp < 2.0 * sc[:, None])
+        own &= (np.abs(coef[..., 1]) < 0.5 * K * np.abs(amp)) & (np.abs(coef[..., 2]) < 0.1 * np.abs(amp))
+        m = np.where(own[..., None], np.einsum("bci,cil->bcl", coef, Bas), m)
         kept = sc > 0
         if kept.any():
             f_al = np.array(todo, dtype=np.int64)[kept] + shift[kept]
