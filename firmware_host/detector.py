@@ -283,6 +283,8 @@ class Detector:
         # the heartbeat is taken to be, added as each beat is fitted
         self._model = np.zeros((C, 0))
         self._last_fitted = -1  # the last beat (as detected) fitted
+        self._last_h = 0.0  # the last beat's peak height (envelope / beat level)
+        self._last_rr_for = -1  # the beat the last interval in rr ends at
         self._K = max(1, int(round(0.07 * fw)))  # a twitch can pull the envelope peak this far
         self._burst = (int(0.1 * fw), int(0.25 * fw))  # around a beat's fiducial: its burst, working samples
         self._slack_idx = np.arange(self.L + 2 * self._K)[None, :] - self.pre - self._K
@@ -319,6 +321,7 @@ class Detector:
         self.rejected_coincident = 0
         self.rejected_tails = 0
         self.rejected_rhythmic = 0
+        self.rejected_remnants = 0  # candidates with a subtracted beat's shape (see _is_beat_remnant)
         self._cand_times: list[list[float]] = [[] for _ in range(C)]  # last candidate onsets, s
         self.relearned = 0  # beat templates learned again (per channel)
         self._stale = np.zeros(C, dtype=int)  # beats in a row that did not fit, per channel
@@ -797,14 +800,27 @@ class Detector:
                 continue
             last = self.beats[-1] if self.beats else None
             if last is not None and p_abs - last < refr:
-                continue
+                # two peaks closer than a beat: the higher is the beat, if the
+                # lower is not yet fitted (a twitch or the pulse's own rise can
+                # peak just before it)
+                if h > self._last_h and last > self._last_fitted:
+                    self.beats.pop()
+                    if new and new[-1] == last:
+                        new.pop()
+                    if self.rr and self._last_rr_for == last:
+                        self.rr.pop()
+                    last = self.beats[-1] if self.beats else None
+                else:
+                    continue
             if h < 0.5:
                 # a weak peak is a beat only where the rhythm expects one
                 if rr_med is None or last is None or abs((p_abs - last) - rr_med) > 0.2 * rr_med:
                     continue
             if last is not None and p_abs - last < 2.0 * self.fw:
                 self.rr.append(p_abs - last)
+                self._last_rr_for = p_abs
             self.beats.append(p_abs)
+            self._last_h = h
             new.append(p_abs)
         self._beat_searched = self._base + hi
         if new:
@@ -915,7 +931,10 @@ class Detector:
         own = good[None, :] & (amp > 0.5 * sc[:, None]) & (amp < 2.0 * sc[:, None])
         own &= (np.abs(coef[..., 1]) < 0.5 * K * np.abs(amp)) & (np.abs(coef[..., 2]) < 0.1 * np.abs(amp))
         m = np.where(own[..., None], np.einsum("bci,cil->bcl", coef, Bas), m)
-        kept = sc > 0
+        # a beat the template does not fit at any lag was not a beat (or not
+        # one this template knows): subtract nothing rather than a misfit
+        rho_b = _masked_median(rho[bi, ci, best[:, None]], use)
+        kept = (sc > 0) & (rho_b >= 0.3)
         if kept.any():
             f_al = np.array(todo, dtype=np.int64)[kept] + shift[kept]
             self._fit_f.append(f_al)
@@ -1121,10 +1140,33 @@ class Detector:
                                       peak_act[ok].tolist(), sig_c[ok].tolist()):
             if self._bad_during(c, span0 + a, span0 + b + 1):
                 continue
+            if self._is_beat_remnant(span[c, a:b + 1], span0 + a - self._base, c):
+                self.rejected_remnants += 1
+                continue
             found[c].append(Twitch(self._t(span0 + a), c, d, float(np.abs(span[c, a:b + 1]).max()), pa / sc))
         for c in np.unique(c_r).tolist():
             out += self._mark_rhythmic(c, found[c])
         return out
+
+    def _is_beat_remnant(self, seg: np.ndarray, m0: int, c: int) -> bool:
+        """Evidence that a candidate is what a beat left behind: it lies on a
+        beat subtracted on this channel, is smaller than that beat, and has
+        its shape (the beat's own, or its slope: a size or timing misfit).
+        ``seg``: the candidate's residual (codes), from working index ``m0``
+        of the history."""
+        mdl = self._model[c, m0:m0 + len(seg)]
+        if len(seg) < 4 or len(mdl) < len(seg) or not mdl.any():
+            return False
+        if np.abs(seg).max() > np.abs(mdl).max():
+            return False
+        s = seg - seg.mean()
+        best = 0.0
+        for ref in (mdl, _gradient(mdl)):
+            r = ref - ref.mean()
+            den = np.sqrt((s * s).sum() * (r * r).sum())
+            if den > 0:
+                best = max(best, abs(float((s * r).sum())) / den)
+        return best >= 0.6
 
     def _mark_rhythmic(self, c: int, found: list[Twitch]) -> list[Twitch]:
         """Mark candidates that come in step with the heart: three or more on
