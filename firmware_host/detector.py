@@ -84,6 +84,7 @@ class Twitch:
     peak: float
     snr: float
     rhythmic: bool = False  #: in step with the heart (see Detector._mark_rhythmic)
+    at_beat: bool = False  #: onset inside the burst window of a subtracted beat
 
     def as_dict(self) -> dict:
         return {"t": round(self.t, 4), "channel": self.channel, "duration_ms": round(self.duration_ms, 1),
@@ -326,7 +327,7 @@ class Detector:
         self.relearned = 0  # beat templates learned again (per channel)
         self._stale = np.zeros(C, dtype=int)  # beats in a row that did not fit, per channel
         self._recent_windows = np.zeros((0, C, self.L))  # last aligned beat windows at rest
-        self._last_on_leg: dict[str, Twitch] = {}
+        self._last_on_chan: dict[int, Twitch] = {}
 
     # -- public --------------------------------------------------------------
     def process(self, codes) -> Events:
@@ -1199,9 +1200,20 @@ class Detector:
             tw.rhythmic = b
         return found
 
+    #: a candidate this much smaller than a simultaneous one elsewhere is its
+    #: echo (crosstalk): up to half on the same leg, far less through the body
+    crosstalk_same_leg, crosstalk_other_leg = 0.6, 0.3
+
     def _finalise_pending(self, out: Events, horizon: float) -> None:
+        """Decide the candidates older than ``horizon`` (s), in groups of those
+        within ``crosstalk_ms`` of each other.  Sites twitch independently, so
+        simultaneous candidates are each a twitch unless the evidence says
+        otherwise: an echo much smaller than its source (crosstalk), or, at a
+        tracked heartbeat, the same instant on (almost) every good channel
+        (what a beat left behind)."""
         pend = sorted(self._pending, key=lambda tw: tw.t)
         xt = self.cfg.crosstalk_ms / 1000
+        n_good = sum(st == FAULT_OK for st in self.status)
         i = 0
         while i < len(pend) and pend[i].t < horizon:
             j = i + 1
@@ -1209,32 +1221,30 @@ class Detector:
                 j += 1
             group = pend[i:j]
             i = j
-            legs = {}
-            for p in group:
-                legs[self.legs[p.channel]] = max(legs.get(self.legs[p.channel], 0.0), p.snr)
-            if len(legs) > 1:
-                # at the same instant on both legs: a twitch is one muscle on one
-                # leg, so this is what the heartbeat left behind - unless one leg
-                # stands far above the other (a twitch landing on a beat's remnant)
-                top, second = sorted(legs.values(), reverse=True)[:2]
-                if top < 3.0 * second:
-                    self.rejected_coincident += 1
+            chans = {p.channel for p in group}
+            if len(chans) > 1 and len(chans) >= max(2, n_good - 1) and all(p.at_beat for p in group):
+                self.rejected_coincident += 1
+                continue
+            keep = []
+            for p in sorted(group, key=lambda q: -q.peak):
+                echo = any((self.crosstalk_same_leg if self.legs[k.channel] == self.legs[p.channel]
+                            else self.crosstalk_other_leg) * k.peak > p.peak for k in keep)
+                if echo or any(k.channel == p.channel for k in keep):
                     continue
-                leg = max(legs, key=legs.get)
-                group = [p for p in group if self.legs[p.channel] == leg]
-            win = max(group, key=lambda p: p.peak)  # crosstalk: the strongest channel twitched
-            leg = self.legs[win.channel]
-            prev = self._last_on_leg.get(leg)
-            if prev is not None and win.t - prev.t < 0.5 and win.peak * 3.0 < prev.peak:
-                # the tail or rebound of a big twitch just before on this leg
-                self.rejected_tails += 1
-                continue
-            if win.rhythmic:  # kept this far so it could still explain the other leg's
-                self.rejected_rhythmic += 1
-                continue
-            self._last_on_leg[leg] = win
-            out.twitches.append(win)
-            self.twitch_count += 1
+                keep.append(p)
+            for win in sorted(keep, key=lambda q: q.t):
+                prev = self._last_on_chan.get(win.channel)
+                if prev is not None and win.t - (prev.t + prev.duration_ms / 1000) < 0.25 \
+                        and win.peak * 3.0 < prev.peak:
+                    # the tail or rebound of a big twitch just ended on this channel
+                    self.rejected_tails += 1
+                    continue
+                if win.rhythmic:
+                    self.rejected_rhythmic += 1
+                    continue
+                self._last_on_chan[win.channel] = win
+                out.twitches.append(win)
+                self.twitch_count += 1
         self._pending = pend[i:]
 
     def _t(self, abs_idx: float) -> float:
