@@ -284,8 +284,6 @@ class Detector:
         # the heartbeat is taken to be, added as each beat is fitted
         self._model = np.zeros((C, 0))
         self._last_fitted = -1  # the last beat (as detected) fitted
-        self._last_h = 0.0  # the last beat's peak height (envelope / beat level)
-        self._last_rr_for = -1  # the beat the last interval in rr ends at
         self._K = max(1, int(round(0.07 * fw)))  # a twitch can pull the envelope peak this far
         self._burst = (int(0.1 * fw), int(0.25 * fw))  # around a beat's fiducial: its burst, working samples
         self._slack_idx = np.arange(self.L + 2 * self._K)[None, :] - self.pre - self._K
@@ -757,8 +755,9 @@ class Detector:
         prev, self._cand = self._cand, (period if conf >= self.conf_on else None)
         if self._beat_on:
             self._beat_on = conf >= self.conf_off and abs(period - self.beat_period) < 0.15 * self.beat_period
-        else:
-            self._beat_on = self._cand is not None and prev is not None and abs(period - prev) < 0.08 * prev
+        else:  # a clear peak in two chunks in a row, or a very clear one
+            self._beat_on = self._cand is not None and (conf >= 2 * self.conf_on or (
+                prev is not None and abs(period - prev) < 0.08 * prev))
             if self._beat_on:  # the chunk before had the same heartbeat: track it from there
                 self._beat_searched = max(self._base, abs0 - self.chunk_w)
         if self._beat_on:
@@ -792,42 +791,50 @@ class Detector:
             self._beat_searched = self._base + hi
             return
         pk, props = sps.find_peaks(b, height=0.25, distance=int(0.12 * self.fw))
-        rr_med = self.beat_period  # the period the autocorrelation found, working samples
-        refr = max(int(0.33 * self.fw), int(0.55 * rr_med))
+        P = self.beat_period  # the period the autocorrelation found, working samples
+        peaks = [(self._base + int(p), float(h)) for p, h in zip((pk + s0).tolist(), props["peak_heights"].tolist())
+                 if p >= lo or (self.beats and self._base + p > self.beats[-1])]
+        end_abs = self._base + hi
         new = []
-        for p, h in zip((pk + s0).tolist(), props["peak_heights"].tolist()):
-            p_abs = self._base + p
-            if p < lo:
-                continue
-            last = self.beats[-1] if self.beats else None
-            if last is not None and p_abs - last < refr:
-                # two peaks closer than a beat: the higher is the beat, if the
-                # lower is not yet fitted (a twitch or the pulse's own rise can
-                # peak just before it)
-                if h > self._last_h and last > self._last_fitted:
-                    self.beats.pop()
-                    if new and new[-1] == last:
-                        new.pop()
-                    if self.rr and self._last_rr_for == last:
-                        self.rr.pop()
-                    last = self.beats[-1] if self.beats else None
-                else:
-                    continue
-            if h < 0.5:
-                # a weak peak is a beat only where the rhythm expects one
-                if rr_med is None or last is None or abs((p_abs - last) - rr_med) > 0.2 * rr_med:
-                    continue
-            if last is not None and p_abs - last < 2.0 * self.fw:
-                self.rr.append(p_abs - last)
-                self._last_rr_for = p_abs
-            self.beats.append(p_abs)
-            self._last_h = h
-            new.append(p_abs)
-        self._beat_searched = self._base + hi
+        last = self.beats[-1] if self.beats else None
+        if last is not None and last < self._base + s0 - 2 * P:
+            last = None  # the rhythm was lost (tracking was off, or a long gap): start again
+        searched = end_abs
+        while True:
+            if last is None:  # the first clear peak starts the rhythm
+                first = [(p, h) for p, h in peaks if h >= 0.5]
+                if not first:
+                    break
+                p, h = first[0]
+            else:
+                # the next beat: the highest peak between 0.55 and 1.45 periods
+                # on (an ectopic beat comes early), weighted to where the
+                # rhythm expects it; until that window has all arrived, wait
+                w0, w1 = last + 0.55 * P, last + 1.45 * P
+                if w1 > end_abs:
+                    searched = int(last) + 1
+                    break
+                cands = [(p, h) for p, h in peaks if w0 <= p <= w1]
+                if cands:
+                    p, h = max(cands, key=lambda c: c[1] * np.exp(-0.5 * ((c[0] - last - P) / (0.25 * P)) ** 2))
+                    if h < 0.5 and abs(p - last - P) > 0.2 * P:
+                        cands = []  # a weak peak counts only where the rhythm puts it
+                if not cands:
+                    # no peak: the beat is where the rhythm puts it (hidden by a
+                    # twitch, or too weak); the fit aligns it, and subtracts
+                    # nothing where the template does not fit
+                    p, h = int(round(last + P)), 0.0
+            if last is not None:
+                self.rr.append(p - last)
+            self.beats.append(p)
+            if h > 0:
+                new.append(p)
+            last = p
+            peaks = [(q, g) for q, g in peaks if q > p]
+        self._beat_searched = searched
         if new:
             self.g = self.g + self._a_beat * (np.clip(_median_rows(e[:, np.array(new) - self._base]), 0.5 * self.g,
                                              2 * self.g) - self.g) * good
-        end_abs = self._base + hi
         if (not self.beats or end_abs - self.beats[-1] > 6 * self.fw) and hi - lo > 6 * self.fw and \
                 not self._in_movement(self._base + lo, end_abs):
             # no beat for 6 s at rest: the level was learned too high (a
@@ -1137,14 +1144,16 @@ class Detector:
             ok &= span0 + e_pos <= self._end_guard  # the last beats' windows are not whole
         out = []
         found = [[] for _ in range(C)]
-        for c, a, b, d, pa, sc in zip(c_r[ok].tolist(), s_pos[ok].tolist(), e_pos[ok].tolist(), dur_ms[ok].tolist(),
-                                      peak_act[ok].tolist(), sig_c[ok].tolist()):
+        at_beat = self._near_beat(beat_f, s_pos[ok]).tolist()
+        for c, a, b, d, pa, sc, ab in zip(c_r[ok].tolist(), s_pos[ok].tolist(), e_pos[ok].tolist(),
+                                          dur_ms[ok].tolist(), peak_act[ok].tolist(), sig_c[ok].tolist(), at_beat):
             if self._bad_during(c, span0 + a, span0 + b + 1):
                 continue
             if self._is_beat_remnant(span[c, a:b + 1], span0 + a - self._base, c):
                 self.rejected_remnants += 1
                 continue
-            found[c].append(Twitch(self._t(span0 + a), c, d, float(np.abs(span[c, a:b + 1]).max()), pa / sc))
+            found[c].append(Twitch(self._t(span0 + a), c, d, float(np.abs(span[c, a:b + 1]).max()), pa / sc,
+                                   at_beat=ab))
         for c in np.unique(c_r).tolist():
             out += self._mark_rhythmic(c, found[c])
         return out
@@ -1222,7 +1231,10 @@ class Detector:
             group = pend[i:j]
             i = j
             chans = {p.channel for p in group}
-            if len(chans) > 1 and len(chans) >= max(2, n_good - 1) and all(p.at_beat for p in group):
+            # (almost) every channel at once: three independent sites within
+            # 80 ms is rare by chance (well under 1% at 20 twitches a minute
+            # each); with two channels only, it must also sit on a beat
+            if len(chans) >= max(3, n_good - 1) or (len(chans) == 2 == n_good and any(p.at_beat for p in group)):
                 self.rejected_coincident += 1
                 continue
             keep = []
