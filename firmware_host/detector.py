@@ -597,13 +597,16 @@ class Detector:
         C, D = self.cfg.channels, self.D
         n = lf.shape[1]
         clip = self._clip  # two or more raw samples in a row at a rail (from _ingest)
+        # until floors are learned at rest, the quietest second of this chunk
+        # stands in: a night may open with a long movement, and its level must
+        # not become the floor it is judged against
         lf_floor = self.sigma_lf
         if np.isnan(lf_floor).any():
-            lf_floor = np.where(np.isnan(lf_floor), _median_rows(np.abs(lf)) / 0.6745 + 0.5, lf_floor)
+            lf_floor = np.where(np.isnan(lf_floor), self._quietest_second(lf) + 0.5, lf_floor)
         lf_thr = np.maximum(10 * lf_floor, 8.0)
         sig = self.sigma
         if np.isnan(sig).any():
-            sig = np.where(np.isnan(sig), _median_rows(np.abs(y)) / 0.6745 + 0.3, sig)
+            sig = np.where(np.isnan(sig), self._quietest_second(y) + 0.3, sig)
         e_thr = np.maximum(15 * sig, 3.0 * self.g)
         # a movement bends the piezo (large slow swings) or clips it; broadband
         # energy alone is a movement only if it lasts (a big twitch's envelope
@@ -646,6 +649,16 @@ class Detector:
             est = _median_rows(np.abs(lf[:, ::2])) / 0.6745
             self.sigma_lf = np.where(np.isnan(self.sigma_lf), est,
                                      np.exp(np.log(self.sigma_lf) + self._a_floor * (np.log(est + 1e-9) - np.log(self.sigma_lf))))
+
+    def _quietest_second(self, x: np.ndarray) -> np.ndarray:
+        """Per channel, the robust sd (median |x| / 0.6745, codes) of the
+        quietest whole second of ``x`` (channels, working samples)."""
+        w = max(1, int(round(self.fw)))
+        k = x.shape[1] // w
+        if k < 2:
+            return _median_rows(np.abs(x)) / 0.6745
+        per_s = np.median(np.abs(x[:, :k * w]).reshape(len(x), k, w), axis=2) / 0.6745
+        return per_s.min(axis=1)
 
     def _run_is_movement(self) -> bool:
         """A movement is sustained: 0.5 s of slow swing or clipping in all, or
@@ -1132,11 +1145,26 @@ class Detector:
             s_pos = np.where(moved, s_pos + (first - s_flat), s_pos)
             s_flat = np.where(moved, first, s_flat)
         dur_ms = (e_pos - s_pos + 1) / fw * 1000
-        # a big twitch's tail stays above a low threshold for long: judge a
-        # long region by how long it stays above a tenth of its peak
-        for i in np.flatnonzero(dur_ms > cfg.max_twitch_ms):
-            hi_i = np.flatnonzero(act[c_r[i], s_pos[i]:e_pos[i] + 1] > 0.1 * peak_act[i])
-            dur_ms[i] = (hi_i[-1] - hi_i[0] + 1) / fw * 1000
+        long_i = np.flatnonzero(dur_ms > cfg.max_twitch_ms)
+        if len(long_i):
+            # a region too long for one twitch is several close together (a
+            # bad spell), or one big twitch's long tail: cut it where its
+            # activity falls below 15% of its peak, and judge each part
+            parts = [self._split_long(act[c_r[i]], int(s_pos[i]), int(e_pos[i]), float(peak_act[i]),
+                                      k_hi * float(sig_c[i]), merge) for i in long_i]
+            rep = np.ones(len(c_r), dtype=np.int64)
+            rep[long_i] = [len(p) for p in parts]
+            c_r, peak_act, sig_c = (np.repeat(v, rep) for v in (c_r, peak_act, sig_c))
+            s_pos, e_pos = np.repeat(s_pos, rep), np.repeat(e_pos, rep)
+            first = np.concatenate([[0], np.cumsum(rep)[:-1]])
+            for i, p in zip(long_i, parts):
+                for j, (a, b, pk) in enumerate(p):
+                    s_pos[first[i] + j], e_pos[first[i] + j], peak_act[first[i] + j] = a, b, pk
+            dur_ms = (e_pos - s_pos + 1) / fw * 1000
+            for i in np.flatnonzero(dur_ms > cfg.max_twitch_ms):
+                # still long: a big twitch's tail; how long it stays above a tenth of its peak
+                hi_i = np.flatnonzero(act[c_r[i], s_pos[i]:e_pos[i] + 1] > 0.1 * peak_act[i])
+                dur_ms[i] = (hi_i[-1] - hi_i[0] + 1) / fw * 1000
         ok = (dur_ms >= cfg.min_twitch_ms) & (dur_ms <= cfg.max_twitch_ms)
         nr_cs = np.concatenate([[0], np.cumsum(not_rest)])
         ok &= nr_cs[e_pos + 1] == nr_cs[s_pos]  # at rest throughout
@@ -1157,6 +1185,21 @@ class Detector:
         for c in np.unique(c_r).tolist():
             out += self._mark_rhythmic(c, found[c])
         return out
+
+    @staticmethod
+    def _split_long(act: np.ndarray, s: int, e: int, peak: float, thr: float, merge: int) -> list:
+        """Parts (start, end, peak) of the region [s, e] of one channel's
+        activity: runs above 15% of the region's peak, gaps up to ``merge``
+        bridged, each peaking above ``thr``; the region itself if none."""
+        seg = act[s:e + 1]
+        idx = np.flatnonzero(seg > 0.15 * peak)
+        cut = np.flatnonzero(np.diff(idx) > merge) + 1
+        out = []
+        for run in np.split(idx, cut):
+            pk = float(seg[run[0]:run[-1] + 1].max())
+            if pk >= thr:
+                out.append((s + int(run[0]), s + int(run[-1]), pk))
+        return out or [(s, e, peak)]
 
     def _is_beat_remnant(self, seg: np.ndarray, m0: int, c: int) -> bool:
         """Evidence that a candidate is what a beat left behind: it lies on a
@@ -1206,7 +1249,7 @@ class Detector:
             i = j + 1
         self._cand_times[c] = times[-3:]
         for tw, b in zip(found, beat[len(hist):]):
-            tw.rhythmic = b
+            tw.rhythmic = b and tw.at_beat  # in step with the heart, and on a beat
         return found
 
     #: a candidate this much smaller than a simultaneous one elsewhere is its
@@ -1231,12 +1274,17 @@ class Detector:
             group = pend[i:j]
             i = j
             chans = {p.channel for p in group}
-            # (almost) every channel at once: three independent sites within
+            # three channels or more at once: three independent sites within
             # 80 ms is rare by chance (well under 1% at 20 twitches a minute
-            # each); with two channels only, it must also sit on a beat
-            if len(chans) >= max(3, n_good - 1) or (len(chans) == 2 == n_good and any(p.at_beat for p in group)):
-                self.rejected_coincident += 1
-                continue
+            # each), a beat or a jolt is not; with two channels only, both at
+            # once must also sit on a beat
+            if len(chans) >= 3 or (len(chans) == 2 == n_good and any(p.at_beat for p in group)):
+                # ... save a twitch that stands far above the rest of the group
+                peaks = sorted((p.peak for p in group), reverse=True)
+                group = [p for p in group if p.peak >= 3.0 * peaks[1]]
+                if not group:
+                    self.rejected_coincident += 1
+                    continue
             keep = []
             for p in sorted(group, key=lambda q: -q.peak):
                 echo = any((self.crosstalk_same_leg if self.legs[k.channel] == self.legs[p.channel]
