@@ -272,6 +272,7 @@ class Detector:
         self.templates: np.ndarray | None = None  # (C, L)
         self._boot: list[np.ndarray] = []
         self._boot_f: list[int] = []  # fiducials of the beats in _boot
+        self._beat_h = 1.0  # running mean of the beats' peak heights (envelope / beat level)
         self.g = np.ones(C)  # envelope level at beats, per channel
         self._g_init = False
         self.beats: list[float] = []  # working index (absolute) of beat fiducials
@@ -829,7 +830,10 @@ class Detector:
                     break
                 cands = [(p, h) for p, h in peaks if w0 <= p <= w1]
                 if cands:
-                    p, h = max(cands, key=lambda c: c[1] * np.exp(-0.5 * ((c[0] - last - P) / (0.25 * P)) ** 2))
+                    # a beat-sized peak off the expected time beats a small one on
+                    # it: a run of noise peaks must not hold the rhythm on a wrong phase
+                    p, h = max(cands, key=lambda c: min(c[1] / self._beat_h, 1.5)
+                               * np.exp(-0.5 * ((c[0] - last - P) / (0.3 * P)) ** 2))
                     if h < 0.5 and abs(p - last - P) > 0.2 * P:
                         cands = []  # a weak peak counts only where the rhythm puts it
                 if not cands:
@@ -842,6 +846,7 @@ class Detector:
             self.beats.append(p)
             if h > 0:
                 new.append(p)
+                self._beat_h += 0.1 * (min(h, 3.0) - self._beat_h)  # a typical beat's peak height
             last = p
             peaks = [(q, g) for q, g in peaks if q > p]
         self._beat_searched = searched
