@@ -73,7 +73,7 @@ class DetectorConfig:
     def threshold_factor(self) -> float:
         """Multiple of the noise floor the 40 ms mean |x| must pass."""
         s = min(max(float(self.sensitivity), 1.0), 10.0)
-        return 8.0 * 1.15 ** (5.0 - s)
+        return 9.0 * 1.15 ** (5.0 - s)
 
 
 @dataclass
@@ -1224,7 +1224,7 @@ class Detector:
             den = np.sqrt((s * s).sum() * (r * r).sum())
             if den > 0:
                 best = max(best, abs(float((s * r).sum())) / den)
-        return best >= 0.6
+        return best >= 0.75
 
     def _mark_rhythmic(self, c: int, found: list[Twitch]) -> list[Twitch]:
         """Mark candidates that come in step with the heart: three or more on
