@@ -272,6 +272,7 @@ class Detector:
         self.templates: np.ndarray | None = None  # (C, L)
         self._boot: list[np.ndarray] = []
         self._boot_f: list[int] = []  # fiducials of the beats in _boot
+        self._placed: set[int] = set()  # beats the rhythm placed where no peak was (not yet fitted)
         self._beat_h = 1.0  # running mean of the beats' peak heights (envelope / beat level)
         self.g = np.ones(C)  # envelope level at beats, per channel
         self._g_init = False
@@ -604,7 +605,7 @@ class Detector:
         lf_floor = self.sigma_lf
         if np.isnan(lf_floor).any():
             lf_floor = np.where(np.isnan(lf_floor), self._quietest_second(lf) + 0.5, lf_floor)
-        lf_thr = np.maximum(10 * lf_floor, 8.0)
+        lf_thr = np.maximum(6 * lf_floor, 8.0)
         sig = self.sigma
         if np.isnan(sig).any():
             sig = np.where(np.isnan(sig), self._quietest_second(y) + 0.3, sig)
@@ -786,7 +787,13 @@ class Detector:
         if not good.any():
             return
         if not self._g_init:
-            self.g = self._beat_level(e[:, -n_new:])
+            # the beat level from rest only: a night that opens with a
+            # movement must not set it (nothing is learned outside rest)
+            a0 = self._base + e.shape[1] - n_new
+            rest = ~self._not_rest_mask(a0, a0 + n_new) & ~self._clip.any(axis=0)
+            if rest.sum() < 6 * self.fw:
+                return
+            self.g = self._beat_level(e[:, -n_new:][:, rest])
             self._g_init = True
         # search beats in the region not searched before, confirmed 0.15 s before the end
         last_searched = getattr(self, "_beat_searched", self._base)
@@ -841,6 +848,7 @@ class Detector:
                     # twitch, or too weak); the fit aligns it, and subtracts
                     # nothing where the template does not fit
                     p, h = int(round(last + P)), 0.0
+                    self._placed.add(p)
             if last is not None:
                 self.rr.append(p - last)
             self.beats.append(p)
@@ -976,7 +984,9 @@ class Detector:
         # mean (weight 0.1 per beat, in beat order) of each beat's aligned shape
         e = np.abs(Sb - m).max(axis=2)  # (B, C)
         lim = 6 * noise + 0.3 * np.abs(T).max(axis=1)
-        upd = use & (e < lim) & kept[:, None]
+        # only beats seen as peaks teach the template (not those the rhythm placed)
+        seen = np.array([f not in self._placed for f in todo])
+        upd = use & (e < lim) & kept[:, None] & seen[:, None]
         if upd.any():
             later = np.cumsum(upd[::-1], axis=0)[::-1] - upd  # updates after this beat, per channel
             w = np.where(upd, 0.1 * 0.9 ** later, 0.0)  # (B, C)
@@ -985,7 +995,8 @@ class Detector:
             T += np.einsum("bc,bcl->cl", w, target)
         # a channel whose beats have stopped fitting its template (the sensor
         # moved, the strap was tightened) learns it again from its last beats
-        at_rest = ~self._overlaps_not_rest(fids + base - self.pre, fids + base + self.post)
+        at_rest = ~self._overlaps_not_rest(fids + base - self.pre, fids + base + self.post) & seen
+        self._placed.difference_update(todo)
         if at_rest.any():
             u = upd[at_rest]
             self._recent_windows = np.concatenate([self._recent_windows, Sb[at_rest]])[-8:]
