@@ -61,7 +61,7 @@ class DetectorConfig:
     channels: int = 4
     sensitivity: float = 5.0  #: 1 (only clear twitches) .. 10 (smallest twitches)
     chunk_s: float = 30.0  #: analysis step; latency is about 3 chunks
-    warmup_s: float = 0.0  #: seconds at the start that are not rest (none: the start is analysed once the floor is known)
+    warmup_s: float = 0.5  #: s at the start that are not rest: the first beat's window is not whole (the rest of the start is analysed once the floor is known)
     settle_s: float = 5.0  #: not rest after a movement ends
     pre_movement_s: float = 0.5
     merge_ms: float = 120.0  #: regions closer than this are one twitch (doublets)
@@ -1032,15 +1032,16 @@ class Detector:
         rest = ~not_rest & (not bad_now.all())
         self.rest_samples += int(rest.sum())
         self.analysed_samples += b_abs - a_abs
-        if rest.size and rest.mean() > 0.8:
+        if rest.sum() >= 3 * self.fw:  # learn from the rest samples alone, as much as there was rest
             est = _median_rows(np.abs((r if rest.all() else r[:, rest])[:, ::3])) / 0.6745 + 1e-3  # every 3rd sample is plenty
             learn = ~bad_now
             if np.isnan(self.sigma).any():
                 self.sigma = np.where(np.isnan(self.sigma) & learn, est, self.sigma)
             upd = learn & ~np.isnan(self.sigma)
-            self.sigma[upd] = np.exp(np.log(self.sigma[upd]) + self._a_floor * (np.log(est[upd]) - np.log(self.sigma[upd])))
-        elif np.isnan(self.sigma).all() and b_abs > self.cfg.warmup_s * self.fw:
-            self.sigma = _median_rows(np.abs(r)) / 0.6745 + 1e-3
+            a = self._a_floor * rest.mean()
+            self.sigma[upd] = np.exp(np.log(self.sigma[upd]) + a * (np.log(est[upd]) - np.log(self.sigma[upd])))
+        elif np.isnan(self.sigma).all():  # no rest yet: the quietest second, never a movement's level
+            self.sigma = self._quietest_second(r) + 1e-3
 
     def _beat_remnant(self, act: np.ndarray, span0: int, nh: int, not_rest: np.ndarray):
         """Fiducials of the beats subtracted in or near the span (working
