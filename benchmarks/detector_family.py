@@ -7,11 +7,11 @@ Every figure here comes from our own generator (firmware_host.simulator,
 ``FAMILY`` profiles): a model of the world, not the world.  Each night's
 seed also draws its channel count (1-8) and rate (250, 500 or 1000 Hz).
 
-- ``tuning``: seeds 1-30 of ``family``: the nights the detector may be
-  looked at and tuned on.
-- ``held-out``: seeds 10001-10060 of ``family``, and ``stress``: seeds
-  20001-20008 of each stress profile.  Fixed before scoring and never tuned
-  on: if you retune on them, pick new seeds and say so.
+- ``tuning``: the nights the detector may be looked at and tuned on (see
+  the history below).
+- ``held-out``: 60 ``family`` nights, and ``stress``: 8 nights of each
+  stress profile.  Fixed before scoring and never tuned on: if you retune
+  on them, pick new seeds and say so.
 
 A detection matches a true twitch on its channel within 150 ms of its onset;
 twitches below the scored floor (25 x the noise in the 3-35 Hz band) or in a
@@ -38,9 +38,15 @@ from firmware_host.simulator import STRESS, Night
 CHANNELS = (1, 2, 3, 4, 4, 4, 6, 8)
 RATES = (250.0, 500.0, 1000.0, 1000.0)
 
-TUNING = [("family", s) for s in range(1, 31)]
-HELD_OUT = [("family", s) for s in range(10001, 10061)]
-STRESS_SET = [(p, s) for p in STRESS for s in range(20001, 20009)]
+# History, so the held-out figures mean what they say: family 10001-10060 and
+# stress 20001-20008 were the first held-out sets; scoring them once showed
+# two failures (a night opening with a long movement set the noise floor and
+# the beat level) that were then fixed, so they joined the tuning nights and
+# 30001-30060 / 40001-40008 were drawn as the held-out sets.
+TUNING = [("family", s) for s in list(range(1, 31)) + list(range(10001, 10061))] + \
+         [(p, s) for p in STRESS for s in range(20001, 20009)]
+HELD_OUT = [("family", s) for s in range(30001, 30061)]
+STRESS_SET = [(p, s) for p in STRESS for s in range(40001, 40009)]
 
 
 def night_for(profile: str, seed: int, minutes: float) -> Night:

@@ -604,7 +604,10 @@ class Detector:
         # not become the floor it is judged against
         lf_floor = self.sigma_lf
         if np.isnan(lf_floor).any():
-            lf_floor = np.where(np.isnan(lf_floor), self._quietest_second(lf) + 0.5, lf_floor)
+            # (and at most 2 codes: the slow swing a sensor shows at rest,
+            # breathing and drift, seldom comes near it, a leg moving the
+            # whole chunk long would otherwise set its own bar)
+            lf_floor = np.where(np.isnan(lf_floor), np.minimum(self._quietest_second(lf) + 0.5, 2.0), lf_floor)
         lf_thr = np.maximum(6 * lf_floor, 8.0)
         sig = self.sigma
         if np.isnan(sig).any():
@@ -646,11 +649,15 @@ class Detector:
         end_abs = abs0 + n
         if self._run_start is not None and end_abs - self._run_last > gap:
             self._close_movement(out)
-        # robust LF floor, learned at rest
-        if self._run_start is None and not self._in_movement(abs0, end_abs):
-            est = _median_rows(np.abs(lf[:, ::2])) / 0.6745
+        # robust LF floor, learned from this chunk's rest samples (as the noise floor)
+        rest = ~self._not_rest_mask(abs0, end_abs) & ~active
+        if self._run_start is not None:
+            rest[max(self._run_start - abs0, 0):] = False
+        if rest.sum() >= 3 * self.fw:
+            est = _median_rows(np.abs(lf[:, rest][:, ::2])) / 0.6745
+            a = self._a_floor * rest.mean()
             self.sigma_lf = np.where(np.isnan(self.sigma_lf), est,
-                                     np.exp(np.log(self.sigma_lf) + self._a_floor * (np.log(est + 1e-9) - np.log(self.sigma_lf))))
+                                     np.exp(np.log(self.sigma_lf) + a * (np.log(est + 1e-9) - np.log(self.sigma_lf))))
 
     def _quietest_second(self, x: np.ndarray) -> np.ndarray:
         """Per channel, the robust sd (median |x| / 0.6745, codes) of the
