@@ -272,6 +272,7 @@ class Detector:
         self.templates: np.ndarray | None = None  # (C, L)
         self._boot: list[np.ndarray] = []
         self._boot_f: list[int] = []  # fiducials of the beats in _boot
+        self._n_placed = 0  # beats in a row the rhythm placed
         self._placed: set[int] = set()  # beats the rhythm placed where no peak was (not yet fitted)
         self._beat_h = 1.0  # running mean of the beats' peak heights (envelope / beat level)
         self.g = np.ones(C)  # envelope level at beats, per channel
@@ -851,6 +852,11 @@ class Detector:
                     if h < 0.5 and abs(p - last - P) > 0.2 * P:
                         cands = []  # a weak peak counts only where the rhythm puts it
                 if not cands:
+                    if self._n_placed >= 3:
+                        # three beats in a row with no peak: the rhythm was lost
+                        # (or is on the wrong phase); the next clear peak starts it again
+                        last, self._n_placed = None, 0
+                        continue
                     # no peak: the beat is where the rhythm puts it (hidden by a
                     # twitch, or too weak); the fit aligns it, and subtracts
                     # nothing where the template does not fit
@@ -859,6 +865,7 @@ class Detector:
             if last is not None:
                 self.rr.append(p - last)
             self.beats.append(p)
+            self._n_placed = 0 if h > 0 else self._n_placed + 1
             if h > 0:
                 new.append(p)
                 self._beat_h += 0.1 * (min(h, 3.0) - self._beat_h)  # a typical beat's peak height
