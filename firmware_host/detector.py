@@ -836,10 +836,12 @@ class Detector:
                     break
                 p, h = first[0]
             else:
-                # the next beat: the highest peak between 0.55 and 1.45 periods
+                # the next beat: the highest peak between 0.55 and 1.7 periods
                 # on (an ectopic beat comes early), weighted to where the
                 # rhythm expects it; until that window has all arrived, wait
-                w0, w1 = last + 0.55 * P, last + 1.45 * P
+                # (to 1.7 periods: the pause after an ectopic beat; from 0.3
+                # after a beat that was only placed, its time being a guess)
+                w0, w1 = last + (0.3 if self._n_placed else 0.55) * P, last + 1.7 * P
                 if w1 > end_abs:
                     searched = int(last) + 1
                     break
