@@ -329,6 +329,7 @@ class Detector:
         self._stale = np.zeros(C, dtype=int)  # beats in a row that did not fit, per channel
         self._recent_windows = np.zeros((0, C, self.L))  # last aligned beat windows at rest
         self._last_on_chan: dict[int, Twitch] = {}
+        self._last_on_leg: dict[str, Twitch] = {}
 
     # -- public --------------------------------------------------------------
     def process(self, codes) -> Events:
@@ -1332,10 +1333,17 @@ class Detector:
                     # the tail or rebound of a big twitch just ended on this channel
                     self.rejected_tails += 1
                     continue
+                src_ = self._last_on_leg.get(self.legs[win.channel])
+                if src_ is not None and src_.channel != win.channel and src_.t <= win.t <= src_.t + src_.duration_ms / 1000 \
+                        and win.peak < self.crosstalk_same_leg * src_.peak:
+                    # inside a bigger twitch on a sensor of the same leg, while it lasts: its echo
+                    self.rejected_coincident += 1
+                    continue
                 if win.rhythmic:
                     self.rejected_rhythmic += 1
                     continue
                 self._last_on_chan[win.channel] = win
+                self._last_on_leg[self.legs[win.channel]] = win
                 out.twitches.append(win)
                 self.twitch_count += 1
         self._pending = pend[i:]
