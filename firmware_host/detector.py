@@ -1124,6 +1124,10 @@ class Detector:
         self._lvl_hist = lvl
         above = act > (0.4 * k_hi) * sig[:, None]
         above[:, :nh] = act[:, :nh] > (0.4 * k_hi) * sig_hist[:, None]
+        # for the next call, whose span starts where this one's newest chunk
+        # does: was the sample before it quiet?
+        quiet_before = ~above[:, nh - 1] if nh else np.ones(C, dtype=bool)
+        self._quiet_before, self._quiet_next = getattr(self, "_quiet_next", np.ones(C, dtype=bool)), quiet_before
         flat = np.flatnonzero(above)
         if not len(flat):
             return []
@@ -1149,7 +1153,10 @@ class Detector:
             keep &= s_pos < nh  # began in this chunk: decide next time
             keep &= e_pos < n - merge  # still open at the end of what we have
         if nh:
-            keep &= s_pos > 0  # began before the span: decided earlier
+            # began before the span: decided earlier; one that begins on the
+            # span's first sample began there only if the sample before it was
+            # quiet (it waited a chunk for its end: a twitch on a chunk's edge)
+            keep &= (s_pos > 0) | self._quiet_before[c_r]
         # regions of one channel are more than `merge` apart, so only the first
         # kept one can be too close to the last one decided before
         k_idx = np.flatnonzero(keep)
