@@ -79,10 +79,11 @@ def build_report(source: str, rate_hz: float, channels: int, n_samples: int, eve
 
 
 def analyse(path: str | os.PathLike, *, rate_hz: float | None = None, sensitivity: float = 5.0,
-            block_samples: int | None = None) -> dict:
+            block_samples: int | None = None, check: bool = False) -> dict:
     """Run the detector over a trace file as fast as it can; return the report.
     ``block_samples`` (default: as many as the detector's front end takes at
-    once) changes the speed, never the events."""
+    once) changes the speed, never the events.  ``check`` adds the
+    injection-recovery check (firmware_host.injection: one more pass)."""
     with open_trace(path, rate_hz) as reader:
         info = reader.info
         det = Detector(DetectorConfig(rate_hz=info.rate_hz, channels=info.channels, sensitivity=sensitivity))
@@ -92,9 +93,14 @@ def analyse(path: str | os.PathLike, *, rate_hz: float | None = None, sensitivit
             n += len(block)
             events.extend(det.process(block))
         events.extend(det.finish())
-        return build_report(os.path.basename(str(path)), info.rate_hz, info.channels, n, events, det,
-                            channel_names=info.channel_names or None, start_unix=info.start_unix,
-                            truncated=info.truncated)
+        report = build_report(os.path.basename(str(path)), info.rate_hz, info.channels, n, events, det,
+                              channel_names=info.channel_names or None, start_unix=info.start_unix,
+                              truncated=info.truncated)
+    if check:
+        from .injection import check as injection_check  # noqa: PLC0415 - only --check needs it
+
+        report["check"] = injection_check(path, report, det, block_samples=block_samples)
+    return report
 
 
 def night_date(start: dt.datetime) -> str:

@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--data-dir")
     rp.add_argument("--rate", type=_positive(float), default=None, help="rate for a CSV without a t column")
     rp.add_argument("--sensitivity", type=_positive(float), default=5.0, help="1 (least) .. 10 (most)")
+    rp.add_argument("--check", action="store_true",
+                    help="add known twitches to a copy of the signal and report what was found of them")
 
     sm = sub.add_parser("simulate", help="write a labelled synthetic night and its truth")
     sm.add_argument("--minutes", type=_positive(float), required=True)
@@ -90,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--seed", type=int, default=0)
     sm.add_argument("--channels", type=int, default=4)
     sm.add_argument("--rate", type=_positive(float), default=1000.0)
-    sm.add_argument("--profile", choices=["normal", "hard", "quiet"], default="normal")
+    sm.add_argument("--profile", default="normal", help="normal, hard, quiet, family or a stress profile (firmware_host.simulator.PROFILES)")
     sm.add_argument("--start", default=None, help="ISO-8601 time of the first sample (default 2026-01-01T23:00Z)")
 
     rc = sub.add_parser("record", help="raw ADC to a file, for building fixtures on a real device")
@@ -137,7 +139,7 @@ def _dispatch(args) -> int:
 def cmd_replay(args) -> int:
     from .analysis import analyse, save_report  # noqa: PLC0415
 
-    report = analyse(args.file, rate_hz=args.rate, sensitivity=args.sensitivity)
+    report = analyse(args.file, rate_hz=args.rate, sensitivity=args.sensitivity, check=args.check)
     if args.save:
         from .paths import data_dir  # noqa: PLC0415
         from .store import open_store  # noqa: PLC0415
@@ -190,7 +192,7 @@ def write_simulated(night, out: str | os.PathLike, start: dt.datetime) -> dict:
 
 
 def cmd_simulate(args) -> int:
-    from .simulator import Night  # noqa: PLC0415
+    from .simulator import PROFILES, Night  # noqa: PLC0415
     from .traces import FORMATS  # noqa: PLC0415
 
     if Path(args.out).suffix.lower() not in FORMATS:
@@ -199,6 +201,8 @@ def cmd_simulate(args) -> int:
         raise UsageError("twitchmon simulate: --channels must be 1..8 (the MCP3008 has 8 inputs)")
     if not 100 <= args.rate <= 4000:
         raise UsageError("twitchmon simulate: --rate must be 100..4000 Hz")
+    if args.profile not in PROFILES:
+        raise UsageError(f"twitchmon simulate: --profile must be one of {', '.join(PROFILES)}")
     night = Night(args.minutes, seed=args.seed, channels=args.channels, rate_hz=args.rate, profile=args.profile)
     truth = write_simulated(night, args.out, _parse_start(args.start))
     print(f"{args.out}: {args.minutes:g} min, {len(truth['twitches'])} twitches, "

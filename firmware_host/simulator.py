@@ -56,6 +56,33 @@ def twitch_shapes() -> tuple[np.ndarray, float]:
         return z["shapes"].astype(np.float64) / float(z["scale"]), float(z["rate_hz"])
 
 
+def twitch_wave(rng, rate_hz: float, shapes=None, shape_rate=None, stretch=None, visible=False):
+    """One twitch as a leg piezo sees it, at ``rate_hz``, peak 1: a real
+    twitch time course, stretched 0.5-1.4x in time, through the piezo's
+    first-order high-pass (corner 2-15 Hz).  With ``visible``, also how long
+    it stays above a tenth of its peak (s)."""
+    if shapes is None:
+        shapes, shape_rate = twitch_shapes()
+    shape = shapes[rng.integers(len(shapes))]
+    stretch = rng.uniform(0.5, 1.4) if stretch is None else stretch
+    n_out = int(len(shape) / shape_rate * stretch * rate_hz)
+    t_out = np.arange(n_out) / rate_hz / stretch
+    x = np.interp(t_out, np.arange(len(shape)) / shape_rate, shape)
+    onset = int(np.argmax(np.abs(x) > 0.02))  # the truth's onset: first visible motion
+    x = x[max(onset - 2, 0):]
+    fc = rng.uniform(2.0, 15.0)
+    b, a = sps.butter(1, fc / (rate_hz / 2), "high")
+    x = sps.lfilter(b, a, np.concatenate([x, np.zeros(int(0.3 * rate_hz))]))
+    fade = np.ones(len(x))
+    k = int(0.1 * rate_hz)
+    fade[-k:] = np.linspace(1, 0, k)
+    x = x * fade
+    x = x / np.abs(x).max()
+    if visible:
+        return x, float(np.flatnonzero(np.abs(x) > 0.1)[-1] + 1) / rate_hz
+    return x
+
+
 @dataclass
 class Twitch:
     t: float  #: onset, seconds from the first sample
@@ -421,24 +448,7 @@ class Night:
     def _twitch_wave(self, rng, shapes, shape_rate, stretch=None, visible=False):
         """One twitch as the piezo sees it, at the night's rate, peak 1 (with
         ``visible``, also how long it stays above a tenth of its peak, s)."""
-        shape = shapes[rng.integers(len(shapes))]
-        stretch = rng.uniform(0.5, 1.4) if stretch is None else stretch
-        n_out = int(len(shape) / shape_rate * stretch * self.rate_hz)
-        t_out = np.arange(n_out) / self.rate_hz / stretch
-        x = np.interp(t_out, np.arange(len(shape)) / shape_rate, shape)
-        onset = int(np.argmax(np.abs(x) > 0.02))  # the truth's onset: first visible motion
-        x = x[max(onset - 2, 0):]
-        fc = rng.uniform(2.0, 15.0)
-        b, a = sps.butter(1, fc / (self.rate_hz / 2), "high")
-        x = sps.lfilter(b, a, np.concatenate([x, np.zeros(int(0.3 * self.rate_hz))]))
-        fade = np.ones(len(x))
-        k = int(0.1 * self.rate_hz)
-        fade[-k:] = np.linspace(1, 0, k)
-        x = x * fade
-        x = x / np.abs(x).max()
-        if visible:
-            return x, float(np.flatnonzero(np.abs(x) > 0.1)[-1] + 1) / self.rate_hz
-        return x
+        return twitch_wave(rng, self.rate_hz, shapes, shape_rate, stretch=stretch, visible=visible)
 
     # -- rendering ---------------------------------------------------------
     def render(self, start: int, n: int) -> np.ndarray:
