@@ -44,6 +44,7 @@ milliseconds.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -753,7 +754,10 @@ class Detector:
         m = rest.astype(float)
         nfft = 1 << int(np.ceil(np.log2(2 * n)))
         ac = np.fft.irfft(np.abs(np.fft.rfft(z, nfft)) ** 2, nfft)[:hi + 2]
-        cnt = np.fft.irfft(np.abs(np.fft.rfft(m, nfft)) ** 2, nfft)[:hi + 2]
+        if rest.all():  # the usual chunk: every lag has n - lag pairs
+            cnt = n - np.arange(hi + 2, dtype=float)
+        else:
+            cnt = np.fft.irfft(np.abs(np.fft.rfft(m, nfft)) ** 2, nfft)[:hi + 2]
         ac = ac / np.maximum(cnt, 1.0)  # mean product per overlapping rest pair
         ac = ac / (ac[0] + 1e-12)
         seg = ac[lo:hi + 1]
@@ -851,7 +855,7 @@ class Detector:
                     # a beat-sized peak off the expected time beats a small one on
                     # it: a run of noise peaks must not hold the rhythm on a wrong phase
                     p, h = max(cands, key=lambda c: min(c[1] / self._beat_h, 1.5)
-                               * np.exp(-0.5 * ((c[0] - last - P) / (0.3 * P)) ** 2))
+                               * math.exp(-0.5 * ((c[0] - last - P) / (0.3 * P)) ** 2))
                     if h < 0.5 and abs(p - last - P) > 0.2 * P:
                         cands = []  # a weak peak counts only where the rhythm puts it
                 if not cands:
@@ -976,8 +980,8 @@ class Detector:
         # channel: each channel's own size, timing and width (least squares on the template, its slope and its
         # slope times time) within bounds a heartbeat keeps to
         Bas = np.stack([T, Td, (np.arange(L) - self.pre)[None, :] * Td], axis=1)  # (C, 3, L)
-        G = np.einsum("cil,cjl->cij", Bas, Bas) + 1e-9 * np.eye(3)[None]
-        coef = np.linalg.solve(G[None], np.einsum("bcl,cil->bci", Sb, Bas)[..., None])[..., 0]  # (B, C, 3)
+        G_inv = np.linalg.inv(np.einsum("cil,cjl->cij", Bas, Bas) + 1e-9 * np.eye(3)[None])  # (C, 3, 3)
+        coef = np.einsum("cij,bcj->bci", G_inv, np.einsum("bcl,cil->bci", Sb, Bas))  # (B, C, 3)
         amp = coef[..., 0]
         own = good[None, :] & (amp > 0.5 * sc[:, None]) & (amp < 2.0 * sc[:, None])
         own &= (np.abs(coef[..., 1]) < 0.5 * K * np.abs(amp)) & (np.abs(coef[..., 2]) < 0.1 * np.abs(amp))
