@@ -49,18 +49,20 @@ HELD_OUT = [("family", s) for s in range(30001, 30061)]
 STRESS_SET = [(p, s) for p in STRESS for s in range(40001, 40009)]
 
 
-def night_for(profile: str, seed: int, minutes: float) -> Night:
-    """The family night of this seed: its channels and rate drawn from it too."""
+def night_for(profile: str, seed: int, minutes: float, board: bool = False) -> Night:
+    """The family night of this seed: its channels and rate drawn from it too
+    (``board``: through the v2 sensor board's model)."""
     rng = np.random.default_rng([seed, 99])
     channels = int(rng.choice(CHANNELS))
     if profile == "coincident":
         channels = max(channels, 2)
-    return Night(minutes, seed=seed, profile=profile, channels=channels, rate_hz=float(rng.choice(RATES)))
+    return Night(minutes, seed=seed, profile=profile, channels=channels, rate_hz=float(rng.choice(RATES)),
+                 board=board)
 
 
 def one(args) -> dict:
-    profile, seed, minutes = args
-    n = night_for(profile, seed, minutes)
+    profile, seed, minutes, board = args
+    n = night_for(profile, seed, minutes, board)
     truth = n.truth()
     t0 = time.perf_counter()
     ev, det = run_detector(n.blocks(50_000), n.rate_hz, n.channels)
@@ -93,12 +95,12 @@ def summary(name: str, rows: list[dict]) -> None:
           f"within 2 bpm on {sum(e <= 2 for e in err)}/{len(err)}")
 
 
-def run(name, nights, minutes, jobs) -> list[dict]:
+def run(name, nights, minutes, jobs, board=False) -> list[dict]:
     print(f"# {name}")
     print(f"{'profile':16} {'seed':>5} {'ch':>2} {'Hz':>5} {'noise':>5} {'hb x':>5} {'true':>5} {'found':>5} "
           f"{'P':>6} {'R':>6} {'F1':>6} {'cnt err':>7} {'HR bpm':>13}")
     with ProcessPoolExecutor(jobs) as ex:
-        rows = list(ex.map(one, [(p, s, minutes) for p, s in nights]))
+        rows = list(ex.map(one, [(p, s, minutes, board) for p, s in nights]))
     for r in rows:
         s = r["s"]
         print(f"{r['profile']:16} {r['seed']:5d} {r['channels']:2d} {r['rate']:5.0f} {r['noise']:5.2f} "
@@ -114,13 +116,16 @@ def main(argv=None) -> int:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--profile", help="only this profile (stress set)")
+    ap.add_argument("--board", action="store_true",
+                    help="the nights through the v2 sensor board's model (firmware_host.frontend)")
     a = ap.parse_args(argv)
     if a.set in ("tuning", "all"):
-        run("tuning", TUNING, a.minutes, a.jobs)
+        run("tuning", TUNING, a.minutes, a.jobs, a.board)
     if a.set in ("held-out", "all"):
-        run("held-out", HELD_OUT, a.minutes, a.jobs)
+        run("held-out", HELD_OUT, a.minutes, a.jobs, a.board)
     if a.set in ("stress", "all"):
-        rows = run("stress", [n for n in STRESS_SET if not a.profile or n[0] == a.profile], a.minutes, a.jobs)
+        rows = run("stress", [n for n in STRESS_SET if not a.profile or n[0] == a.profile], a.minutes, a.jobs,
+                   a.board)
         for p in STRESS:
             sub = [r for r in rows if r["profile"] == p]
             if sub:

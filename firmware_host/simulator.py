@@ -118,10 +118,21 @@ class Night:
 
     BLOCK = 4096  # noise is drawn per fixed block so any split renders alike
 
+    #: volts at the disc per code of the first board (unity-gain buffers into a
+    #: 3.3 V-referenced MCP3008): what the signals' sizes in codes were drawn in
+    V1_PER_CODE = 3.3 / 1024
+
     def __init__(self, minutes: float, *, seed: int = 0, channels: int = 4, rate_hz: float = 1000.0,
-                 profile: str = "normal", twitches_per_min: float | None = None):
+                 profile: str = "normal", twitches_per_min: float | None = None, board: bool = False):
+        """``board``: pass what the discs make through the v2 sensor board
+        (firmware_host.frontend, from the same part table as the schematic:
+        gain, high-pass and anti-alias poles, rails, the ADC's 2.5 V
+        reference) instead of the first board's unity gain; the noise drawn
+        is then the ADC's, added after the board."""
         if profile not in PROFILES:
             raise ValueError(f"profile must be one of {PROFILES}")
+        self.board = bool(board)
+        self._fe_state: dict[int, tuple] = {}  # board filter state after each block rendered
         self.seed = int(seed)
         self.rate_hz = float(rate_hz)
         self.channels = int(channels)
@@ -472,7 +483,8 @@ class Night:
         idx = np.arange(i0, i0 + self.BLOCK)
         t = idx / fs
         rng = np.random.default_rng([self.seed, 2, b])
-        x = self.offset + rng.standard_normal((self.BLOCK, C)) * self.noise_sd
+        noise = rng.standard_normal((self.BLOCK, C)) * self.noise_sd
+        x = self.offset + noise
         drift = sum(a * np.sin(2 * np.pi * f * t + p) for a, f, p in self.drift)
         x += drift[:, None] * self.drift_gain
         breath = np.sin(2 * np.pi * self.breath_hz * t + 0.5 * np.sin(2 * np.pi * t / 300))
@@ -510,6 +522,8 @@ class Night:
             mv = m.amp * env * (sway + jitter)
             for j, c in enumerate(m.channels):
                 x[:, c] += mv * (1.0 - 0.2 * j)
+        if self.board:
+            x = self._through_board(b, x - self.offset - noise) + noise
         # faults
         for fl in self.faults:
             sel = (t >= fl.t) & (t < fl.end)
@@ -528,6 +542,19 @@ class Night:
         hi = np.searchsorted(self.glitch_idx, i0 + self.BLOCK)
         codes[self.glitch_idx[lo:hi] - i0, self.glitch_ch[lo:hi]] = self.glitch_val[lo:hi]
         return codes
+
+    def _through_board(self, b: int, x_codes1: np.ndarray) -> np.ndarray:
+        """Block ``b``'s signal (codes of the first board, about 0) as the v2
+        board gives it (codes, float): the board's filters carry their state
+        from block to block, so blocks are rendered in order."""
+        from . import frontend  # noqa: PLC0415
+
+        if b > 0 and b - 1 not in self._fe_state:
+            self._render_block(b - 1)
+        zi = self._fe_state.get(b - 1) or frontend.initial_state(self.rate_hz, self.channels)
+        codes, zf = frontend.to_codes(x_codes1 * self.V1_PER_CODE, self.rate_hz, zi=zi)
+        self._fe_state[b] = zf
+        return codes.astype(np.float64)
 
     @staticmethod
     def _add_wave(col: np.ndarray, i0: int, s: int, wave: np.ndarray) -> None:
@@ -552,6 +579,7 @@ class Night:
             "faults": [{"channel": f.channel, "t": round(f.t, 3), "end": round(f.end, 3), "kind": f.kind}
                        for f in self.faults],
             "glitches": int(len(self.glitch_idx)),
+            "board": "v2 (firmware_host.frontend)" if self.board else "v1 (unity gain)",
             "heart_rate_true_bpm": round(60.0 / float(np.median(np.diff(self.beats))), 2),
             "heartbeat_x_noise": round(float(getattr(self, "hb_snr", np.median(self.hb_amp / self.noise_sd))), 2),
             "ambiguous": [{"t": round(tw.t, 4), "channel": tw.channel, "peak": round(tw.peak, 2)}

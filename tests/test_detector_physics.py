@@ -117,3 +117,30 @@ def test_twitches_in_the_first_seconds_count():
     s = score([x.as_dict() for x in ev.twitches], truth(n))
     assert s["recall"] == 1.0, s
     assert s["precision"] == 1.0, s
+
+
+def test_simulated_nights_through_the_v2_board_render_alike_in_any_blocks_and_carry_its_gain():
+    # issue 19: the simulator models the v2 front end from the part table
+    from firmware_host import frontend
+
+    plain = Night(0.5, seed=7, profile="family", channels=2, rate_hz=1000.0)
+    board = Night(0.5, seed=7, profile="family", channels=2, rate_hz=1000.0, board=True)
+    whole = np.concatenate(list(board.blocks(30_000)))
+    pieces = np.concatenate([board.render(s, 777) for s in range(0, board.n_samples, 777)])
+    assert (whole == pieces).all()
+    # in the board's pass band, with the ADC's noise made small, the signal
+    # is the first board's times the gain: a first-board code is 3.22 mV at
+    # the disc, the v2 board gives codes_per_mv codes per mV
+    from scipy import signal as sps
+    for n in (plain, board):  # a heartbeat well above the ADC's steps, nothing to drive the op-amp to its rails
+        n.noise_sd = np.full(n.channels, 1e-3)
+        n.hb_amp = np.full(n.channels, 20.0)
+        n.movements, n.faults = [], []
+        n._render_block.cache_clear()
+        n._fe_state.clear()
+    band = sps.butter(4, [6.0, 30.0], "bandpass", fs=1000.0, output="sos")
+    a = sps.sosfiltfilt(band, np.concatenate(list(plain.blocks(30_000))).astype(float), axis=0)
+    b = sps.sosfiltfilt(band, np.concatenate(list(board.blocks(30_000))).astype(float), axis=0)
+    expected = frontend.codes_per_mv() * Night.V1_PER_CODE * 1000
+    ratio = np.std(b, axis=0) / np.std(a, axis=0)
+    assert (abs(ratio / expected - 1) < 0.25).all(), (ratio, expected)
