@@ -672,31 +672,52 @@ def _csv_rows(reader, where: str):
         yield row
 
 
+CSV_MAX_ABS = 1e6  #: largest |value| a CSV sample may hold, codes (a 20-bit ADC's range, with room)
+
+
+def _csv_value(text: str) -> float:
+    """One CSV sample as codes: a finite number no larger than ``CSV_MAX_ABS``
+    (``nan``, ``inf`` and 1e308 are not a sensor's output; they would only
+    overflow the detector's sums)."""
+    v = float(text)
+    if not (math.isfinite(v) and abs(v) <= CSV_MAX_ABS):
+        raise ValueError(f"{text.strip()!r} is not a sample (a finite number within +-{CSV_MAX_ABS:g})")
+    return v
+
+
 class CsvReader(TraceReader):
     def __init__(self, path: Path, rate_hz: float | None = None):
         where = str(path)
         self._path = path
         try:
             with open(path, newline="", encoding="utf-8") as f:
-                header = next(csv.reader(f), None)
-                first = [next(csv.reader(f), None) for _ in range(2)]
+                reader = csv.reader(f)
+                header = next(reader, None)
+                first = []  # (line number, row) of the first two data rows
+                for row in reader:
+                    if row:
+                        first.append((reader.line_num, row))
+                    if len(first) == 2:
+                        break
         except UnicodeDecodeError:
             raise TraceError(f"{where}: not a text CSV file") from None
         except csv.Error as exc:
             raise TraceError(f"{where}: not a CSV file ({exc})") from None
-        if not header or not first[0]:
+        if not header or not first:
             raise TraceError(f"{where}: CSV has no header and data rows")
         header = [h.strip() for h in header]
         self._has_t = header[0].lower() in ("t", "time", "time_s", "t_s")
         nch = len(header) - (1 if self._has_t else 0)
         if nch < 1:
             raise TraceError(f"{where}: CSV has no channel columns")
-        try:
-            rows = [[float(v) for v in r] for r in first if r]
-        except ValueError:
-            raise TraceError(f"{where}: line 2: CSV data is not numbers") from None
-        if any(len(r) != len(header) for r in rows):
-            raise TraceError(f"{where}: line 2: {len(rows[0])} fields, header has {len(header)}")
+        rows = []
+        for line, r in first:
+            if len(r) != len(header):
+                raise TraceError(f"{where}: line {line}: {len(r)} fields, header has {len(header)}")
+            try:
+                rows.append([_csv_value(v) for v in r])
+            except ValueError as exc:
+                raise TraceError(f"{where}: line {line}: {exc}") from None
         if self._has_t:
             if len(rows) < 2 or rows[1][0] <= rows[0][0]:
                 raise TraceError(f"{where}: column t must increase to give the rate")
@@ -720,13 +741,15 @@ class CsvReader(TraceReader):
             fb.seek(max(size - 1, 0))
             cut_last = size > 0 and fb.read(1) not in (b"\n", b"\r")
         # a damaged byte becomes U+FFFD, so its row fails to parse like any
-        # other bad row: an error if rows follow it, the cut end if not
+        # other bad row.  Only the last line, and only when the file does not
+        # end with a newline, is a row cut by a power failure; any other bad
+        # row is an error at its own line.
         with open(self._path, newline="", encoding="utf-8", errors="replace") as f:
             reader = csv.reader(f)
             next(reader)
             rows: list[list[float]] = []
             bad: tuple[int, str] | None = None
-            for lineno, row in enumerate(_csv_rows(reader, self.info.path), start=2):
+            for row in _csv_rows(reader, self.info.path):
                 if bad is not None:
                     raise TraceError(f"{self.info.path}: line {bad[0]}: {bad[1]}")
                 if not row:
@@ -734,14 +757,16 @@ class CsvReader(TraceReader):
                 try:
                     if len(row) != width:
                         raise ValueError(f"{len(row)} fields, header has {width}")
-                    rows.append([float(v) for v in row[skip:]])
+                    rows.append([_csv_value(v) for v in row[skip:]])
                 except ValueError as exc:
-                    bad = (lineno, str(exc).splitlines()[0])  # an error only if more rows follow
+                    bad = (reader.line_num, str(exc).splitlines()[0])  # the cut end if no row follows
                     continue
                 if len(rows) == block_samples:
                     total += len(rows)
                     yield np.array(rows, dtype=np.float64)
                     rows = []
+            if bad is not None and not cut_last:  # whole last line, and not a sample: not a power cut
+                raise TraceError(f"{self.info.path}: line {bad[0]}: {bad[1]}")
             if cut_last and bad is None and rows:
                 rows.pop()
                 bad = (0, "cut")

