@@ -70,10 +70,36 @@ def recover(store, data_dir: Path, log=print) -> int:
     return fixed
 
 
+MAX_SITE_NAME = 32  #: characters in a site's name
+
+
+def site_name_problem(names: list[str]) -> str | None:
+    """Why these sites' names cannot be used (one line), or None.  Each is
+    1..32 characters with no control or invisible formatting character (NUL,
+    newline, right-to-left override and the like), and each is its own in
+    the EDF label it becomes (its first 16 characters, in ASCII)."""
+    import unicodedata  # noqa: PLC0415
+
+    from .traces import EDF_LABEL_CHARS, edf_label  # noqa: PLC0415
+
+    for c, n in enumerate(names):
+        if not isinstance(n, str) or not 1 <= len(n) <= MAX_SITE_NAME:
+            return f"site {c + 1}: a name of 1 to {MAX_SITE_NAME} characters"
+        if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for ch in n):
+            return f"site {c + 1}: the name holds a control or invisible character; use letters, digits, spaces"
+    labels = [edf_label(n).casefold() for n in names]
+    for c, n in enumerate(names):
+        for d in range(c):
+            if (labels[c] and labels[d] == labels[c]) or names[d].casefold() == n.casefold():
+                return (f"sites {d + 1} and {c + 1}: each site needs its own name, different within "
+                        f"its first {EDF_LABEL_CHARS} characters (the recording's label)")
+    return None
+
+
 def site_names(store, channels: int) -> list[str]:
     """The sensor sites' names: as the owner named them on the page, else pins.SITES."""
     names = store.get_setting("channel_names")
-    if isinstance(names, list) and len(names) >= channels and all(isinstance(n, str) and n for n in names):
+    if isinstance(names, list) and len(names) >= channels and site_name_problem(names[:channels]) is None:
         return names[:channels]
     return pins.site_names(channels)
 

@@ -285,6 +285,35 @@ class EdfReader(TraceReader):
         return out[skip:skip + int(n)]
 
 
+EDF_LABEL_CHARS = 16  #: an EDF signal label's width (ASCII, header field)
+
+
+def edf_label(name: str) -> str:
+    """A channel name as an EDF signal label: printable ASCII (the header is
+    ASCII; accents are dropped, other characters too), at most 16 characters;
+    may be empty."""
+    import unicodedata  # noqa: PLC0415
+
+    ascii_ = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode("ascii")
+    return "".join(c for c in ascii_ if " " <= c <= "~").strip()[:EDF_LABEL_CHARS].rstrip()
+
+
+def edf_labels(names: Sequence[str]) -> list[str]:
+    """:func:`edf_label` of each name, made distinct where names agree in
+    their first 16 characters (readers such as MNE renumber duplicate
+    labels) by a ``~n`` suffix; ``ch<n>`` for a name with nothing ASCII."""
+    out: list[str] = []
+    for i, name in enumerate(names):
+        label = edf_label(name) or f"ch{i + 1}"
+        k = i + 1
+        while label.casefold() in {o.casefold() for o in out}:
+            tail = f"~{k}"
+            label = label[:EDF_LABEL_CHARS - len(tail)].rstrip() + tail
+            k += len(names)
+        out.append(label)
+    return out
+
+
 class EdfWriter:
     """Append-only EDF+ writer (pyedflib) taking blocks of codes.
 
@@ -305,9 +334,9 @@ class EdfWriter:
         self.path = str(path)
         self._w = pyedflib.EdfWriter(self.path, self.n_channels, file_type=pyedflib.FILETYPE_EDFPLUS)
         mv_max = round(pins.ADC_MAX_CODE * pins.VREF_V * 1000 / (pins.ADC_MAX_CODE + 1), 3)
-        for i, name in enumerate(channel_names):
+        for i, label in enumerate(edf_labels(channel_names)):
             self._w.setSignalHeader(i, {
-                "label": str(name)[:16], "dimension": "mV", "sample_frequency": self.rate,
+                "label": label, "dimension": "mV", "sample_frequency": self.rate,
                 "physical_min": 0.0, "physical_max": mv_max,
                 "digital_min": 0, "digital_max": pins.ADC_MAX_CODE,
                 "transducer": "piezo MCP3008", "prefilter": "",

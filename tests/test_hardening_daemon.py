@@ -56,3 +56,60 @@ def test_a_bad_csv_row_is_reported_at_its_own_line(tmp_path, bad_line):
     r = _replay(p)
     assert r.returncode == 2
     assert r.stderr.strip() == f"twitchmon replay: {p}: line {bad_line}: could not convert string to float: 'abc'"
+
+
+# -- 13: site names ------------------------------------------------------------------------
+
+def test_names_equal_in_their_first_16_characters_stay_distinct_edf_labels(tmp_path):
+    """Names the EDF header cuts to the same 16 characters (or to the same
+    ASCII) still label distinct signals; MNE keeps them as written."""
+    import datetime as dt
+
+    import mne
+    import numpy as np
+
+    from firmware_host.traces import EdfWriter
+    names = ["Left calf upper part", "Left calf upper part 2", "Mollet gauché", "Mollet gauche"]
+    w = EdfWriter(tmp_path / "n.edf", 1000, names, dt.datetime(2026, 1, 1, 23))
+    w.write(np.full((2000, 4), 512.0))
+    w.close()
+    with open_trace(tmp_path / "n.edf") as r:
+        labels = r.info.channel_names
+    assert len(set(labels)) == 4 and all(len(lab) <= 16 and lab.isascii() for lab in labels)
+    assert labels[0] == "Left calf upper" and labels[2] == "Mollet gauche"
+    raw = mne.io.read_raw_edf(tmp_path / "n.edf", verbose="error")
+    assert raw.ch_names == labels
+
+
+def _settings_form(client):
+    import re
+    tok = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/settings").get_data(as_text=True)).group(1)
+    return {"csrf_token": tok, "name0": "Left calf", "name1": "Left thigh", "name2": "Right calf",
+            "name3": "Right thigh", "night_start": "22:00", "night_end": "07:30", "sensitivity": "5",
+            "raw_retention_days": "30"}
+
+
+@pytest.mark.parametrize("names, says", [
+    ({"name0": "Left calf upper part", "name1": "Left calf upper part 2"}, "first 16 characters"),
+    ({"name0": "Left\x00calf"}, "control or invisible"),
+    ({"name1": "Left \u202eflow"}, "control or invisible"),   # right-to-left override
+    ({"name2": "Right \u2067calf"}, "control or invisible"),  # first-strong isolate
+    ({"name3": "Left calf"}, "own name"),
+])
+def test_settings_refuse_names_that_would_collide_or_hide_characters(client, names, says):
+    form = _settings_form(client)
+    r = client.post("/settings", data={**form, **names}, headers={"Accept": "application/json"})
+    assert r.status_code == 400 and says in r.get_json()["error"], r.get_data(as_text=True)
+    assert client.get("/api/settings").get_json()["channel_names"][0] == "Left calf"
+    ok = client.post("/settings", data={**form, "name0": "Mollet gauche", "name1": "Cuisse gauche"})
+    assert ok.status_code == 302
+
+
+def test_the_daemon_ignores_bad_names_a_hand_edited_store_holds(tmp_path):
+    from firmware_host.daemon import site_names
+    from firmware_host.store import open_store
+    st = open_store(tmp_path)
+    st.set_setting("channel_names", ["a\u202eb", "x", "y", "z"])
+    assert site_names(st, 4) == ["Left calf", "Left thigh", "Right calf", "Right thigh"]
+    st.set_setting("channel_names", ["a", "x", "y", "z"])
+    assert site_names(st, 4) == ["a", "x", "y", "z"]
