@@ -23,6 +23,10 @@ class UsageError(Exception):
     """Bad usage or unreadable input: exit 2 with this one line."""
 
 
+class StartError(Exception):
+    """A failure at start that is not bad usage (a busy port, no SPI device): exit 1 with this one line."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2
         raise UsageError(f"{self.prog}: {message}")
@@ -106,12 +110,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import threading  # noqa: PLC0415
+
+    if threading.current_thread() is threading.main_thread():
+        # the installed console script too (not only ``python -m``): SIGTERM unwinds
+        # like Ctrl-C, so the demo removes its temp dir and the daemon its night
+        signal.signal(signal.SIGTERM, _sigterm_to_exit)
     try:
         args = build_parser().parse_args(argv)
         return _dispatch(args)
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except StartError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -127,6 +140,11 @@ def _dispatch(args) -> int:
         return COMMANDS[args.cmd](args)
     except (TraceError, ConfigError) as exc:
         raise UsageError(f"twitchmon {args.cmd}: {exc}") from None
+    except OSError as exc:
+        from web import ListenError  # noqa: PLC0415
+        if not isinstance(exc, ListenError):
+            raise
+        _say_listen_error(args, exc.__cause__)
     except ADCError as exc:
         print(f"twitchmon {args.cmd}: {exc}", file=sys.stderr)
         return 1
@@ -206,6 +224,22 @@ def cmd_simulate(args) -> int:
     return 0
 
 
+def _say_listen_error(args, exc: OSError) -> None:
+    """A port or host the page cannot listen on, as one line: exit 2 for a
+    host that is not this machine's, 1 for a busy or forbidden port."""
+    import errno  # noqa: PLC0415
+    import socket  # noqa: PLC0415
+
+    host = getattr(args, "host", "127.0.0.1")
+    where = f"twitchmon {args.cmd}: cannot listen on {host}:{args.port}"
+    if isinstance(exc, (socket.gaierror, ValueError)) or exc.errno == errno.EADDRNOTAVAIL:
+        raise UsageError(f"{where}: --host {host!r} is not an address of this machine "
+                         f"({getattr(exc, 'strerror', None) or exc})") from None
+    if exc.errno == errno.EADDRINUSE:
+        raise StartError(f"{where}: the port is in use (another twitchmon? try --port)") from None
+    raise StartError(f"{where}: {exc.strerror or exc}") from None
+
+
 def cmd_serve(args) -> int:
     from .config import load_config  # noqa: PLC0415
     from .paths import data_dir  # noqa: PLC0415
@@ -213,7 +247,7 @@ def cmd_serve(args) -> int:
 
     load_config(args.config)  # a bad settings file: one line and exit 2 now, not a 500 on the page later
     app = create_app({"DATA_DIR": str(data_dir(args.data_dir)), "HOST": args.host, "CONFIG_FILE": args.config})
-    serve(app, args.host, args.port)
+    serve(app, args.host, args.port)  # listens before it says "serving": a busy port is one line
     return 0
 
 
@@ -266,5 +300,4 @@ def _sigterm_to_exit(*_):
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _sigterm_to_exit)
     sys.exit(main())

@@ -284,9 +284,12 @@ def health_state(rec) -> str:
 
 def _status_panel(on_mark, on_toggle):
     """The LED and button on a Pi; None where gpiozero finds no GPIO."""
+    import warnings  # noqa: PLC0415
     try:
-        from .status import StatusPanel  # noqa: PLC0415
-        return StatusPanel(on_mark=on_mark, on_toggle=on_toggle)
+        with warnings.catch_warnings():  # gpiozero's pin-factory fallbacks: a line each, not news
+            warnings.simplefilter("ignore")
+            from .status import StatusPanel  # noqa: PLC0415
+            return StatusPanel(on_mark=on_mark, on_toggle=on_toggle)
     except Exception:  # noqa: BLE001 - no GPIO here (laptop, CI): run without the LED
         return None
 
@@ -368,8 +371,6 @@ def run_daemon(args) -> int:
     # button: a press marks the moment, a 2-s hold starts or stops recording
     panel = _status_panel(on_mark=lambda: flags.update(mark=True),
                           on_toggle=lambda: flags.update(night=not flags["night"])) if spec == "adc" else None
-    print(f"twitchmon: sampling {channels} channels at {rate:g} Hz from {spec}; data in {ddir}; "
-          f"night window {cfg.night_start:%H:%M}-{cfg.night_end:%H:%M}", flush=True)
     wd = watchdog_interval_s()
     last_ping = 0.0
     ready = False
@@ -378,11 +379,15 @@ def run_daemon(args) -> int:
             try:
                 block = sampler.queue.get(timeout=0.5)
             except queue.Empty:
+                if not sampler.proc.is_alive():  # died without a word (killed): stop, do not wait forever
+                    break
                 continue
             if block is None:
                 break
             if not ready:
                 ready = sd_notify("READY=1") or True
+                print(f"twitchmon: sampling {channels} channels at {rate:g} Hz from {spec}; data in {ddir}; "
+                      f"night window {cfg.night_start:%H:%M}-{cfg.night_end:%H:%M}", flush=True)
             t = time.monotonic()
             if wd and t - last_ping >= wd:  # blocks flowing: sampler and recorder both alive
                 sd_notify("WATCHDOG=1")
@@ -437,8 +442,11 @@ def run_daemon(args) -> int:
         stats = sampler.stop()
         if rec is not None:
             rec.close()
-        if stats:
+        if stats and not sampler.error:
             print(f"twitchmon: sampler {stats}", flush=True)
+    if sampler.error and not stopping["flag"]:
+        print(f"twitchmon run: {spec}: {sampler.error}", file=sys.stderr, flush=True)
+        return 1
     return 0
 
 

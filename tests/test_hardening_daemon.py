@@ -113,3 +113,96 @@ def test_the_daemon_ignores_bad_names_a_hand_edited_store_holds(tmp_path):
     assert site_names(st, 4) == ["Left calf", "Left thigh", "Right calf", "Right thigh"]
     st.set_setting("channel_names", ["a", "x", "y", "z"])
     assert site_names(st, 4) == ["a", "x", "y", "z"]
+
+
+# -- 14: one line at start, for every command --------------------------------------------------
+
+def _cli(*args, env=None, timeout=60):
+    return subprocess.run([sys.executable, "-m", "firmware_host.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+@pytest.fixture
+def busy_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    yield s.getsockname()[1]
+    s.close()
+
+
+def _tmp_env(tmp_path):
+    import os
+    env = dict(os.environ, TMPDIR=str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    return env
+
+
+@pytest.mark.skipif(__import__("os").path.exists("/dev/spidev0.0"), reason="this machine has an SPI device")
+def test_run_from_an_adc_that_is_not_there_is_one_line_exit_1_and_no_sampler_left(tmp_path):
+    from crashlib import gone
+    r = _cli("run", "--source", "adc", "--always", "--data-dir", str(tmp_path), timeout=60)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [
+        "twitchmon run: adc: cannot open /dev/spidev0.0: [Errno 2] No such file or directory "
+        "(is SPI enabled? raspi-config nonint do_spi 0)"]
+    assert gone(str(tmp_path))  # no sampler (nor zombie) with our data dir on its command line
+
+
+def test_serve_on_a_busy_port_is_one_line_and_says_nothing_of_serving(tmp_path, busy_port):
+    r = _cli("serve", "--data-dir", str(tmp_path), "--port", str(busy_port))
+    assert r.returncode == 1 and "serving" not in r.stdout
+    assert r.stderr.strip().splitlines() == [f"twitchmon serve: cannot listen on 127.0.0.1:{busy_port}: "
+                                             "the port is in use (another twitchmon? try --port)"]
+
+
+@pytest.mark.parametrize("host", ["999.1.1.1", "no-such-host.invalid", "192.0.2.1"])
+def test_serve_on_a_bad_host_is_one_line_and_exit_2(tmp_path, host):
+    r = _cli("serve", "--data-dir", str(tmp_path), "--host", host, "--port", "0")
+    assert r.returncode == 2 and "serving" not in r.stdout
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"twitchmon serve: cannot listen on {host}:0: --host {host!r} "
+                                               "is not an address of this machine")
+
+
+def test_demo_on_a_busy_port_is_one_line_and_leaves_no_temp_dir(tmp_path, busy_port):
+    env = _tmp_env(tmp_path)
+    r = _cli("demo", "--port", str(busy_port), "--nights", "1", "--minutes", "1", env=env)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [f"twitchmon demo: cannot listen on 127.0.0.1:{busy_port}: "
+                                             "the port is in use (another twitchmon? try --port)"]
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_sigterm_to_the_installed_demo_removes_its_temp_dir(tmp_path):
+    """The console script (not ``python -m``): its SIGTERM handler is set in main()."""
+    import os
+    import signal
+    import socket
+    import time
+    from pathlib import Path
+    script = Path(sys.executable).parent / "twitchmon"
+    if not script.exists():
+        pytest.skip("twitchmon is not installed in this environment (pip install -e .)")
+    env = _tmp_env(tmp_path)
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    p = subprocess.Popen([str(script), "demo", "--port", str(port), "--nights", "2", "--minutes", "2"],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        t_end = time.monotonic() + 60
+        while time.monotonic() < t_end and not list((tmp_path / "tmp").glob("twitchmon-demo-*/recordings/*/*")):
+            assert p.poll() is None, p.stderr.read()
+            time.sleep(0.1)
+        assert list((tmp_path / "tmp").glob("twitchmon-demo-*")), "the demo made no temp dir"
+        os.kill(p.pid, signal.SIGTERM)
+        p.wait(30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, p.stderr.read()
+    assert list((tmp_path / "tmp").iterdir()) == []

@@ -131,9 +131,27 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-def serve(app: Flask, host: str, port: int, threads: int = 12) -> None:
-    """Serve with waitress (production WSGI server, pure Python)."""
-    from waitress import serve as waitress_serve  # noqa: PLC0415
+class ListenError(OSError):
+    """The page cannot listen on its host and port; the cause is the socket's OSError."""
 
+
+def make_server(app: Flask, host: str, port: int, threads: int = 12):
+    """The waitress server (production WSGI server, pure Python), already
+    listening: a busy port or a bad host is a :class:`ListenError` here,
+    before the caller starts anything else or says it is serving."""
+    from waitress import create_server  # noqa: PLC0415
+
+    try:
+        return create_server(app, host=host, port=port, threads=threads, ident="twitchmon")
+    except OSError as exc:
+        raise ListenError(exc.errno, exc.strerror or str(exc)) from exc
+    except ValueError as exc:  # waitress's word for a host that does not resolve
+        cause = exc.__context__ if isinstance(exc.__context__, OSError) else exc
+        raise ListenError(getattr(cause, "errno", None), getattr(cause, "strerror", None) or str(exc)) from cause
+
+
+def serve(app: Flask, host: str, port: int, threads: int = 12, server=None) -> None:
+    """Serve with waitress until stopped (``server`` from :func:`make_server`, or made here)."""
+    server = server or make_server(app, host, port, threads)
     print(f"twitchmon: serving http://{host}:{port}/", flush=True)
-    waitress_serve(app, host=host, port=port, threads=threads, ident="twitchmon")
+    server.run()
