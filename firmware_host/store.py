@@ -84,18 +84,45 @@ MIGRATIONS: list[str] = [
 ]
 
 
-class Store:
-    """A connection per thread to one database file."""
+def unavailable(exc: BaseException) -> bool:
+    """True for SQLite errors that say the database cannot take this write
+    now (busy or locked by another process, disk full, read-only, I/O error,
+    damaged), as opposed to a mistake in the query: a writer that can wait
+    holds its data and tries again."""
+    return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
 
-    def __init__(self, path: str | os.PathLike):
+
+def describe(exc: BaseException) -> str:
+    """What an :func:`unavailable` error means for the owner, in one line."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(exc):
+        return "the database is busy (another program holds its write lock); try again in a minute"
+    if name.startswith("SQLITE_READONLY") or "readonly" in str(exc):
+        return "the data dir is read-only: stored nights can be read, nothing can be saved"
+    if name == "SQLITE_FULL" or "full" in str(exc):
+        return "the disk is full: nothing can be saved until space is freed"
+    if name.startswith("SQLITE_IOERR"):
+        return f"the disk gave an I/O error ({exc})"
+    return f"the database file is damaged ({exc}); see the README, Reliability, to restore it"
+
+
+class Store:
+    """A connection per thread to one database file.
+
+    ``busy_timeout_s``: how long a write waits for another process's write
+    lock before it fails with "database is locked" (the daemon waits less
+    than the page: it has a sampler to keep up with, and holds its writes)."""
+
+    def __init__(self, path: str | os.PathLike, busy_timeout_s: float = 10.0):
         self.path = str(path)
+        self.busy_timeout_s = busy_timeout_s
         self._local = threading.local()
 
     @property
     def db(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -166,9 +193,14 @@ class Store:
             return
         db = self.db
         db.execute("BEGIN")
-        db.executemany("INSERT INTO events (night_id, kind, t, end_t, channel, channels, duration_ms, peak, snr) "
-                       "VALUES (?,?,?,?,?,?,?,?,?)", rows)
-        db.execute("COMMIT")
+        try:
+            db.executemany("INSERT INTO events (night_id, kind, t, end_t, channel, channels, duration_ms, peak, "
+                           "snr) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+            db.execute("COMMIT")
+        except sqlite3.Error:  # busy or full: leave no transaction open for the next write
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
     def add_health(self, night_id: int | None, changes: Iterable[dict]) -> None:
         rows = [(night_id, c["t"], c["channel"], c["status"]) for c in changes]
@@ -263,10 +295,10 @@ class Store:
                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, json.dumps(value)))
 
 
-def open_store(data_dir: str | os.PathLike) -> Store:
+def open_store(data_dir: str | os.PathLike, busy_timeout_s: float = 10.0) -> Store:
     """Open (creating and migrating) the store in ``data_dir``."""
     d = Path(data_dir)
     d.mkdir(parents=True, exist_ok=True)
-    store = Store(d / DB_NAME)
+    store = Store(d / DB_NAME, busy_timeout_s)
     store.migrate()
     return store

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import errno
 import io
 import math
 import os
@@ -346,9 +347,27 @@ class EdfWriter:
             self._w.setStartdatetime(start.replace(tzinfo=None, microsecond=0))
         self._pending = np.empty((0, self.n_channels), dtype=np.int32)
         self.samples_written = 0
+        self.failed: OSError | None = None  #: the write that failed; nothing more is written
         self.fd_for_sync = os.open(self.path, os.O_RDONLY)
 
+    def _write_failed(self) -> OSError:
+        """pyedflib reports a failed write (disk full, I/O error) by returning
+        -1, not by raising: name it.  ENOSPC when the filesystem has less
+        than a record free, else EIO."""
+        record_bytes = 2 * self.rate * self.n_channels
+        try:
+            st = os.statvfs(os.path.dirname(os.path.abspath(self.path)))
+            full = st.f_bavail * st.f_frsize < record_bytes
+        except OSError:
+            full = False
+        code = errno.ENOSPC if full else errno.EIO
+        self.failed = OSError(code, os.strerror(code), self.path)
+        return self.failed
+
     def write(self, codes: np.ndarray) -> None:
+        """Append codes; OSError if the file cannot take them (then and ever after)."""
+        if self.failed is not None:
+            raise self.failed
         codes = np.asarray(codes)
         if codes.ndim != 2 or codes.shape[1] != self.n_channels:
             raise ValueError(f"expected (n, {self.n_channels}) codes, got {codes.shape}")
@@ -356,8 +375,10 @@ class EdfWriter:
         n_rec = len(buf) // self.rate
         for r in range(n_rec):
             rec = buf[r * self.rate:(r + 1) * self.rate]
-            self._w.blockWriteDigitalSamples(np.ascontiguousarray(rec.T).reshape(-1))
-        self.samples_written += n_rec * self.rate
+            if self._w.blockWriteDigitalSamples(np.ascontiguousarray(rec.T).reshape(-1)) != 0:
+                self._pending = buf[:0]
+                raise self._write_failed()
+            self.samples_written += self.rate
         self._pending = buf[n_rec * self.rate:]
 
     def annotate(self, onset_s: float, duration_s: float, text: str) -> None:
@@ -368,15 +389,20 @@ class EdfWriter:
         os.fsync(self.fd_for_sync)
 
     def close(self) -> None:
+        """Finish the file (header, annotations).  After a failed write the
+        whole records before it stay readable; OSError if the last record
+        cannot be written now."""
         if self._w is None:
             return
-        if len(self._pending):  # pad the last record with its last value
-            pad = np.repeat(self._pending[-1:], self.rate - len(self._pending), axis=0)
-            self.write(np.concatenate([self._pending, pad]).astype(np.float64))
-            self._pending = self._pending[:0]
-        self._w.close()
-        self._w = None
-        os.close(self.fd_for_sync)
+        try:
+            if len(self._pending) and self.failed is None:  # pad the last record with its last value
+                pad = np.repeat(self._pending[-1:], self.rate - len(self._pending), axis=0)
+                self.write(np.concatenate([self._pending, pad]).astype(np.float64))
+                self._pending = self._pending[:0]
+        finally:
+            self._w.close()
+            self._w = None
+            os.close(self.fd_for_sync)
 
     def __enter__(self):
         return self

@@ -206,3 +206,154 @@ def test_sigterm_to_the_installed_demo_removes_its_temp_dir(tmp_path):
             p.wait()
     assert p.returncode == 0, p.stderr.read()
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+# -- 7: a busy database ----------------------------------------------------------------------
+
+class LockHolder:
+    """Another process (a backup, a DB browser) holding the database's write
+    lock until released: a real SQLite lock, not a mock."""
+
+    CODE = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+            "c.execute('BEGIN IMMEDIATE'); c.execute(\"INSERT INTO settings VALUES ('held', '1') "
+            "ON CONFLICT(key) DO UPDATE SET value = '1'\"); print('held', flush=True); sys.stdin.read(); "
+            "c.execute('ROLLBACK')")
+
+    def __init__(self, db_path):
+        self.p = subprocess.Popen([sys.executable, "-c", self.CODE, str(db_path)], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        assert self.p.stdout.readline().strip() == "held"
+
+    def release(self):
+        if self.p.poll() is None:
+            self.p.stdin.close()
+            self.p.wait(10)
+
+
+def _twitches(store, night_id):
+    return [(round(t["t"], 3), t["channel"]) for t in store.twitches(night_id)]
+
+
+def test_a_busy_database_mid_night_holds_the_events_and_loses_none(tmp_path):
+    """Another process holds the write lock over most of a night: the
+    recorder neither raises nor stops; what it could not write waits in
+    memory and is in the store when the lock goes, the count the same as
+    without the lock."""
+    from firmware_host.daemon import NightRecorder
+    from firmware_host.detector import run_detector
+    from firmware_host.simulator import Night
+    from firmware_host.store import open_store
+    night = Night(3.0, seed=21, profile="hard")
+    blocks = list(night.blocks(1000))
+    ev, _ = run_detector(blocks, night.rate_hz, night.channels)
+    want = [(round(t.t, 3), t.channel) for t in ev.twitches]
+    store = open_store(tmp_path, busy_timeout_s=0.05)
+    rec = NightRecorder(store, tmp_path, night.rate_hz, night.channels, "sim")
+    holder = None
+    try:
+        for i, b in enumerate(blocks):
+            if i == 20:
+                holder = LockHolder(tmp_path / "twitchmon.db")
+            if i == 150:
+                assert rec.held_events > 0 and "locked" in rec.db_problem
+                holder.release()
+            rec.feed(b)
+    finally:
+        if holder:
+            holder.release()
+    rec.close()
+    assert rec.db_problem is None and rec.held_events == 0
+    n = store.night(rec.night_id)
+    assert n["status"] == "complete" and n["total"] == len(want) > 0
+    assert _twitches(store, rec.night_id) == want
+
+
+def test_a_busy_database_at_the_night_s_start_and_end_still_gives_the_night(tmp_path):
+    """Locked when the night opens (no id yet) and when it closes: the night,
+    its recording and its events all arrive once the lock is gone."""
+    from firmware_host.daemon import NightRecorder
+    from firmware_host.simulator import Night
+    from firmware_host.store import open_store
+    night = Night(1.0, seed=22, profile="hard")
+    store = open_store(tmp_path, busy_timeout_s=0.05)
+    holder = LockHolder(tmp_path / "twitchmon.db")
+    try:
+        rec = NightRecorder(store, tmp_path, night.rate_hz, night.channels, "sim")
+        for b in night.blocks(1000):
+            rec.feed(b)
+        assert rec.night_id is None and rec.held_events > 0
+        rec.close(wait_s=0.2)  # gives up while it is still locked: says so, does not raise
+    finally:
+        holder.release()
+    assert store.nights() == []
+    assert rec.flush(force=True) and rec.night_id is not None
+    n = store.night(rec.night_id)
+    assert n["status"] == "complete" and n["total"] == len(store.twitches(rec.night_id)) > 0
+    assert len(store.recordings(rec.night_id)) == 1 and store.recordings(rec.night_id)[0]["finished"]
+
+
+def test_a_diary_save_on_a_busy_database_is_a_clear_503_not_a_500(tmp_path):
+    import re
+
+    from web import create_app
+    app = create_app({"DATA_DIR": str(tmp_path), "TESTING": True, "DB_BUSY_S": 0.2})
+    client = app.test_client()
+    page = client.get("/diary").get_data(as_text=True)
+    tok = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    form = {"csrf_token": tok, "factor": "caffeine"}
+    holder = LockHolder(tmp_path / "twitchmon.db")
+    try:
+        r = client.post("/diary/2026-05-04", data=form, headers={"Accept": "application/json"})
+        h = client.post("/diary/2026-05-04", data=form)
+    finally:
+        holder.release()
+    assert r.status_code == 503 and r.get_json() == {
+        "error": "the database is busy (another program holds its write lock); try again in a minute"}
+    assert h.status_code == 503 and "the database is busy" in h.get_data(as_text=True)
+    ok = client.post("/diary/2026-05-04", data=form, headers={"Accept": "application/json"})
+    assert ok.status_code == 200 and client.get("/api/diary").get_json()["entries"][0]["factors"] == ["caffeine"]
+
+
+def test_the_daemon_outlives_another_process_holding_the_write_lock_for_22_s(tmp_path):
+    """The real daemon (playing a twitchy night in real time) starts while
+    a second process holds the write lock, for longer than any busy
+    timeout: it records raw, keeps running, says so in one line, and the
+    night arrives complete with its twitches once the lock is gone."""
+    import datetime as dt
+    import signal
+    import time
+
+    from crashlib import wait_for_recording
+    from firmware_host.cli import write_simulated
+    from firmware_host.simulator import Night
+    from firmware_host.store import open_store
+    src = tmp_path / "twitchy.edf"
+    write_simulated(Night(1.0, seed=5, twitches_per_min=40), src, dt.datetime(2026, 1, 1, 23, tzinfo=dt.timezone.utc))
+    data = tmp_path / "data"
+    open_store(data).close()
+    holder = LockHolder(data / "twitchmon.db")
+    t_lock = time.monotonic()
+    p = subprocess.Popen([sys.executable, "-m", "firmware_host.cli", "run", "--source", str(src), "--always",
+                          "--data-dir", str(data)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_recording(p, data, 1)  # raw recording does not wait for the database
+        while time.monotonic() - t_lock < 22:
+            assert p.poll() is None, p.stderr.read()
+            time.sleep(0.5)
+        holder.release()
+        time.sleep(4)
+        assert p.poll() is None, p.stderr.read()
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+    finally:
+        holder.release()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert "Traceback" not in err
+    assert "the database takes no writes (database is locked)" in err
+    st = open_store(data)
+    n = st.nights()[0]
+    assert n["status"] == "complete" and n["total"] == len(st.twitches(n["id"])) > 0
+    assert n["duration_s"] > 20 and len(st.recordings(n["id"])) == 1

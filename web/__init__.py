@@ -24,11 +24,12 @@ def sensor_banner(store, now=None, max_age_s: float = 300.0) -> list[str]:
 
     from firmware_host import pins  # noqa: PLC0415
 
+    import sqlite3  # noqa: PLC0415
     try:
         h = json.loads(store.get_setting("health", "null") or "null")
         t = dt.datetime.fromisoformat(h["t"])
         status = list(h["status"])
-    except (TypeError, ValueError, KeyError):
+    except (TypeError, ValueError, KeyError, sqlite3.Error):  # a damaged store: no banner, the page says the rest
         return []
     now = now or dt.datetime.now(dt.timezone.utc)
     if (now - t).total_seconds() > max_age_s:
@@ -59,7 +60,7 @@ def create_app(config: dict | None = None) -> Flask:
     def get_store():
         if "store" not in g:
             from firmware_host.store import Store, DB_NAME  # noqa: PLC0415
-            g.store = Store(os.path.join(app.config["DATA_DIR"], DB_NAME))
+            g.store = Store(os.path.join(app.config["DATA_DIR"], DB_NAME), app.config.get("DB_BUSY_S", 10.0))
         return g.store
 
     app.get_store = get_store
@@ -107,6 +108,22 @@ def create_app(config: dict | None = None) -> Flask:
         if request.path.startswith("/api/"):
             return _api_error(400, getattr(e, "description", "bad request"))
         return e
+
+    import sqlite3  # noqa: PLC0415
+
+    @app.errorhandler(sqlite3.DatabaseError)
+    def _db_unavailable(e):
+        """Busy, full, read-only or damaged: say which, 503, never a 500 page."""
+        from markupsafe import escape  # noqa: PLC0415
+
+        from firmware_host.store import describe, unavailable  # noqa: PLC0415
+        if not unavailable(e):
+            raise e
+        msg = describe(e)
+        if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+            return _api_error(503, msg)
+        return (f"<!doctype html><meta charset=utf-8><title>twitchmon</title><p role=alert>{escape(msg)}.</p>"
+                f"<p><a href=\"/\">Back to the nights</a></p>", 503, {"Content-Type": "text/html; charset=utf-8"})
 
     from werkzeug.routing import IntegerConverter  # noqa: PLC0415
 
