@@ -361,11 +361,11 @@ class NightRecorder:
             return
         self.raw_enabled = False
         self.raw_stopped_reason = reason
+        print(f"twitchmon: {reason}; counting goes on", file=sys.stderr, flush=True)
         try:
             self._close_file()
         except OSError:
             self.writer = None
-        print(f"twitchmon: {reason}; counting goes on", file=sys.stderr, flush=True)
         self._db(lambda: self.store.set_setting(f"night.{self.night_id}.raw_stopped", reason), key="raw_stopped")
 
     def fix_clock(self) -> bool:

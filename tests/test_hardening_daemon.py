@@ -4,6 +4,7 @@
 damaged or missing database (8) and a read-only data dir (11)."""
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -357,3 +358,81 @@ def test_the_daemon_outlives_another_process_holding_the_write_lock_for_22_s(tmp
     n = st.nights()[0]
     assert n["status"] == "complete" and n["total"] == len(st.twitches(n["id"])) > 0
     assert n["duration_s"] > 20 and len(st.recordings(n["id"])) == 1
+
+
+# -- 3: a real full disk -----------------------------------------------------------------------
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A real small filesystem: tmpfs of ``mb`` MB mounted on a fresh dir.
+    Needs root (CI runs as root and must not skip: set CI to make this fail
+    instead of skip where mount is refused)."""
+    import os
+    mounts = []
+
+    def make(mb: float) -> Path:
+        d = tmp_path / f"fs{len(mounts)}"
+        d.mkdir()
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={int(mb * 1024)}k,mode=0755", "tmpfs", str(d)],
+                           capture_output=True, text=True) if os.geteuid() == 0 else None
+        if r is None or r.returncode != 0:
+            why = "not root" if r is None else r.stderr.strip()
+            if os.environ.get("CI"):
+                pytest.fail(f"cannot mount a small tmpfs here ({why}); CI must run this test")
+            pytest.skip(f"a real small filesystem needs mount (root): {why}")
+        mounts.append(d)
+        return d
+
+    yield make
+    for d in mounts:
+        subprocess.run(["umount", "-l", str(d)], capture_output=True)
+
+
+def _fill(fs: Path, leave_bytes: int) -> None:
+    """Fill ``fs`` with a file until ``leave_bytes`` are free (real blocks)."""
+    import os
+    import shutil
+    free = shutil.disk_usage(fs).free
+    fd = os.open(fs / "filler.bin", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.posix_fallocate(fd, 0, max(0, free - leave_bytes))
+    finally:
+        os.close(fd)
+
+
+
+def test_a_real_full_disk_mid_night_stops_raw_and_keeps_every_twitch(small_fs, capsys):
+    """A 24 MB tmpfs filled to its last 200 KB by something else: the EDF
+    fills it about 25 s into a 3-minute night.  pyedflib returns -1 and the
+    recorder sees it: raw stops and says why, the 8 MB reserve is released,
+    and the night's events and counts are those of the same night on a disk
+    with room."""
+    from firmware_host.daemon import NightRecorder
+    from firmware_host.detector import run_detector
+    from firmware_host.simulator import Night
+    from firmware_host.store import open_store
+    night = Night(3.0, seed=31, twitches_per_min=20)
+    blocks = list(night.blocks(1000))
+    ev, _ = run_detector(blocks, night.rate_hz, night.channels)
+    want = [(round(t.t, 3), t.channel) for t in ev.twitches]
+    fs = small_fs(24)
+    store = open_store(fs)
+    rec = NightRecorder(store, fs, night.rate_hz, night.channels, "sim")
+    _fill(fs, 200_000)
+    for b in blocks:
+        rec.feed(b)
+    rec.close()
+    err = capsys.readouterr().err
+    print(err, file=sys.stderr)
+    assert not rec.raw_enabled and not (fs / ".twitchmon-reserve").exists()
+    reason = store.get_setting(f"night.{rec.night_id}.raw_stopped")
+    assert reason == "raw recording stopped: No space left on device"
+    assert f"twitchmon: {reason}; counting goes on" in err and "released the 8 MB reserve" in err
+    n = store.night(rec.night_id)
+    assert n["status"] == "complete" and n["duration_s"] == pytest.approx(180.0)
+    assert _twitches(store, rec.night_id) == want and n["total"] == len(want) > 0
+    # the signal written before the disk filled is a readable EDF+, up to its last whole record
+    with open_trace(fs / store.recordings(rec.night_id)[0]["path"]) as r:
+        assert 10_000 <= r.info.n_samples <= 40_000
+        assert sum(len(b) for b in r.blocks()) == r.info.n_samples
+    assert store.integrity_ok()
