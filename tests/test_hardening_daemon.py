@@ -436,3 +436,48 @@ def test_a_real_full_disk_mid_night_stops_raw_and_keeps_every_twitch(small_fs, c
         assert 10_000 <= r.info.n_samples <= 40_000
         assert sum(len(b) for b in r.blocks()) == r.info.n_samples
     assert store.integrity_ok()
+
+
+def test_the_daemon_on_a_disk_that_fills_mid_night_never_exits_and_counts_on(small_fs, tmp_path):
+    """The real daemon on a 24 MB tmpfs that something else fills to its
+    last 100 KB mid-night: it never exits, says why raw stopped (on stderr
+    and on the night), and counts twitches after the raw file ends."""
+    import datetime as dt
+    import signal
+    import time
+
+    from crashlib import wait_for_recording
+    from firmware_host.cli import write_simulated
+    from firmware_host.simulator import Night
+    from firmware_host.store import open_store
+    src = tmp_path / "twitchy.edf"
+    write_simulated(Night(1.0, seed=5, twitches_per_min=40), src, dt.datetime(2026, 1, 1, 23, tzinfo=dt.timezone.utc))
+    data = small_fs(24)
+    p = subprocess.Popen([sys.executable, "-m", "firmware_host.cli", "run", "--source", str(src), "--always",
+                          "--data-dir", str(data)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_recording(p, data, 2)
+        assert (data / ".twitchmon-reserve").exists()
+        _fill(data, 100_000)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 33:
+            assert p.poll() is None, p.stderr.read()
+            time.sleep(0.5)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert "Traceback" not in err
+    assert "twitchmon: raw recording stopped: No space left on device; counting goes on" in err
+    st = open_store(data)
+    n = st.nights()[0]
+    assert st.get_setting(f"night.{n['id']}.raw_stopped") == "raw recording stopped: No space left on device"
+    assert n["status"] == "complete" and n["duration_s"] > 30
+    with open_trace(data / st.recordings(n["id"])[0]["path"]) as r:
+        raw_s = r.info.duration_s
+    assert raw_s < 20
+    tws = st.twitches(n["id"])
+    assert n["total"] == len(tws) and any(t["t"] > raw_s + 5 for t in tws)
