@@ -132,22 +132,34 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args) -> int:
+    import sqlite3  # noqa: PLC0415
+
     from .adc import ADCError  # noqa: PLC0415
     from .config import ConfigError  # noqa: PLC0415
+    from .store import ReadOnlyDataDir, StoreError, describe, unavailable  # noqa: PLC0415
     from .traces import TraceError  # noqa: PLC0415
 
     try:
         return COMMANDS[args.cmd](args)
-    except (TraceError, ConfigError) as exc:
+    except (TraceError, ConfigError, StoreError) as exc:
         raise UsageError(f"twitchmon {args.cmd}: {exc}") from None
-    except OSError as exc:
-        from web import ListenError  # noqa: PLC0415
-        if not isinstance(exc, ListenError):
-            raise
-        _say_listen_error(args, exc.__cause__)
-    except ADCError as exc:
+    except (ADCError, ReadOnlyDataDir) as exc:
         print(f"twitchmon {args.cmd}: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        raise
+    except OSError as exc:  # the disk or the network at start (full, read-only, a busy port): one line
+        from web import ListenError  # noqa: PLC0415
+        if isinstance(exc, ListenError):
+            _say_listen_error(args, exc.__cause__)
+        if not exc.strerror:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise StartError(f"twitchmon {args.cmd}: {where}{exc.strerror}") from None
+    except sqlite3.Error as exc:  # busy, full, read-only at a write: the store says which
+        if not unavailable(exc):
+            raise
+        raise StartError(f"twitchmon {args.cmd}: {describe(exc)}") from None
 
 
 # -- commands ----------------------------------------------------------------

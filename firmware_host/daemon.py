@@ -526,7 +526,11 @@ def run_daemon(args) -> int:
     cfg = load_config(args.config)  # a bad file stops here, before anything starts
     ddir = resolve_data_dir(args.data_dir)
     ddir.mkdir(parents=True, exist_ok=True)
-    store = open_store(ddir, busy_timeout_s=DAEMON_BUSY_S)
+    store = open_store(ddir, busy_timeout_s=DAEMON_BUSY_S, check=True)  # damaged or missing: one line, exit 2
+    if store.readonly:
+        from .store import ReadOnlyDataDir  # noqa: PLC0415
+        raise ReadOnlyDataDir(f"{ddir} is read-only: nothing can be recorded there (remount it read-write, "
+                              "or give --data-dir); the page can still show the stored nights")
     cfg = effective_config(args.config, store)  # with the page's Settings on top
     cfg_rev = store.get_setting("config_rev", 0)
     try:

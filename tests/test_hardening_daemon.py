@@ -481,3 +481,148 @@ def test_the_daemon_on_a_disk_that_fills_mid_night_never_exits_and_counts_on(sma
     assert raw_s < 20
     tws = st.twitches(n["id"])
     assert n["total"] == len(tws) and any(t["t"] > raw_s + 5 for t in tws)
+
+
+# -- 8: a damaged or missing database ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    """A data dir with two nights, their raw files and a diary entry."""
+    from firmware_host.demo import fill_nights
+    from firmware_host.store import open_store
+    d = tmp_path_factory.mktemp("recorded") / "data"
+    fill_nights(str(d), 2, 1.0, log=lambda *_: None)
+    st = open_store(d)
+    st.set_diary("2026-05-04", ["caffeine"], "", "2026-05-05T08:00:00+00:00")
+    st.close()
+    return d
+
+
+def _copy(src, dst):
+    import shutil
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _truncate(db):
+    import os
+    os.truncate(db, db.stat().st_size // 2)
+
+
+def _header(db):
+    with open(db, "r+b") as f:
+        f.write(b"\0" * 100)
+
+
+def _flip(db, n=200, seed=1):
+    import random
+    b = bytearray(db.read_bytes())
+    r = random.Random(seed)
+    for _ in range(n):
+        b[r.randrange(100, len(b))] ^= r.randrange(1, 256)
+    db.write_bytes(bytes(b))
+
+
+def _zero(db):
+    import os
+    os.truncate(db, 0)
+
+
+def _delete(db):
+    db.unlink()
+
+
+DAMAGE = {"truncated": (_truncate, "damaged, database disk image is malformed"),
+          "header overwritten": (_header, "damaged, file is not a database"),
+          "200 bytes flipped": (_flip, "damaged, "),
+          "zero length": (_zero, "is empty (0 bytes) but"),
+          "deleted": (_delete, "is missing but")}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+@pytest.mark.parametrize("cmd", ["run", "serve"])
+def test_a_damaged_or_missing_database_is_refused_in_one_line_exit_2(recorded, tmp_path, damage, cmd):
+    """Both commands refuse at start with one line and exit 2 (which the
+    units' RestartPreventExitStatus=2 does not restart on), and neither
+    makes a new empty database over nights that exist."""
+    d = _copy(recorded, tmp_path / "data")
+    db = d / "twitchmon.db"
+    hurt, says = DAMAGE[damage]
+    hurt(db)
+    before = db.read_bytes() if db.exists() else None
+    extra = ["--source", "sim", "--always"] if cmd == "run" else ["--port", "0"]
+    r = _cli(cmd, "--data-dir", str(d), *extra, timeout=60)
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"twitchmon {cmd}: {db}") and says in lines[0], lines
+    assert (db.read_bytes() if db.exists() else None) == before  # nothing made or changed
+    assert list(d.glob("recordings/*/*.edf"))
+
+
+def test_the_units_do_not_restart_on_exit_2():
+    import configparser
+    root = Path(__file__).resolve().parent.parent / "systemd"
+    for unit in ("twitchmon.service", "twitchmon-web.service"):
+        cp = configparser.ConfigParser(strict=False, interpolation=None)
+        cp.read(root / unit)
+        assert cp["Service"]["Restart"] == "always" and cp["Service"]["RestartPreventExitStatus"] == "2"
+
+
+def test_a_fresh_data_dir_still_gets_a_new_database(tmp_path):
+    from firmware_host.store import open_store
+    st = open_store(tmp_path / "new", check=True)
+    assert st.nights() == [] and (tmp_path / "new" / "twitchmon.db").stat().st_size > 0
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_api_nights_is_never_a_500_when_bytes_flip_under_a_running_page(recorded, tmp_path, seed):
+    """The page started on a good database; then 200 bytes flip.  Every API
+    read and page is a 200 (what is readable) or a 503 with one line."""
+    from web import create_app
+    d = _copy(recorded, tmp_path / "data")
+    app = create_app({"DATA_DIR": str(d), "TESTING": True})
+    client = app.test_client()
+    assert client.get("/api/nights").status_code == 200
+    _flip(d / "twitchmon.db", 200, seed)
+    for url in ("/api/nights", "/api/nights?limit=1", "/api/diary", "/api/trends", "/api/settings", "/export.csv",
+                "/", "/diary"):
+        r = client.get(url)
+        assert r.status_code in (200, 503), (url, r.status_code, r.get_data(as_text=True)[:300])
+        if r.status_code == 503 and url.startswith("/api/"):
+            assert "damaged" in r.get_json()["error"] or "malformed" in r.get_json()["error"]
+
+
+# -- 11: a read-only data dir --------------------------------------------------------------
+
+def test_a_read_only_data_dir_shows_the_nights_and_refuses_writes_in_one_line(recorded, small_fs):
+    """A real read-only mount (an SD card the kernel remounted read-only
+    after errors): the recorder and passwd say so in one line, the page
+    shows every stored night and says why a save cannot be done."""
+    import re
+    import shutil
+
+    from web import create_app
+    fs = small_fs(16)
+    shutil.copytree(recorded, fs, dirs_exist_ok=True)
+    subprocess.run(["mount", "-o", "remount,ro", str(fs)], check=True)
+    r = _cli("run", "--source", "sim", "--always", "--data-dir", str(fs))
+    assert r.returncode == 1 and r.stderr.strip().splitlines() == [
+        f"twitchmon run: {fs} is read-only: nothing can be recorded there (remount it read-write, or give "
+        "--data-dir); the page can still show the stored nights"]
+    r = subprocess.run([sys.executable, "-m", "firmware_host.cli", "passwd", "--data-dir", str(fs)],
+                       input="a good password\n", capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and r.stderr.strip().splitlines() == [
+        "twitchmon passwd: the data dir is read-only: stored nights can be read, nothing can be saved"]
+    app = create_app({"DATA_DIR": str(fs), "TESTING": True})
+    c = app.test_client()
+    nights = c.get("/api/nights").get_json()["nights"]
+    assert len(nights) == 2
+    for n in nights:
+        assert c.get(f"/api/nights/{n['id']}/events").status_code == 200
+        assert c.get(f"/nights/{n['id']}").status_code == 200
+    assert c.get("/").status_code == 200 and c.get("/api/diary").get_json()["entries"][0]["factors"] == ["caffeine"]
+    tok = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/diary").get_data(as_text=True)).group(1)
+    r = c.post("/diary/2026-05-04", data={"csrf_token": tok, "factor": "alcohol"},
+               headers={"Accept": "application/json"})
+    assert r.status_code == 503 and r.get_json()["error"].startswith("the data dir is read-only")
+    assert sorted(p.name for p in fs.iterdir()) == ["recordings", "twitchmon.db"]  # nothing written

@@ -46,12 +46,13 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(DATA_DIR=os.environ.get("TWITCHMON_DATA", "."), HOST="127.0.0.1")
     app.config.update(config or {})
     os.makedirs(app.config["DATA_DIR"], exist_ok=True)
-    st = open_store(app.config["DATA_DIR"])  # create and migrate once
+    st = open_store(app.config["DATA_DIR"], check=True)  # create and migrate once; StoreError if damaged
     secret = st.get_setting("secret_key")
     if not secret:  # made once per data dir, so sessions survive a restart
         import secrets  # noqa: PLC0415
         secret = secrets.token_hex(32)
-        st.set_setting("secret_key", secret)
+        if not st.readonly:  # a read-only data dir: sessions last until the page restarts
+            st.set_setting("secret_key", secret)
     st.close()
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret
