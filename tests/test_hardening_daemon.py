@@ -626,3 +626,21 @@ def test_a_read_only_data_dir_shows_the_nights_and_refuses_writes_in_one_line(re
                headers={"Accept": "application/json"})
     assert r.status_code == 503 and r.get_json()["error"].startswith("the data dir is read-only")
     assert sorted(p.name for p in fs.iterdir()) == ["recordings", "twitchmon.db"]  # nothing written
+
+
+def test_the_live_ring_on_a_full_filesystem_is_an_error_at_start_not_a_sigbus_later(small_fs):
+    """The ring is an mmap; made sparse, its first write on a full
+    filesystem is SIGBUS, which kills the recorder.  Its pages are allocated
+    up front, so a full filesystem is an OSError when it is made (the daemon
+    then runs without the live view)."""
+    import signal
+    fs = small_fs(1)
+    _fill(fs, 0)
+    code = ("import sys, numpy as np; from firmware_host.live import LiveWriter\n"
+            "try:\n    w = LiveWriter(sys.argv[1], 4, 1000.0)\nexcept OSError as e:\n    print(e.strerror); sys.exit(3)\n"
+            "w.write(np.full((20000, 4), 512, dtype=np.uint16)); print('wrote')")
+    r = subprocess.run([sys.executable, "-c", code, str(fs / "live.ring")], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode != -signal.SIGBUS
+    assert r.returncode == 3 and r.stdout.strip() == "No space left on device", (r.returncode, r.stdout, r.stderr)
+    assert sorted(p.name for p in fs.iterdir()) == ["filler.bin"]
