@@ -40,7 +40,7 @@ SYNC_S = 2.0  #: fsync interval for the raw recording, s
 FILE_S = 3600.0  #: one EDF+ file per hour of the night
 DB_S = 60.0  #: how often the night's running duration goes to SQLite, s (SD-card wear)
 RETRY_S = 10.0  #: how often writes the store refused (busy, full) are tried again, s
-HELD_MAX_EVENTS = 200_000  #: events held in memory at most while the store takes no writes (~40 MB)
+HELD_MAX_EVENTS = 200_000  #: events held in memory at most while the store takes no writes (~200 B each)
 CLOSE_WAIT_S = 8.0  #: how long a night's end waits for a busy store, s (systemd's stop timeout is 20 s)
 RESERVE_MB = 8.0  #: space kept for the counts on the data filesystem, MB (see :class:`Reserve`)
 DAEMON_BUSY_S = 2.0  #: the daemon's SQLite busy timeout, s: short, it holds its writes rather than wait
@@ -107,7 +107,10 @@ def site_name_problem(names: list[str]) -> str | None:
 
 def site_names(store, channels: int) -> list[str]:
     """The sensor sites' names: as the owner named them on the page, else pins.SITES."""
-    names = store.get_setting("channel_names")
+    try:
+        names = store.get_setting("channel_names")
+    except sqlite3.Error:  # unreadable now: the default names still label the recording
+        names = None
     if isinstance(names, list) and len(names) >= channels and site_name_problem(names[:channels]) is None:
         return names[:channels]
     return pins.site_names(channels)

@@ -293,6 +293,32 @@ def test_a_busy_database_at_the_night_s_start_and_end_still_gives_the_night(tmp_
     assert len(store.recordings(rec.night_id)) == 1 and store.recordings(rec.night_id)[0]["finished"]
 
 
+def test_events_held_for_a_busy_database_are_bounded_and_the_drop_is_said(tmp_path, monkeypatch, capsys):
+    from firmware_host import daemon
+    from firmware_host.detector import run_detector
+    from firmware_host.simulator import Night
+    from firmware_host.store import open_store
+    monkeypatch.setattr(daemon, "HELD_MAX_EVENTS", 5)
+    night = Night(2.0, seed=23, twitches_per_min=40)
+    store = open_store(tmp_path, busy_timeout_s=0.05)
+    holder = LockHolder(tmp_path / "twitchmon.db")
+    try:
+        rec = daemon.NightRecorder(store, tmp_path, night.rate_hz, night.channels, "sim")
+        for b in night.blocks(1000):
+            rec.feed(b)
+            assert rec.held_events <= 5
+        assert rec.lost_events > 0
+    finally:
+        holder.release()
+    rec.close()
+    err = capsys.readouterr().err
+    assert "more than 5 events wait for the database; dropping the newest" in err
+    assert f"{rec.lost_events} event(s) of this night were dropped" in err
+    ev, _ = run_detector(list(night.blocks(1000)), night.rate_hz, night.channels)
+    stored = len(store.twitches(rec.night_id)) + len(store.movements(rec.night_id))
+    assert 0 < stored <= 5 and stored + rec.lost_events == len(ev.twitches) + len(ev.movements)
+
+
 def test_a_diary_save_on_a_busy_database_is_a_clear_503_not_a_500(tmp_path):
     import re
 
