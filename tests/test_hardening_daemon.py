@@ -585,6 +585,40 @@ def test_a_damaged_or_missing_database_is_refused_in_one_line_exit_2(recorded, t
     assert list(d.glob("recordings/*/*.edf"))
 
 
+def test_a_database_destroyed_mid_night_leaves_raw_recording_and_counting_running(tmp_path, capsys):
+    """The database file overwritten with noise mid-night (a dying SD card):
+    no exception, raw recording goes on to the end, and the twitches the
+    store could not take are said in one line and kept as the EDF's
+    annotations (``replay --save`` brings them back once it is restored)."""
+    import os
+
+    from firmware_host.daemon import NightRecorder
+    from firmware_host.detector import run_detector
+    from firmware_host.simulator import Night
+    from firmware_host.store import open_store
+    night = Night(2.0, seed=24, twitches_per_min=40)
+    blocks = list(night.blocks(1000))
+    ev, _ = run_detector(blocks, night.rate_hz, night.channels)
+    store = open_store(tmp_path)
+    rec = NightRecorder(store, tmp_path, night.rate_hz, night.channels, "sim")
+    for i, b in enumerate(blocks):
+        if i == 40:
+            for name in ("twitchmon.db", "twitchmon.db-wal", "twitchmon.db-shm"):
+                f = tmp_path / name
+                if f.exists():
+                    f.write_bytes(os.urandom(f.stat().st_size))
+        rec.feed(b)
+    rec.close(wait_s=0.5)
+    assert rec.raw_enabled and rec.held_events > 0
+    err = capsys.readouterr().err
+    assert "the database takes no writes (file is not a database)" in err
+    assert f"{rec.held_events} event(s) of this night not stored" in err
+    with open_trace(next(tmp_path.glob("recordings/*/*.edf"))) as r:
+        assert r.info.n_samples == len(blocks) * 1000
+        twitch_notes = [a for a in r.annotations() if a[2].startswith("twitch ")]
+    assert len(twitch_notes) == len(ev.twitches) > 0
+
+
 def test_the_units_do_not_restart_on_exit_2():
     import configparser
     root = Path(__file__).resolve().parent.parent / "systemd"
