@@ -321,9 +321,11 @@ class NightRecorder:
     def _close_file(self) -> None:
         if self.writer is not None:
             writer, rec, self.writer = self.writer, self._rec, None
-            writer.close()
-            n = writer.samples_written
-            self._db(lambda: self.store.finish_recording(rec["id"], n))
+            try:
+                writer.close()
+            finally:  # what it holds is final either way (a failed last write keeps the records before it)
+                n = writer.samples_written
+                self._db(lambda: self.store.finish_recording(rec["id"], n))
             right = self.start + dt.timedelta(seconds=self.file_start_sample / self.rate_hz)
             if self.clock_was_set and abs((right - self._file_dated).total_seconds()) >= 1.0:
                 # opened on an unset clock (1970): date the file now that the clock is right

@@ -333,7 +333,13 @@ class EdfWriter:
         self.rate = int(rate_hz)
         self.n_channels = len(channel_names)
         self.path = str(path)
-        self._w = pyedflib.EdfWriter(self.path, self.n_channels, file_type=pyedflib.FILETYPE_EDFPLUS)
+        try:
+            self._w = pyedflib.EdfWriter(self.path, self.n_channels, file_type=pyedflib.FILETYPE_EDFPLUS)
+        except OSError as exc:
+            if exc.errno is None:  # pyedflib says "can not open file" whatever the cause: learn it
+                with open(self.path, "ab"):
+                    pass
+            raise
         mv_max = round(pins.ADC_MAX_CODE * pins.VREF_V * 1000 / (pins.ADC_MAX_CODE + 1), 3)
         for i, label in enumerate(edf_labels(channel_names)):
             self._w.setSignalHeader(i, {

@@ -396,10 +396,11 @@ def small_fs(tmp_path):
     import os
     mounts = []
 
-    def make(mb: float) -> Path:
+    def make(mb: float, inodes: int | None = None) -> Path:
         d = tmp_path / f"fs{len(mounts)}"
         d.mkdir()
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={int(mb * 1024)}k,mode=0755", "tmpfs", str(d)],
+        opts = f"size={int(mb * 1024)}k,mode=0755" + (f",nr_inodes={inodes}" if inodes else "")
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(d)],
                            capture_output=True, text=True) if os.geteuid() == 0 else None
         if r is None or r.returncode != 0:
             why = "not root" if r is None else r.stderr.strip()
@@ -704,3 +705,36 @@ def test_the_live_ring_on_a_full_filesystem_is_an_error_at_start_not_a_sigbus_la
     assert r.returncode != -signal.SIGBUS
     assert r.returncode == 3 and r.stdout.strip() == "No space left on device", (r.returncode, r.stdout, r.stderr)
     assert sorted(p.name for p in fs.iterdir()) == ["filler.bin"]
+
+
+def test_no_room_for_the_night_s_raw_file_is_said_as_such_and_counting_goes_on(small_fs):
+    """No free inode left when the night's EDF is made: pyedflib says "can
+    not open file, no such file or directory" whatever the cause; the
+    recorder says the real one and counts the night."""
+    import datetime as dt
+    import itertools
+
+    from firmware_host.daemon import NightRecorder
+    from firmware_host.detector import run_detector
+    from firmware_host.simulator import Night
+    from firmware_host.store import open_store
+    night = Night(1.0, seed=25, twitches_per_min=40)
+    blocks = list(night.blocks(1000))
+    ev, _ = run_detector(blocks, night.rate_hz, night.channels)
+    fs = small_fs(16, inodes=64)
+    store = open_store(fs)
+    start = dt.datetime(2026, 5, 4, 23, 0, tzinfo=dt.timezone.utc)
+    rec = NightRecorder(store, fs, night.rate_hz, night.channels, "sim", clock=lambda: start)
+    (fs / "recordings" / "2026-05-04").mkdir(parents=True)
+    junk = fs / "junk"
+    junk.mkdir()
+    for i in itertools.count():  # use up every inode
+        try:
+            (junk / str(i)).touch()
+        except OSError:
+            break
+    for b in blocks:
+        rec.feed(b)
+    rec.close()
+    assert store.get_setting(f"night.{rec.night_id}.raw_stopped") == "raw recording stopped: No space left on device"
+    assert _twitches(store, rec.night_id) == [(round(t.t, 3), t.channel) for t in ev.twitches]
