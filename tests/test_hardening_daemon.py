@@ -487,7 +487,7 @@ def test_the_daemon_on_a_disk_that_fills_mid_night_never_exits_and_counts_on(sma
         assert (data / ".twitchmon-reserve").exists()
         _fill(data, 100_000)
         t0 = time.monotonic()
-        while time.monotonic() - t0 < 33:
+        while time.monotonic() - t0 < 36:
             assert p.poll() is None, p.stderr.read()
             time.sleep(0.5)
         p.send_signal(signal.SIGTERM)
@@ -505,7 +505,7 @@ def test_the_daemon_on_a_disk_that_fills_mid_night_never_exits_and_counts_on(sma
     assert n["status"] == "complete" and n["duration_s"] > 30
     with open_trace(data / st.recordings(n["id"])[0]["path"]) as r:
         raw_s = r.info.duration_s
-    assert raw_s < 20
+    assert raw_s < 25  # ~8 KB/s into the last 100 KB
     tws = st.twitches(n["id"])
     assert n["total"] == len(tws) and any(t["t"] > raw_s + 5 for t in tws)
 
