@@ -21,10 +21,10 @@ def sensor_banner(store, now=None, max_age_s: float = 300.0) -> list[str]:
     (setting ``health``): each sensor that is not ok, if the check is recent."""
     import datetime as dt  # noqa: PLC0415
     import json  # noqa: PLC0415
+    import sqlite3  # noqa: PLC0415
 
     from firmware_host import pins  # noqa: PLC0415
 
-    import sqlite3  # noqa: PLC0415
     try:
         h = json.loads(store.get_setting("health", "null") or "null")
         t = dt.datetime.fromisoformat(h["t"])
