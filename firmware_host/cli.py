@@ -23,6 +23,10 @@ class UsageError(Exception):
     """Bad usage or unreadable input: exit 2 with this one line."""
 
 
+class StartError(Exception):
+    """A failure at start that is not bad usage (a busy port, no SPI device): exit 1 with this one line."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2
         raise UsageError(f"{self.prog}: {message}")
@@ -106,12 +110,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import threading  # noqa: PLC0415
+
+    if threading.current_thread() is threading.main_thread():
+        # the installed console script too (not only ``python -m``): SIGTERM unwinds
+        # like Ctrl-C, so the demo removes its temp dir and the daemon its night
+        signal.signal(signal.SIGTERM, _sigterm_to_exit)
     try:
         args = build_parser().parse_args(argv)
         return _dispatch(args)
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except StartError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -119,17 +132,34 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args) -> int:
+    import sqlite3  # noqa: PLC0415
+
     from .adc import ADCError  # noqa: PLC0415
     from .config import ConfigError  # noqa: PLC0415
+    from .store import ReadOnlyDataDir, StoreError, describe, unavailable  # noqa: PLC0415
     from .traces import TraceError  # noqa: PLC0415
 
     try:
         return COMMANDS[args.cmd](args)
-    except (TraceError, ConfigError) as exc:
+    except (TraceError, ConfigError, StoreError) as exc:
         raise UsageError(f"twitchmon {args.cmd}: {exc}") from None
-    except ADCError as exc:
+    except (ADCError, ReadOnlyDataDir) as exc:
         print(f"twitchmon {args.cmd}: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        raise
+    except OSError as exc:  # the disk or the network at start (full, read-only, a busy port): one line
+        from web import ListenError  # noqa: PLC0415
+        if isinstance(exc, ListenError):
+            _say_listen_error(args, exc.__cause__)
+        if not exc.strerror:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise StartError(f"twitchmon {args.cmd}: {where}{exc.strerror}") from None
+    except sqlite3.Error as exc:  # busy, full, read-only at a write: the store says which
+        if not unavailable(exc):
+            raise
+        raise StartError(f"twitchmon {args.cmd}: {describe(exc)}") from None
 
 
 # -- commands ----------------------------------------------------------------
@@ -206,6 +236,22 @@ def cmd_simulate(args) -> int:
     return 0
 
 
+def _say_listen_error(args, exc: OSError) -> None:
+    """A port or host the page cannot listen on, as one line: exit 2 for a
+    host that is not this machine's, 1 for a busy or forbidden port."""
+    import errno  # noqa: PLC0415
+    import socket  # noqa: PLC0415
+
+    host = getattr(args, "host", "127.0.0.1")
+    where = f"twitchmon {args.cmd}: cannot listen on {host}:{args.port}"
+    if isinstance(exc, (socket.gaierror, ValueError)) or exc.errno == errno.EADDRNOTAVAIL:
+        raise UsageError(f"{where}: --host {host!r} is not an address of this machine "
+                         f"({getattr(exc, 'strerror', None) or exc})") from None
+    if exc.errno == errno.EADDRINUSE:
+        raise StartError(f"{where}: the port is in use (another twitchmon? try --port)") from None
+    raise StartError(f"{where}: {exc.strerror or exc}") from None
+
+
 def cmd_serve(args) -> int:
     from .config import load_config  # noqa: PLC0415
     from .paths import data_dir  # noqa: PLC0415
@@ -213,7 +259,7 @@ def cmd_serve(args) -> int:
 
     load_config(args.config)  # a bad settings file: one line and exit 2 now, not a 500 on the page later
     app = create_app({"DATA_DIR": str(data_dir(args.data_dir)), "HOST": args.host, "CONFIG_FILE": args.config})
-    serve(app, args.host, args.port)
+    serve(app, args.host, args.port)  # listens before it says "serving": a busy port is one line
     return 0
 
 
@@ -266,5 +312,4 @@ def _sigterm_to_exit(*_):
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _sigterm_to_exit)
     sys.exit(main())

@@ -21,6 +21,7 @@ def sensor_banner(store, now=None, max_age_s: float = 300.0) -> list[str]:
     (setting ``health``): each sensor that is not ok, if the check is recent."""
     import datetime as dt  # noqa: PLC0415
     import json  # noqa: PLC0415
+    import sqlite3  # noqa: PLC0415
 
     from firmware_host import pins  # noqa: PLC0415
 
@@ -28,7 +29,7 @@ def sensor_banner(store, now=None, max_age_s: float = 300.0) -> list[str]:
         h = json.loads(store.get_setting("health", "null") or "null")
         t = dt.datetime.fromisoformat(h["t"])
         status = list(h["status"])
-    except (TypeError, ValueError, KeyError):
+    except (TypeError, ValueError, KeyError, sqlite3.Error):  # a damaged store: no banner, the page says the rest
         return []
     now = now or dt.datetime.now(dt.timezone.utc)
     if (now - t).total_seconds() > max_age_s:
@@ -45,12 +46,13 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(DATA_DIR=os.environ.get("TWITCHMON_DATA", "."), HOST="127.0.0.1")
     app.config.update(config or {})
     os.makedirs(app.config["DATA_DIR"], exist_ok=True)
-    st = open_store(app.config["DATA_DIR"])  # create and migrate once
+    st = open_store(app.config["DATA_DIR"], check=True)  # create and migrate once; StoreError if damaged
     secret = st.get_setting("secret_key")
     if not secret:  # made once per data dir, so sessions survive a restart
         import secrets  # noqa: PLC0415
         secret = secrets.token_hex(32)
-        st.set_setting("secret_key", secret)
+        if not st.readonly:  # a read-only data dir: sessions last until the page restarts
+            st.set_setting("secret_key", secret)
     st.close()
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret
@@ -59,7 +61,7 @@ def create_app(config: dict | None = None) -> Flask:
     def get_store():
         if "store" not in g:
             from firmware_host.store import Store, DB_NAME  # noqa: PLC0415
-            g.store = Store(os.path.join(app.config["DATA_DIR"], DB_NAME))
+            g.store = Store(os.path.join(app.config["DATA_DIR"], DB_NAME), app.config.get("DB_BUSY_S", 10.0))
         return g.store
 
     app.get_store = get_store
@@ -108,6 +110,22 @@ def create_app(config: dict | None = None) -> Flask:
             return _api_error(400, getattr(e, "description", "bad request"))
         return e
 
+    import sqlite3  # noqa: PLC0415
+
+    @app.errorhandler(sqlite3.DatabaseError)
+    def _db_unavailable(e):
+        """Busy, full, read-only or damaged: say which, 503, never a 500 page."""
+        from markupsafe import escape  # noqa: PLC0415
+
+        from firmware_host.store import describe, unavailable  # noqa: PLC0415
+        if not unavailable(e):
+            raise e
+        msg = describe(e)
+        if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+            return _api_error(503, msg)
+        return (f"<!doctype html><meta charset=utf-8><title>twitchmon</title><p role=alert>{escape(msg)}.</p>"
+                f"<p><a href=\"/\">Back to the nights</a></p>", 503, {"Content-Type": "text/html; charset=utf-8"})
+
     from werkzeug.routing import IntegerConverter  # noqa: PLC0415
 
     class IdConverter(IntegerConverter):
@@ -131,9 +149,27 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-def serve(app: Flask, host: str, port: int, threads: int = 12) -> None:
-    """Serve with waitress (production WSGI server, pure Python)."""
-    from waitress import serve as waitress_serve  # noqa: PLC0415
+class ListenError(OSError):
+    """The page cannot listen on its host and port; the cause is the socket's OSError."""
 
+
+def make_server(app: Flask, host: str, port: int, threads: int = 12):
+    """The waitress server (production WSGI server, pure Python), already
+    listening: a busy port or a bad host is a :class:`ListenError` here,
+    before the caller starts anything else or says it is serving."""
+    from waitress import create_server  # noqa: PLC0415
+
+    try:
+        return create_server(app, host=host, port=port, threads=threads, ident="twitchmon")
+    except OSError as exc:
+        raise ListenError(exc.errno, exc.strerror or str(exc)) from exc
+    except ValueError as exc:  # waitress's word for a host that does not resolve
+        cause = exc.__context__ if isinstance(exc.__context__, OSError) else exc
+        raise ListenError(getattr(cause, "errno", None), getattr(cause, "strerror", None) or str(exc)) from cause
+
+
+def serve(app: Flask, host: str, port: int, threads: int = 12, server=None) -> None:
+    """Serve with waitress until stopped (``server`` from :func:`make_server`, or made here)."""
+    server = server or make_server(app, host, port, threads)
     print(f"twitchmon: serving http://{host}:{port}/", flush=True)
-    waitress_serve(app, host=host, port=port, threads=threads, ident="twitchmon")
+    server.run()

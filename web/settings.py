@@ -14,7 +14,6 @@ from firmware_host import pins
 
 bp = Blueprint("settings", __name__)
 
-MAX_NAME = 32  #: characters in a site's name
 MIN_PASSWORD = 8
 
 
@@ -39,12 +38,11 @@ def current(store) -> dict:
 def _validate(form) -> tuple[dict, list[str]]:
     """The override dict and site names from the form; ConfigError/ValueError on bad input."""
     from firmware_host.config import load_raw, config_from_dict, merge  # noqa: PLC0415
+    from firmware_host.daemon import site_name_problem  # noqa: PLC0415
     names = [form.get(f"name{c}", "").strip() for c in range(len(pins.SITES))]
-    for c, n in enumerate(names):
-        if not n or len(n) > MAX_NAME or any(ch in n for ch in "\r\n\t"):
-            raise ValueError(f"site {c + 1}: a name of 1 to {MAX_NAME} characters, on one line")
-    if len(set(names)) != len(names):
-        raise ValueError("each site needs its own name")
+    problem = site_name_problem(names)
+    if problem:
+        raise ValueError(problem)
 
     def num(key, kind=float):
         raw = form.get(key, "")
