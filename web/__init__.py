@@ -55,6 +55,11 @@ def create_app(config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
+    from .server import MAX_BODY_BYTES  # noqa: PLC0415
+    # the same bound as the server's, for any other WSGI server or the test client: a
+    # bigger body is 413 before request.form reads it (Werkzeug's max_form_memory_size
+    # does not apply to urlencoded forms, only MAX_CONTENT_LENGTH does)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES, MAX_FORM_PARTS=100)
 
     def get_store():
         if "store" not in g:
@@ -132,8 +137,12 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def serve(app: Flask, host: str, port: int, threads: int = 12) -> None:
-    """Serve with waitress (production WSGI server, pure Python)."""
-    from waitress import serve as waitress_serve  # noqa: PLC0415
+    """Serve with waitress and the limits in :mod:`web.server`."""
+    import logging  # noqa: PLC0415
 
+    from .server import make_server  # noqa: PLC0415
+
+    logging.basicConfig()  # waitress's warnings (connection limit, errors) to stderr, as waitress.serve does
+    server = make_server(app, host, port, threads)
     print(f"twitchmon: serving http://{host}:{port}/", flush=True)
-    waitress_serve(app, host=host, port=port, threads=threads, ident="twitchmon")
+    server.run()
