@@ -46,14 +46,13 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config or {})
     os.makedirs(app.config["DATA_DIR"], exist_ok=True)
     st = open_store(app.config["DATA_DIR"])  # create and migrate once
-    secret = st.get_setting("secret_key")
-    if not secret:  # made once per data dir, so sessions survive a restart
-        import secrets  # noqa: PLC0415
-        secret = secrets.token_hex(32)
-        st.set_setting("secret_key", secret)
+    # the signing key once lived in the database it guards: a new one in its own file
+    # (those sessions end once), and none left where a copy of the nights would carry it
+    st.delete_setting("secret_key")
     st.close()
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = secret
+        from .auth import load_secret_key  # noqa: PLC0415
+        app.config["SECRET_KEY"] = load_secret_key(app.config["DATA_DIR"])
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
     from .server import MAX_BODY_BYTES  # noqa: PLC0415
     # the same bound as the server's, for any other WSGI server or the test client: a
