@@ -207,21 +207,31 @@ def timed_get(port: int, path: str = "/api/nights", timeout_s: float = 10.0,
         c.close()
 
 
-def login_storm(port: int, n: int = 40, password: str = "wrong password") -> dict[int, int]:
-    """``n`` clients from 127.0.0.1 each fetch the login form, then all post a
-    wrong password at once.  {status: how many}."""
+def login_storm(port: int, n: int = 40, password: str = "wrong password",
+                sources: list[str] | None = None) -> dict[int, int]:
+    """``n`` clients (from 127.0.0.1, or each from its own of ``sources``)
+    each fetch the login form, then all post a wrong password at once.
+    {status: how many}."""
     forms = []
-    for _ in range(n):
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        c.request("GET", "/login")
-        r = c.getresponse()
-        html = r.read().decode()
-        cookie = r.getheader("Set-Cookie", "").split(";")[0]
-        tok = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-        forms.append((c, cookie, tok))
     codes: dict[int, int] = {}
+    for i in range(n):
+        src = (sources[i % len(sources)], 0) if sources else None
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=120, source_address=src)
+        try:
+            c.request("GET", "/login")
+            r = c.getresponse()
+            html = r.read().decode()
+        except OSError:
+            codes[0] = codes.get(0, 0) + 1
+            continue
+        m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+        if r.status != 200 or not m:  # e.g. 503: too many connections from this address
+            codes[r.status] = codes.get(r.status, 0) + 1
+            c.close()
+            continue
+        forms.append((c, r.getheader("Set-Cookie", "").split(";")[0], m.group(1)))
     lock = threading.Lock()
-    go = threading.Barrier(n)
+    go = threading.Barrier(len(forms))
 
     def post(c, cookie, tok):
         from urllib.parse import urlencode  # noqa: PLC0415
