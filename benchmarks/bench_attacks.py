@@ -19,7 +19,7 @@ Attacks:
                form and sending as much of it as the page takes
   slowloris-1  300 half-sent requests from one address, a header line a second
   slowloris-20 24 half-sent requests from each of 20 addresses (480)
-  login-1      40 wrong passwords at once from one address, every 5 s
+  login-1      40 wrong passwords at once from one address (not the owner's), every 5 s
   login-40     40 wrong passwords at once from 40 addresses, every 5 s
 """
 from __future__ import annotations
@@ -42,13 +42,11 @@ MB = 2 ** 20
 
 def big_body(port, stop):
     got: dict = {}
-    sent = [0]
 
     def client():
         while not stop.is_set():
             r = attacklib.big_body(port, 300 * MB, 300 * MB, timeout_s=30)
             got[r["status"]] = got.get(r["status"], 0) + 1
-            sent[0] += r["sent"]
 
     ts = [threading.Thread(target=client, daemon=True) for _ in range(2)]
     for t in ts:
@@ -56,7 +54,7 @@ def big_body(port, stop):
     stop.wait()
     for t in ts:
         t.join(60)
-    return f"bodies sent {sum(got.values())}, answers {got}, {sent[0] / MB:.0f} MB sent before the page cut them off"
+    return f"bodies sent {sum(got.values())}, answers {got}"
 
 
 def slowloris(addresses, per_address):
@@ -64,18 +62,17 @@ def slowloris(addresses, per_address):
         attacks = [attacklib.Slowloris(port, per_address, source=f"127.0.0.{2 + i}", interval_s=1.0).start()
                    for i in range(addresses)]
         stop.wait()
-        held = sum(len(a.socks) for a in attacks)
         refused = sum(a.refused for a in attacks)
         for a in attacks:
             a.stop()
-        return f"attacker sockets open at the end {held}, refused or closed on it {refused}"
+        return f"{addresses * per_address} half-sent requests kept up; the page refused or closed {refused}"
     return run
 
 
 def logins(addresses):
     def run(port, stop):
         total: dict[int, int] = {}
-        sources = [f"127.0.0.{2 + i}" for i in range(addresses)] if addresses > 1 else None
+        sources = [f"127.0.0.{2 + i}" for i in range(addresses)]  # the owner is 127.0.0.1
         while not stop.is_set():
             for k, v in attacklib.login_storm(port, 40, sources=sources).items():
                 total[k] = total.get(k, 0) + v

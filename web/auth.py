@@ -49,7 +49,7 @@ WINDOW_S = 300.0
 MAX_WAITING = 4  #: password checks that may queue for the one hashing slot; more get 503
 HASH_WAIT_S = 10.0  #: the longest a password check waits for the slot, s
 SECRET_FILE = "secret_key"  #: in the data dir, mode 0600
-LOOPBACK_NAMES = ("localhost", ".localhost", "127.0.0.1", "::1")
+LOOPBACK_NAMES = (".localhost",)  #: localhost and its subdomains (addresses are judged apart)
 _fails: dict[str, list[float]] = {}
 _fails_lock = threading.Lock()
 _hashing = threading.Lock()
@@ -113,7 +113,8 @@ def load_secret_key(data_dir) -> str:
         pass
     key = secrets.token_hex(32)
     tmp = p.with_name(f".{SECRET_FILE}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp.unlink(missing_ok=True)  # a crash's leftover may have another mode
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(key + "\n")
         f.flush()
@@ -179,7 +180,8 @@ def init_app(app) -> None:
     @app.before_request
     def _host():  # first: nothing else runs for a request to another name
         if not host_ok(request.host, app.config["HOST"], names):
-            abort(400, description="this page answers only to its own name or address")
+            abort(400, description=f"this page does not answer to the name {request.host!r}: open it by its "
+                                   "address, or add the name to [web] hosts in its settings file")
 
     @app.before_request
     def _guard():
