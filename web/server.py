@@ -69,7 +69,8 @@ class GuardedChannel(HTTPChannel):
             sock.close()
             return None  # handle_accept drops it; __init__ is not called
         if len(channels) >= cls.connection_limit:
-            waiting = [ch for ch in channels if not ch.requests and not ch.will_close]
+            # not one being served, nor one still sending a finished response (a download)
+            waiting = [ch for ch in channels if not ch.requests and not ch.total_outbufs_len and not ch.will_close]
             if waiting:
                 min(waiting, key=lambda ch: ch._request_started).will_close = True
         return super().__new__(cls)
