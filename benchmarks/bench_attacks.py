@@ -25,6 +25,7 @@ Attacks:
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -124,6 +125,7 @@ def run(name, attack, seconds):
         if p.poll() is None:
             p.kill()
         attacklib.stop_page(page)
+        shutil.rmtree(d, ignore_errors=True)
     ok = [s for s, _ in probes if s == 200]
     worst = max((secs for _, secs in probes), default=0.0)
     print(f"{name:13s} page peak RSS {peak:6.0f} MB, {after:4.0f} MB after; owner's requests {len(ok)}/{len(probes)} "
