@@ -310,5 +310,5 @@ def private(*paths: Path) -> None:
         try:
             if p.stat().st_mode & 0o077:
                 os.chmod(p, 0o600)
-        except (FileNotFoundError, PermissionError):
+        except OSError:  # gone, not ours, or a read-only filesystem: nothing we can do here
             pass

@@ -258,3 +258,12 @@ def test_the_signing_key_is_in_its_own_private_file_not_in_the_database(tmp_path
     assert _mode(d / "secret_key") == 0o600
     # the same key after a restart, so sessions survive it
     assert create_app({"DATA_DIR": str(d)}).config["SECRET_KEY"] == key
+
+
+def test_a_data_dir_where_the_key_cannot_be_written_still_shows_its_nights(tmp_path, capsys):
+    d = _data(tmp_path)
+    (d / "secret_key").mkdir()  # stands in for an unwritable key (the tests run as root, so no chmod)
+    app = create_app({"DATA_DIR": str(d), "TESTING": True})
+    assert len(app.config["SECRET_KEY"]) >= 64
+    assert "cannot write" in capsys.readouterr().err
+    assert app.test_client().get("/api/nights").get_json()["nights"][0]["date"] == "2026-05-01"

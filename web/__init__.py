@@ -48,7 +48,8 @@ def create_app(config: dict | None = None) -> Flask:
     st = open_store(app.config["DATA_DIR"])  # create and migrate once
     # the signing key once lived in the database it guards: a new one in its own file
     # (those sessions end once), and none left where a copy of the nights would carry it
-    st.delete_setting("secret_key")
+    if st.get_setting("secret_key") is not None:
+        st.delete_setting("secret_key")
     st.close()
     if not app.config.get("SECRET_KEY"):
         from .auth import load_secret_key  # noqa: PLC0415

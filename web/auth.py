@@ -109,17 +109,26 @@ def load_secret_key(data_dir) -> str:
         if len(key) >= 32:
             private(p)
             return key
-    except FileNotFoundError:
+    except OSError:  # none yet, or unreadable (made by another user): a new one
         pass
     key = secrets.token_hex(32)
     tmp = p.with_name(f".{SECRET_FILE}.{os.getpid()}")
-    tmp.unlink(missing_ok=True)  # a crash's leftover may have another mode
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, p)
+    try:
+        tmp.unlink(missing_ok=True)  # a crash's leftover may have another mode
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except OSError as exc:  # a read-only data dir still shows its nights; logins last until a restart
+        import sys  # noqa: PLC0415
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        print(f"twitchmon: cannot write {p} ({exc.strerror}): this run's logins end when the page restarts",
+              file=sys.stderr, flush=True)
     return key
 
 
