@@ -257,8 +257,9 @@ def cmd_serve(args) -> int:
     from .paths import data_dir  # noqa: PLC0415
     from web import create_app, serve  # noqa: PLC0415
 
-    load_config(args.config)  # a bad settings file: one line and exit 2 now, not a 500 on the page later
-    app = create_app({"DATA_DIR": str(data_dir(args.data_dir)), "HOST": args.host, "CONFIG_FILE": args.config})
+    cfg = load_config(args.config)  # a bad settings file: one line and exit 2 now, not a 500 on the page later
+    app = create_app({"DATA_DIR": str(data_dir(args.data_dir)), "HOST": args.host, "CONFIG_FILE": args.config,
+                      "ALLOWED_HOSTS": cfg.web_hosts})
     serve(app, args.host, args.port)  # listens before it says "serving": a busy port is one line
     return 0
 
@@ -298,7 +299,7 @@ def cmd_passwd(args) -> int:
     if len(pw) < 8:
         raise UsageError("twitchmon passwd: use at least 8 characters")
     store = open_store(data_dir(args.data_dir))
-    store.set_setting("password_hash", generate_password_hash(pw))
+    store.set_password_hash(generate_password_hash(pw))  # and every page session logged out
     print("password set")
     return 0
 

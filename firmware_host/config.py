@@ -15,6 +15,10 @@ start on half a configuration.
     [storage]
     raw_retention_days = 30      # raw EDF older than this is deleted; counts stay
     min_free_mb = 500            # stop raw recording below this, keep counting
+
+    [web]
+    hosts = ["twitchmon.home"]   # names the page answers to on the LAN, besides
+                                 # its IP addresses and this machine's name(.local)
 """
 from __future__ import annotations
 
@@ -39,6 +43,7 @@ class Config:
     sensitivity: float = 5.0
     raw_retention_days: int = 30
     min_free_mb: float = 500.0
+    web_hosts: tuple[str, ...] = ()  #: extra names in the page's Host allow-list ([web] hosts)
 
     @property
     def tz(self) -> dt.tzinfo:
@@ -66,7 +71,7 @@ def _number(where: str, key: str, v, lo: float, hi: float) -> float:
 
 
 KNOWN = {"night": {"start", "end", "timezone"}, "detector": {"sensitivity"},
-         "storage": {"raw_retention_days", "min_free_mb"}}
+         "storage": {"raw_retention_days", "min_free_mb"}, "web": {"hosts"}}
 
 
 def parse_config(text: str, where: str = "config") -> Config:
@@ -115,7 +120,17 @@ def config_from_dict(raw: dict, where: str = "config") -> Config:
         kw["raw_retention_days"] = int(_number(where, "storage.raw_retention_days", sto["raw_retention_days"], 1, 3650))
     if "min_free_mb" in sto:
         kw["min_free_mb"] = _number(where, "storage.min_free_mb", sto["min_free_mb"], 0, 10 ** 7)
+    if "hosts" in raw.get("web", {}):
+        kw["web_hosts"] = _hosts(where, raw["web"]["hosts"])
     return Config(**kw)
+
+
+def _hosts(where: str, v) -> tuple[str, ...]:
+    import re  # noqa: PLC0415
+    name = re.compile(r"\.?[a-z0-9]([a-z0-9-]{0,62})(\.[a-z0-9]([a-z0-9-]{0,62}))*\.?", re.I)
+    if not isinstance(v, list) or not all(isinstance(h, str) and len(h) <= 253 and name.fullmatch(h) for h in v):
+        raise ConfigError(f"{where}: web.hosts = {v!r} must be a list of host names like \"twitchmon.home\"")
+    return tuple(v)
 
 
 def load_config(path: str | Path | None) -> Config:

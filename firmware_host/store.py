@@ -346,6 +346,35 @@ class Store:
         self.db.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, json.dumps(value)))
 
+    def delete_setting(self, key: str) -> None:
+        self.db.execute("DELETE FROM settings WHERE key = ?", (key,))
+
+    # -- the page's sessions ----------------------------------------------------
+    def session_generation(self) -> int:
+        """The page's login sessions carry this number; one with an older
+        number is logged out (sessions are signed cookies, not rows)."""
+        return int(self.get_setting("session_generation", 0))
+
+    def end_sessions(self) -> int:
+        """Log out every session of the page; the new generation."""
+        self.db.execute("INSERT INTO settings (key, value) VALUES ('session_generation', '1') ON CONFLICT(key) "
+                        "DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+        return self.session_generation()
+
+    def set_password_hash(self, password_hash: str) -> int:
+        """A new owner's password, and every session made under the old one ended
+        (in one transaction); the new session generation."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            self.set_setting("password_hash", password_hash)
+            gen = self.end_sessions()
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return gen
+
 
 class StoreError(TwitchmonError, ValueError):
     """The data dir's database cannot be used as it is; the message is one
@@ -394,6 +423,7 @@ def open_store(data_dir: str | os.PathLike, busy_timeout_s: float = 10.0, *, che
                 raise StoreError(f"{path} needs upgrading, but {d} is read-only: remount it read-write once")
         else:
             store.migrate()
+            private(path, Path(f"{path}-wal"), Path(f"{path}-shm"))
         if check:
             problems = [r[0] for r in store.db.execute("PRAGMA quick_check(3)")]
             if problems != ["ok"]:
@@ -406,3 +436,15 @@ def open_store(data_dir: str | os.PathLike, busy_timeout_s: float = 10.0, *, che
         raise StoreError(f"{path}: damaged, {why}; the page and the recorder will not start on it: "
                          "restore it from a backup (sqlite3 .recover can save what is readable)") from None
     return store
+
+
+def private(*paths: Path) -> None:
+    """Owner-only (0600) for those of ``paths`` that exist and are ours: the
+    nights are health data, and a manual install's umask left them 0644.
+    (SQLite gives a new -wal/-shm the database file's mode.)"""
+    for p in paths:
+        try:
+            if p.stat().st_mode & 0o077:
+                os.chmod(p, 0o600)
+        except OSError:  # gone, not ours, or a read-only filesystem: nothing we can do here
+            pass

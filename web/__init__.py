@@ -47,16 +47,21 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config or {})
     os.makedirs(app.config["DATA_DIR"], exist_ok=True)
     st = open_store(app.config["DATA_DIR"], check=True)  # create and migrate once; StoreError if damaged
-    secret = st.get_setting("secret_key")
-    if not secret:  # made once per data dir, so sessions survive a restart
-        import secrets  # noqa: PLC0415
-        secret = secrets.token_hex(32)
-        if not st.readonly:  # a read-only data dir: sessions last until the page restarts
-            st.set_setting("secret_key", secret)
+    # the signing key once lived in the database it guards: a new one in its own file
+    # (those sessions end once), and none left where a copy of the nights would carry it
+    # (a read-only data dir keeps its old row until it is writable again)
+    if not st.readonly and st.get_setting("secret_key") is not None:
+        st.delete_setting("secret_key")
     st.close()
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = secret
+        from .auth import load_secret_key  # noqa: PLC0415
+        app.config["SECRET_KEY"] = load_secret_key(app.config["DATA_DIR"])
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
+    from .server import MAX_BODY_BYTES  # noqa: PLC0415
+    # the same bound as the server's, for any other WSGI server or the test client: a
+    # bigger body is 413 before request.form reads it (Werkzeug's max_form_memory_size
+    # does not apply to urlencoded forms, only MAX_CONTENT_LENGTH does)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES, MAX_FORM_PARTS=100)
 
     def get_store():
         if "store" not in g:
@@ -153,14 +158,15 @@ class ListenError(OSError):
     """The page cannot listen on its host and port; the cause is the socket's OSError."""
 
 
-def make_server(app: Flask, host: str, port: int, threads: int = 12):
-    """The waitress server (production WSGI server, pure Python), already
-    listening: a busy port or a bad host is a :class:`ListenError` here,
-    before the caller starts anything else or says it is serving."""
-    from waitress import create_server  # noqa: PLC0415
+def make_server(app: Flask, host: str, port: int, threads: int = 12, **limits):
+    """The waitress server with the limits in :mod:`web.server` (``limits``:
+    its keyword overrides), already listening: a busy port or a bad host is a
+    :class:`ListenError` here, before the caller starts anything else or says
+    it is serving."""
+    from .server import make_server as make_guarded_server  # noqa: PLC0415
 
     try:
-        return create_server(app, host=host, port=port, threads=threads, ident="twitchmon")
+        return make_guarded_server(app, host, port, threads, **limits)
     except OSError as exc:
         raise ListenError(exc.errno, exc.strerror or str(exc)) from exc
     except ValueError as exc:  # waitress's word for a host that does not resolve
@@ -170,6 +176,9 @@ def make_server(app: Flask, host: str, port: int, threads: int = 12):
 
 def serve(app: Flask, host: str, port: int, threads: int = 12, server=None) -> None:
     """Serve with waitress until stopped (``server`` from :func:`make_server`, or made here)."""
+    import logging  # noqa: PLC0415
+
+    logging.basicConfig()  # waitress's warnings (connection limit, errors) to stderr, as waitress.serve does
     server = server or make_server(app, host, port, threads)
     print(f"twitchmon: serving http://{host}:{port}/", flush=True)
     server.run()

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
-from werkzeug.security import check_password_hash, generate_password_hash
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
+from werkzeug.security import generate_password_hash
 
 from firmware_host import pins
+
+from .auth import check_password
 
 bp = Blueprint("settings", __name__)
 
@@ -100,13 +102,19 @@ def password():
     old = store.get_setting("password_hash")
     new, again = request.form.get("new_password", ""), request.form.get("new_password2", "")
     error = None
-    if old and not check_password_hash(old, request.form.get("current_password", "")):
+    ok = check_password(old, request.form.get("current_password", "")) if old else True
+    if ok is None:
+        error = "Busy: try again in a moment."
+    elif not ok:
         error = "The current password is not right."
     elif len(new) < MIN_PASSWORD:
         error = f"Use at least {MIN_PASSWORD} characters."
     elif new != again:
         error = "The two new passwords differ."
     if error:
-        return render_template("settings.html", s=current(store), error=error, saved=None, sites=pins.SITES), 400
-    store.set_setting("password_hash", generate_password_hash(new))
+        return render_template("settings.html", s=current(store), error=error, saved=None, sites=pins.SITES), \
+            (503 if ok is None else 400)
+    gen = store.set_password_hash(generate_password_hash(new))
+    if session.get("owner"):
+        session["gen"] = gen  # this browser stays logged in; every other session ends
     return redirect(url_for("settings.page", saved="password"))
