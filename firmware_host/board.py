@@ -150,8 +150,8 @@ CHANNEL_PARTS: tuple[Part, ...] = (
     Part("CA2", _refs("C", 21), "C", 1e-6, "1 uF", ("CH{n}", "GND"),
          "anti-alias ladder and ADC charge reservoir, X7R", "KEMET C322C105K5R5TA", 0.10,
          why="also feeds the ADC's 20 pF sample capacitor (2e-5 of an LSB step)"),
-    Part("J", _refs("J", 2), "J", None, "3.5 mm", ("TIP{n}", "GND", "GND"),
-         "3.5 mm stereo jack, PCB, per disc (ring unused, tied to sleeve)", "CUI Devices SJ1-3523N",
+    Part("J", _refs("J", 2), "J", None, "3.5 mm", ("TIP{n}", "NC", "GND"),
+         "3.5 mm stereo jack, PCB, per disc (ring not connected)", "CUI Devices SJ1-3523N",
          pin_names=("T", "R", "S")),
 )
 
@@ -207,7 +207,7 @@ SHARED_PARTS: tuple[Part, ...] = (
 OFF_BOARD = (
     ("P1-P4", "3.5 mm plug, metal shell, per disc (tip = silver, sleeve = brass + shield)", "3.5 mm TRS",
      len(pins.SITES), "any metal 3.5 mm stereo plug for 5 mm cable"),
-    ("W1", "shielded pair cable, 22 AWG, 1.5 m per disc (white = silver, black + drain/shield = brass)",
+    ("W1", "shielded pair cable, 22 AWG, in metres: 1.5 m per disc (white = silver, black + shield = brass)",
      "Belden 8451", len(pins.SITES) * 1.5, "Belden 8451 060100"),
     ("K1", "polyimide (Kapton) tape 50 um, 2 layers over each whole disc", "25 mm x 33 m", 1,
      "3M 5413 (25 mm)"),
@@ -221,6 +221,7 @@ OFF_BOARD = (
     ("X2", "IC socket DIP-14, turned pin", "DIP-14", 1, "Mill-Max 110-43-314-41-001000"),
     ("E1", "ABS enclosure about 150 x 80 x 50 mm, drilled for 4 jacks, LED and button", "box", 1,
      "Hammond 1591 series (e.g. 1591XXDBK)"),
+    ("W3", "USB-C cable, 0.5 m, 3 A, power bank to the Pi", "USB-C", 1, "any USB-C 3 A cable"),
     ("M1", "M2.5 nylon standoffs and screws, 11 mm, for the Pi", "M2.5", 4, "any M2.5 x 11 mm nylon set"),
     ("W2", "hook-up wire 24 AWG solid, assorted colours", "24 AWG", 1, "any 24 AWG solid hook-up wire"),
     ("PS1", "power bank, 5 V 3 A USB-C output, >= 20000 mAh (a night of a Pi 4 is about 15 Wh);"
@@ -276,5 +277,41 @@ def patient_current_calc() -> float:
     return FAULT_MAINS_VRMS * w * encapsulation_f() * len(pins.SITES)
 
 
+def bound_violations(values: dict[str, float] | None = None) -> list[str]:
+    """Parts whose value (the table's, or ``values`` by role) lies outside its stated bound."""
+    bad = []
+    for p in PARTS:
+        v = (values or {}).get(p.role, p.value)
+        if p.bound is not None and not p.bound[0] <= v <= p.bound[1]:
+            bad.append(f"{p.role} ({p.refs[0]}...) = {v:g} outside {p.bound[0]:g}..{p.bound[1]:g}: {p.why}")
+    return bad
+
+
 def all_refs() -> list[str]:
     return [r for p in PARTS for r in p.refs]
+
+
+def ic_pin_nets() -> dict[str, dict[str, str]]:
+    """Net of every pin of the ICs, the Pi header and the button: ref -> {pin: net}.
+
+    The MCP3008 side follows :data:`pins.MCP3008_TO_PI`; SPI nets are named
+    by the Pi's signal (``GPIO10`` ...).  Unused ADC inputs go to GND.
+    """
+    gpio_net = {pi_pin: bcm for pi_pin, (bcm, _) in pins.PI_HEADER.items()}
+    gpio_net[1], gpio_net[6] = "3V3", "GND"
+    gpio_net[next(p for p, (b, _) in pins.PI_HEADER.items() if b == pins.LED_PIN)] = "LED"
+    gpio_net[next(p for p, (b, _) in pins.PI_HEADER.items() if b == pins.BUTTON_PIN)] = "BTN"
+    u1 = {}
+    for p in range(1, 17):
+        if p <= 8:
+            u1[str(p)] = f"CH{p - 1}" if p - 1 < len(pins.SITES) else "GND"
+        elif p == 15:
+            u1[str(p)] = "VREF"
+        else:
+            u1[str(p)] = gpio_net[pins.MCP3008_TO_PI[p]]
+    u2 = {str(k): ("3V3" if v == "VDD" else "GND") for k, v in OPAMP_SUPPLY_PINS.items()}
+    for n, (_, plus, minus, out) in OPAMP_SECTIONS.items():
+        u2.update({str(plus): f"IN{n}", str(minus): f"FB{n}", str(out): f"OUT{n}"})
+    j1 = {str(p): gpio_net.get(p, "NC") for p in range(1, 41)}
+    return {"U1": u1, "U2": u2, "J1": j1, "U3": {"K": "VREF", "A": "GND", "nc": "NC"},
+            "SW1": {"1": "SWA", "2": "SWA", "3": "GND", "4": "GND"}}

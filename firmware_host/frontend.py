@@ -152,7 +152,8 @@ def to_codes(disc_v, rate_hz: float, zi=None):
     ``disc_v``: open-circuit disc voltage in volts, shape (samples,) or
     (samples, channels), sampled at ``rate_hz`` samples/s.  Returns uint16
     codes 0..1023 of the same shape, 512 at rest: the op-amp output clips
-    25 mV inside its 0-3.3 V rails, the ADC at 0 and at VREF (2.5 V).
+    25 mV inside its 0-3.3 V rails (so the lowest code is 10), the ADC at
+    VREF (2.5 V, code 1023).
 
     Streaming like ``scipy.signal.sosfilt``: with ``zi`` (from
     :func:`initial_state` or a previous call) it returns ``(codes, zf)`` and

@@ -235,7 +235,7 @@ def bound_corners() -> dict[str, dict[str, float]]:
 
 
 #: What the board must meet (issue 19), checked at nominal and at the bound corners.
-ACCEPT = {"low_edge_max_hz": 3.0, "high_edge_min_hz": 35.0, "att_500_min_db": 40.0,
+ACCEPT = {"low_edge_max_hz": 3.0, "high_edge_min_hz": 35.0, "att_500_min_db": 40.0, "gain_min": 8.0, "gain_max": 12.0,
           "crosstalk_max_lsb": 1.0, "patient_max_a": 100e-6, "patient_dc_max_a": 10e-6}
 
 
@@ -247,6 +247,8 @@ def acceptance_failures(values: dict | None = None) -> list[str]:
         bad.append(f"low edge {b['low_edge_hz']:.2f} Hz > {ACCEPT['low_edge_max_hz']} Hz")
     if b["high_edge_hz"] < ACCEPT["high_edge_min_hz"]:
         bad.append(f"high edge {b['high_edge_hz']:.1f} Hz < {ACCEPT['high_edge_min_hz']} Hz")
+    if not ACCEPT["gain_min"] <= b["peak_gain"] <= ACCEPT["gain_max"]:
+        bad.append(f"gain {b['peak_gain']:.2f} V/V outside {ACCEPT['gain_min']}-{ACCEPT['gain_max']}")
     if b["att_500_db"] < ACCEPT["att_500_min_db"]:
         bad.append(f"500 Hz only {b['att_500_db']:.1f} dB down (< {ACCEPT['att_500_min_db']} dB)")
     return bad
