@@ -276,12 +276,12 @@ def test_frontend_gain_in_codes_per_mv_at_the_disc():
 
 def test_frontend_digital_response_matches_the_analog_one_in_the_band():
     from scipy import signal as sps
-    for rate in (250.0, 500.0, 1000.0):
-        f = np.array([1.0, 3.0, 10.0, 20.0, 40.0])
+    for rate, tol_db in ((250.0, 0.5), (500.0, 0.15), (1000.0, 0.05)):
+        f = np.array([1.0, 3.0, 20.0, 40.0, 10.0])
         _, h = sps.sosfreqz(frontend.sos(rate), worN=f, fs=rate)
         err = np.abs(20 * np.log10(np.abs(h) / np.abs(frontend.analog_response(f))))
-        assert err.max() < 0.3, (rate, err)  # the twitch band; above it the bilinear warp adds attenuation
-        assert err[4] < 1e-6 and err[3] < 0.1  # exact at the prewarp frequency (40 Hz), close below it
+        assert err.max() < tol_db, (rate, err)  # the twitch band; nearer Nyquist the bilinear warp adds attenuation
+        assert err[-1] < 1e-6  # exact at the prewarp frequency
 
 
 def test_frontend_streams_like_one_call_and_handles_channels():
@@ -303,3 +303,17 @@ def test_frontend_streams_like_one_call_and_handles_channels():
 def test_frontend_module_imports_without_scipy_at_the_top():
     src = Path(frontend.__file__).read_text()
     assert not re.search(r"^(from scipy|import scipy)", src, re.M)
+
+
+def test_readme_quotes_the_ngspice_figures(spice):
+    readme = (HW.parent / "README.md").read_text(encoding="utf-8")
+    b = spice.band_figures()
+    k = spice.knock(0, 100.0)
+    i = spice.patient_currents()
+    for figure in (f"{b['low_edge_hz']:.2f}-{b['high_edge_hz']:.1f} Hz, {b['peak_gain']:.2f} V/V",
+                   f"{b['att_500_db']:.1f} dB / {b['att_1000_db']:.1f} dB",
+                   f"{k['clamp_current_a'] * 1e6:.0f} uA clamp current",
+                   f"{i['supply_fault'] * 1e6:.1f} uA (limit 100 uA)",
+                   f"{i['bare_disc_dc'] * 1e6:.2f} uA (limit 10 uA)",
+                   f"{frontend.codes_per_mv():.1f} codes per mV"):
+        assert figure in readme, figure
