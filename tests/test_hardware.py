@@ -310,7 +310,8 @@ def test_readme_quotes_the_ngspice_figures(spice):
     b = spice.band_figures()
     k = spice.knock(0, 100.0)
     i = spice.patient_currents()
-    for figure in (f"{b['low_edge_hz']:.2f}-{b['high_edge_hz']:.1f} Hz, {b['peak_gain']:.2f} V/V",
+    nz = spice.noise(0)
+    for figure in (f"{nz['adc_pin_lsb_rms']:.4f} LSB rms at the ADC ({nz['disc_vrms'] * 1e6:.0f} uV rms",f"{b['low_edge_hz']:.2f}-{b['high_edge_hz']:.1f} Hz, {b['peak_gain']:.2f} V/V",
                    f"{b['att_500_db']:.1f} dB / {b['att_1000_db']:.1f} dB",
                    f"{k['clamp_current_a'] * 1e6:.0f} uA clamp current",
                    f"{i['supply_fault'] * 1e6:.1f} uA (limit 100 uA)",
