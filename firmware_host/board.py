@@ -199,8 +199,8 @@ SHARED_PARTS: tuple[Part, ...] = (
          "release rises in 10 ms (RPU CSW), press falls in 1 ms; bounces shorter than that vanish"),
     Part("SW", ("SW1",), "SW", None, "button", ("SWA", "GND"), "push button, 6 mm tactile",
          "Omron B3F-1000"),
-    Part("J1", ("J1",), "J", None, "2x20", (), "2x20 female header for the Pi, 2.54 mm",
-         "Samtec SSW-120-01-T-D"),
+    Part("J1", ("J1",), "J", None, "2x20", (), "2x20 shrouded box header, 2.54 mm (ribbon to the Pi)",
+         "any 2x20 2.54 mm box header"),
 )
 
 #: Off-board parts of the build (no nets): (references, part, value, quantity, example part number).
@@ -221,6 +221,8 @@ OFF_BOARD = (
     ("X2", "IC socket DIP-14, turned pin", "DIP-14", 1, "Mill-Max 110-43-314-41-001000"),
     ("E1", "ABS enclosure about 150 x 80 x 50 mm, drilled for 4 jacks, LED and button", "box", 1,
      "Hammond 1591 series (e.g. 1591XXDBK)"),
+    ("W4", "40-way IDC ribbon cable, 2 female connectors, 15 cm: J1 to the Pi's header, pin 1 to pin 1",
+     "40-way", 1, "any 40-pin GPIO ribbon cable"),
     ("W3", "USB-C cable, 0.5 m, 3 A, power bank to the Pi", "USB-C", 1, "any USB-C 3 A cable"),
     ("M1", "M2.5 nylon standoffs and screws, 11 mm, for the Pi", "M2.5", 4, "any M2.5 x 11 mm nylon set"),
     ("W2", "hook-up wire 24 AWG solid, assorted colours", "24 AWG", 1, "any 24 AWG solid hook-up wire"),

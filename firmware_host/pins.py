@@ -1,7 +1,7 @@
 """The one table of pins and sensor sites.
 
-The sampler, the schematic script (``hardware/schematic.py``), the BOM and
-wiring checks and the web page's Hardware and Settings pages all read this
+The sampler, the hardware script (``hardware/build.py``: schematic, layout,
+BOM, guide), the wiring checks and the web page's Hardware and Settings pages all read this
 module, so a pin moved here moves everywhere, and a test fails if a drawing
 or a table disagrees with it.
 """

@@ -166,7 +166,8 @@ def wiring_md() -> str:
           "cut every strip between holes). Each coloured line is a wire on the back between the",
           "holes it joins: black ground, red 3.3 V, orange VREF, blue signal. Order:",
           "",
-          "1. Sockets for U1 and U2 (never solder the chips), the 2x20 header J1, the four jacks.",
+          "1. Sockets for U1 and U2 (never solder the chips), the 2x20 box header J1 (a 40-way ribbon",
+          "   joins it to the Pi, pin 1 to pin 1, so the board need not sit over the Pi), the four jacks.",
           f"2. The reference {P('U3').ref()}, {P('RREF').ref()}, {P('CREF').ref()} and {P('CDREF').ref()} first; "
           "power it from the Pi and check 2.50 V at U1",
           "   socket pin 15 and 1.25 V at each BIAS node before going on.",
@@ -321,7 +322,7 @@ def schematic_svg() -> str:
     right40 = [elm.IcPin(name=names.get(p, "nc"), pin=str(p), side="R") for p in range(2, 41, 2)]
     d += (j1 := elm.Ic(pins=left40 + right40, size=(3.2, 20 * 0.75 + 0.5), pinspacing=0.75, leadlen=0.8,
                        pinlblsize=11, lblsize=11)
-          .right().at((36, y0 - 3.5)).label("J1 Raspberry Pi 40-pin header\n(nc: not connected)", loc="top", ofst=0.3))
+          .right().at((36, y0 - 3.5)).label("J1 2x20 box header, ribbon to\nthe Pi's 40-pin header (nc: not connected)", loc="top", ofst=0.3))
     # the wires between U1 and J1, by name rather than as a tangle
     for p, pi_pin in sorted(pins.MCP3008_TO_PI.items()):
         bcm, _ = pins.PI_HEADER[pi_pin]
@@ -335,7 +336,8 @@ def schematic_svg() -> str:
             anchor = getattr(j1, f"pin{p}")
             side_left = p % 2 == 1
             d += elm.Line().at(anchor).length(0.8).left() if side_left else elm.Line().at(anchor).length(0.8).right()
-            what = {1: "3V3 rail", 6: "GND", 11: "R34 / D9 LED", 13: "BTN (R35, R36, C30, SW1)"}[p]
+            what = {1: "3V3 rail", 6: "GND", 11: f"{P('RLED').ref()} / {P('LED').ref()} LED",
+                    13: f"BTN ({', '.join(P(r).ref() for r in ('RPU', 'RSW', 'CSW', 'SW'))})"}[p]
             d += elm.Label().label(what, loc="left" if side_left else "right", fontsize=11)
     # ---------------- reference, supplies, decoupling ----------------
     yr = y0 - 4.5

@@ -156,7 +156,7 @@ def svg() -> str:
         o.append(f'<text x="{x - 9}" y="{y + 12}" font-size="10" text-anchor="end" '
                  f'transform="rotate(-90 {x - 9} {y + 12})">ch{n}</text>')
     ly = m + (ROWS - 1) * P + 1.6 * P
-    legend = ("Component side, 2.54 mm holes. Numbers in pads: pin numbers. J1 goes on the back, over the Pi's header.",
+    legend = ("Component side, 2.54 mm holes. Numbers in pads: pin numbers. J1 takes a ribbon to the Pi's header.",
               "Lines: insulated wires on the back joining those holes (not their route): black GND, red 3V3, "
               "orange VREF, blue signal.",
               "Channel bands ch0-ch3 top to bottom; the discs plug into J2-J5 on the left edge. "
