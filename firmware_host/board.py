@@ -2,7 +2,7 @@
 
 Everything about the board is drawn from here: the schematic, the BOM, the
 perfboard layout and the SPICE netlist (``hardware/build.py``), the ngspice
-checks (``hardware/simulate.py``) and the front-end model the simulator uses
+checks (``hardware/spice.py``) and the front-end model the simulator uses
 (:mod:`firmware_host.frontend`).  Change a value here and all of them follow;
 ``tests/test_hardware.py`` fails if a committed drawing or netlist is stale or
 if a value leaves its stated bound.
@@ -51,7 +51,8 @@ CLAMP_CJ_F = 2e-12
 #: heat-shrink of 0.5 mm wall (er 2.3) over the 27 mm brass face.
 ENCAP_LAYERS = ((100e-6, 3.4), (500e-6, 2.3))
 DISC_DIAMETER_M = 27e-3
-#: Hardware debounce for the button and the gpiozero bounce_time on top.
+#: gpiozero's bounce_time for the button, seconds: on top of the board's RC
+#: debounce (RPU x CSW = 10 ms), it drops what bounce survives the RC.
 BUTTON_BOUNCE_S = 0.05
 
 
