@@ -1,7 +1,7 @@
 """The one table of pins and sensor sites.
 
-The sampler, the schematic script (``hardware/schematic.py``), the BOM and
-wiring checks and the web page's Hardware and Settings pages all read this
+The sampler, the hardware script (``hardware/build.py``: schematic, layout,
+BOM, guide), the wiring checks and the web page's Hardware and Settings pages all read this
 module, so a pin moved here moves everywhere, and a test fails if a drawing
 or a table disagrees with it.
 """
@@ -26,14 +26,14 @@ SPI_MODE = 0
 
 #: Raspberry Pi header, physical pin number -> (BCM name, what it carries).
 PI_HEADER = {
-    1: ("3V3", "3.3 V supply to VDD, VREF and the op-amp"),
+    1: ("3V3", "3.3 V supply to VDD, the op-amp and the 2.5 V reference"),
     6: ("GND", "ground (AGND and DGND meet here)"),
     19: ("GPIO10", "SPI0 MOSI -> MCP3008 DIN (pin 11)"),
     21: ("GPIO9", "SPI0 MISO <- MCP3008 DOUT (pin 12)"),
     23: ("GPIO11", "SPI0 SCLK -> MCP3008 CLK (pin 13)"),
     24: ("GPIO8", "SPI0 CE0 -> MCP3008 CS/SHDN (pin 10)"),
     11: ("GPIO17", "status LED through 330 ohm"),
-    13: ("GPIO27", "push button to GND (internal pull-up)"),
+    13: ("GPIO27", "push button to GND (10 k pull-up, 1 uF debounce)"),
 }
 
 #: BCM numbers gpiozero uses.
@@ -47,10 +47,14 @@ MCP3008_PINS = {
     15: "VREF", 16: "VDD",
 }
 
-#: MCP3008 pin -> Pi header pin it is wired to (the SPI and supply wires).
-MCP3008_TO_PI = {10: 24, 11: 19, 12: 21, 13: 23, 15: 1, 16: 1, 9: 6, 14: 6}
+#: MCP3008 pin -> Pi header pin it is wired to (the SPI and supply wires;
+#: VREF, pin 15, comes from the board's 2.5 V reference instead).
+MCP3008_TO_PI = {10: 24, 11: 19, 12: 21, 13: 23, 16: 1, 9: 6, 14: 6}
 
-VREF_V = 3.3
+#: ADC reference in volts: the board's LM4040 2.5 V shunt reference (not the
+#: Pi's noisy 3.3 V rail); the op-amps' rest level is VREF/2 from it, so the
+#: rest code is 512 whatever the reference's tolerance.
+VREF_V = 2.5
 ADC_BITS = 10
 ADC_MAX_CODE = (1 << ADC_BITS) - 1
 
@@ -106,6 +110,6 @@ def wiring_rows() -> list[dict[str, str]]:
         rows.append({"from": f"Pi pin {pin} ({bcm})", "to": what.split(" ", 1)[1], "signal": what})
     for s in SITES:
         rows.append({"from": f"Piezo {s.name}",
-                     "to": f"MCP3008 pin {s.channel + 1} (CH{s.channel}) via buffer U2{'ABCD'[s.channel]}",
+                     "to": f"MCP3008 pin {s.channel + 1} (CH{s.channel}) via gain stage U2{'ABCD'[s.channel]}",
                      "signal": f"sensor channel {s.channel}"})
     return rows

@@ -1,0 +1,189 @@
+"""The sensor board's analog front end as a model, from the part table.
+
+What a disc's voltage becomes on its way to the MCP3008, computed from the
+same values (:mod:`firmware_host.board`) that draw the schematic and write
+the SPICE netlist; ``tests/test_hardware.py`` checks this model against
+ngspice's AC analysis of that netlist.
+
+Units: the input is the disc's open-circuit voltage in volts (what the
+ceramic makes, before its own 20 nF source capacitance); the linear response
+maps it to volts at the ADC pin *relative to the channel's rest level*
+(mid-scale); :func:`to_codes` adds the rest level, clips at the op-amp's rails
+and quantises like the MCP3008 (code = floor(1024 V / VREF), 0..1023).
+
+Stages, each an exact rational function of s from the part values (ideal
+op-amp, each bias node an AC ground; ngspice, which models both, differs
+by < 0.1 dB and < 0.35 degrees from 0.1 Hz to 2 kHz):
+
+1. input: disc capacitance in series with the lead resistor RP, into RB
+   (to the AC-grounded bias) parallel with CIN and the node's parasitics
+   (clamps, op-amp input): a ~1 Hz high-pass, the divider RB / (RP + RB)
+   = 0.59 and a ~170 Hz pole;
+2. gain stage: 1 + (RF || CF) / (RG + CG): gain 17 from ~1.6 Hz, falling
+   toward 1 above the CF pole (~83 Hz); the op-amp output clips here;
+3. the passive RA1/CA1/RA2/CA2 ladder: two more poles (~61 and ~420 Hz).
+
+Overall: 9.5 V/V in the pass band (1.9-45 Hz at -3 dB), 3.9 codes per mV
+at the disc (:func:`codes_per_mv`).
+
+scipy is imported inside the functions that need it (it is a dependency of
+the package anyway), so importing this module costs only numpy.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import board, pins
+
+#: Frequency (Hz) at which the digital model matches the analog one exactly
+#: (bilinear transform prewarped there), in the middle of the twitch band:
+#: over 1-40 Hz the two then differ by < 0.03 dB at 1 kHz sampling, < 0.1 dB
+#: at 500 Hz and < 0.45 dB at 250 Hz (the warp near Nyquist).
+PREWARP_HZ = 10.0
+#: Lowest sampling rate the model accepts (Hz): the pass band must fit under Nyquist.
+MIN_RATE_HZ = 100.0
+
+
+def _input_tf() -> tuple[np.ndarray, np.ndarray]:
+    """Stage 1, disc open-circuit volts -> INn volts: (num, den) in s."""
+    cd, rp, rb = board.value("PZ"), board.value("RP"), board.value("RB")
+    cn = board.value("CIN") + 2 * board.CLAMP_CJ_F + board.OPAMP_CIN_F
+    num = np.array([rb * cd, 0.0])
+    den = np.polyadd(np.polymul([rp * cd, 1.0], [rb * cn, 1.0]), [rb * cd, 0.0])
+    return num, den
+
+
+def _gain_tf() -> tuple[np.ndarray, np.ndarray]:
+    """Stage 2, INn -> OUTn (non-inverting, AC gain 1 + RF/RG, DC gain 1): (num, den) in s."""
+    rf, cf, rg, cg = (board.value(k) for k in ("RF", "CF", "RG", "CG"))
+    den = np.polymul([rf * cf, 1.0], [rg * cg, 1.0])
+    return np.polyadd(den, [cg * rf, 0.0]), den
+
+
+def _ladder_tf() -> tuple[np.ndarray, np.ndarray]:
+    """Stage 3, OUTn -> CHn (two RC sections, the second loading the first): (num, den) in s."""
+    r1, c1, r2, c2 = (board.value(k) for k in ("RA1", "CA1", "RA2", "CA2"))
+    return np.array([1.0]), np.array([r1 * c1 * r2 * c2, r1 * c1 + r2 * c2 + r1 * c2, 1.0])
+
+
+def _stages_analog() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """(before the op-amp output clip, after it): each (num, den) in s."""
+    n1, d1 = _input_tf()
+    n2, d2 = _gain_tf()
+    return (np.polymul(n1, n2), np.polymul(d1, d2)), _ladder_tf()
+
+
+def analog_tf() -> tuple[np.ndarray, np.ndarray]:
+    """Whole chain, disc open-circuit volts -> ADC-pin volts about the rest level.
+
+    Returns (num, den), polynomial coefficients in s (s in rad/s), highest
+    power first.
+    """
+    (na, da), (nb, db) = _stages_analog()
+    return np.polymul(na, nb), np.polymul(da, db)
+
+
+def analog_zpk() -> tuple[np.ndarray, np.ndarray, float]:
+    """Whole chain as (zeros, poles, gain) in s, rad/s; volts at the ADC per volt at the disc."""
+    num, den = analog_tf()
+    z, p = np.roots(num), np.roots(den)
+    return z, p, float(num[0] / den[0])
+
+
+def analog_response(freq_hz) -> np.ndarray:
+    """Complex gain (ADC-pin volts per disc volt) at ``freq_hz`` (scalar or array, Hz)."""
+    num, den = analog_tf()
+    s = 2j * math.pi * np.asarray(freq_hz, dtype=float)
+    return np.polyval(num, s) / np.polyval(den, s)
+
+
+def passband_gain() -> float:
+    """Largest |gain| over 0.1-500 Hz, ADC-pin volts per disc volt (about 9.5)."""
+    f = np.logspace(-1, math.log10(500), 2000)
+    return float(np.abs(analog_response(f)).max())
+
+
+def codes_per_mv() -> float:
+    """Pass-band gain in ADC codes per millivolt at the disc (1 code = VREF/1024)."""
+    return passband_gain() * 1e-3 * (pins.ADC_MAX_CODE + 1) / pins.VREF_V
+
+
+def _digital_zpk(num, den, rate_hz: float):
+    from scipy import signal as sps  # noqa: PLC0415
+
+    if not rate_hz >= MIN_RATE_HZ:
+        raise ValueError(f"rate_hz must be at least {MIN_RATE_HZ:g} Hz, not {rate_hz!r}")
+    w = 2 * math.pi * PREWARP_HZ
+    fs_warped = w / (2 * math.tan(w / (2 * rate_hz)))
+    z, p, k = sps.tf2zpk(num, den)
+    return sps.bilinear_zpk(z, p, k, fs_warped)
+
+
+def zpk(rate_hz: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Whole chain in z at ``rate_hz`` samples/s: (zeros, poles, gain), disc volts -> ADC volts.
+
+    Bilinear transform prewarped at :data:`PREWARP_HZ`; what lies above the
+    Nyquist frequency (aliasing) is not modelled: the board's filter keeps it
+    >= 40 dB down at 1 kHz sampling.
+    """
+    return _digital_zpk(*analog_tf(), rate_hz)
+
+
+def sos(rate_hz: float) -> np.ndarray:
+    """Whole chain as second-order sections (n, 6) for ``scipy.signal.sosfilt``, disc volts -> ADC volts."""
+    from scipy import signal as sps  # noqa: PLC0415
+
+    return sps.zpk2sos(*zpk(rate_hz))
+
+
+def _stage_sos(rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    from scipy import signal as sps  # noqa: PLC0415
+
+    a, b = _stages_analog()
+    return sps.zpk2sos(*_digital_zpk(*a, rate_hz)), sps.zpk2sos(*_digital_zpk(*b, rate_hz))
+
+
+def initial_state(rate_hz: float, channels: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Filter state of a channel at rest (every node at its bias), for :func:`to_codes`.
+
+    ``channels`` None for a 1-D signal, else the number of columns.
+    """
+    sa, sb = _stage_sos(rate_hz)
+    tail = () if channels is None else (channels,)
+    return np.zeros((sa.shape[0], 2, *tail)), np.zeros((sb.shape[0], 2, *tail))
+
+
+def to_codes(disc_v, rate_hz: float, zi=None):
+    """The disc's voltage through the board into MCP3008 codes.
+
+    ``disc_v``: open-circuit disc voltage in volts, shape (samples,) or
+    (samples, channels), sampled at ``rate_hz`` samples/s.  Returns uint16
+    codes 0..1023 of the same shape, 512 at rest: the op-amp output clips
+    25 mV inside its 0-3.3 V rails (so the lowest code is 10), the ADC at
+    VREF (2.5 V, code 1023).
+
+    Streaming like ``scipy.signal.sosfilt``: with ``zi`` (from
+    :func:`initial_state` or a previous call) it returns ``(codes, zf)`` and
+    consecutive blocks give the same codes as one long call; without ``zi``
+    the board starts at rest and only the codes are returned.
+
+    Not modelled: the input clamps (they act only above ~1.5 V at the disc,
+    where the op-amp has long clipped), noise (under 0.01 LSB, see the
+    README) and aliasing.
+    """
+    from scipy import signal as sps  # noqa: PLC0415
+
+    x = np.asarray(disc_v, dtype=np.float64)
+    sa, sb = _stage_sos(rate_hz)
+    stream = zi is not None
+    za, zb = zi if stream else initial_state(rate_hz, None if x.ndim == 1 else x.shape[1])
+    rest = board.bias_v()
+    out, za = sps.sosfilt(sa, x, axis=0, zi=za)
+    lo, hi = board.OPAMP_SWING_V - rest, board.SUPPLY_V - board.OPAMP_SWING_V - rest
+    np.clip(out, lo, hi, out=out)
+    adc, zb = sps.sosfilt(sb, out, axis=0, zi=zb)
+    codes = np.floor((adc + rest) * ((pins.ADC_MAX_CODE + 1) / pins.VREF_V))
+    codes = np.clip(codes, 0, pins.ADC_MAX_CODE).astype(np.uint16)
+    return (codes, (za, zb)) if stream else codes
