@@ -15,6 +15,15 @@ start on half a configuration.
     [storage]
     raw_retention_days = 30      # raw EDF older than this is deleted; counts stay
     min_free_mb = 500            # stop raw recording below this, keep counting
+
+    [mqtt]                       # absent: MQTT off (see firmware_host/mqtt.py)
+    host = "broker.lan"
+    port = 1883                  # default 8883 with tls_ca
+    username = "bed1"
+    password_file = "/etc/twitchmon/mqtt-password"   # readable only by the service
+    tls_ca = "/etc/twitchmon/mqtt-ca.pem"            # TLS, the broker checked against this CA
+    topic_prefix = "twitchmon"
+    device_id = "bed1"           # default: the hostname
 """
 from __future__ import annotations
 
@@ -25,6 +34,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .adc import TwitchmonError
+from .mqtt import KEYS as MQTT_KEYS
 
 
 class ConfigError(TwitchmonError, ValueError):
@@ -39,6 +49,7 @@ class Config:
     sensitivity: float = 5.0
     raw_retention_days: int = 30
     min_free_mb: float = 500.0
+    mqtt: object = None  #: firmware_host.mqtt.MqttConfig, or None: MQTT off
 
     @property
     def tz(self) -> dt.tzinfo:
@@ -66,7 +77,8 @@ def _number(where: str, key: str, v, lo: float, hi: float) -> float:
 
 
 KNOWN = {"night": {"start", "end", "timezone"}, "detector": {"sensitivity"},
-         "storage": {"raw_retention_days", "min_free_mb"}}
+         "storage": {"raw_retention_days", "min_free_mb"},
+         "mqtt": set(MQTT_KEYS)}
 
 
 def parse_config(text: str, where: str = "config") -> Config:
@@ -115,6 +127,12 @@ def config_from_dict(raw: dict, where: str = "config") -> Config:
         kw["raw_retention_days"] = int(_number(where, "storage.raw_retention_days", sto["raw_retention_days"], 1, 3650))
     if "min_free_mb" in sto:
         kw["min_free_mb"] = _number(where, "storage.min_free_mb", sto["min_free_mb"], 0, 10 ** 7)
+    if "mqtt" in raw:
+        from .mqtt import MqttError, parse_section  # noqa: PLC0415
+        try:
+            kw["mqtt"] = parse_section(raw["mqtt"], where)
+        except MqttError as exc:
+            raise ConfigError(str(exc)) from None
     return Config(**kw)
 
 
