@@ -427,8 +427,9 @@ class Publisher:
                 self._problem(describe(exc))
                 self._backoff()
                 return
+        was_connected = self.connected  # on_disconnect, inside loop(), clears it
         if c.loop(timeout=0.2) != 0:  # lost, refused or closed: paho closed the socket
-            if self.connected:
+            if was_connected:
                 self._problem("the connection was lost; reconnecting")
             elif not self.refused:
                 self._problem("the broker closed the connection before answering the login "

@@ -39,7 +39,10 @@ class Broker:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
-        lines = [f"listener {self.port} 127.0.0.1", f"persistence true", f"persistence_location {self.dir}/",
+        import getpass
+        # user: as root mosquitto would switch to its own user, who cannot write here
+        lines = [f"user {getpass.getuser()}", f"listener {self.port} 127.0.0.1", "persistence true",
+                 f"persistence_location {self.dir}/",
                  "autosave_interval 1", f"log_dest file {self.dir}/mosquitto.log", "log_type all"]
         if users:
             pw = self.dir / "passwd"
@@ -107,7 +110,7 @@ class Subscriber:
     def __init__(self, port: int, topics: list[str], *, session: str | None = None, tls_ca=None,
                  username=None, password=None):
         self.messages: list[tuple[str, str, bool]] = []
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.topics = topics
         self.c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=session or "",
                              clean_session=session is None)
