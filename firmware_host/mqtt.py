@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import errno
 import json
 import os
 import re
@@ -255,6 +256,10 @@ def describe(exc: BaseException) -> str:
         return "no answer within 5 s"
     if isinstance(exc, MqttError):
         return str(exc)
+    if isinstance(exc, OSError) and exc.errno in (errno.EAFNOSUPPORT, errno.ENETUNREACH):
+        # on the Pi: twitchmon.service has no network unless its MQTT drop-in is installed
+        return (f"{exc.strerror}: if this is the twitchmon service, install systemd/twitchmon-mqtt.conf "
+                "(README, MQTT) so it may reach the broker")
     if isinstance(exc, OSError):
         return exc.strerror or str(exc) or type(exc).__name__
     return str(exc) or type(exc).__name__

@@ -170,10 +170,10 @@ def write_config(path: Path, port: int, device_id: str, **extra) -> Path:
     return path
 
 
-def start_daemon(data_dir: Path, config: Path | None, source: str = "sim") -> subprocess.Popen:
+def start_daemon(data_dir: Path, config: Path | None, source: str = "sim", seed: int = 0) -> subprocess.Popen:
     """``twitchmon run --source sim --always`` on its own data dir and config, output as text."""
     cmd = [sys.executable, "-m", "firmware_host.cli", "run", "--source", source, "--always",
-           "--data-dir", str(data_dir)]
+           "--data-dir", str(data_dir), "--seed", str(seed)]
     if config is not None:
         cmd += ["--config", str(config)]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
