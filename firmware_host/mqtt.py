@@ -350,20 +350,27 @@ class Publisher:
         self.store = Store(self.store_path)
         self.m: MqttConfig | None = None
         self.client = None
+        said = None
         try:
             while True:
-                if self._want != self.m:
-                    self._switch(self._want)
-                if self._stop.is_set():
-                    self._finish()
-                    return
-                if self.client is None:
-                    self._wake.wait(1.0)
-                    self._wake.clear()
-                    continue
-                self._step()
-        except Exception as exc:  # noqa: BLE001 - never take the daemon down; say it once
-            self.log(f"twitchmon: MQTT publisher stopped: {type(exc).__name__}: {exc}; recording goes on")
+                try:
+                    if self._want != self.m:
+                        self._switch(self._want)
+                    if self._stop.is_set():
+                        self._finish()
+                        return
+                    if self.client is None:
+                        self._wake.wait(1.0)
+                        self._wake.clear()
+                        continue
+                    self._step()
+                except Exception as exc:  # noqa: BLE001 - a busy store, a bug: never the daemon's problem
+                    msg = f"{type(exc).__name__}: {exc}"
+                    if msg != said:
+                        said = msg
+                        self.log(f"twitchmon: MQTT publisher: {msg}; retrying in 5 s, recording goes on")
+                    if self._stop.wait(5.0):
+                        return
         finally:
             self.store.close()
 
@@ -384,7 +391,7 @@ class Publisher:
         self.commands: list[bytes] = []
         self.last_state = None
         self.next_periodic = 0.0
-        self.ha_online = False
+        self.extras: list[str] = []
         try:
             self.client = make_client(m, self.client_id)
         except MqttError as exc:
@@ -503,8 +510,8 @@ class Publisher:
 
     def _publish_discovery(self) -> None:
         latest = self._latest_ended()
-        extras = [k for k in OPTIONAL if latest and latest.get(k) is not None]
-        for topic, payload in discovery(self.m, self._sites(self._snapshot[1]), extras):
+        self.extras = [k for k in OPTIONAL if latest and latest.get(k) is not None]
+        for topic, payload in discovery(self.m, self._sites(self._snapshot[1]), self.extras):
             self.client.publish(topic, payload, qos=1, retain=True)
 
     def _latest_ended(self) -> dict | None:
@@ -564,6 +571,8 @@ class Publisher:
             info = self.client.publish(self.m.topic("summary"), json.dumps(summary_payload(night, self.m.device_id)),
                                        qos=1, retain=True)
             self.inflight[info.mid] = night["id"]
+            if any(night.get(k) is not None and k not in self.extras for k in OPTIONAL):
+                self._publish_discovery()  # the first night with a PLM index or cramps: their sensors
 
     def _goodbye(self) -> None:
         """Last summaries (until the flush deadline), offline, disconnect."""

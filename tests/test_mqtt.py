@@ -199,6 +199,31 @@ def test_summary_arrives_retained_once_and_is_marked_in_the_store(broker, tmp_pa
     store.close()
 
 
+def test_plm_index_and_cramps_slot_in_once_nights_carry_them(broker, tmp_path):
+    """The issues that add a night's PLM index and cramps add them to the night; then the
+    summary carries them and Home Assistant gets their sensors, with no change here."""
+    store = open_store(tmp_path / "data")
+    store.db.execute("ALTER TABLE nights ADD COLUMN plm_index REAL")  # as those issues' migrations will
+    store.db.execute("ALTER TABLE nights ADD COLUMN cramps INTEGER")
+    store.set_setting("mqtt_from_night", 0)
+    old = _ended_night(store)
+    sub = mqttlib.Subscriber(broker.port, ["twitchmon/#", "homeassistant/sensor/bedP/#"])
+    pub = Publisher(MqttConfig(host="127.0.0.1", port=broker.port, device_id="bedP"), store.path).start()
+    got = sub.wait(lambda ms: mqttlib.summaries(ms), what="summary")
+    assert got[0]["night_id"] == old and not set(OPTIONAL) & set(got[0])
+    assert not sub.on("last_plm_index/config")
+    new = _ended_night(store)
+    store.db.execute("UPDATE nights SET plm_index = 7.5, cramps = 1 WHERE id = ?", (new,))
+    pub.night_ended()
+    got = sub.wait(lambda ms: len(mqttlib.summaries(ms)) == 2 and mqttlib.summaries(ms), what="second summary")
+    assert (got[1]["plm_index"], got[1]["cramps"]) == (7.5, 1)
+    cfg = json.loads(sub.wait(lambda ms: sub.on("last_plm_index/config"), what="PLM sensor")[-1][1])
+    assert cfg["value_template"] == "{{ value_json.plm_index }}" and sub.on("last_cramps/config")
+    pub.close()
+    sub.close()
+    store.close()
+
+
 def test_daemon_publishes_discovery_state_and_obeys_the_switch_when_allowed(broker, tmp_path):
     d = tmp_path / "bed"
     st = open_store(d)
