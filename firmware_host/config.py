@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .adc import TwitchmonError
 from .mqtt import KEYS as MQTT_KEYS
+from .mqtt import MqttConfig, MqttError, parse_section
 
 
 class ConfigError(TwitchmonError, ValueError):
@@ -49,7 +50,7 @@ class Config:
     sensitivity: float = 5.0
     raw_retention_days: int = 30
     min_free_mb: float = 500.0
-    mqtt: object = None  #: firmware_host.mqtt.MqttConfig, or None: MQTT off
+    mqtt: MqttConfig | None = None  #: the broker to publish to; None: MQTT off
 
     @property
     def tz(self) -> dt.tzinfo:
@@ -128,7 +129,6 @@ def config_from_dict(raw: dict, where: str = "config") -> Config:
     if "min_free_mb" in sto:
         kw["min_free_mb"] = _number(where, "storage.min_free_mb", sto["min_free_mb"], 0, 10 ** 7)
     if "mqtt" in raw:
-        from .mqtt import MqttError, parse_section  # noqa: PLC0415
         try:
             kw["mqtt"] = parse_section(raw["mqtt"], where)
         except MqttError as exc:

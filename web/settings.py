@@ -1,5 +1,6 @@
 """Settings: sensor sites' names, the night window, sensitivity, retention,
-LAN access, the MQTT broker (:mod:`firmware_host.mqtt`) and the owner's password.  Stored in the store (setting
+LAN access, the MQTT broker (:mod:`firmware_host.mqtt`) and the owner's
+password.  Stored in the store (setting
 ``config``, the settings file's structure, on top of the file the daemon
 was started with); the daemon picks changes up within a minute (window)
 or at the next night (sensitivity, names)."""
