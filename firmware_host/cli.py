@@ -106,6 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     pw = sub.add_parser("passwd", help="set the owner's password for the web page")
     pw.add_argument("--data-dir")
+
+    bd = sub.add_parser("beds", help="list the beds publishing to an MQTT broker, with their last night")
+    bd.add_argument("--broker", required=True, metavar="HOST[:PORT]")
+    bd.add_argument("--topic-prefix", default="twitchmon")
+    bd.add_argument("--username")
+    bd.add_argument("--password-file")
+    bd.add_argument("--tls-ca", help="CA file: TLS, the broker's certificate checked against it")
+    bd.add_argument("--wait", type=_positive(float), default=2.0, help="seconds to listen after subscribing")
+    bd.add_argument("--json", action="store_true", help="one JSON object per bed")
     return p
 
 
@@ -304,7 +313,44 @@ def cmd_passwd(args) -> int:
     return 0
 
 
-COMMANDS = {"replay": cmd_replay, "simulate": cmd_simulate, "serve": cmd_serve, "demo": cmd_demo,
+def cmd_beds(args) -> int:
+    from .mqtt import MqttError, list_beds, parse_section  # noqa: PLC0415
+
+    host, _, port = args.broker.rpartition(":") if args.broker.count(":") == 1 else (args.broker, "", "")
+    sec = {"host": host or args.broker, "topic_prefix": args.topic_prefix, "device_id": "beds"}
+    if port:
+        try:
+            sec["port"] = int(port)
+        except ValueError:
+            raise UsageError(f"twitchmon beds: --broker {args.broker!r}: the port is not a number") from None
+    for key in ("username", "password_file", "tls_ca"):
+        if getattr(args, key):
+            sec[key] = getattr(args, key)
+    try:
+        m = parse_section(sec, "twitchmon beds")
+    except MqttError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        beds = list_beds(m, args.wait)
+    except MqttError as exc:
+        print(f"twitchmon beds: {exc}", file=sys.stderr)
+        return 1
+    for b in beds:
+        s = b["summary"] or {}
+        if args.json:
+            print(json.dumps(b))
+            continue
+        last = (f"last night {s.get('date')}: {s.get('total')} twitches "
+                + " ".join(f"{k} {v}" for k, v in (s.get("per_site") or {}).items())
+                + (f", {s['twitches_per_rest_hour']}/rest h" if s.get("twitches_per_rest_hour") is not None else "")
+                if s else "no night published yet")
+        print(f"{b['device_id']}  {b['availability'] or '?'}  {last}")
+    if not beds and not args.json:
+        print(f"no beds under {args.topic_prefix}/ on {m.where}")
+    return 0
+
+
+COMMANDS = {"beds": cmd_beds, "replay": cmd_replay, "simulate": cmd_simulate, "serve": cmd_serve, "demo": cmd_demo,
             "run": cmd_run, "record": cmd_record, "passwd": cmd_passwd}
 
 

@@ -19,6 +19,15 @@ start on half a configuration.
     [web]
     hosts = ["twitchmon.home"]   # names the page answers to on the LAN, besides
                                  # its IP addresses and this machine's name(.local)
+
+    [mqtt]                       # absent: MQTT off (see firmware_host/mqtt.py)
+    host = "broker.lan"
+    port = 1883                  # default 8883 with tls_ca
+    username = "bed1"
+    password_file = "/etc/twitchmon/mqtt-password"   # readable only by the service
+    tls_ca = "/etc/twitchmon/mqtt-ca.pem"            # TLS, the broker checked against this CA
+    topic_prefix = "twitchmon"
+    device_id = "bed1"           # default: the hostname
 """
 from __future__ import annotations
 
@@ -29,6 +38,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .adc import TwitchmonError
+from .mqtt import KEYS as MQTT_KEYS
+from .mqtt import MqttConfig, MqttError, parse_section
 
 
 class ConfigError(TwitchmonError, ValueError):
@@ -44,6 +55,7 @@ class Config:
     raw_retention_days: int = 30
     min_free_mb: float = 500.0
     web_hosts: tuple[str, ...] = ()  #: extra names in the page's Host allow-list ([web] hosts)
+    mqtt: MqttConfig | None = None  #: the broker to publish to; None: MQTT off
 
     @property
     def tz(self) -> dt.tzinfo:
@@ -71,7 +83,8 @@ def _number(where: str, key: str, v, lo: float, hi: float) -> float:
 
 
 KNOWN = {"night": {"start", "end", "timezone"}, "detector": {"sensitivity"},
-         "storage": {"raw_retention_days", "min_free_mb"}, "web": {"hosts"}}
+         "storage": {"raw_retention_days", "min_free_mb"}, "web": {"hosts"},
+         "mqtt": set(MQTT_KEYS)}
 
 
 def parse_config(text: str, where: str = "config") -> Config:
@@ -122,6 +135,11 @@ def config_from_dict(raw: dict, where: str = "config") -> Config:
         kw["min_free_mb"] = _number(where, "storage.min_free_mb", sto["min_free_mb"], 0, 10 ** 7)
     if "hosts" in raw.get("web", {}):
         kw["web_hosts"] = _hosts(where, raw["web"]["hosts"])
+    if "mqtt" in raw:
+        try:
+            kw["mqtt"] = parse_section(raw["mqtt"], where)
+        except MqttError as exc:
+            raise ConfigError(str(exc)) from None
     return Config(**kw)
 
 

@@ -599,6 +599,9 @@ def run_daemon(args) -> int:
     sampler = SamplerProcess(spec, channels, rate, seed=args.seed).start()
     rec = None
     live = _live_writer(store, ddir, channels, rate)
+    from .mqtt import Publisher, settings_for  # noqa: PLC0415 - its own thread; off unless a broker is named
+    pub = Publisher(settings_for(cfg, store), store.path, channels=channels,
+                    on_recording=lambda on: flags.update(night=on)).start()
     gaps = GapFiller()
     # button: a press marks the moment, a 2-s hold starts or stops recording
     panel = _status_panel(on_mark=lambda: flags.update(mark=True),
@@ -629,11 +632,13 @@ def run_daemon(args) -> int:
             elif not flags["night"] and rec is not None:
                 rec.close()  # rollover: the night's summary is stored
                 rec = None
+                pub.night_ended()
                 if live is not None:
                     live.set_state(night_id=None)
             codes = gaps.fill(block)  # missed periods become repeated frames: time stays true
             if live is not None:
                 live.write(codes)
+            pub.offer(rec)
             if flags["health"]:
                 flags["health"] = False
                 try:
@@ -646,6 +651,7 @@ def run_daemon(args) -> int:
                     cfg_rev, cfg = rev, effective_config(args.config, store)
                     sched.reschedule(cfg)
                     flags["night"] = window_open()
+                    pub.reconfigure(settings_for(cfg, store))
                     print(f"twitchmon: settings changed: night window {cfg.night_start:%H:%M}-"
                           f"{cfg.night_end:%H:%M}, sensitivity {cfg.sensitivity:g} (from the next night)",
                           flush=True)
@@ -683,6 +689,7 @@ def run_daemon(args) -> int:
         stats = sampler.stop()
         if rec is not None:
             rec.close()
+        pub.close()  # the last night's summary, then offline
         if stats and not sampler.error:
             print(f"twitchmon: sampler {stats}", flush=True)
     if sampler.error and not stopping["flag"]:

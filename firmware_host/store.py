@@ -83,7 +83,15 @@ MIGRATIONS: list[str] = [
         notes TEXT NOT NULL DEFAULT '',
         updated_utc TEXT NOT NULL
     );
+    """,
+    # 3: which nights' summaries an MQTT broker acknowledged (see firmware_host/mqtt.py)
     """
+    CREATE TABLE published (
+        night_id INTEGER PRIMARY KEY REFERENCES nights(id) ON DELETE CASCADE,
+        topic TEXT NOT NULL,
+        published_utc TEXT NOT NULL
+    );
+    """,
 ]
 
 
@@ -326,6 +334,21 @@ class Store:
         if unfinished:
             q += " AND finished = 0"
         return [dict(r) for r in self.db.execute(q + " ORDER BY id", args)]
+
+    # -- MQTT ---------------------------------------------------------------------
+    def unpublished_nights(self, from_id: int = 0) -> list[dict]:
+        """Ended nights (id >= ``from_id``) whose summary no broker has acknowledged, oldest first."""
+        rows = self.db.execute("SELECT * FROM nights WHERE id >= ? AND status != 'recording' AND id NOT IN "
+                               "(SELECT night_id FROM published) ORDER BY id", (from_id,))
+        return [self._night(r) for r in rows]
+
+    def mark_published(self, night_id: int, topic: str, published_utc: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO published (night_id, topic, published_utc) VALUES (?,?,?)",
+                        (night_id, topic, published_utc))
+
+    def published(self) -> dict[int, str]:
+        """Night id -> when its summary was acknowledged."""
+        return {r[0]: r[1] for r in self.db.execute("SELECT night_id, published_utc FROM published")}
 
     # -- settings ---------------------------------------------------------------
     def set_diary(self, date: str, factors: list[str], notes: str, updated_utc: str) -> None:

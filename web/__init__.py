@@ -80,9 +80,11 @@ def create_app(config: dict | None = None) -> Flask:
     @app.context_processor
     def _globals():
         import datetime as dt  # noqa: PLC0415
+        from firmware_host.mqtt import banner as mqtt_banner  # noqa: PLC0415
         hour = dt.datetime.now().hour
         # dark by default at night, whatever the phone's setting: a bright page at 3 a.m. wakes you
         return {"disclaimer": DISCLAIMER, "sensor_banner": sensor_banner(get_store()),
+                "mqtt_banner": mqtt_banner(get_store()),
                 "night_theme": hour >= 19 or hour < 8}
 
     @app.template_filter("dur")

@@ -1,5 +1,6 @@
 """Settings: sensor sites' names, the night window, sensitivity, retention,
-LAN access and the owner's password.  Stored in the store (setting
+LAN access, the MQTT broker (:mod:`firmware_host.mqtt`) and the owner's
+password.  Stored in the store (setting
 ``config``, the settings file's structure, on top of the file the daemon
 was started with); the daemon picks changes up within a minute (window)
 or at the next night (sensitivity, names)."""
@@ -34,7 +35,47 @@ def current(store) -> dict:
             "night_end": cfg.night_end.strftime("%H:%M"), "timezone": cfg.timezone or "",
             "sensitivity": cfg.sensitivity, "raw_retention_days": cfg.raw_retention_days,
             "lan_read_only": bool(store.get_setting("lan_read_only", False)),
-            "password_set": store.get_setting("password_hash") is not None}
+            "password_set": store.get_setting("password_hash") is not None, "mqtt": _mqtt_current(cfg, store)}
+
+
+def _mqtt_current(cfg, store) -> dict:
+    from firmware_host.mqtt import KEYS, default_device_id, settings_for  # noqa: PLC0415
+    m = cfg.mqtt
+    out = {k: (getattr(m, k, None) if m else None) or "" for k in KEYS}
+    out["device_id"] = out["device_id"] or default_device_id()
+    out["topic_prefix"] = out["topic_prefix"] or "twitchmon"
+    out.update(enabled=settings_for(cfg, store) is not None,
+               remote_control=bool(store.get_setting("mqtt_remote_control", False)))
+    return out
+
+
+def _mqtt_form(form) -> dict | None:
+    """The [mqtt] override from the form's MQTT section; None when no broker is named."""
+    from firmware_host.mqtt import KEYS  # noqa: PLC0415
+    sec = {k: form.get(f"mqtt_{k}", "").strip() for k in KEYS}
+    if not sec["host"]:
+        if form.get("mqtt_enabled") == "on":
+            raise ValueError("MQTT: name the broker (host) to publish to")
+        return None
+    if sec["port"]:
+        try:
+            sec["port"] = int(sec["port"])
+        except ValueError:
+            raise ValueError(f"MQTT port: {sec['port']!r} is not a number") from None
+    return {k: v for k, v in sec.items() if v != ""}
+
+
+def _save_mqtt_password(form, over: dict) -> None:
+    """A password typed on the page goes to a file only the service reads (0600)."""
+    import os  # noqa: PLC0415
+    pw = form.get("mqtt_password", "")
+    if pw and "mqtt" in over:
+        path = os.path.join(current_app.config["DATA_DIR"], "mqtt-password")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(pw + "\n")
+        os.chmod(path, 0o600)
+        over["mqtt"]["password_file"] = path
 
 
 def _validate(form) -> tuple[dict, list[str]]:
@@ -59,6 +100,9 @@ def _validate(form) -> tuple[dict, list[str]]:
     tz = form.get("timezone", "").strip()
     if tz:
         over["night"]["timezone"] = tz
+    mq = _mqtt_form(form)
+    if mq:
+        over["mqtt"] = mq
     config_from_dict(merge(load_raw(current_app.config.get("CONFIG_FILE")), over), "settings")
     return over, names
 
@@ -86,7 +130,10 @@ def save():
             return jsonify({"error": msg}), 400
         return render_template("settings.html", s=current(store), error=msg, saved=None,
                                sites=pins.SITES), 400
+    _save_mqtt_password(request.form, over)
     store.set_setting("config", over)
+    store.set_setting("mqtt_enabled", request.form.get("mqtt_enabled") == "on")
+    store.set_setting("mqtt_remote_control", request.form.get("mqtt_remote_control") == "on")
     store.set_setting("channel_names", names)
     store.set_setting("lan_read_only", request.form.get("lan_read_only") == "on")
     store.set_setting("config_rev", int(store.get_setting("config_rev", 0)) + 1)
