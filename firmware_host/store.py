@@ -120,7 +120,13 @@ def damaged(exc: BaseException) -> bool:
 
 
 def describe(exc: BaseException) -> str:
-    """What an :func:`unavailable` error means for the owner, in one line."""
+    """What an :func:`unavailable` error (or a file write's EROFS/ENOSPC) means
+    for the owner, in one line."""
+    import errno  # noqa: PLC0415
+    if isinstance(exc, OSError) and exc.errno == errno.EROFS:
+        return "the data dir is read-only: stored nights can be read, nothing can be saved"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full: nothing can be saved until space is freed"
     name = getattr(exc, "sqlite_errorname", "") or ""
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(exc):
         return "the database is busy (another program holds its write lock); try again in a minute"

@@ -122,12 +122,25 @@ def create_app(config: dict | None = None) -> Flask:
     @app.errorhandler(sqlite3.DatabaseError)
     def _db_unavailable(e):
         """Busy, full, read-only or damaged: say which, 503, never a 500 page."""
-        from markupsafe import escape  # noqa: PLC0415
-
         from firmware_host.store import describe, unavailable  # noqa: PLC0415
         if not unavailable(e):
             raise e
-        msg = describe(e)
+        return _unavailable(describe(e))
+
+    @app.errorhandler(OSError)
+    def _disk_unavailable(e):
+        """A file beside the database (the MQTT password) on a read-only or full
+        data dir: the same 503 line as the database's."""
+        import errno  # noqa: PLC0415
+
+        from firmware_host.store import describe  # noqa: PLC0415
+        if e.errno not in (errno.EROFS, errno.ENOSPC, errno.EDQUOT):
+            raise e
+        return _unavailable(describe(e))
+
+    def _unavailable(msg):
+        from markupsafe import escape  # noqa: PLC0415
+
         if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
             return _api_error(503, msg)
         return (f"<!doctype html><meta charset=utf-8><title>twitchmon</title><p role=alert>{escape(msg)}.</p>"
