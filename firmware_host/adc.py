@@ -216,7 +216,7 @@ class MCP3008:
         return msg.codes()
 
     def volts(self, code: int) -> float:
-        """Volts at the input for a single-ended ``code`` (VREF = 3.3 V)."""
+        """Volts at the input for a single-ended ``code`` (VREF = ``pins.VREF_V``)."""
         return code * pins.VREF_V / (pins.ADC_MAX_CODE + 1)
 
     def close(self) -> None:

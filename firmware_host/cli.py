@@ -23,6 +23,10 @@ class UsageError(Exception):
     """Bad usage or unreadable input: exit 2 with this one line."""
 
 
+class StartError(Exception):
+    """A failure at start that is not bad usage (a busy port, no SPI device): exit 1 with this one line."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2
         raise UsageError(f"{self.prog}: {message}")
@@ -104,16 +108,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     pw = sub.add_parser("passwd", help="set the owner's password for the web page")
     pw.add_argument("--data-dir")
+
+    bd = sub.add_parser("beds", help="list the beds publishing to an MQTT broker, with their last night")
+    bd.add_argument("--broker", required=True, metavar="HOST[:PORT]")
+    bd.add_argument("--topic-prefix", default="twitchmon")
+    bd.add_argument("--username")
+    bd.add_argument("--password-file")
+    bd.add_argument("--tls-ca", help="CA file: TLS, the broker's certificate checked against it")
+    bd.add_argument("--wait", type=_positive(float), default=2.0, help="seconds to listen after subscribing")
+    bd.add_argument("--json", action="store_true", help="one JSON object per bed")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    import threading  # noqa: PLC0415
+
+    if threading.current_thread() is threading.main_thread():
+        # the installed console script too (not only ``python -m``): SIGTERM unwinds
+        # like Ctrl-C, so the demo removes its temp dir and the daemon its night
+        signal.signal(signal.SIGTERM, _sigterm_to_exit)
     try:
         args = build_parser().parse_args(argv)
         return _dispatch(args)
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except StartError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -121,17 +143,34 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args) -> int:
+    import sqlite3  # noqa: PLC0415
+
     from .adc import ADCError  # noqa: PLC0415
     from .config import ConfigError  # noqa: PLC0415
+    from .store import ReadOnlyDataDir, StoreError, describe, unavailable  # noqa: PLC0415
     from .traces import TraceError  # noqa: PLC0415
 
     try:
         return COMMANDS[args.cmd](args)
-    except (TraceError, ConfigError) as exc:
+    except (TraceError, ConfigError, StoreError) as exc:
         raise UsageError(f"twitchmon {args.cmd}: {exc}") from None
-    except ADCError as exc:
+    except (ADCError, ReadOnlyDataDir) as exc:
         print(f"twitchmon {args.cmd}: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        raise
+    except OSError as exc:  # the disk or the network at start (full, read-only, a busy port): one line
+        from web import ListenError  # noqa: PLC0415
+        if isinstance(exc, ListenError):
+            _say_listen_error(args, exc.__cause__)
+        if not exc.strerror:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise StartError(f"twitchmon {args.cmd}: {where}{exc.strerror}") from None
+    except sqlite3.Error as exc:  # busy, full, read-only at a write: the store says which
+        if not unavailable(exc):
+            raise
+        raise StartError(f"twitchmon {args.cmd}: {describe(exc)}") from None
 
 
 # -- commands ----------------------------------------------------------------
@@ -210,14 +249,31 @@ def cmd_simulate(args) -> int:
     return 0
 
 
+def _say_listen_error(args, exc: OSError) -> None:
+    """A port or host the page cannot listen on, as one line: exit 2 for a
+    host that is not this machine's, 1 for a busy or forbidden port."""
+    import errno  # noqa: PLC0415
+    import socket  # noqa: PLC0415
+
+    host = getattr(args, "host", "127.0.0.1")
+    where = f"twitchmon {args.cmd}: cannot listen on {host}:{args.port}"
+    if isinstance(exc, (socket.gaierror, ValueError)) or exc.errno == errno.EADDRNOTAVAIL:
+        raise UsageError(f"{where}: --host {host!r} is not an address of this machine "
+                         f"({getattr(exc, 'strerror', None) or exc})") from None
+    if exc.errno == errno.EADDRINUSE:
+        raise StartError(f"{where}: the port is in use (another twitchmon? try --port)") from None
+    raise StartError(f"{where}: {exc.strerror or exc}") from None
+
+
 def cmd_serve(args) -> int:
     from .config import load_config  # noqa: PLC0415
     from .paths import data_dir  # noqa: PLC0415
     from web import create_app, serve  # noqa: PLC0415
 
-    load_config(args.config)  # a bad settings file: one line and exit 2 now, not a 500 on the page later
-    app = create_app({"DATA_DIR": str(data_dir(args.data_dir)), "HOST": args.host, "CONFIG_FILE": args.config})
-    serve(app, args.host, args.port)
+    cfg = load_config(args.config)  # a bad settings file: one line and exit 2 now, not a 500 on the page later
+    app = create_app({"DATA_DIR": str(data_dir(args.data_dir)), "HOST": args.host, "CONFIG_FILE": args.config,
+                      "ALLOWED_HOSTS": cfg.web_hosts})
+    serve(app, args.host, args.port)  # listens before it says "serving": a busy port is one line
     return 0
 
 
@@ -256,12 +312,49 @@ def cmd_passwd(args) -> int:
     if len(pw) < 8:
         raise UsageError("twitchmon passwd: use at least 8 characters")
     store = open_store(data_dir(args.data_dir))
-    store.set_setting("password_hash", generate_password_hash(pw))
+    store.set_password_hash(generate_password_hash(pw))  # and every page session logged out
     print("password set")
     return 0
 
 
-COMMANDS = {"replay": cmd_replay, "simulate": cmd_simulate, "serve": cmd_serve, "demo": cmd_demo,
+def cmd_beds(args) -> int:
+    from .mqtt import MqttError, list_beds, parse_section  # noqa: PLC0415
+
+    host, _, port = args.broker.rpartition(":") if args.broker.count(":") == 1 else (args.broker, "", "")
+    sec = {"host": host or args.broker, "topic_prefix": args.topic_prefix, "device_id": "beds"}
+    if port:
+        try:
+            sec["port"] = int(port)
+        except ValueError:
+            raise UsageError(f"twitchmon beds: --broker {args.broker!r}: the port is not a number") from None
+    for key in ("username", "password_file", "tls_ca"):
+        if getattr(args, key):
+            sec[key] = getattr(args, key)
+    try:
+        m = parse_section(sec, "twitchmon beds")
+    except MqttError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        beds = list_beds(m, args.wait)
+    except MqttError as exc:
+        print(f"twitchmon beds: {exc}", file=sys.stderr)
+        return 1
+    for b in beds:
+        s = b["summary"] or {}
+        if args.json:
+            print(json.dumps(b))
+            continue
+        last = (f"last night {s.get('date')}: {s.get('total')} twitches "
+                + " ".join(f"{k} {v}" for k, v in (s.get("per_site") or {}).items())
+                + (f", {s['twitches_per_rest_hour']}/rest h" if s.get("twitches_per_rest_hour") is not None else "")
+                if s else "no night published yet")
+        print(f"{b['device_id']}  {b['availability'] or '?'}  {last}")
+    if not beds and not args.json:
+        print(f"no beds under {args.topic_prefix}/ on {m.where}")
+    return 0
+
+
+COMMANDS = {"beds": cmd_beds, "replay": cmd_replay, "simulate": cmd_simulate, "serve": cmd_serve, "demo": cmd_demo,
             "run": cmd_run, "record": cmd_record, "passwd": cmd_passwd}
 
 
@@ -270,5 +363,4 @@ def _sigterm_to_exit(*_):
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _sigterm_to_exit)
     sys.exit(main())

@@ -15,6 +15,19 @@ start on half a configuration.
     [storage]
     raw_retention_days = 30      # raw EDF older than this is deleted; counts stay
     min_free_mb = 500            # stop raw recording below this, keep counting
+
+    [web]
+    hosts = ["twitchmon.home"]   # names the page answers to on the LAN, besides
+                                 # its IP addresses and this machine's name(.local)
+
+    [mqtt]                       # absent: MQTT off (see firmware_host/mqtt.py)
+    host = "broker.lan"
+    port = 1883                  # default 8883 with tls_ca
+    username = "bed1"
+    password_file = "/etc/twitchmon/mqtt-password"   # readable only by the service
+    tls_ca = "/etc/twitchmon/mqtt-ca.pem"            # TLS, the broker checked against this CA
+    topic_prefix = "twitchmon"
+    device_id = "bed1"           # default: the hostname
 """
 from __future__ import annotations
 
@@ -25,6 +38,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .adc import TwitchmonError
+from .mqtt import KEYS as MQTT_KEYS
+from .mqtt import MqttConfig, MqttError, parse_section
 
 
 class ConfigError(TwitchmonError, ValueError):
@@ -39,6 +54,8 @@ class Config:
     sensitivity: float = 5.0
     raw_retention_days: int = 30
     min_free_mb: float = 500.0
+    web_hosts: tuple[str, ...] = ()  #: extra names in the page's Host allow-list ([web] hosts)
+    mqtt: MqttConfig | None = None  #: the broker to publish to; None: MQTT off
 
     @property
     def tz(self) -> dt.tzinfo:
@@ -66,7 +83,8 @@ def _number(where: str, key: str, v, lo: float, hi: float) -> float:
 
 
 KNOWN = {"night": {"start", "end", "timezone"}, "detector": {"sensitivity"},
-         "storage": {"raw_retention_days", "min_free_mb"}}
+         "storage": {"raw_retention_days", "min_free_mb"}, "web": {"hosts"},
+         "mqtt": set(MQTT_KEYS)}
 
 
 def parse_config(text: str, where: str = "config") -> Config:
@@ -115,7 +133,22 @@ def config_from_dict(raw: dict, where: str = "config") -> Config:
         kw["raw_retention_days"] = int(_number(where, "storage.raw_retention_days", sto["raw_retention_days"], 1, 3650))
     if "min_free_mb" in sto:
         kw["min_free_mb"] = _number(where, "storage.min_free_mb", sto["min_free_mb"], 0, 10 ** 7)
+    if "hosts" in raw.get("web", {}):
+        kw["web_hosts"] = _hosts(where, raw["web"]["hosts"])
+    if "mqtt" in raw:
+        try:
+            kw["mqtt"] = parse_section(raw["mqtt"], where)
+        except MqttError as exc:
+            raise ConfigError(str(exc)) from None
     return Config(**kw)
+
+
+def _hosts(where: str, v) -> tuple[str, ...]:
+    import re  # noqa: PLC0415
+    name = re.compile(r"\.?[a-z0-9]([a-z0-9-]{0,62})(\.[a-z0-9]([a-z0-9-]{0,62}))*\.?", re.I)
+    if not isinstance(v, list) or not all(isinstance(h, str) and len(h) <= 253 and name.fullmatch(h) for h in v):
+        raise ConfigError(f"{where}: web.hosts = {v!r} must be a list of host names like \"twitchmon.home\"")
+    return tuple(v)
 
 
 def load_config(path: str | Path | None) -> Config:

@@ -14,10 +14,14 @@ of signal and no stored night.
 """
 from __future__ import annotations
 
+import collections
 import datetime as dt
+import errno
 import os
 import queue
+import shutil
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -28,13 +32,18 @@ from . import pins
 from .analysis import night_date, summary_from_store
 from .detector import Detector, DetectorConfig
 from .paths import data_dir as resolve_data_dir
-from .store import open_store
+from .store import open_store, unavailable
 from .schedule import clock_is_set
 from .traces import EdfWriter, edf_is_unfinished, recover_edf
 
 SYNC_S = 2.0  #: fsync interval for the raw recording, s
 FILE_S = 3600.0  #: one EDF+ file per hour of the night
 DB_S = 60.0  #: how often the night's running duration goes to SQLite, s (SD-card wear)
+RETRY_S = 10.0  #: how often writes the store refused (busy, full) are tried again, s
+HELD_MAX_EVENTS = 200_000  #: events held in memory at most while the store takes no writes (~200 B each)
+CLOSE_WAIT_S = 8.0  #: how long a night's end waits for a busy store, s (systemd's stop timeout is 20 s)
+RESERVE_MB = 8.0  #: space kept for the counts on the data filesystem, MB (see :class:`Reserve`)
+DAEMON_BUSY_S = 2.0  #: the daemon's SQLite busy timeout, s: short, it holds its writes rather than wait
 
 
 def recover(store, data_dir: Path, log=print) -> int:
@@ -70,16 +79,98 @@ def recover(store, data_dir: Path, log=print) -> int:
     return fixed
 
 
+MAX_SITE_NAME = 32  #: characters in a site's name
+
+
+def site_name_problem(names: list[str]) -> str | None:
+    """Why these sites' names cannot be used (one line), or None.  Each is
+    1..32 characters with no control or invisible formatting character (NUL,
+    newline, right-to-left override and the like), and each is its own in
+    the EDF label it becomes (its first 16 characters, in ASCII)."""
+    import unicodedata  # noqa: PLC0415
+
+    from .traces import EDF_LABEL_CHARS, edf_label  # noqa: PLC0415
+
+    for c, n in enumerate(names):
+        if not isinstance(n, str) or not 1 <= len(n) <= MAX_SITE_NAME:
+            return f"site {c + 1}: a name of 1 to {MAX_SITE_NAME} characters"
+        if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for ch in n):
+            return f"site {c + 1}: the name holds a control or invisible character; use letters, digits, spaces"
+    labels = [edf_label(n).casefold() for n in names]
+    for c, n in enumerate(names):
+        for d in range(c):
+            if (labels[c] and labels[d] == labels[c]) or names[d].casefold() == n.casefold():
+                return (f"sites {d + 1} and {c + 1}: each site needs its own name, different within "
+                        f"its first {EDF_LABEL_CHARS} characters (the recording's label)")
+    return None
+
+
 def site_names(store, channels: int) -> list[str]:
     """The sensor sites' names: as the owner named them on the page, else pins.SITES."""
-    names = store.get_setting("channel_names")
-    if isinstance(names, list) and len(names) >= channels and all(isinstance(n, str) and n for n in names):
+    try:
+        names = store.get_setting("channel_names")
+    except sqlite3.Error:  # unreadable now: the default names still label the recording
+        names = None
+    if isinstance(names, list) and len(names) >= channels and site_name_problem(names[:channels]) is None:
         return names[:channels]
     return pins.site_names(channels)
 
 
+class Reserve:
+    """Free space kept for the counts: a file of ``RESERVE_MB`` on the data
+    dir's filesystem, allocated while there is room and deleted when the
+    disk fills.  The raw recording is what fills it (8 KB/s); once raw
+    recording stops, the reserve gives SQLite room for the rest of the
+    night's events (a night's events are well under 1 MB)."""
+
+    NAME = ".twitchmon-reserve"
+
+    def __init__(self, data_dir: Path, mb: float | None = None):
+        self.path = Path(data_dir) / self.NAME
+        self.bytes = int((RESERVE_MB if mb is None else mb) * 1e6)
+
+    def make(self) -> bool:
+        """Allocate the reserve if it is not there and the disk has twice its size free."""
+        if self.path.exists():
+            return True
+        try:
+            if shutil.disk_usage(self.path.parent).free < 2 * self.bytes:
+                return False
+            tmp = self.path.with_name(self.NAME + ".new")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.posix_fallocate(fd, 0, self.bytes)  # real blocks, not a sparse promise
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path)
+            return True
+        except OSError:
+            try:
+                os.remove(self.path.with_name(self.NAME + ".new"))
+            except OSError:
+                pass
+            return False
+
+    def release(self) -> bool:
+        """Give the reserve back to the filesystem; True if there was one."""
+        try:
+            os.remove(self.path)
+            return True
+        except FileNotFoundError:
+            return False
+        except OSError:  # read-only: there is no space to give anyway
+            return False
+
+
 class NightRecorder:
-    """Writes one night: EDF+ files (one per hour) and events in the store."""
+    """Writes one night: EDF+ files (one per hour) and events in the store.
+
+    Counting never waits on the disk or the database.  A raw write that
+    fails (disk full, I/O error) stops raw recording and says why; a store
+    write that fails because the database is busy, locked, full or
+    read-only is held in memory, in order, and tried again every
+    ``RETRY_S`` (at once when the disk-full reserve has just been released),
+    so the night's events reach the store when it takes writes again."""
 
     def __init__(self, store, data_dir: Path, rate_hz: float, channels: int, source: str, *,
                  sensitivity: float | None = None, clock=None):
@@ -89,44 +180,160 @@ class NightRecorder:
         self.start = self.clock()
         self.clock_was_set = clock_is_set(self.start)
         self.raw_stopped_reason: str | None = None
+        # writes the store has not taken yet: in order, then the latest of each running total
+        self._ordered: collections.deque = collections.deque()
+        self._latest: dict = {}
+        self.held_events = 0  #: events waiting in memory for the store
+        self.lost_events = 0  #: events dropped because more than HELD_MAX_EVENTS were waiting
+        self.db_problem: str | None = None  #: why the store takes no writes now, or None
+        self._retry_at = 0.0
+        self._flushing = False
+        self.reserve = Reserve(data_dir)
+        self.reserve.make()
         self.names = site_names(store, channels)
-        self.night_id = store.add_night(date=night_date(self.start), start_utc=self.start.isoformat(timespec="seconds"),
-                                        source=source, rate_hz=rate_hz, channels=channels,
-                                        channel_names=self.names, status="recording")
+        self.night_id: int | None = None
+        self._source = source
+        self._db(self._add_night)
         if sensitivity is None:  # the page's Settings (nothing else writes a sensitivity)
             from .config import effective_config  # noqa: PLC0415
             sensitivity = effective_config(None, store).sensitivity
         self.det = Detector(DetectorConfig(rate_hz=rate_hz, channels=channels, sensitivity=sensitivity))
         self.samples = 0
         self.writer: EdfWriter | None = None
-        self.rec_id = None
+        self._rec: dict | None = None  # the open file's recordings row: {"id": ...} once stored
         self.file_start_sample = 0
         self.last_sync = time.monotonic()
         self.last_db = time.monotonic()
         self.raw_enabled = True
 
+    def _add_night(self) -> None:
+        self.night_id = self.store.add_night(
+            date=night_date(self.start), start_utc=self.start.isoformat(timespec="seconds"), source=self._source,
+            rate_hz=self.rate_hz, channels=self.channels, channel_names=self.names, status="recording")
+
+    # -- store writes that may wait ---------------------------------------------------
+    def _db(self, op, *, key: str | None = None, events: int = 0) -> None:
+        """Do a store write now, or hold it until the store takes writes.
+        ``key``: a running total (counts, duration) whose latest value
+        replaces an earlier held one; held after every ordered write."""
+        if not (self._ordered or self._latest):
+            try:
+                op()
+                return
+            except sqlite3.Error as exc:
+                if not unavailable(exc):
+                    raise
+                freed = self._unavailable(exc)
+            self._hold(op, key, events)
+            if freed:
+                self.flush(force=True)
+            return
+        self._hold(op, key, events)
+        self.flush()
+
+    def _hold(self, op, key: str | None, events: int) -> None:
+        if key is not None:
+            self._latest.pop(key, None)  # re-inserted last: after every earlier write
+            self._latest[key] = op
+            return
+        if events and self.held_events + events > HELD_MAX_EVENTS:
+            if not self.lost_events:
+                print(f"twitchmon: more than {HELD_MAX_EVENTS} events wait for the database; "
+                      "dropping the newest", file=sys.stderr, flush=True)
+            self.lost_events += events
+            return
+        self._ordered.append((events, op))
+        self.held_events += events
+
+    def _unavailable(self, exc: sqlite3.Error) -> bool:
+        """Note why the store takes no writes; on a full disk stop raw
+        recording and release the reserve.  True if space was freed."""
+        first = self.db_problem is None
+        self.db_problem = str(exc)
+        self._retry_at = time.monotonic() + RETRY_S
+        if first:
+            print(f"twitchmon: the database takes no writes ({exc}); the night's events are held in memory "
+                  f"and stored when it does; counting goes on", file=sys.stderr, flush=True)
+        if getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL" or "full" in str(exc):
+            return self._disk_full(f"raw recording stopped: the disk is full ({exc})")
+        return False
+
+    def _disk_full(self, reason: str) -> bool:
+        self.stop_raw(reason)
+        if self.reserve.release():
+            print(f"twitchmon: released the {self.reserve.bytes / 1e6:g} MB reserve for the night's counts",
+                  file=sys.stderr, flush=True)
+            self._retry_at = 0.0
+            return True
+        return False
+
+    def flush(self, force: bool = False) -> bool:
+        """Try the held writes, in order (at most every ``RETRY_S`` unless
+        ``force``).  True when nothing is held."""
+        if self._flushing or not (self._ordered or self._latest):
+            return not (self._ordered or self._latest)
+        if not force and time.monotonic() < self._retry_at:
+            return False
+        self._flushing = True
+        done = 0
+        try:
+            for _attempt in range(3):  # a second go right after the reserve is released
+                try:
+                    while self._ordered:
+                        self._ordered[0][1]()
+                        n, _ = self._ordered.popleft()
+                        self.held_events -= n
+                        done += 1
+                    while self._latest:
+                        key = next(iter(self._latest))
+                        self._latest[key]()
+                        del self._latest[key]
+                        done += 1
+                except sqlite3.Error as exc:
+                    if not unavailable(exc):
+                        raise
+                    if self._unavailable(exc):
+                        continue
+                    return False
+                break
+            else:
+                return False
+            print(f"twitchmon: the database takes writes again; {done} held write(s) stored",
+                  file=sys.stderr, flush=True)
+            self.db_problem = None
+            return True
+        finally:
+            self._flushing = False
+
+    # -- raw recording ----------------------------------------------------------------------
     def _open_file(self) -> None:
         t = self.start + dt.timedelta(seconds=self.samples / self.rate_hz)
-        rel = Path("recordings") / self.start.strftime("%Y-%m-%d") / f"night-{self.night_id}-{t:%H%M%S}.edf"
+        rel = Path("recordings") / self.start.strftime("%Y-%m-%d") / \
+            f"night-{self.night_id if self.night_id is not None else 'new'}-{t:%H%M%S}.edf"
         (self.data_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         self.writer = EdfWriter(self.data_dir / rel, self.rate_hz, self.names, t)
-        self.rec_id = self.store.add_recording(self.night_id, str(rel), self.samples / self.rate_hz)
+        rec = self._rec = {"id": None}
+        start_t = self.samples / self.rate_hz
+        self._db(lambda: rec.update(id=self.store.add_recording(self.night_id, str(rel), start_t)))
         self.file_start_sample = self.samples
         self._file_dated = t  # the start written into its header
 
     def _close_file(self) -> None:
         if self.writer is not None:
-            self.writer.close()
-            self.store.finish_recording(self.rec_id, self.writer.samples_written)
+            writer, rec, self.writer = self.writer, self._rec, None
+            try:
+                writer.close()
+            finally:  # what it holds is final either way (a failed last write keeps the records before it)
+                n = writer.samples_written
+                self._db(lambda: self.store.finish_recording(rec["id"], n))
             right = self.start + dt.timedelta(seconds=self.file_start_sample / self.rate_hz)
             if self.clock_was_set and abs((right - self._file_dated).total_seconds()) >= 1.0:
                 # opened on an unset clock (1970): date the file now that the clock is right
                 from .traces import set_edf_start  # noqa: PLC0415
                 try:
-                    set_edf_start(self.writer.path, right)
+                    set_edf_start(writer.path, right)
                 except (OSError, ValueError) as exc:
-                    print(f"twitchmon: could not re-date {self.writer.path}: {exc}", file=sys.stderr, flush=True)
-            self.writer = None
+                    print(f"twitchmon: could not re-date {writer.path}: {exc}", file=sys.stderr, flush=True)
 
     def feed(self, codes) -> None:
         if self.raw_enabled:
@@ -134,17 +341,23 @@ class NightRecorder:
                 if self.writer is None or (self.samples - self.file_start_sample) >= FILE_S * self.rate_hz:
                     self._close_file()
                     self._open_file()
-                self.writer.write(codes)
+                self.writer.write(codes)  # raises OSError when pyedflib reports a failed write
                 if time.monotonic() - self.last_sync >= SYNC_S:
                     self.writer.sync()
                     self.last_sync = time.monotonic()
-                    if time.monotonic() - self.last_db >= DB_S:  # recover() rebuilds it after a crash
-                        self.store.update_night(self.night_id, duration_s=self.samples / self.rate_hz)
-                        self.last_db = time.monotonic()
             except OSError as exc:  # disk full or gone: keep counting, stop raw
-                self.stop_raw(f"raw recording stopped: {exc.strerror or exc}")
+                why = f"raw recording stopped: {exc.strerror or exc}"
+                if exc.errno == errno.ENOSPC:
+                    self._disk_full(why)
+                else:
+                    self.stop_raw(why)
         self.samples += len(codes)
         self._store(self.det.process(codes))
+        if time.monotonic() - self.last_db >= DB_S:  # recover() rebuilds it after a crash
+            dur = self.samples / self.rate_hz
+            self._db(lambda: self.store.update_night(self.night_id, duration_s=dur), key="duration")
+            self.last_db = time.monotonic()
+        self.flush()
 
     def stop_raw(self, reason: str) -> None:
         """Stop writing the raw EDF (disk full, or nearly); counting goes on.
@@ -153,12 +366,12 @@ class NightRecorder:
             return
         self.raw_enabled = False
         self.raw_stopped_reason = reason
+        print(f"twitchmon: {reason}; counting goes on", file=sys.stderr, flush=True)
         try:
             self._close_file()
         except OSError:
             self.writer = None
-        self.store.set_setting(f"night.{self.night_id}.raw_stopped", reason)
-        print(f"twitchmon: {reason}; counting goes on", file=sys.stderr, flush=True)
+        self._db(lambda: self.store.set_setting(f"night.{self.night_id}.raw_stopped", reason), key="raw_stopped")
 
     def fix_clock(self) -> bool:
         """If the night began before the clock was set (a Pi has no battery
@@ -171,17 +384,21 @@ class NightRecorder:
             return False
         self.start = now - dt.timedelta(seconds=self.samples / self.rate_hz)
         self.clock_was_set = True
-        self.store.update_night(self.night_id, start_utc=self.start.isoformat(timespec="seconds"),
-                                date=night_date(self.start))
+        start = self.start
+        self._db(lambda: self.store.update_night(self.night_id, start_utc=start.isoformat(timespec="seconds"),
+                                                 date=night_date(start)), key="clock")
         return True
+
+    def mark(self) -> None:
+        """The button was pressed: mark this moment of the night."""
+        t = self.samples / self.rate_hz
+        self._db(lambda: self.store.add_events(self.night_id, marks=[{"t": t}]), events=1)
 
     def _store(self, ev) -> None:
         if not (ev.twitches or ev.movements or ev.faults):
             return
         tws = [t.as_dict() for t in ev.twitches]
         mvs = [m.as_dict() for m in ev.movements]
-        self.store.add_events(self.night_id, tws, mvs)
-        self.store.add_health(self.night_id, ev.faults)
         if self.writer is not None:
             off = self.file_start_sample / self.rate_hz
             for t in tws:
@@ -190,23 +407,47 @@ class NightRecorder:
             for m in mvs:
                 if m["t"] >= off:
                     self.writer.annotate(m["t"] - off, m["end"] - m["t"], "movement")
-        self.store.refresh_counts(self.night_id)
-        self.store.update_night(self.night_id, duration_s=self.samples / self.rate_hz, rest_s=self.det.rest_s)
+        if tws or mvs:
+            self._db(lambda: self.store.add_events(self.night_id, tws, mvs), events=len(tws) + len(mvs))
+        if ev.faults:
+            faults = list(ev.faults)
+            self._db(lambda: self.store.add_health(self.night_id, faults))
+        self._db(lambda: self.store.refresh_counts(self.night_id), key="counts")
+        dur, rest = self.samples / self.rate_hz, self.det.rest_s
+        self._db(lambda: self.store.update_night(self.night_id, duration_s=dur, rest_s=rest), key="running")
 
-    def close(self) -> None:
+    def close(self, wait_s: float = CLOSE_WAIT_S) -> None:
         self._store(self.det.finish())
-        self._close_file()
+        try:
+            self._close_file()
+        except OSError as exc:
+            print(f"twitchmon: could not close the raw recording: {exc}", file=sys.stderr, flush=True)
+            self.writer = None
         end = self.start + dt.timedelta(seconds=self.samples / self.rate_hz)
-        from .analysis import summary_from_detector  # noqa: PLC0415
+        dur, rest = self.samples / self.rate_hz, self.det.rest_s
 
-        dur = self.samples / self.rate_hz
-        faults = [dict(h) for h in self.store.health(self.night_id)]
-        summary = summary_from_detector(self.det, self.store.twitches(self.night_id), faults, dur)
-        self.store.update_night(self.night_id, status="complete", duration_s=dur,
-                                rest_s=self.det.rest_s, end_utc=end.isoformat(timespec="seconds"),
-                                heart_rate_bpm=self.det.heart_rate_bpm, mains_hz=self.det.mains_hz,
-                                summary=summary)
-        self.store.refresh_counts(self.night_id)
+        def finish():  # run when the store takes it: every event is in by then
+            from .analysis import summary_from_detector  # noqa: PLC0415
+            faults = [dict(h) for h in self.store.health(self.night_id)]
+            summary = summary_from_detector(self.det, self.store.twitches(self.night_id), faults, dur)
+            self.store.update_night(self.night_id, status="complete", duration_s=dur, rest_s=rest,
+                                    end_utc=end.isoformat(timespec="seconds"), heart_rate_bpm=self.det.heart_rate_bpm,
+                                    mains_hz=self.det.mains_hz, summary=summary)
+            self.store.refresh_counts(self.night_id)
+
+        for key in ("running", "duration", "counts"):  # the final write has them all
+            self._latest.pop(key, None)
+        self._db(finish, key="finish")
+        t_end = time.monotonic() + wait_s
+        while not self.flush(force=True) and time.monotonic() < t_end:
+            time.sleep(min(1.0, max(0.0, t_end - time.monotonic())))
+        if self._ordered or self._latest:
+            print(f"twitchmon: the database took no writes before the end ({self.db_problem}): "
+                  f"{self.held_events} event(s) of this night not stored; its counts stay as last stored",
+                  file=sys.stderr, flush=True)
+        elif self.lost_events:
+            print(f"twitchmon: {self.lost_events} event(s) of this night were dropped while the database "
+                  "took no writes", file=sys.stderr, flush=True)
 
 
 class GapFiller:
@@ -258,9 +499,12 @@ def health_state(rec) -> str:
 
 def _status_panel(on_mark, on_toggle):
     """The LED and button on a Pi; None where gpiozero finds no GPIO."""
+    import warnings  # noqa: PLC0415
     try:
-        from .status import StatusPanel  # noqa: PLC0415
-        return StatusPanel(on_mark=on_mark, on_toggle=on_toggle)
+        with warnings.catch_warnings():  # gpiozero's pin-factory fallbacks: a line each, not news
+            warnings.simplefilter("ignore")
+            from .status import StatusPanel  # noqa: PLC0415
+            return StatusPanel(on_mark=on_mark, on_toggle=on_toggle)
     except Exception:  # noqa: BLE001 - no GPIO here (laptop, CI): run without the LED
         return None
 
@@ -270,7 +514,7 @@ def _live_writer(store, ddir: Path, channels: int, rate_hz: float):
     from .live import publish  # noqa: PLC0415
     try:
         return publish(store, ddir, channels, rate_hz)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, sqlite3.Error) as exc:
         print(f"twitchmon: no live signal view: {exc}", file=sys.stderr, flush=True)
         return None
 
@@ -287,10 +531,21 @@ def run_daemon(args) -> int:
     cfg = load_config(args.config)  # a bad file stops here, before anything starts
     ddir = resolve_data_dir(args.data_dir)
     ddir.mkdir(parents=True, exist_ok=True)
-    store = open_store(ddir)
+    store = open_store(ddir, busy_timeout_s=DAEMON_BUSY_S, check=True)  # damaged or missing: one line, exit 2
+    if store.readonly:
+        from .store import ReadOnlyDataDir  # noqa: PLC0415
+        raise ReadOnlyDataDir(f"{ddir} is read-only: nothing can be recorded there (remount it read-write, "
+                              "or give --data-dir); the page can still show the stored nights")
     cfg = effective_config(args.config, store)  # with the page's Settings on top
     cfg_rev = store.get_setting("config_rev", 0)
-    n = recover(store, ddir)  # also the catch-up: a night a power cut ended gets its summary
+    try:
+        n = recover(store, ddir)  # also the catch-up: a night a power cut ended gets its summary
+    except sqlite3.Error as exc:
+        if not unavailable(exc):
+            raise
+        n = 0  # busy or full now: the next start finishes them (nothing is lost by waiting)
+        print(f"twitchmon: could not finish the nights a crash left ({exc}); the next start will",
+              file=sys.stderr, flush=True)
     if n:
         print(f"twitchmon: recovered {n} recording(s)/night(s) left by a crash", flush=True)
     spec = args.source or _default_source()
@@ -319,14 +574,20 @@ def run_daemon(args) -> int:
     flags = {"night": window_open(), "low_disk": False, "health": False}
 
     def retention_job() -> None:
-        st = open_store(ddir)
         try:
-            gone = retention(st, ddir, now(), cfg.raw_retention_days)
-            if gone:
-                print(f"twitchmon: retention deleted {len(gone)} raw file(s) older than "
-                      f"{cfg.raw_retention_days} days", flush=True)
-        finally:
-            st.close()
+            st = open_store(ddir, busy_timeout_s=DAEMON_BUSY_S)
+            try:
+                gone = retention(st, ddir, now(), cfg.raw_retention_days)
+            finally:
+                st.close()
+        except sqlite3.Error as exc:
+            if not unavailable(exc):
+                raise
+            print(f"twitchmon: retention skipped today: {exc}", file=sys.stderr, flush=True)
+            return
+        if gone:
+            print(f"twitchmon: retention deleted {len(gone)} raw file(s) older than "
+                  f"{cfg.raw_retention_days} days", flush=True)
 
     sched = NightScheduler(
         cfg, open_night=lambda: flags.update(night=True),
@@ -338,12 +599,13 @@ def run_daemon(args) -> int:
     sampler = SamplerProcess(spec, channels, rate, seed=args.seed).start()
     rec = None
     live = _live_writer(store, ddir, channels, rate)
+    from .mqtt import Publisher, settings_for  # noqa: PLC0415 - its own thread; off unless a broker is named
+    pub = Publisher(settings_for(cfg, store), store.path, channels=channels,
+                    on_recording=lambda on: flags.update(night=on)).start()
     gaps = GapFiller()
     # button: a press marks the moment, a 2-s hold starts or stops recording
     panel = _status_panel(on_mark=lambda: flags.update(mark=True),
                           on_toggle=lambda: flags.update(night=not flags["night"])) if spec == "adc" else None
-    print(f"twitchmon: sampling {channels} channels at {rate:g} Hz from {spec}; data in {ddir}; "
-          f"night window {cfg.night_start:%H:%M}-{cfg.night_end:%H:%M}", flush=True)
     wd = watchdog_interval_s()
     last_ping = 0.0
     ready = False
@@ -352,11 +614,15 @@ def run_daemon(args) -> int:
             try:
                 block = sampler.queue.get(timeout=0.5)
             except queue.Empty:
+                if not sampler.proc.is_alive():  # died without a word (killed): stop, do not wait forever
+                    break
                 continue
             if block is None:
                 break
             if not ready:
                 ready = sd_notify("READY=1") or True
+                print(f"twitchmon: sampling {channels} channels at {rate:g} Hz from {spec}; data in {ddir}; "
+                      f"night window {cfg.night_start:%H:%M}-{cfg.night_end:%H:%M}", flush=True)
             t = time.monotonic()
             if wd and t - last_ping >= wd:  # blocks flowing: sampler and recorder both alive
                 sd_notify("WATCHDOG=1")
@@ -366,18 +632,26 @@ def run_daemon(args) -> int:
             elif not flags["night"] and rec is not None:
                 rec.close()  # rollover: the night's summary is stored
                 rec = None
+                pub.night_ended()
                 if live is not None:
                     live.set_state(night_id=None)
             codes = gaps.fill(block)  # missed periods become repeated frames: time stays true
             if live is not None:
                 live.write(codes)
+            pub.offer(rec)
             if flags["health"]:
                 flags["health"] = False
-                rev = store.get_setting("config_rev", 0)
+                try:
+                    rev = store.get_setting("config_rev", 0)
+                except sqlite3.Error as exc:
+                    if not unavailable(exc):
+                        raise
+                    rev = cfg_rev  # unreadable now: keep the settings we have
                 if rev != cfg_rev:  # the owner saved Settings on the page
                     cfg_rev, cfg = rev, effective_config(args.config, store)
                     sched.reschedule(cfg)
                     flags["night"] = window_open()
+                    pub.reconfigure(settings_for(cfg, store))
                     print(f"twitchmon: settings changed: night window {cfg.night_start:%H:%M}-"
                           f"{cfg.night_end:%H:%M}, sensitivity {cfg.sensitivity:g} (from the next night)",
                           flush=True)
@@ -389,9 +663,13 @@ def run_daemon(args) -> int:
                           flush=True)
                 if rec is not None:
                     rec.fix_clock()
-                    store.set_setting("health", json.dumps({"t": now().isoformat(timespec="seconds"),
-                                                            "status": list(rec.det.status),
-                                                            "spi_errors": spi_errors}))
+                    try:  # for the page's banner; the next check writes it again
+                        store.set_setting("health", json.dumps({"t": now().isoformat(timespec="seconds"),
+                                                                "status": list(rec.det.status),
+                                                                "spi_errors": spi_errors}))
+                    except sqlite3.Error as exc:
+                        if not unavailable(exc):
+                            raise
             if rec is None:
                 continue
             rec.feed(codes)
@@ -400,7 +678,7 @@ def run_daemon(args) -> int:
             if flags["low_disk"] and rec.raw_enabled:
                 rec.stop_raw(f"disk nearly full (under {cfg.min_free_mb:g} MB free)")
             if flags.pop("mark", False):
-                store.add_events(rec.night_id, marks=[{"t": rec.samples / rate}])
+                rec.mark()
     finally:
         if panel is not None:
             panel.show("idle")
@@ -411,8 +689,12 @@ def run_daemon(args) -> int:
         stats = sampler.stop()
         if rec is not None:
             rec.close()
-        if stats:
+        pub.close()  # the last night's summary, then offline
+        if stats and not sampler.error:
             print(f"twitchmon: sampler {stats}", flush=True)
+    if sampler.error and not stopping["flag"]:
+        print(f"twitchmon run: {spec}: {sampler.error}", file=sys.stderr, flush=True)
+        return 1
     return 0
 
 

@@ -22,8 +22,8 @@ from .traces import EdfWriter
 
 
 def fill_nights(data_dir: str, nights: int, minutes: float, *, today: dt.date | None = None,
-                log=print) -> list[int]:
-    """Simulate, detect and store ``nights`` nights ending last night."""
+                log=print, stop: threading.Event | None = None) -> list[int]:
+    """Simulate, detect and store ``nights`` nights ending last night (until ``stop`` is set)."""
     store = open_store(data_dir)
     today = today or dt.date.today()
     ids = []
@@ -39,6 +39,10 @@ def fill_nights(data_dir: str, nights: int, minutes: float, *, today: dt.date | 
         names = pins.site_names(night.channels)
         writer = EdfWriter(Path(data_dir) / rel, night.rate_hz, names, start.astimezone(dt.timezone.utc))
         for block in night.blocks(50_000):
+            if stop is not None and stop.is_set():  # the demo is ending: its dir is about to go
+                writer.close()
+                store.close()
+                return ids
             writer.write(block)
             ev.extend(det.process(block))
         ev.extend(det.finish())
@@ -85,18 +89,26 @@ def live_feed(data_dir: str, stop: threading.Event, *, seed: int = 7, block_s: f
 
 
 def run_demo(port: int = 8080, nights: int = 5, minutes: float = 20.0) -> int:
-    from web import create_app, serve  # noqa: PLC0415
+    """The demo until SIGTERM or Ctrl-C; its data dir is removed however it ends
+    (a busy port included: the server listens before anything writes there)."""
+    from web import create_app, make_server, serve  # noqa: PLC0415
 
     data_dir = tempfile.mkdtemp(prefix="twitchmon-demo-")
     stop = threading.Event()
+    workers = []
     try:
         app = create_app({"DATA_DIR": data_dir, "HOST": "127.0.0.1", "DEMO": True})
-        t = threading.Thread(target=fill_nights, args=(data_dir, nights, minutes), daemon=True)
-        t.start()
-        threading.Thread(target=live_feed, args=(data_dir, stop), daemon=True).start()
+        server = make_server(app, "127.0.0.1", port)
+        workers = [threading.Thread(target=fill_nights, args=(data_dir, nights, minutes),
+                                    kwargs={"stop": stop}, daemon=True),
+                   threading.Thread(target=live_feed, args=(data_dir, stop), daemon=True)]
+        for t in workers:
+            t.start()
         print(f"twitchmon demo: data in {data_dir} (removed on exit). Not a medical device.", flush=True)
-        serve(app, "127.0.0.1", port)
+        serve(app, "127.0.0.1", port, server=server)
     finally:
         stop.set()
+        for t in workers:  # so none writes into the dir after it is removed
+            t.join(10.0)
         shutil.rmtree(data_dir, ignore_errors=True)
     return 0

@@ -93,8 +93,13 @@ class LiveWriter:
         # sees a half-made header
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".live-")
         try:
-            os.ftruncate(fd, size)
+            # real pages, not a sparse file: a write into an mmap'd hole on a full
+            # filesystem is SIGBUS, which would kill the recorder mid-night
+            os.posix_fallocate(fd, 0, size)
             self._mm = mmap.mmap(fd, size)
+        except OSError:
+            os.unlink(tmp)
+            raise
         finally:
             os.close(fd)
         self._ring = np.ndarray((self.capacity, channels), dtype="<i2", buffer=self._mm, offset=HEADER.size)

@@ -313,7 +313,12 @@ def die_with_parent(parent_pid: int) -> None:
 def _child(spec, channels, rate_hz, seed, block_samples, q, stop, stats_q, max_frames, parent_pid):
     die_with_parent(parent_pid)
     prio = raise_priority()
-    src = make_source(spec, channels, rate_hz, seed)
+    try:
+        src = make_source(spec, channels, rate_hz, seed)
+    except Exception as exc:  # noqa: BLE001 - no SPI device, unreadable file: the parent says it in one line
+        stats_q.put({"error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__})
+        q.put(None)
+        return
     stats = SamplerStats()
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
 
@@ -361,11 +366,27 @@ class SamplerProcess:
 
     def stop(self, timeout: float = 5.0) -> dict | None:
         self._stop.set()
-        try:
-            self.stats = self._stats_q.get(timeout=timeout)
-        except queue.Empty:
-            pass
+        if self.stats is None:
+            try:
+                self.stats = self._stats_q.get(timeout=timeout if self.proc.is_alive() else 0.5)
+            except queue.Empty:
+                pass
         self.proc.join(timeout)
         if self.proc.is_alive():
             self.proc.kill()
+            self.proc.join(timeout)  # reaped: no zombie left behind
         return self.stats
+
+    @property
+    def error(self) -> str | None:
+        """Why the sampler could not start or stopped on its own (one line), or None."""
+        if self.stats is None:
+            try:
+                self.stats = self._stats_q.get_nowait()
+            except queue.Empty:
+                pass
+        if self.stats and self.stats.get("error"):
+            return self.stats["error"]
+        if not self.proc.is_alive() and self.proc.exitcode not in (0, None):
+            return f"the sampler process ended with exit code {self.proc.exitcode}"
+        return None

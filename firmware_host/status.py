@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from gpiozero import LED, Button
 
-from . import pins
+from . import board, pins
 
 PATTERNS = {  # (on_time_s, off_time_s) or None for off
     "recording": (0.05, 2.95),
@@ -26,7 +26,9 @@ class StatusPanel:
                  on_toggle: Callable[[], None] = lambda: None, *, pin_factory=None,
                  hold_time_s: float = 2.0):
         self.led = LED(pins.LED_PIN, pin_factory=pin_factory)
-        self.button = Button(pins.BUTTON_PIN, pull_up=True, hold_time=hold_time_s, pin_factory=pin_factory)
+        # the board's RC (RPU, CSW in board.py) already smooths contact bounce; bounce_time drops the rest
+        self.button = Button(pins.BUTTON_PIN, pull_up=True, hold_time=hold_time_s,
+                             bounce_time=board.BUTTON_BOUNCE_S, pin_factory=pin_factory)
         self._held = False
         self._on_mark, self._on_toggle = on_mark, on_toggle
         self.button.when_held = self._held_cb

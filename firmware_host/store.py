@@ -14,8 +14,11 @@ import json
 import os
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
+
+from .adc import TwitchmonError
 
 DB_NAME = "twitchmon.db"
 
@@ -80,24 +83,106 @@ MIGRATIONS: list[str] = [
         notes TEXT NOT NULL DEFAULT '',
         updated_utc TEXT NOT NULL
     );
+    """,
+    # 3: which nights' summaries an MQTT broker acknowledged (see firmware_host/mqtt.py)
     """
+    CREATE TABLE published (
+        night_id INTEGER PRIMARY KEY REFERENCES nights(id) ON DELETE CASCADE,
+        topic TEXT NOT NULL,
+        published_utc TEXT NOT NULL
+    );
+    """,
 ]
 
 
-class Store:
-    """A connection per thread to one database file."""
+def unavailable(exc: BaseException) -> bool:
+    """True for SQLite errors that say the database cannot take this write
+    now (busy or locked by another process, disk full, read-only, I/O error,
+    damaged), as opposed to a mistake in the query: a writer that can wait
+    holds its data and tries again."""
+    return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
 
-    def __init__(self, path: str | os.PathLike):
+
+def _json(text, default):
+    """A JSON column's value; ``default`` when damaged bytes made it unreadable
+    (one bad row must not take the page down)."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return default
+    return value if isinstance(value, type(default)) else default
+
+
+def damaged(exc: BaseException) -> bool:
+    """True for SQLite errors that say the file itself is bad (not a database, malformed)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or type(exc) is sqlite3.DatabaseError
+
+
+def describe(exc: BaseException) -> str:
+    """What an :func:`unavailable` error (or a file write's EROFS/ENOSPC) means
+    for the owner, in one line."""
+    import errno  # noqa: PLC0415
+    if isinstance(exc, OSError) and exc.errno == errno.EROFS:
+        return "the data dir is read-only: stored nights can be read, nothing can be saved"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full: nothing can be saved until space is freed"
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(exc):
+        return "the database is busy (another program holds its write lock); try again in a minute"
+    if name.startswith("SQLITE_READONLY") or "readonly" in str(exc):
+        return "the data dir is read-only: stored nights can be read, nothing can be saved"
+    if name == "SQLITE_FULL" or "full" in str(exc):
+        return "the disk is full: nothing can be saved until space is freed"
+    if name.startswith("SQLITE_IOERR"):
+        return f"the disk gave an I/O error ({exc})"
+    return f"the database file is damaged ({exc}); see the README, Reliability, to restore it"
+
+
+class Store:
+    """A connection per thread to one database file.
+
+    ``busy_timeout_s``: how long a write waits for another process's write
+    lock before it fails with "database is locked" (the daemon waits less
+    than the page: it has a sampler to keep up with, and holds its writes)."""
+
+    def __init__(self, path: str | os.PathLike, busy_timeout_s: float = 10.0):
         self.path = str(path)
+        self.busy_timeout_s = busy_timeout_s
         self._local = threading.local()
+
+    @property
+    def readonly(self) -> bool:
+        """The data dir cannot be written (a read-only mount, or not ours):
+        the store is opened read-only, reads work, a write is SQLITE_READONLY."""
+        return not os.access(os.path.dirname(os.path.abspath(self.path)), os.W_OK)
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.readonly:
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")  # the first statement reads the schema
+            return conn
+        # WAL read-only needs its -shm and -wal files; where they are gone (a clean
+        # close removes them, so the WAL held nothing) the file is read as it is
+        uri = "file:" + urllib.parse.quote(os.path.abspath(self.path))
+        conn = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=self.busy_timeout_s, isolation_level=None)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            conn.close()
+            conn = sqlite3.connect(uri + "?immutable=1", uri=True, isolation_level=None)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
 
     @property
     def db(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            try:
+                conn = self._connect()
+            except UnicodeDecodeError:  # SQLite's message quotes schema bytes that are no longer UTF-8
+                raise sqlite3.DatabaseError("malformed database schema (bytes that are not text)") from None
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             self._local.conn = conn
@@ -129,6 +214,14 @@ class Store:
                 db.execute("ROLLBACK")
                 raise
         return len(MIGRATIONS)
+
+    def schema_version(self) -> int:
+        try:
+            return self.db.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return 0
+            raise
 
     def integrity_ok(self) -> bool:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -166,9 +259,14 @@ class Store:
             return
         db = self.db
         db.execute("BEGIN")
-        db.executemany("INSERT INTO events (night_id, kind, t, end_t, channel, channels, duration_ms, peak, snr) "
-                       "VALUES (?,?,?,?,?,?,?,?,?)", rows)
-        db.execute("COMMIT")
+        try:
+            db.executemany("INSERT INTO events (night_id, kind, t, end_t, channel, channels, duration_ms, peak, "
+                           "snr) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+            db.execute("COMMIT")
+        except sqlite3.Error:  # busy or full: leave no transaction open for the next write
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
     def add_health(self, night_id: int | None, changes: Iterable[dict]) -> None:
         rows = [(night_id, c["t"], c["channel"], c["status"]) for c in changes]
@@ -192,9 +290,9 @@ class Store:
     @staticmethod
     def _night(r: sqlite3.Row) -> dict:
         d = dict(r)
-        d["per_channel"] = json.loads(d["per_channel"])
-        d["channel_names"] = json.loads(d["channel_names"])
-        d["summary"] = json.loads(d["summary"])
+        d["per_channel"] = _json(d["per_channel"], [])
+        d["channel_names"] = _json(d["channel_names"], [])
+        d["summary"] = _json(d["summary"], {})
         return d
 
     def twitches(self, night_id: int) -> list[dict]:
@@ -205,7 +303,7 @@ class Store:
     def movements(self, night_id: int) -> list[dict]:
         rows = self.db.execute("SELECT t, end_t, channels FROM events WHERE night_id = ? AND kind = 'movement' "
                                "ORDER BY t", (night_id,))
-        return [{"t": r["t"], "end": r["end_t"], "channels": json.loads(r["channels"])} for r in rows]
+        return [{"t": r["t"], "end": r["end_t"], "channels": _json(r["channels"], [])} for r in rows]
 
     def refresh_counts(self, night_id: int) -> dict:
         """Recompute a night's totals from its events (the events are the truth)."""
@@ -243,6 +341,21 @@ class Store:
             q += " AND finished = 0"
         return [dict(r) for r in self.db.execute(q + " ORDER BY id", args)]
 
+    # -- MQTT ---------------------------------------------------------------------
+    def unpublished_nights(self, from_id: int = 0) -> list[dict]:
+        """Ended nights (id >= ``from_id``) whose summary no broker has acknowledged, oldest first."""
+        rows = self.db.execute("SELECT * FROM nights WHERE id >= ? AND status != 'recording' AND id NOT IN "
+                               "(SELECT night_id FROM published) ORDER BY id", (from_id,))
+        return [self._night(r) for r in rows]
+
+    def mark_published(self, night_id: int, topic: str, published_utc: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO published (night_id, topic, published_utc) VALUES (?,?,?)",
+                        (night_id, topic, published_utc))
+
+    def published(self) -> dict[int, str]:
+        """Night id -> when its summary was acknowledged."""
+        return {r[0]: r[1] for r in self.db.execute("SELECT night_id, published_utc FROM published")}
+
     # -- settings ---------------------------------------------------------------
     def set_diary(self, date: str, factors: list[str], notes: str, updated_utc: str) -> None:
         self.db.execute("INSERT INTO diary (date, factors, notes, updated_utc) VALUES (?,?,?,?) "
@@ -252,7 +365,7 @@ class Store:
     def diary(self) -> dict[str, dict]:
         """Every diary entry by date: {"factors": [...], "notes": str}."""
         rows = self.db.execute("SELECT date, factors, notes FROM diary ORDER BY date")
-        return {r["date"]: {"factors": json.loads(r["factors"]), "notes": r["notes"]} for r in rows}
+        return {r["date"]: {"factors": _json(r["factors"], []), "notes": r["notes"]} for r in rows}
 
     def get_setting(self, key: str, default=None):
         r = self.db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
@@ -262,11 +375,105 @@ class Store:
         self.db.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, json.dumps(value)))
 
+    def delete_setting(self, key: str) -> None:
+        self.db.execute("DELETE FROM settings WHERE key = ?", (key,))
 
-def open_store(data_dir: str | os.PathLike) -> Store:
-    """Open (creating and migrating) the store in ``data_dir``."""
+    # -- the page's sessions ----------------------------------------------------
+    def session_generation(self) -> int:
+        """The page's login sessions carry this number; one with an older
+        number is logged out (sessions are signed cookies, not rows)."""
+        return int(self.get_setting("session_generation", 0))
+
+    def end_sessions(self) -> int:
+        """Log out every session of the page; the new generation."""
+        self.db.execute("INSERT INTO settings (key, value) VALUES ('session_generation', '1') ON CONFLICT(key) "
+                        "DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+        return self.session_generation()
+
+    def set_password_hash(self, password_hash: str) -> int:
+        """A new owner's password, and every session made under the old one ended
+        (in one transaction); the new session generation."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            self.set_setting("password_hash", password_hash)
+            gen = self.end_sessions()
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return gen
+
+
+class StoreError(TwitchmonError, ValueError):
+    """The data dir's database cannot be used as it is; the message is one
+    line that says what and what to do.  Commands exit 2 (unreadable input),
+    which the systemd units do not restart on."""
+
+
+class ReadOnlyDataDir(TwitchmonError, OSError):
+    """The recorder's data dir cannot be written; the message is one line."""
+
+
+def _evidence_of_nights(d: Path) -> str | None:
+    """What in ``d`` shows nights were recorded here (raw files, a WAL)."""
+    edfs = sum(1 for _ in (d / "recordings").glob("*/*.edf")) if (d / "recordings").is_dir() else 0
+    if edfs:
+        return f"{d / 'recordings'} holds {edfs} recording(s)"
+    wal = d / (DB_NAME + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        return f"{wal} holds unwritten pages"
+    return None
+
+
+def open_store(data_dir: str | os.PathLike, busy_timeout_s: float = 10.0, *, check: bool = False) -> Store:
+    """Open (creating and migrating) the store in ``data_dir``.
+
+    Never makes a new, empty database where one is missing or empty (0
+    bytes) but the data dir shows nights were recorded, and says in one
+    line when the file is not a database or is damaged: :class:`StoreError`.
+    ``check``: also run SQLite's quick check (the daemon and the page at
+    start; a few seconds for years of nights)."""
     d = Path(data_dir)
     d.mkdir(parents=True, exist_ok=True)
-    store = Store(d / DB_NAME)
-    store.migrate()
+    path = d / DB_NAME
+    if not path.exists() or path.stat().st_size == 0:
+        evidence = _evidence_of_nights(d)
+        if evidence:
+            state = "is missing" if not path.exists() else "is empty (0 bytes)"
+            raise StoreError(f"{path} {state} but {evidence}: refusing to start a new database over those "
+                             "nights; restore it from a backup, or move the data dir away to start afresh")
+    store = Store(path, busy_timeout_s)
+    try:
+        if store.readonly:  # the page can still show the nights; nothing can be migrated
+            if not path.exists():
+                raise StoreError(f"{d} is read-only and holds no database ({DB_NAME})")
+            if store.schema_version() != len(MIGRATIONS):
+                raise StoreError(f"{path} needs upgrading, but {d} is read-only: remount it read-write once")
+        else:
+            store.migrate()
+            private(path, Path(f"{path}-wal"), Path(f"{path}-shm"))
+        if check:
+            problems = [r[0] for r in store.db.execute("PRAGMA quick_check(3)")]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError(problems[0])
+    except sqlite3.DatabaseError as exc:
+        store.close()
+        if not damaged(exc):
+            raise
+        why = " ".join(str(exc).split())[:160]  # SQLite quotes schema text, newlines and all
+        raise StoreError(f"{path}: damaged, {why}; the page and the recorder will not start on it: "
+                         "restore it from a backup (sqlite3 .recover can save what is readable)") from None
     return store
+
+
+def private(*paths: Path) -> None:
+    """Owner-only (0600) for those of ``paths`` that exist and are ours: the
+    nights are health data, and a manual install's umask left them 0644.
+    (SQLite gives a new -wal/-shm the database file's mode.)"""
+    for p in paths:
+        try:
+            if p.stat().st_mode & 0o077:
+                os.chmod(p, 0o600)
+        except OSError:  # gone, not ours, or a read-only filesystem: nothing we can do here
+            pass

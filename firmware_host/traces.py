@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import errno
 import io
 import math
 import os
@@ -285,6 +286,35 @@ class EdfReader(TraceReader):
         return out[skip:skip + int(n)]
 
 
+EDF_LABEL_CHARS = 16  #: an EDF signal label's width (ASCII, header field)
+
+
+def edf_label(name: str) -> str:
+    """A channel name as an EDF signal label: printable ASCII (the header is
+    ASCII; accents are dropped, other characters too), at most 16 characters;
+    may be empty."""
+    import unicodedata  # noqa: PLC0415
+
+    ascii_ = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode("ascii")
+    return "".join(c for c in ascii_ if " " <= c <= "~").strip()[:EDF_LABEL_CHARS].rstrip()
+
+
+def edf_labels(names: Sequence[str]) -> list[str]:
+    """:func:`edf_label` of each name, made distinct where names agree in
+    their first 16 characters (readers such as MNE renumber duplicate
+    labels) by a ``~n`` suffix; ``ch<n>`` for a name with nothing ASCII."""
+    out: list[str] = []
+    for i, name in enumerate(names):
+        label = edf_label(name) or f"ch{i + 1}"
+        k = i + 1
+        while label.casefold() in {o.casefold() for o in out}:
+            tail = f"~{k}"
+            label = label[:EDF_LABEL_CHARS - len(tail)].rstrip() + tail
+            k += len(names)
+        out.append(label)
+    return out
+
+
 class EdfWriter:
     """Append-only EDF+ writer (pyedflib) taking blocks of codes.
 
@@ -303,11 +333,17 @@ class EdfWriter:
         self.rate = int(rate_hz)
         self.n_channels = len(channel_names)
         self.path = str(path)
-        self._w = pyedflib.EdfWriter(self.path, self.n_channels, file_type=pyedflib.FILETYPE_EDFPLUS)
+        try:
+            self._w = pyedflib.EdfWriter(self.path, self.n_channels, file_type=pyedflib.FILETYPE_EDFPLUS)
+        except OSError as exc:
+            if exc.errno is None:  # pyedflib says "can not open file" whatever the cause: learn it
+                with open(self.path, "ab"):
+                    pass
+            raise
         mv_max = round(pins.ADC_MAX_CODE * pins.VREF_V * 1000 / (pins.ADC_MAX_CODE + 1), 3)
-        for i, name in enumerate(channel_names):
+        for i, label in enumerate(edf_labels(channel_names)):
             self._w.setSignalHeader(i, {
-                "label": str(name)[:16], "dimension": "mV", "sample_frequency": self.rate,
+                "label": label, "dimension": "mV", "sample_frequency": self.rate,
                 "physical_min": 0.0, "physical_max": mv_max,
                 "digital_min": 0, "digital_max": pins.ADC_MAX_CODE,
                 "transducer": "piezo MCP3008", "prefilter": "",
@@ -317,9 +353,27 @@ class EdfWriter:
             self._w.setStartdatetime(start.replace(tzinfo=None, microsecond=0))
         self._pending = np.empty((0, self.n_channels), dtype=np.int32)
         self.samples_written = 0
+        self.failed: OSError | None = None  #: the write that failed; nothing more is written
         self.fd_for_sync = os.open(self.path, os.O_RDONLY)
 
+    def _write_failed(self) -> OSError:
+        """pyedflib reports a failed write (disk full, I/O error) by returning
+        -1, not by raising: name it.  ENOSPC when the filesystem has less
+        than a record free, else EIO."""
+        record_bytes = 2 * self.rate * self.n_channels
+        try:
+            st = os.statvfs(os.path.dirname(os.path.abspath(self.path)))
+            full = st.f_bavail * st.f_frsize < record_bytes
+        except OSError:
+            full = False
+        code = errno.ENOSPC if full else errno.EIO
+        self.failed = OSError(code, os.strerror(code), self.path)
+        return self.failed
+
     def write(self, codes: np.ndarray) -> None:
+        """Append codes; OSError if the file cannot take them (then and ever after)."""
+        if self.failed is not None:
+            raise self.failed
         codes = np.asarray(codes)
         if codes.ndim != 2 or codes.shape[1] != self.n_channels:
             raise ValueError(f"expected (n, {self.n_channels}) codes, got {codes.shape}")
@@ -327,8 +381,10 @@ class EdfWriter:
         n_rec = len(buf) // self.rate
         for r in range(n_rec):
             rec = buf[r * self.rate:(r + 1) * self.rate]
-            self._w.blockWriteDigitalSamples(np.ascontiguousarray(rec.T).reshape(-1))
-        self.samples_written += n_rec * self.rate
+            if self._w.blockWriteDigitalSamples(np.ascontiguousarray(rec.T).reshape(-1)) != 0:
+                self._pending = buf[:0]
+                raise self._write_failed()
+            self.samples_written += self.rate
         self._pending = buf[n_rec * self.rate:]
 
     def annotate(self, onset_s: float, duration_s: float, text: str) -> None:
@@ -339,15 +395,20 @@ class EdfWriter:
         os.fsync(self.fd_for_sync)
 
     def close(self) -> None:
+        """Finish the file (header, annotations).  After a failed write the
+        whole records before it stay readable; OSError if the last record
+        cannot be written now."""
         if self._w is None:
             return
-        if len(self._pending):  # pad the last record with its last value
-            pad = np.repeat(self._pending[-1:], self.rate - len(self._pending), axis=0)
-            self.write(np.concatenate([self._pending, pad]).astype(np.float64))
-            self._pending = self._pending[:0]
-        self._w.close()
-        self._w = None
-        os.close(self.fd_for_sync)
+        try:
+            if len(self._pending) and self.failed is None:  # pad the last record with its last value
+                pad = np.repeat(self._pending[-1:], self.rate - len(self._pending), axis=0)
+                self.write(np.concatenate([self._pending, pad]).astype(np.float64))
+                self._pending = self._pending[:0]
+        finally:
+            self._w.close()
+            self._w = None
+            os.close(self.fd_for_sync)
 
     def __enter__(self):
         return self
@@ -672,31 +733,52 @@ def _csv_rows(reader, where: str):
         yield row
 
 
+CSV_MAX_ABS = 1e6  #: largest |value| a CSV sample may hold, codes (a 20-bit ADC's range, with room)
+
+
+def _csv_value(text: str) -> float:
+    """One CSV sample as codes: a finite number no larger than ``CSV_MAX_ABS``
+    (``nan``, ``inf`` and 1e308 are not a sensor's output; they would only
+    overflow the detector's sums)."""
+    v = float(text)
+    if not (math.isfinite(v) and abs(v) <= CSV_MAX_ABS):
+        raise ValueError(f"{text.strip()!r} is not a sample (a finite number within +-{CSV_MAX_ABS:g})")
+    return v
+
+
 class CsvReader(TraceReader):
     def __init__(self, path: Path, rate_hz: float | None = None):
         where = str(path)
         self._path = path
         try:
             with open(path, newline="", encoding="utf-8") as f:
-                header = next(csv.reader(f), None)
-                first = [next(csv.reader(f), None) for _ in range(2)]
+                reader = csv.reader(f)
+                header = next(reader, None)
+                first = []  # (line number, row) of the first two data rows
+                for row in reader:
+                    if row:
+                        first.append((reader.line_num, row))
+                    if len(first) == 2:
+                        break
         except UnicodeDecodeError:
             raise TraceError(f"{where}: not a text CSV file") from None
         except csv.Error as exc:
             raise TraceError(f"{where}: not a CSV file ({exc})") from None
-        if not header or not first[0]:
+        if not header or not first:
             raise TraceError(f"{where}: CSV has no header and data rows")
         header = [h.strip() for h in header]
         self._has_t = header[0].lower() in ("t", "time", "time_s", "t_s")
         nch = len(header) - (1 if self._has_t else 0)
         if nch < 1:
             raise TraceError(f"{where}: CSV has no channel columns")
-        try:
-            rows = [[float(v) for v in r] for r in first if r]
-        except ValueError:
-            raise TraceError(f"{where}: line 2: CSV data is not numbers") from None
-        if any(len(r) != len(header) for r in rows):
-            raise TraceError(f"{where}: line 2: {len(rows[0])} fields, header has {len(header)}")
+        rows = []
+        for line, r in first:
+            if len(r) != len(header):
+                raise TraceError(f"{where}: line {line}: {len(r)} fields, header has {len(header)}")
+            try:
+                rows.append([_csv_value(v) for v in r])
+            except ValueError as exc:
+                raise TraceError(f"{where}: line {line}: {exc}") from None
         if self._has_t:
             if len(rows) < 2 or rows[1][0] <= rows[0][0]:
                 raise TraceError(f"{where}: column t must increase to give the rate")
@@ -720,13 +802,15 @@ class CsvReader(TraceReader):
             fb.seek(max(size - 1, 0))
             cut_last = size > 0 and fb.read(1) not in (b"\n", b"\r")
         # a damaged byte becomes U+FFFD, so its row fails to parse like any
-        # other bad row: an error if rows follow it, the cut end if not
+        # other bad row.  Only the last line, and only when the file does not
+        # end with a newline, is a row cut by a power failure; any other bad
+        # row is an error at its own line.
         with open(self._path, newline="", encoding="utf-8", errors="replace") as f:
             reader = csv.reader(f)
             next(reader)
             rows: list[list[float]] = []
             bad: tuple[int, str] | None = None
-            for lineno, row in enumerate(_csv_rows(reader, self.info.path), start=2):
+            for row in _csv_rows(reader, self.info.path):
                 if bad is not None:
                     raise TraceError(f"{self.info.path}: line {bad[0]}: {bad[1]}")
                 if not row:
@@ -734,14 +818,16 @@ class CsvReader(TraceReader):
                 try:
                     if len(row) != width:
                         raise ValueError(f"{len(row)} fields, header has {width}")
-                    rows.append([float(v) for v in row[skip:]])
+                    rows.append([_csv_value(v) for v in row[skip:]])
                 except ValueError as exc:
-                    bad = (lineno, str(exc).splitlines()[0])  # an error only if more rows follow
+                    bad = (reader.line_num, str(exc).splitlines()[0])  # the cut end if no row follows
                     continue
                 if len(rows) == block_samples:
                     total += len(rows)
                     yield np.array(rows, dtype=np.float64)
                     rows = []
+            if bad is not None and not cut_last:  # whole last line, and not a sample: not a power cut
+                raise TraceError(f"{self.info.path}: line {bad[0]}: {bad[1]}")
             if cut_last and bad is None and rows:
                 rows.pop()
                 bad = (0, "cut")

@@ -1,29 +1,19 @@
-"""Draw the twitchmon sensor board and write its BOM and wiring guide.
+"""Draw the twitchmon sensor board and write everything a builder needs.
 
     python hardware/build.py [OUT_DIR]      (default: hardware/)
 
-Writes ``schematic.svg`` (schemdraw, deterministic), ``BOM.csv`` and
-``WIRING.md``.  Every pin number comes from ``firmware_host/pins.py``, the
-table the daemon itself reads; ``tests/test_hardware.py`` rebuilds all
-three and fails if they differ from the committed files or from that table.
+Writes, all from ``firmware_host/board.py`` (parts, values, nets) and
+``firmware_host/pins.py`` (Pi and ADC pins, sensor sites):
 
-The circuit, one of four identical channels drawn in full:
+* ``schematic.svg``: schemdraw, deterministic (same bytes every run);
+* ``layout.svg``: where every part sits on a 2.54 mm perfboard and which
+  holes each wire joins;
+* ``BOM.csv``: every part to order, on the board and off it;
+* ``WIRING.md``: the build and safety guide, pin and wire tables;
+* ``frontend.cir``: the SPICE netlist (``hardware/spice.py`` runs ngspice on it).
 
-* the piezo disc sits between the channel's input node and the mid-rail
-  bias VMID = VREF/2 (a 100k/100k divider from 3.3 V, 10 uF to ground), with
-  a 10 M bleed resistor across it: with a ~20 nF disc that is a 0.8 Hz
-  high-pass, and the node rests at 1.65 V, mid-scale for the ADC;
-* protection: a knock makes tens of volts, so 10k in series and a BAT54S
-  dual Schottky clamp the op-amp input to the rails (the 10k limits the
-  clamp current to milliamps);
-* one section of an MCP6004 (rail-to-rail in and out, 1 MHz, pA input bias)
-  as a unity-gain buffer, so the ADC sees a low source impedance;
-* a 1k / 1 uF anti-alias low-pass (159 Hz, well under the 500 Hz Nyquist of
-  1 kHz sampling); the 1 uF also feeds the MCP3008's 20 pF sampling
-  capacitor with negligible charge-sharing error (20 pF / 1 uF = 2e-5, far
-  under half an LSB);
-* MCP3008: VDD and VREF at 3.3 V, each decoupled with 100 nF beside the pin
-  and 10 uF on the rail; AGND and DGND join at one point on the board.
+``tests/test_hardware.py`` rebuilds all five and fails if any differs from
+the committed file, so a value changed in the table changes every drawing.
 """
 from __future__ import annotations
 
@@ -33,151 +23,401 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-from firmware_host import pins  # noqa: E402
+from firmware_host import board, pins  # noqa: E402
 
-#: Parts: (reference(s), part, value, quantity, example part number)
-BOM = [
-    ("U1", "10-bit 8-channel ADC, SPI, PDIP-16", "MCP3008", 1, "Microchip MCP3008-I/P"),
-    ("U2", "quad rail-to-rail op-amp, PDIP-14", "MCP6004", 1, "Microchip MCP6004-I/P"),
-    ("PZ1-PZ4", "piezo disc, 27 mm, with leads", "~20 nF", len(pins.SITES), "Murata 7BB-27-4L0"),
-    ("R1-R4", "bleed resistor, 1%", "10 M", len(pins.SITES), "Yageo MFR-25FBF52-10M"),
-    ("R5-R8", "input series resistor, 1%", "10 k", len(pins.SITES), "Yageo MFR-25FBF52-10K"),
-    ("D1-D4", "dual Schottky clamp to the rails, SOT-23", "BAT54S", len(pins.SITES), "Nexperia BAT54S,215"),
-    ("R9-R12", "anti-alias resistor, 1%", "1 k", len(pins.SITES), "Yageo MFR-25FBF52-1K"),
-    ("C1-C4", "anti-alias capacitor, X7R", "1 uF", len(pins.SITES), "KEMET C322C105K5R5TA"),
-    ("R13, R14", "mid-rail divider, 1%", "100 k", 2, "Yageo MFR-25FBF52-100K"),
-    ("C5", "mid-rail reservoir", "10 uF", 1, "KEMET C330C106K5R5TA"),
-    ("C6, C7", "decoupling at VDD and VREF, X7R", "100 nF", 2, "KEMET C320C104K5R5TA"),
-    ("C8", "3.3 V rail bulk", "10 uF", 1, "KEMET C330C106K5R5TA"),
-    ("C9", "decoupling at the op-amp", "100 nF", 1, "KEMET C320C104K5R5TA"),
-    ("D5", "status LED, 3 mm green", "LED", 1, "Kingbright WP710A10SGD"),
-    ("R15", "LED resistor", "330", 1, "Yageo MFR-25FBF52-330R"),
-    ("SW1", "push button, 6 mm tactile", "button", 1, "Omron B3F-1000"),
-    ("J1", "2x20 female header for the Pi", "40-pin", 1, "Samtec SSW-120-01-T-D"),
-    ("J2-J5", "3.5 mm jack per sensor (shielded lead)", "TRS", len(pins.SITES), "CUI SJ1-3523N"),
-]
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import spice  # noqa: E402
+
+N_CH = len(pins.SITES)
+
+
+def _si(v: float) -> str:
+    """3300000 -> '3.3 M', 4.7e-10 -> '470 p' (3 significant figures)."""
+    for f, pre in ((1e6, "M"), (1e3, "k"), (1, ""), (1e-6, "u"), (1e-9, "n"), (1e-12, "p")):
+        if abs(v) >= f * 0.9995:
+            return f"{v / f:.3g} {pre}"
+    return f"{v:.3g} "
+
+
+# ---------------------------------------------------------------- BOM ----
+def bom_rows() -> list[tuple]:
+    """(reference(s), part, value, quantity, example part number), on-board parts then off-board."""
+    rows: list[tuple] = []
+    merged: dict[tuple, list[str]] = {}
+    order: list[tuple] = []
+    for p in board.PARTS:
+        key = (p.desc, p.text, p.part_number)
+        if key not in merged:
+            merged[key] = []
+            order.append(key)
+        merged[key] += list(p.refs)
+    for key in order:
+        refs = merged[key]
+        desc, text, pn = key
+        rows.append((_ref_ranges(refs), desc, text, len(refs), pn))
+    rows.append(("PI1", "Raspberry Pi 3B+, 4 or 5 with its micro-SD card (runs twitchmon)", "Pi", 1,
+                 "Raspberry Pi 4 Model B 2 GB"))
+    rows += [tuple(r) for r in board.OFF_BOARD]
+    return rows
+
+
+def _ref_ranges(refs: list[str]) -> str:
+    """R1, R2, R3, R4 -> R1-R4 (only runs of one prefix)."""
+    import re  # noqa: PLC0415
+    parsed = [(re.match(r"([A-Z]+)(\d+)", r).group(1), int(re.match(r"([A-Z]+)(\d+)", r).group(2))) for r in refs]
+    if len(refs) > 2 and len({p for p, _ in parsed}) == 1 and \
+            [n for _, n in parsed] == list(range(parsed[0][1], parsed[0][1] + len(refs))):
+        return f"{refs[0]}-{refs[-1]}"
+    return ", ".join(refs)
 
 
 def bom_csv() -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["reference", "part", "value", "quantity", "example part number"])
-    for row in BOM:
-        w.writerow(row)
+    for row in bom_rows():
+        w.writerow([f"{x:g}" if isinstance(x, float) else x for x in row])
     return out.getvalue()
 
 
+# ---------------------------------------------------------- netlist ----
+def netlist_cir() -> str:
+    return spice.netlist(title="twitchmon sensor board (hardware/frontend.cir)")
+
+
+# ------------------------------------------------------------ guide ----
+def _ch_refs(n: int) -> str:
+    sec = board.OPAMP_SECTIONS[n]
+    parts = ", ".join(f"{p.role} {p.refs[n]}" for p in board.CHANNEL_PARTS)
+    return f"{parts}, op-amp U2{sec[0]} (+in {sec[1]}, -in {sec[2]}, out {sec[3]})"
+
+
 def wiring_md() -> str:
-    lines = ["# Wiring and sensor placement", "",
-             "Generated by `python hardware/build.py` from `firmware_host/pins.py`, the table the",
-             "daemon reads; a test fails if this file and that table disagree.", "",
-             "## Raspberry Pi header to the board", "",
-             "| from | to | carries |", "| --- | --- | --- |"]
+    from firmware_host import frontend  # noqa: PLC0415
+    P = board.part
+    gain = frontend.passband_gain()
+    i_fault = board.patient_current_calc()
+    L = ["# Building and wearing the twitchmon sensor board", "",
+         "Generated by `python hardware/build.py` from `firmware_host/board.py` (parts, values,",
+         "nets) and `firmware_host/pins.py` (pins, sites); a test fails if this file, the",
+         "schematic, the layout, the BOM or the SPICE netlist disagree with those tables.", "",
+         "## What it is, and what it is not safe for", "",
+         "twitchmon is a hobby project, **not a medical device** and not certified to any standard.",
+         "It counts muscle twitches for your own curiosity and to show a doctor; it does not",
+         "diagnose, alarm or treat anything. The sensors touch the skin only through insulation.", "",
+         "Safe for, when built as below: wearing the four insulated discs at night, in bed at home,",
+         "with the Pi running from a **power bank** that is not charging (or a medical adapter, see",
+         "Power). No part of the circuit touches the skin: each disc is sealed in two layers of",
+         "insulation with its grounded (brass) face toward the leg.", "",
+         "Not safe for, and do not: power it from an ordinary phone or Pi charger while the discs are",
+         "on (its insulation is not meant for body contact); connect a monitor, a printer or anything",
+         "plugged into the mains to the Pi while the discs are on (wired Ethernet is isolated and",
+         "fine); wear a disc whose insulation is cut, cracked or peeling; use it with an implanted",
+         "pacemaker or defibrillator, on broken skin, in water or a bath, on a baby or on anyone who",
+         "cannot take it off by themselves; use it in hospital next to other equipment on the",
+         "patient; let children play with it. Stop and take the discs off if the skin tingles.", "",
+         "Why these rules, worked out in `hardware/spice.py` (the README gives ngspice's figures):",
+         f"if a mains supply's insulation failed while you wore the discs, the only path to you would",
+         f"be through the discs' insulation: about {i_fault * 1e6:.0f} uA at 264 V / 60 Hz for all four,",
+         "against the 100 uA that IEC 60601-1 allows a body-contact part. With a bare disc and a failed",
+         "supply at once it would be milliamps: the disc itself is a 20 nF capacitor to the grounded",
+         "brass, which no series resistor can stop. Hence two layers of insulation, and a supply that",
+         "cannot fail that way: a battery, or an adapter built for patient contact.", "",
+         "## Power", "",
+         "* Best: a USB-C **power bank**, 5 V 3 A, 20000 mAh or more (a Pi 4 with this board uses about",
+         "  15 Wh a night). Charge it in the day, not while the discs are on.",
+         "* Or: a 5 V 3 A USB-C adapter certified to **IEC 60601-1 with 2 MOPP** (medical, class II,",
+         "  patient leakage <= 100 uA). An ordinary phone, laptop or Pi charger is not enough: IT",
+         "  adapters may leak up to 250 uA from their output by design.",
+         "* The board draws about 3 mA from the Pi's 3.3 V pin (pin 1).", "",
+         "## The circuit, per channel", "",
+         "disc (brass face and cable shield to ground, silver face to the jack tip) -> lead resistor",
+         "RP -> the input node: CIN to ground, two 1N4148 clamps to the rails, RB to the channel's own",
+         "bias (VREF / 2 from two 100 k and 1 uF) -> one MCP6004 section, gain 1 + RF/RG from 1.6 Hz,",
+         "CF across RF -> two RC sections -> MCP3008. The MCP3008 runs from the Pi's 3.3 V with",
+         f"VREF = {pins.VREF_V:g} V from an LM4040 reference; the bias is VREF / 2, so a channel at rest reads 512.",
+         f"Gain at the disc: {gain:.2f} V/V, {frontend.codes_per_mv():.2f} codes per mV.", "",
+         "| channel | parts |", "| --- | --- |"]
+    for n in range(N_CH):
+        L.append(f"| {n} ({pins.SITES[n].name}) | {_ch_refs(n)} |")
+    L += ["", "## Part values and their bounds", "",
+          "A test runs ngspice with every part at the low end of its bound, then at the high end,",
+          "and fails if the board then misses the pass band or the 40 dB at 500 Hz.", "",
+          "| role | refs | value | bound | why |", "| --- | --- | --- | --- | --- |"]
+    for p in board.CHANNEL_PARTS:
+        if p.value is None:
+            continue
+        lo, hi = p.bound
+        unit = "ohm" if p.kind == "R" else "F"
+        L.append(f"| {p.role} | {p.refs[0]}-{p.refs[-1]} | {p.text} | {_si(lo)}-{_si(hi)}{unit} | {p.why} |")
+    L += ["", "## Raspberry Pi header to the board", "",
+          "| from | to | carries |", "| --- | --- | --- |"]
     for r in pins.wiring_rows():
-        lines.append(f"| {r['from']} | {r['to']} | {r['signal']} |")
-    lines += ["", f"SPI: bus {pins.SPI_BUS}, chip select {pins.SPI_DEVICE} (`/dev/spidev{pins.SPI_BUS}."
-                  f"{pins.SPI_DEVICE}`), mode {pins.SPI_MODE}, {pins.SPI_CLOCK_HZ / 1e6:g} MHz. "
-                  "Enable it with `raspi-config nonint do_spi 0` (the installer does).", "",
-              "## Where the sensors go", "",
-              "| channel | MCP3008 pin | site | leg | where to strap the piezo |",
-              "| --- | --- | --- | --- | --- |"]
+        L.append(f"| {r['from']} | {r['to']} | {r['signal']} |")
+    L += ["", f"SPI: bus {pins.SPI_BUS}, chip select {pins.SPI_DEVICE} (`/dev/spidev{pins.SPI_BUS}."
+              f"{pins.SPI_DEVICE}`), mode {pins.SPI_MODE}, {pins.SPI_CLOCK_HZ / 1e6:g} MHz. "
+              "Enable it with `raspi-config nonint do_spi 0` (the installer does).", "",
+          "## Building the board", "",
+          "`layout.svg` shows where each part goes on a 2.54 mm perfboard (a stripboard works too:",
+          "cut every strip between holes). Each coloured line is a wire on the back between the",
+          "holes it joins: black ground, red 3.3 V, orange VREF, blue signal. Order:",
+          "",
+          "1. Sockets for U1 and U2 (never solder the chips), the 2x20 box header J1 (a 40-way ribbon",
+          "   joins it to the Pi, pin 1 to pin 1, so the board need not sit over the Pi), the four jacks.",
+          f"2. The reference {P('U3').ref()}, {P('RREF').ref()}, {P('CREF').ref()} and {P('CDREF').ref()} first; "
+          "power it from the Pi and check 2.50 V at U1",
+          "   socket pin 15 and 1.25 V at each BIAS node before going on.",
+          "3. Each channel's parts, left to right as in the schematic; the clamp diodes' band",
+          "   (cathode) goes toward 3V3 for DH and toward the input node for DL.",
+          f"4. {P('CDADC').ref()} at U1 pin 16, {P('CDOP').ref()} at U2 pin 4, {P('CBULK').ref()} beside J1: short leads.",
+          "5. Join AGND (U1 pin 14) and DGND (pin 9) at U1 and run one ground to J1 pin 6.",
+          f"6. The button: {P('RPU').ref()} pull-up, {P('RSW').ref()} in series, {P('CSW').ref()} at the GPIO: "
+          "bounces shorter than about 10 ms",
+          "   of bounce are filtered in hardware, and the daemon sets gpiozero's `bounce_time` to",
+          f"   {board.BUTTON_BOUNCE_S * 1000:g} ms on top.", "",
+          "## Making the discs (sensor, cable, insulation)", "",
+          "For each of the four discs (Murata 7BB-27-4L0: a 27 mm brass plate with a 20 mm ceramic",
+          "on one face, silvered on top):", "",
+          "1. Solder the cable's white wire to the silver (ceramic) face, quickly, at its edge; the",
+          "   black wire **and** the shield drain to the brass plate. At the other end: white to the",
+          "   plug's tip, black and shield to its sleeve, ring unconnected.",
+          "2. Wrap the whole disc and 2 cm of cable in two overlapping layers of 50 um polyimide tape.",
+          "3. Slide 40 mm adhesive-lined heat-shrink over it and shrink it until glue seals both ends.",
+          "4. Check with a multimeter on its highest range: no reading between the plug and a",
+          "   wet cloth pressed on the disc. Replace any disc whose sleeve is cut or lifts.", "",
+          "The brass face goes toward the skin: it is grounded through the shield, so it screens the",
+          "high-impedance silver electrode from the body's mains hum.", "",
+          "## Where the sensors go", "",
+          "| channel | MCP3008 pin | jack | site | leg | where to strap the disc |",
+          "| --- | --- | --- | --- | --- | --- |"]
+    jack = board.part("J")
     for s in pins.SITES:
-        lines.append(f"| {s.channel} | {s.channel + 1} (CH{s.channel}) | {s.name} | {s.leg} | {s.placement} |")
-    lines += ["", "Strap each disc flat on the skin with an elastic band, brass side out, snug but not",
-              "tight (two fingers slide under the strap). Use the live view on the Tonight page to",
-              "place it: a good site shows the heartbeat as small regular bursts and a clear spike",
-              "when you tense the muscle. Keep the leads loose so that turning over does not pull them.",
-              "", "## Build notes", "",
-              "* Power everything from the Pi's 3.3 V pin (pin 1); the board draws a few mA.",
-              "* Join AGND and DGND at one point, near U1 pin 14, and run one ground wire to Pi pin 6.",
-              "* Put C6 and C7 (100 nF) right at U1 pins 16 and 15, and C9 at U2 pin 4.",
-              "* Use shielded cable from each jack to its disc; tie the shield to GND at the board only.",
-              "* twitchmon is not a medical device; this board is a hobby build, not certified equipment.",
-              ""]
-    return "\n".join(lines)
+        L.append(f"| {s.channel} | {s.channel + 1} (CH{s.channel}) | {jack.refs[s.channel]} | {s.name} | "
+                 f"{s.leg} | {s.placement} |")
+    L += ["", "Strap each disc flat on the skin with its strap, brass face toward the skin, snug but not",
+          "tight (two fingers slide under the strap). Use the live view on the Tonight page to",
+          "place it: a good site shows the heartbeat as small regular bursts and a clear spike",
+          "when you tense the muscle. Keep the leads loose so that turning over does not pull them.",
+          ""]
+    return "\n".join(L)
 
 
+# -------------------------------------------------------- schematic ----
 def schematic_svg() -> str:
     import schemdraw  # noqa: PLC0415
     import schemdraw.elements as elm  # noqa: PLC0415
 
     schemdraw.use("svg")  # the pure-Python SVG backend: no matplotlib, no timestamp, same bytes every run
-    schemdraw.config(fontsize=11, font="sans-serif")
+    schemdraw.config(fontsize=13, font="sans-serif", lw=1.6, margin=2.5)  # margin: schemdraw under-counts text width
+    P = board.part
     d = schemdraw.Drawing(show=False)
-    # -- channel 0 front end, left to right --------------------------------
-    d += elm.Label().at((0, 9)).label("Channel 0 (left calf); channels 1-3 identical:"
-                                        " PZ2-4, R2-4, R6-8, D2-4, U2B-D, R10-12, C2-4", loc="right")
-    d += (vmid := elm.Dot().at((0, 3)).label("VMID = VREF/2", loc="left"))
-    d += (pz := elm.Crystal().up().at(vmid.center).length(3).label("PZ1\npiezo", loc="left"))
-    d += elm.Line().right().length(1.5).at(pz.end)
-    d += (node := elm.Dot())
-    d += elm.Resistor().down().length(3).label("R1\n10 M", loc="bottom").at(node.center).to((1.5, 3))
-    d += elm.Line().left().to(vmid.center)
-    d += (rs := elm.Resistor().right().at(node.center).length(3).label("R5 10 k", loc="top"))
-    d += (clamp := elm.Dot())
-    d += elm.Schottky().up().at(clamp.center).length(1.5).label("D1\nBAT54S", loc="left")
+
+    def lab(p, n=0):
+        return f"{p.ref(n)}\n{p.text}"
+
+    # ---------------- channel 0, drawn in full ----------------
+    Y = 4.5  # the signal line
+    d += elm.Label().at((-6, 13.5)).label(
+        "Channel 0 (left calf) drawn in full. Channels 1-3 are identical: their parts are in the table below.",
+        loc="right", fontsize=16)
+    pz, jk = P("PZ"), P("J")
+    d += (disc := elm.Crystal().up().at((0, 0)).length(3).label(f"{pz.ref()} piezo disc\n{pz.text}", loc="left",
+                                                                 ofst=0.3))
+    d += elm.Label().at((0.5, 3.1)).label("silver face", loc="right", fontsize=11)
+    d += elm.Label().at((0.5, -0.1)).label("brass face\n(toward skin)", loc="right", fontsize=11)
+    d += elm.Line().up().toy(Y).at(disc.end)
+    d += (coax := elm.Coax(length=7, radius=0.35).right().label("shielded pair 1.5 m: white = silver", loc="top",
+                                                                 ofst=0.5))
+    jpins = [elm.IcPin(name=n, side=side, pos=pos, anchorname=f"{'c' if side == 'L' else 'b'}{n}")
+             for side in ("L", "R") for n, pos in (("S", 0.12), ("R", 0.5), ("T", 0.88))
+             if not (side == "R" and n == "R")]
+    d += (jack := elm.Ic(pins=jpins, size=(2.4, 7.0), leadlen=0.7)
+          .anchor("cT").at(coax.end).label(f"{jk.ref()} 3.5 mm jack\n(plug P1, stereo)", loc="top", ofst=0.3))
+    d += elm.Wire("|-").at(disc.start).to(jack.cS).label("black + shield = brass", loc="bottom", fontsize=11)
+    d += elm.Line().at(coax.shieldend).down().toy(jack.cS[1]).linestyle("--")
+    d += elm.Label().at((jack.cR[0] - 0.1, jack.cR[1])).label("ring: not\nconnected", loc="left", fontsize=11)
+    d += elm.Line().at(jack.bS).right().length(1.0)
+    d += elm.Ground()
+    rp = P("RP")
+    d += elm.Resistor().right().at(jack.bT).length(4).label(lab(rp), loc="top")
+    d += (inn := elm.Dot().label("IN0", loc="bottom", ofst=(0.5, -0.1)))
+    dh, dl, cin = P("DH"), P("DL"), P("CIN")
+    d += elm.Line().up().length(0.8).at(inn.center)
+    d += elm.Diode().up().length(2.6).label(f"{dh.ref()}\n{dh.text}", loc="bottom")
     d += elm.Vdd().label("3V3")
-    d += elm.Schottky().down().reverse().at(clamp.center).length(1.5)
+    d += elm.Line().right().length(3.0).at(inn.center)
+    d += (n2 := elm.Dot())
+    d += elm.Diode().down().reverse().length(3.0).label(f"{dl.ref()}\n{dl.text}", loc="bottom")
     d += elm.Ground()
-    d += elm.Line().right().length(1).at(clamp.center)
-    d += (op := elm.Opamp(leads=True).anchor("in2").label("U2A\nMCP6004", loc="center", ofst=(-0.4, 0)))
-    d += elm.Line().up().length(1).at(op.in1)
-    d += (fb := elm.Line().right().tox(op.out))
+    d += elm.Line().right().length(3.0).at(n2.center)
+    d += (n3 := elm.Dot())
+    d += elm.Capacitor().down().length(3.0).label(lab(cin), loc="bottom")
+    d += elm.Ground()
+    d += elm.Line().right().length(3.0).at(n3.center)
+    d += (n4 := elm.Dot())
+    rb, rbt, rbb, cb = P("RB"), P("RBT"), P("RBB"), P("CB")
+    d += elm.Resistor().down().length(4.0).at(n4.center).label(lab(rb), loc="bottom")
+    d += (bias := elm.Dot().label("BIAS0 1.25 V", loc="left", ofst=(-0.2, -0.5)))
+    d += elm.Resistor().down().length(3.0).label(lab(rbb), loc="bottom")
+    d += elm.Ground()
+    d += elm.Line().right().length(3.0).at(bias.center)
+    d += (bn := elm.Dot())
+    d += elm.Capacitor().down().length(3.0).label(lab(cb), loc="bottom")
+    d += elm.Ground()
+    d += elm.Resistor().right().length(3.5).at(bn.center).label(lab(rbt), loc="top")
+    d += elm.Label().label("VREF", loc="right")
+    d += elm.Line().right().length(7.0).at(n4.center)
+    sec = board.OPAMP_SECTIONS[0]
+    d += (op := elm.Opamp(leads=True).anchor("in2").label(f"U2{sec[0]}", loc="center", ofst=(-0.35, 0)))
+    d += elm.Label().at((op.center[0] - 0.2, op.center[1] - 1.3)).label("MCP6004", loc="bottom", fontsize=12)
+    d += elm.Label().at((op.in2[0] + 0.3, op.in2[1] - 0.1)).label(str(sec[1]), loc="bottom", fontsize=11)
+    d += elm.Label().at((op.in1[0] + 0.3, op.in1[1] + 0.1)).label(str(sec[2]), loc="top", fontsize=11)
+    d += elm.Label().at((op.out[0] - 0.3, op.out[1] + 0.1)).label(str(sec[3]), loc="top", fontsize=11)
+    rf, cf, rg, cg = P("RF"), P("CF"), P("RG"), P("CG")
+    d += elm.Line().up().length(2.5).at(op.in1)
+    d += (fb := elm.Dot().label("FB0", loc="bottom", ofst=(-0.5, 0)))
+    span = op.out[0] + 1.0 - fb.center[0]
+    d += elm.Resistor().right().length(span).label(lab(rf), loc="bottom")
+    d += (fbr := elm.Dot())
     d += elm.Line().down().toy(op.out)
-    d += (ra := elm.Resistor().right().at(op.out).length(2.5).label("R9 1 k", loc="top"))
-    d += (aa := elm.Dot())
-    d += elm.Capacitor().down().at(aa.center).length(2).label("C1\n1 uF", loc="bottom")
+    d += elm.Line().up().length(2.8).at(fb.center)
+    d += elm.Capacitor().right().length(span).label(lab(cf), loc="top")
+    d += elm.Line().down().toy(fbr.center)
+    d += elm.Resistor().left().length(3.5).at(fb.center).label(lab(rg), loc="top")
+    d += (gn := elm.Dot().label("G0", loc="left"))
+    d += elm.Capacitor().down().length(2.4).at(gn.center).label(lab(cg), loc="bottom")
     d += elm.Ground()
-    d += elm.Line().right().length(1.5).at(aa.center).label("to U1 pin 1 (CH0)", loc="right")
-    # -- mid-rail bias ----------------------------------------------------
-    d += elm.Vdd().at((0, -0.5)).label("3V3")
-    d += elm.Resistor().down().at((0, -0.5)).length(2).label("R13\n100 k", loc="bottom")
-    d += (vm := elm.Dot().label("VMID", loc="left"))
-    d += elm.Resistor().down().length(2).label("R14\n100 k", loc="bottom")
+    ra1, ca1, ra2, ca2 = P("RA1"), P("CA1"), P("RA2"), P("CA2")
+    d += elm.Line().right().length(1.0).at(op.out)
+    d += elm.Dot().label("OUT0", loc="bottom", ofst=(0.2, -0.1))
+    d += elm.Resistor().right().length(4.0).label(lab(ra1), loc="top")
+    d += (aa := elm.Dot().label("AA0", loc="bottom", ofst=(0.5, 0)))
+    d += elm.Capacitor().down().length(3.0).label(lab(ca1), loc="bottom")
     d += elm.Ground()
-    d += elm.Line().right().length(1.5).at(vm.center)
-    d += elm.Capacitor().down().length(2).label("C5\n10 uF", loc="bottom")
+    d += elm.Resistor().right().length(4.0).at(aa.center).label(lab(ra2), loc="top")
+    d += (chn := elm.Dot().label("CH0", loc="bottom", ofst=(0.5, 0)))
+    d += elm.Capacitor().down().length(3.0).label(lab(ca2), loc="bottom")
     d += elm.Ground()
-    # -- the ADC ----------------------------------------------------------
+    d += elm.Line().right().length(1.5).at(chn.center)
+    d += elm.Label().label("to U1 pin 1 (CH0)", loc="right")
+
+    # ---------------- the ADC and the Pi header ----------------
+    y0 = -15.0
     left = [elm.IcPin(name=pins.MCP3008_PINS[p], pin=str(p), side="L") for p in range(1, 9)]
     right = [elm.IcPin(name=pins.MCP3008_PINS[p], pin=str(p), side="R") for p in range(16, 8, -1)]
-    d += (u1 := elm.Ic(pins=left + right, size=(3, 9), pinspacing=1.0, edgepadW=0.6, leadlen=1.0)
-          .right().at((17, -3)).label("U1 MCP3008", loc="top"))
+    d += (u1 := elm.Ic(pins=left + right, size=(3.6, 9), pinspacing=1.0, edgepadW=0.6, leadlen=1.0)
+          .right().at((10, y0)).label("U1 MCP3008 (PDIP-16)", loc="top", ofst=0.3))
+    for ch in range(8):
+        anchor = getattr(u1, f"pin{ch + 1}")
+        src = f"CH{ch} from channel {ch} (CA2 {board.part('CA2').refs[ch]})" if ch < N_CH else "unused: to GND"
+        d += elm.Line().left().length(0.8).at(anchor)
+        d += elm.Label().label(src, loc="left")
+    # Pi header J1, all 40 pins
+    names = {p: f"{pins.PI_HEADER[p][0]}" for p in pins.PI_HEADER}
+    left40 = [elm.IcPin(name=names.get(p, "nc"), pin=str(p), side="L") for p in range(1, 41, 2)]
+    right40 = [elm.IcPin(name=names.get(p, "nc"), pin=str(p), side="R") for p in range(2, 41, 2)]
+    d += (j1 := elm.Ic(pins=left40 + right40, size=(3.2, 20 * 0.75 + 0.5), pinspacing=0.75, leadlen=0.8,
+                       pinlblsize=11, lblsize=11)
+          .right().at((36, y0 - 3.5)).label("J1 2x20 box header, ribbon to\nthe Pi's 40-pin header (nc: not connected)", loc="top", ofst=0.3))
+    # the wires between U1 and J1, by name rather than as a tangle
     for p, pi_pin in sorted(pins.MCP3008_TO_PI.items()):
         bcm, _ = pins.PI_HEADER[pi_pin]
         anchor = getattr(u1, f"pin{p}")
-        d += elm.Line().right().length(1.2).at(anchor)
+        d += elm.Line().right().length(1.0).at(anchor)
         d += elm.Label().label(f"J1 pin {pi_pin} ({bcm})", loc="right")
-    for i, (ref, what) in enumerate((("C6 100 nF", "at U1 pin 16 (VDD)"), ("C7 100 nF", "at U1 pin 15 (VREF)"),
-                                     ("C8 10 uF", "on the 3V3 rail"), ("C9 100 nF", "at U2 pin 4 (VDD)"))):
-        d += elm.Vdd().at((14 + 4.5 * i, -8.5)).label("3V3")
-        d += elm.Capacitor().down().at((14 + 4.5 * i, -8.5)).length(1.5).label(f"{ref}\n{what}", loc="bottom")
+    d += elm.Line().right().length(1.0).at(u1.pin15)
+    d += elm.Label().label("VREF (U3, 2.5 V)", loc="right")
+    for p in sorted(pins.PI_HEADER):
+        if p in (1, 6, 11, 13):
+            anchor = getattr(j1, f"pin{p}")
+            side_left = p % 2 == 1
+            d += elm.Line().at(anchor).length(0.8).left() if side_left else elm.Line().at(anchor).length(0.8).right()
+            what = {1: "3V3 rail", 6: "GND", 11: f"{P('RLED').ref()} / {P('LED').ref()} LED",
+                    13: f"BTN ({', '.join(P(r).ref() for r in ('RPU', 'RSW', 'CSW', 'SW'))})"}[p]
+            d += elm.Label().label(what, loc="left" if side_left else "right", fontsize=11)
+    # ---------------- reference, supplies, decoupling ----------------
+    yr = y0 - 4.5
+    u3, rref, cref, cdref = P("U3"), P("RREF"), P("CREF"), P("CDREF")
+    d += elm.Vdd().at((0, yr)).label("3V3")
+    d += elm.Resistor().down().at((0, yr)).length(2.5).label(lab(rref), loc="bottom")
+    d += (vr := elm.Dot().label("VREF 2.50 V", loc="left", ofst=(-0.2, 0)))
+    d += elm.Zener().down().reverse().length(3.0).label(f"{u3.ref()} LM4040 2.5 V\n(TO-92) K top, A bottom",
+                                                        loc="bottom", ofst=(0.1, 0))
+    d += elm.Ground()
+    d += elm.Line().right().length(5.5).at(vr.center)
+    d += (vr2 := elm.Dot())
+    d += elm.Capacitor().down().length(3.0).label(lab(cref), loc="bottom")
+    d += elm.Ground()
+    d += elm.Line().right().length(3.5).at(vr2.center)
+    d += elm.Capacitor().down().length(3.0).label(f"{cdref.ref()}\n{cdref.text}\nat U1 pin 15", loc="bottom")
+    d += elm.Ground()
+    for i, role in enumerate(("CDADC", "CDOP", "CBULK")):
+        p = P(role)
+        where = {"CDADC": "at U1 pin 16", "CDOP": "at U2 pin 4", "CBULK": "at J1"}[role]
+        x = 14.0 + 4.0 * i
+        d += elm.Vdd().at((x, yr)).label("3V3")
+        d += elm.Capacitor().down().at((x, yr)).length(3.0).label(f"{p.ref()}\n{p.text}\n{where}", loc="bottom")
         d += elm.Ground()
-    for ch in range(len(pins.MCP3008_PINS) // 2):
-        anchor = getattr(u1, f"pin{ch + 1}")
-        src = f"CH{ch}: channel {ch} filter" if ch < len(pins.SITES) else "unused: tie to GND"
-        d += elm.Line().left().length(0.8).at(anchor)
-        d += elm.Label().label(src, loc="left")
-    # -- LED and button ---------------------------------------------------
-    led_pin = next(p for p, (bcm, _) in pins.PI_HEADER.items() if bcm == pins.LED_PIN)
-    btn_pin = next(p for p, (bcm, _) in pins.PI_HEADER.items() if bcm == pins.BUTTON_PIN)
-    d += elm.Dot().at((0, -9)).label(f"J1 pin {led_pin} ({pins.LED_PIN})", loc="left")
-    d += elm.Resistor().right().length(2.5).label("R15 330", loc="top")
-    d += elm.LED().right().length(2.5).label("D5 status", loc="top")
+    u2pins = [elm.IcPin(name="VDD", pin="4", side="T"), elm.IcPin(name="VSS", pin="11", side="B")]
+    d += (u2p := elm.Ic(pins=u2pins, size=(3.0, 2.4), leadlen=1.0, pinspacing=1.0).at((28.0, yr - 4.0))
+          .label("U2 MCP6004\nsupply pins", loc="right", ofst=0.3, fontsize=12))
+    d += elm.Vdd().at(u2p.pin4).label("3V3")
+    d += elm.Ground().at(u2p.pin11)
+    # ---------------- LED and button ----------------
+    yl = yr - 9.5
+    rled, led = P("RLED"), P("LED")
+    d += elm.Dot().at((0, yl)).label(f"J1 pin 11 ({pins.LED_PIN})", loc="left")
+    d += elm.Resistor().right().length(3.5).label(lab(rled), loc="top")
+    d += elm.LED().right().length(3.5).label(f"{led.ref()} status LED", loc="top", ofst=0.5)
     d += elm.Ground().right()
-    d += elm.Dot().at((0, -11.5)).label(f"J1 pin {btn_pin} ({pins.BUTTON_PIN}, pull-up)", loc="left")
-    d += elm.Button().right().length(2.5).label("SW1", loc="top")
+    rpu, rsw, csw, sw = P("RPU"), P("RSW"), P("CSW"), P("SW")
+    yb = yl - 5.5
+    d += elm.Dot().at((0, yb)).label(f"J1 pin 13 ({pins.BUTTON_PIN})", loc="left")
+    d += elm.Line().right().length(3.0)
+    d += (btn := elm.Dot().label("BTN", loc="bottom", ofst=(-0.5, -0.1)))
+    d += elm.Resistor().up().length(3.0).label(lab(rpu), loc="bottom")
+    d += elm.Vdd().label("3V3")
+    d += elm.Line().right().length(3.0).at(btn.center)
+    d += (bt2 := elm.Dot())
+    d += elm.Capacitor().down().length(3.0).label(lab(csw), loc="bottom")
+    d += elm.Ground()
+    d += elm.Resistor().right().length(3.5).at(bt2.center).label(lab(rsw), loc="top")
+    d += elm.Button().right().length(3.5).label(f"{sw.ref()} button", loc="top", ofst=0.3)
     d += elm.Ground().right()
-    d += elm.Label().at((0, -13.5)).label("J1: Raspberry Pi 40-pin header. J2-J5: sensor jacks (PZ1-PZ4)."
-                                          " twitchmon is not a medical device.", loc="right")
+    # ---------------- per-channel table and notes ----------------
+    yt = yb - 6.0
+    rows = ["Per-channel parts (role: channel 0 / 1 / 2 / 3):"]
+    for p in board.CHANNEL_PARTS:
+        rows.append(f"{p.role:>4} {p.text:>8}: " + " / ".join(p.refs))
+    rows.append("  U2 sections: " + " / ".join(
+        f"{s[0]} (+{s[1]} -{s[2]} out {s[3]})" for s in board.OPAMP_SECTIONS.values()))
+    for i, r in enumerate(rows):
+        d += elm.Label().at((-2, yt - 0.75 * i)).label(r, loc="right", fontsize=13, font="monospace")
+    notes = ["Notes:",
+             "Ground: the discs' brass faces, the cable shields and the jack sleeves are GND;",
+             "AGND (U1 14) and DGND (U1 9) join at U1 and go to J1 pin 6.",
+             "Power: a power bank or an IEC 60601-1 (2 MOPP) adapter only; see WIRING.md.",
+             "twitchmon is not a medical device."]
+    for i, r in enumerate(notes):
+        d += elm.Label().at((26, yt - 0.75 * i)).label(r, loc="right", fontsize=13)
     return d.get_imagedata("svg").decode("utf-8")
+
+
+# ----------------------------------------------------------- layout ----
+def layout_svg() -> str:
+    """The perfboard: every part's pads on the 2.54 mm grid and the wires between them."""
+    import layout  # noqa: PLC0415
+    return layout.svg()
 
 
 def build(out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = {"schematic.svg": schematic_svg(), "BOM.csv": bom_csv(), "WIRING.md": wiring_md()}
+    files = {"schematic.svg": schematic_svg(), "layout.svg": layout_svg(), "BOM.csv": bom_csv(),
+             "WIRING.md": wiring_md(), "frontend.cir": netlist_cir()}
     written = []
     for name, text in files.items():
         p = out_dir / name
@@ -187,5 +427,5 @@ def build(out_dir: Path) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for p in build(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent):
+    for p in build(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE):
         print(f"wrote {p}")

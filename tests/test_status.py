@@ -41,3 +41,12 @@ def test_press_marks_and_hold_toggles(factory):
     btn.drive_low(); time.sleep(0.3); btn.drive_high(); time.sleep(0.05)
     assert marks == [1] and toggles == [1]
     panel.close()
+
+
+def test_button_has_a_bounce_time_on_top_of_the_hardware_debounce(factory):
+    from firmware_host import board
+    panel = StatusPanel(pin_factory=factory)
+    assert panel.button.pin.bounce == board.BUTTON_BOUNCE_S > 0
+    # the board's RC rises in RPU x CSW; gpiozero's window is longer than that
+    assert board.BUTTON_BOUNCE_S > board.value("RPU") * board.value("CSW")
+    panel.close()

@@ -386,6 +386,8 @@ def test_hardware_page_shows_the_pin_table_the_code_reads(fclient):
         assert s.placement in html
     svg = fclient.get("/hardware/schematic.svg")
     assert svg.status_code == 200 and svg.mimetype == "image/svg+xml" and b"MCP3008" in svg.data
+    lay = fclient.get("/hardware/layout.svg")
+    assert lay.status_code == 200 and lay.mimetype == "image/svg+xml" and b"U1 MCP3008" in lay.data
     api = fclient.get("/api/hardware").get_json()
     assert api["wiring"] == pins.wiring_rows() and len(api["bom"]) >= 10
 

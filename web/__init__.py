@@ -21,6 +21,7 @@ def sensor_banner(store, now=None, max_age_s: float = 300.0) -> list[str]:
     (setting ``health``): each sensor that is not ok, if the check is recent."""
     import datetime as dt  # noqa: PLC0415
     import json  # noqa: PLC0415
+    import sqlite3  # noqa: PLC0415
 
     from firmware_host import pins  # noqa: PLC0415
 
@@ -28,7 +29,7 @@ def sensor_banner(store, now=None, max_age_s: float = 300.0) -> list[str]:
         h = json.loads(store.get_setting("health", "null") or "null")
         t = dt.datetime.fromisoformat(h["t"])
         status = list(h["status"])
-    except (TypeError, ValueError, KeyError):
+    except (TypeError, ValueError, KeyError, sqlite3.Error):  # a damaged store: no banner, the page says the rest
         return []
     now = now or dt.datetime.now(dt.timezone.utc)
     if (now - t).total_seconds() > max_age_s:
@@ -45,21 +46,27 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(DATA_DIR=os.environ.get("TWITCHMON_DATA", "."), HOST="127.0.0.1")
     app.config.update(config or {})
     os.makedirs(app.config["DATA_DIR"], exist_ok=True)
-    st = open_store(app.config["DATA_DIR"])  # create and migrate once
-    secret = st.get_setting("secret_key")
-    if not secret:  # made once per data dir, so sessions survive a restart
-        import secrets  # noqa: PLC0415
-        secret = secrets.token_hex(32)
-        st.set_setting("secret_key", secret)
+    st = open_store(app.config["DATA_DIR"], check=True)  # create and migrate once; StoreError if damaged
+    # the signing key once lived in the database it guards: a new one in its own file
+    # (those sessions end once), and none left where a copy of the nights would carry it
+    # (a read-only data dir keeps its old row until it is writable again)
+    if not st.readonly and st.get_setting("secret_key") is not None:
+        st.delete_setting("secret_key")
     st.close()
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = secret
+        from .auth import load_secret_key  # noqa: PLC0415
+        app.config["SECRET_KEY"] = load_secret_key(app.config["DATA_DIR"])
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
+    from .server import MAX_BODY_BYTES  # noqa: PLC0415
+    # the same bound as the server's, for any other WSGI server or the test client: a
+    # bigger body is 413 before request.form reads it (Werkzeug's max_form_memory_size
+    # does not apply to urlencoded forms, only MAX_CONTENT_LENGTH does)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES, MAX_FORM_PARTS=100)
 
     def get_store():
         if "store" not in g:
             from firmware_host.store import Store, DB_NAME  # noqa: PLC0415
-            g.store = Store(os.path.join(app.config["DATA_DIR"], DB_NAME))
+            g.store = Store(os.path.join(app.config["DATA_DIR"], DB_NAME), app.config.get("DB_BUSY_S", 10.0))
         return g.store
 
     app.get_store = get_store
@@ -73,9 +80,11 @@ def create_app(config: dict | None = None) -> Flask:
     @app.context_processor
     def _globals():
         import datetime as dt  # noqa: PLC0415
+        from firmware_host.mqtt import banner as mqtt_banner  # noqa: PLC0415
         hour = dt.datetime.now().hour
         # dark by default at night, whatever the phone's setting: a bright page at 3 a.m. wakes you
         return {"disclaimer": DISCLAIMER, "sensor_banner": sensor_banner(get_store()),
+                "mqtt_banner": mqtt_banner(get_store()),
                 "night_theme": hour >= 19 or hour < 8}
 
     @app.template_filter("dur")
@@ -108,6 +117,35 @@ def create_app(config: dict | None = None) -> Flask:
             return _api_error(400, getattr(e, "description", "bad request"))
         return e
 
+    import sqlite3  # noqa: PLC0415
+
+    @app.errorhandler(sqlite3.DatabaseError)
+    def _db_unavailable(e):
+        """Busy, full, read-only or damaged: say which, 503, never a 500 page."""
+        from firmware_host.store import describe, unavailable  # noqa: PLC0415
+        if not unavailable(e):
+            raise e
+        return _unavailable(describe(e))
+
+    @app.errorhandler(OSError)
+    def _disk_unavailable(e):
+        """A file beside the database (the MQTT password) on a read-only or full
+        data dir: the same 503 line as the database's."""
+        import errno  # noqa: PLC0415
+
+        from firmware_host.store import describe  # noqa: PLC0415
+        if e.errno not in (errno.EROFS, errno.ENOSPC, errno.EDQUOT):
+            raise e
+        return _unavailable(describe(e))
+
+    def _unavailable(msg):
+        from markupsafe import escape  # noqa: PLC0415
+
+        if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+            return _api_error(503, msg)
+        return (f"<!doctype html><meta charset=utf-8><title>twitchmon</title><p role=alert>{escape(msg)}.</p>"
+                f"<p><a href=\"/\">Back to the nights</a></p>", 503, {"Content-Type": "text/html; charset=utf-8"})
+
     from werkzeug.routing import IntegerConverter  # noqa: PLC0415
 
     class IdConverter(IntegerConverter):
@@ -131,9 +169,31 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-def serve(app: Flask, host: str, port: int, threads: int = 12) -> None:
-    """Serve with waitress (production WSGI server, pure Python)."""
-    from waitress import serve as waitress_serve  # noqa: PLC0415
+class ListenError(OSError):
+    """The page cannot listen on its host and port; the cause is the socket's OSError."""
 
+
+def make_server(app: Flask, host: str, port: int, threads: int = 12, **limits):
+    """The waitress server with the limits in :mod:`web.server` (``limits``:
+    its keyword overrides), already listening: a busy port or a bad host is a
+    :class:`ListenError` here, before the caller starts anything else or says
+    it is serving."""
+    from .server import make_server as make_guarded_server  # noqa: PLC0415
+
+    try:
+        return make_guarded_server(app, host, port, threads, **limits)
+    except OSError as exc:
+        raise ListenError(exc.errno, exc.strerror or str(exc)) from exc
+    except ValueError as exc:  # waitress's word for a host that does not resolve
+        cause = exc.__context__ if isinstance(exc.__context__, OSError) else exc
+        raise ListenError(getattr(cause, "errno", None), getattr(cause, "strerror", None) or str(exc)) from cause
+
+
+def serve(app: Flask, host: str, port: int, threads: int = 12, server=None) -> None:
+    """Serve with waitress until stopped (``server`` from :func:`make_server`, or made here)."""
+    import logging  # noqa: PLC0415
+
+    logging.basicConfig()  # waitress's warnings (connection limit, errors) to stderr, as waitress.serve does
+    server = server or make_server(app, host, port, threads)
     print(f"twitchmon: serving http://{host}:{port}/", flush=True)
-    waitress_serve(app, host=host, port=port, threads=threads, ident="twitchmon")
+    server.run()

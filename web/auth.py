@@ -9,26 +9,51 @@
 * Every write (POST) needs the session's CSRF token, in the form field
   ``csrf_token`` or the ``X-CSRF-Token`` header, also on loopback.
 * Failed logins are limited per client address: ``MAX_FAILS`` in
-  ``WINDOW_S``, then 429 until the window has passed.
+  ``WINDOW_S``, then 429 until the window has passed.  An attempt takes its
+  place in the budget before its password is checked, so simultaneous
+  guesses cannot overrun it; passwords are checked one at a time (a scrypt
+  check holds ~32 MB), and at most ``MAX_WAITING`` wait, the rest get 503.
+* A login session carries the store's session generation; logging out
+  everywhere and a new password bump it, and older sessions are logged out
+  (sessions are signed cookies that would otherwise live 31 days).
+* Only requests naming this device in their Host header are answered:
+  loopback names when bound to loopback (a DNS-rebinding page reaches a
+  loopback-bound server with its own name in Host), and on the LAN also
+  any IP address, this machine's name (``name`` and ``name.local``) and
+  the names in the settings file's ``[web] hosts``.
+* The key that signs the cookies is in its own owner-only file in the data
+  dir, not in the database it guards.
 """
 from __future__ import annotations
 
 import hmac
 import ipaddress
+import os
 import secrets
+import socket
 import threading
 import time
+from pathlib import Path
 
 from flask import (Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, session,
                    url_for)
+from werkzeug.sansio.utils import host_is_trusted
 from werkzeug.security import check_password_hash
+
+from firmware_host.store import private
 
 bp = Blueprint("auth", __name__)
 
 MAX_FAILS = 5
 WINDOW_S = 300.0
+MAX_WAITING = 4  #: password checks that may queue for the one hashing slot; more get 503
+HASH_WAIT_S = 10.0  #: the longest a password check waits for the slot, s
+SECRET_FILE = "secret_key"  #: in the data dir, mode 0600
+LOOPBACK_NAMES = (".localhost",)  #: localhost and its subdomains (addresses are judged apart)
 _fails: dict[str, list[float]] = {}
 _fails_lock = threading.Lock()
+_hashing = threading.Lock()
+_waiting = threading.BoundedSemaphore(MAX_WAITING + 1)
 
 
 def is_loopback(host: str) -> bool:
@@ -40,6 +65,97 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def allowed_hosts(bound: str, configured=()) -> tuple[str, ...]:
+    """The names (Werkzeug ``host_is_trusted`` patterns) the page answers to
+    when bound to ``bound``; IP addresses are allowed apart (see ``host_ok``)."""
+    if is_loopback(bound):
+        return LOOPBACK_NAMES
+    me = socket.gethostname().lower()
+    names = [*LOOPBACK_NAMES, me, f"{me}.local", *(h.lower() for h in configured)]
+    if not _is_ip(bound) and bound not in ("", "0.0.0.0", "::"):
+        names.append(bound.lower())
+    return tuple(dict.fromkeys(names))
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
+
+
+def host_ok(host_header: str, bound: str, names) -> bool:
+    """Whether a request's Host is this device.  A DNS-rebinding page always
+    sends its own domain name, so on the LAN an IP address is safe; on
+    loopback only loopback addresses and names are."""
+    host = host_header.lower()
+    if host.startswith("[") and "]" in host:
+        bare = host[1:host.index("]")]
+    else:
+        bare = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    if _is_ip(bare):
+        return not is_loopback(bound) or ipaddress.ip_address(bare).is_loopback
+    return host_is_trusted(host, list(names))
+
+
+def load_secret_key(data_dir) -> str:
+    """The key that signs the session cookies, from ``SECRET_FILE`` (made
+    once, 0600): outside the database, so a copy of the nights (a backup, a
+    bug report) lets nobody forge the owner's session."""
+    p = Path(data_dir) / SECRET_FILE
+    try:
+        key = p.read_text().strip()
+        if len(key) >= 32:
+            private(p)
+            return key
+    except OSError:  # none yet, or unreadable (made by another user): a new one
+        pass
+    key = secrets.token_hex(32)
+    tmp = p.with_name(f".{SECRET_FILE}.{os.getpid()}")
+    try:
+        tmp.unlink(missing_ok=True)  # a crash's leftover may have another mode
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except OSError as exc:  # a read-only data dir still shows its nights; logins last until a restart
+        import sys  # noqa: PLC0415
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        print(f"twitchmon: cannot write {p} ({exc.strerror}): this run's logins end when the page restarts",
+              file=sys.stderr, flush=True)
+    return key
+
+
+def check_password(password_hash: str, password: str) -> bool | None:
+    """``check_password_hash`` one at a time: None when too many are already
+    waiting or the wait is too long (the caller answers 503)."""
+    if not _waiting.acquire(blocking=False):
+        return None
+    try:
+        if not _hashing.acquire(timeout=HASH_WAIT_S):
+            return None
+        try:
+            return check_password_hash(password_hash, password)
+        finally:
+            _hashing.release()
+    finally:
+        _waiting.release()
+
+
+def start_session(store) -> None:
+    """The owner has just given the password: a fresh session of the current generation."""
+    session.clear()
+    session["owner"] = True
+    session["gen"] = store.session_generation()
+    csrf_token()
+
+
 def csrf_token() -> str:
     tok = session.get("csrf")
     if not tok:
@@ -48,7 +164,10 @@ def csrf_token() -> str:
 
 
 def _is_owner() -> bool:
-    return is_loopback(current_app.config["HOST"]) or session.get("owner") is True
+    if is_loopback(current_app.config["HOST"]):
+        return True
+    return (session.get("owner") is True
+            and session.get("gen") == current_app.get_store().session_generation())
 
 
 def _read_only_lan() -> bool:
@@ -65,6 +184,13 @@ def _deny(code: int, message: str):
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    names = allowed_hosts(app.config["HOST"], app.config.get("ALLOWED_HOSTS", ()))
+
+    @app.before_request
+    def _host():  # first: nothing else runs for a request to another name
+        if not host_ok(request.host, app.config["HOST"], names):
+            abort(400, description=f"this page does not answer to the name {request.host!r}: open it by its "
+                                   "address, or add the name to [web] hosts in its settings file")
 
     @app.before_request
     def _guard():
@@ -89,22 +215,32 @@ def init_app(app) -> None:
 
 
 def _check_csrf() -> None:
-    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
+    # the header first: a script's write then needs no form parsing at all
+    sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
     if not session.get("csrf") or not hmac.compare_digest(sent, session["csrf"]):
         abort(400, description="missing or stale form token: reload the page and try again")
 
 
-def _too_many(addr: str) -> bool:
+def _take_attempt(addr: str) -> float | None:
+    """Count an attempt as failed before it is checked (None: the budget is
+    spent); its stamp, to give back if the password was right."""
     now = time.monotonic()
     with _fails_lock:
+        for a in [a for a, ts in _fails.items() if not ts or now - ts[-1] >= WINDOW_S]:
+            del _fails[a]  # forget quiet addresses, so the table stays small
         recent = [t for t in _fails.get(addr, []) if now - t < WINDOW_S]
-        _fails[addr] = recent
-        return len(recent) >= MAX_FAILS
+        if len(recent) >= MAX_FAILS:
+            _fails[addr] = recent
+            return None
+        _fails[addr] = [*recent, now]
+        return now
 
 
-def _failed(addr: str) -> None:
+def _give_back(addr: str, stamp: float) -> None:
     with _fails_lock:
-        _fails.setdefault(addr, []).append(time.monotonic())
+        ts = _fails.get(addr, [])
+        if stamp in ts:
+            ts.remove(stamp)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -115,23 +251,35 @@ def login():
     status = 200
     if request.method == "POST":
         addr = request.remote_addr or "?"
-        if _too_many(addr):
+        stamp = _take_attempt(addr)
+        if stamp is None:
             return render_template("login.html", error="Too many attempts: wait five minutes.",
                                    has_password=has_password), 429
         pw = request.form.get("password", "")
         h = store.get_setting("password_hash")
-        if h and check_password_hash(h, pw):
-            session.clear()
-            session["owner"] = True
-            csrf_token()
+        ok = check_password(h, pw) if h else False
+        if ok is None:
+            _give_back(addr, stamp)
+            return render_template("login.html", error="Busy: try again in a moment.",
+                                   has_password=has_password), 503
+        if ok:
+            _give_back(addr, stamp)
+            start_session(store)
             nxt = request.args.get("next", "/")
             return redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")
-        _failed(addr)
         error, status = "That is not the password.", 401
     return render_template("login.html", error=error, has_password=has_password), status
 
 
 @bp.post("/logout")
 def logout():
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/logout/all")
+def logout_all():
+    """Every session on every device, including copies of this one's cookie."""
+    current_app.get_store().end_sessions()
     session.clear()
     return redirect(url_for("auth.login"))

@@ -40,13 +40,22 @@ def page():
     return render_template("hardware.html", bom=bom(), guide=guide_html(), sites=pins.SITES)
 
 
-@bp.get("/hardware/schematic.svg")
-def schematic():
-    resp = Response(_file("schematic.svg"), mimetype="image/svg+xml")
+def _svg(name: str) -> Response:
+    resp = Response(_file(name), mimetype="image/svg+xml")
     # schemdraw's SVG carries its own inline style: allow that for this file only
     resp.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     resp.headers["Cache-Control"] = "max-age=3600"
     return resp
+
+
+@bp.get("/hardware/schematic.svg")
+def schematic():
+    return _svg("schematic.svg")
+
+
+@bp.get("/hardware/layout.svg")
+def layout():
+    return _svg("layout.svg")
 
 
 @bp.get("/api/hardware")
@@ -57,4 +66,4 @@ def api():
                     "spi": {"bus": pins.SPI_BUS, "device": pins.SPI_DEVICE, "clock_hz": pins.SPI_CLOCK_HZ,
                             "mode": pins.SPI_MODE},
                     "led_pin": pins.LED_PIN, "button_pin": pins.BUTTON_PIN,
-                    "schematic": "/hardware/schematic.svg"})
+                    "schematic": "/hardware/schematic.svg", "layout": "/hardware/layout.svg"})

@@ -1,5 +1,6 @@
 """Settings: sensor sites' names, the night window, sensitivity, retention,
-LAN access and the owner's password.  Stored in the store (setting
+LAN access, the MQTT broker (:mod:`firmware_host.mqtt`) and the owner's
+password.  Stored in the store (setting
 ``config``, the settings file's structure, on top of the file the daemon
 was started with); the daemon picks changes up within a minute (window)
 or at the next night (sensitivity, names)."""
@@ -7,14 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
-from werkzeug.security import check_password_hash, generate_password_hash
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
+from werkzeug.security import generate_password_hash
 
 from firmware_host import pins
 
+from .auth import check_password
+
 bp = Blueprint("settings", __name__)
 
-MAX_NAME = 32  #: characters in a site's name
 MIN_PASSWORD = 8
 
 
@@ -33,18 +35,57 @@ def current(store) -> dict:
             "night_end": cfg.night_end.strftime("%H:%M"), "timezone": cfg.timezone or "",
             "sensitivity": cfg.sensitivity, "raw_retention_days": cfg.raw_retention_days,
             "lan_read_only": bool(store.get_setting("lan_read_only", False)),
-            "password_set": store.get_setting("password_hash") is not None}
+            "password_set": store.get_setting("password_hash") is not None, "mqtt": _mqtt_current(cfg, store)}
+
+
+def _mqtt_current(cfg, store) -> dict:
+    from firmware_host.mqtt import KEYS, default_device_id, settings_for  # noqa: PLC0415
+    m = cfg.mqtt
+    out = {k: (getattr(m, k, None) if m else None) or "" for k in KEYS}
+    out["device_id"] = out["device_id"] or default_device_id()
+    out["topic_prefix"] = out["topic_prefix"] or "twitchmon"
+    out.update(enabled=settings_for(cfg, store) is not None,
+               remote_control=bool(store.get_setting("mqtt_remote_control", False)))
+    return out
+
+
+def _mqtt_form(form) -> dict | None:
+    """The [mqtt] override from the form's MQTT section; None when no broker is named."""
+    from firmware_host.mqtt import KEYS  # noqa: PLC0415
+    sec = {k: form.get(f"mqtt_{k}", "").strip() for k in KEYS}
+    if not sec["host"]:
+        if form.get("mqtt_enabled") == "on":
+            raise ValueError("MQTT: name the broker (host) to publish to")
+        return None
+    if sec["port"]:
+        try:
+            sec["port"] = int(sec["port"])
+        except ValueError:
+            raise ValueError(f"MQTT port: {sec['port']!r} is not a number") from None
+    return {k: v for k, v in sec.items() if v != ""}
+
+
+def _save_mqtt_password(form, over: dict) -> None:
+    """A password typed on the page goes to a file only the service reads (0600)."""
+    import os  # noqa: PLC0415
+    pw = form.get("mqtt_password", "")
+    if pw and "mqtt" in over:
+        path = os.path.join(current_app.config["DATA_DIR"], "mqtt-password")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(pw + "\n")
+        os.chmod(path, 0o600)
+        over["mqtt"]["password_file"] = path
 
 
 def _validate(form) -> tuple[dict, list[str]]:
     """The override dict and site names from the form; ConfigError/ValueError on bad input."""
     from firmware_host.config import load_raw, config_from_dict, merge  # noqa: PLC0415
+    from firmware_host.daemon import site_name_problem  # noqa: PLC0415
     names = [form.get(f"name{c}", "").strip() for c in range(len(pins.SITES))]
-    for c, n in enumerate(names):
-        if not n or len(n) > MAX_NAME or any(ch in n for ch in "\r\n\t"):
-            raise ValueError(f"site {c + 1}: a name of 1 to {MAX_NAME} characters, on one line")
-    if len(set(names)) != len(names):
-        raise ValueError("each site needs its own name")
+    problem = site_name_problem(names)
+    if problem:
+        raise ValueError(problem)
 
     def num(key, kind=float):
         raw = form.get(key, "")
@@ -59,6 +100,9 @@ def _validate(form) -> tuple[dict, list[str]]:
     tz = form.get("timezone", "").strip()
     if tz:
         over["night"]["timezone"] = tz
+    mq = _mqtt_form(form)
+    if mq:
+        over["mqtt"] = mq
     config_from_dict(merge(load_raw(current_app.config.get("CONFIG_FILE")), over), "settings")
     return over, names
 
@@ -86,7 +130,10 @@ def save():
             return jsonify({"error": msg}), 400
         return render_template("settings.html", s=current(store), error=msg, saved=None,
                                sites=pins.SITES), 400
+    _save_mqtt_password(request.form, over)
     store.set_setting("config", over)
+    store.set_setting("mqtt_enabled", request.form.get("mqtt_enabled") == "on")
+    store.set_setting("mqtt_remote_control", request.form.get("mqtt_remote_control") == "on")
     store.set_setting("channel_names", names)
     store.set_setting("lan_read_only", request.form.get("lan_read_only") == "on")
     store.set_setting("config_rev", int(store.get_setting("config_rev", 0)) + 1)
@@ -102,13 +149,19 @@ def password():
     old = store.get_setting("password_hash")
     new, again = request.form.get("new_password", ""), request.form.get("new_password2", "")
     error = None
-    if old and not check_password_hash(old, request.form.get("current_password", "")):
+    ok = check_password(old, request.form.get("current_password", "")) if old else True
+    if ok is None:
+        error = "Busy: try again in a moment."
+    elif not ok:
         error = "The current password is not right."
     elif len(new) < MIN_PASSWORD:
         error = f"Use at least {MIN_PASSWORD} characters."
     elif new != again:
         error = "The two new passwords differ."
     if error:
-        return render_template("settings.html", s=current(store), error=error, saved=None, sites=pins.SITES), 400
-    store.set_setting("password_hash", generate_password_hash(new))
+        return render_template("settings.html", s=current(store), error=error, saved=None, sites=pins.SITES), \
+            (503 if ok is None else 400)
+    gen = store.set_password_hash(generate_password_hash(new))
+    if session.get("owner"):
+        session["gen"] = gen  # this browser stays logged in; every other session ends
     return redirect(url_for("settings.page", saved="password"))

@@ -9,7 +9,7 @@ import threading
 import time
 
 import numpy as np
-from flask import Blueprint, Response, current_app, jsonify, render_template
+from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 
 from firmware_host import pins
 from firmware_host.live import LiveError, LiveReader, classify
@@ -22,7 +22,44 @@ STREAM_S = 300.0  #: a stream ends after this and the browser reconnects (frees 
 STALE_S = 3.0  #: a ring not written for this long means the daemon is not sampling, s
 COUNTS_S = 5.0  #: how often a stream sends the night's counts so far, s
 MAX_STREAMS = 6  #: live viewers at once; more get 503 (each holds a server thread)
-_streams = threading.BoundedSemaphore(MAX_STREAMS)
+OWNER_STREAMS = 2  #: of MAX_STREAMS, kept for the owner: read-only LAN viewers share the rest
+VIEWER_STREAMS_PER_ADDRESS = 2  #: live views one read-only viewer's address may hold
+
+
+class _Slots:
+    """Who holds the live views: the owner may take any free one; read-only
+    viewers (``lan_read_only``) at most MAX_STREAMS - OWNER_STREAMS, and
+    VIEWER_STREAMS_PER_ADDRESS each, so viewers cannot lock the owner out."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.total = 0
+        self.viewers: dict[str, int] = {}
+
+    def take(self, owner: bool, addr: str) -> str | None:
+        """None if a slot was taken, else why not."""
+        with self._lock:
+            if self.total >= MAX_STREAMS:
+                return f"at most {MAX_STREAMS} live views at once"
+            if not owner:
+                if sum(self.viewers.values()) >= MAX_STREAMS - OWNER_STREAMS:
+                    return "the live views open to viewers are all in use"
+                if self.viewers.get(addr, 0) >= VIEWER_STREAMS_PER_ADDRESS:
+                    return f"at most {VIEWER_STREAMS_PER_ADDRESS} live views per viewer"
+                self.viewers[addr] = self.viewers.get(addr, 0) + 1
+            self.total += 1
+            return None
+
+    def give(self, owner: bool, addr: str) -> None:
+        with self._lock:
+            self.total -= 1
+            if not owner:
+                self.viewers[addr] -= 1
+                if not self.viewers[addr]:
+                    del self.viewers[addr]
+
+
+_streams = _Slots()
 
 
 def _store():
@@ -118,11 +155,13 @@ def live():
     means, ``{"t0": s, "hz": Hz, "y": [[codes per channel]...]}``, with
     ``"status"`` (each sensor) every second and, while a night is recorded,
     ``"night"`` (its counts so far) every ``COUNTS_S``."""
-    if not _streams.acquire(blocking=False):
-        return jsonify({"error": f"at most {MAX_STREAMS} live views at once"}), 503
     store = _store()
     path = store.get_setting("live_path")
     db_path = store.path
+    owner, addr = bool(g.get("owner")), request.remote_addr or "?"
+    refused = _streams.take(owner, addr)  # last before the response, which gives it back on close
+    if refused:
+        return jsonify({"error": refused}), 503
 
     def counts(night_id: int, cache: dict) -> dict | None:
         """The night's counts so far (its own connection: the request's is gone)."""
@@ -185,7 +224,7 @@ def live():
     def release():  # on close, also for a stream never started (client gone before the first byte)
         if not released.is_set():
             released.set()
-            _streams.release()
+            _streams.give(owner, addr)
 
     resp = Response(stream(), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
