@@ -100,8 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--rate", type=_positive(float), default=1000.0)
     rc.add_argument("--channels", type=int, default=4)
 
-    pw = sub.add_parser("passwd", help="set the owner's password for the web page")
-    pw.add_argument("--data-dir")
+    pw = sub.add_parser("passwd", help="set the owner's password for the web page; says which data dir it wrote")
+    pw.add_argument("--data-dir", help="the data dir the page serves (default: as every command, see README)")
     return p
 
 
@@ -240,9 +240,11 @@ def cmd_passwd(args) -> int:
 
     from werkzeug.security import generate_password_hash  # noqa: PLC0415
 
-    from .paths import data_dir  # noqa: PLC0415
     from .store import open_store  # noqa: PLC0415
 
+    d = _passwd_dir(args.data_dir)  # before asking: a dir it cannot write is said first
+    if d is None:
+        return 1
     if sys.stdin.isatty():
         pw = getpass.getpass("New owner's password: ")
         if getpass.getpass("Again: ") != pw:
@@ -251,10 +253,33 @@ def cmd_passwd(args) -> int:
         pw = sys.stdin.readline().rstrip("\n")
     if len(pw) < 8:
         raise UsageError("twitchmon passwd: use at least 8 characters")
-    store = open_store(data_dir(args.data_dir))
+    store = open_store(d)
     store.set_setting("password_hash", generate_password_hash(pw))
-    print("password set")
+    print(f"password set in {d} (the page reads it from there)")
     return 0
+
+
+def _passwd_dir(explicit: str | None) -> Path | None:
+    """Where ``passwd`` writes, or None after saying in one line why it cannot.
+
+    An installed Pi's service reads /var/lib/twitchmon only: a user who
+    cannot write it is told so, instead of getting a password in
+    ~/.local/share that the page never sees.  Root becomes the data dir's
+    owner first, so the database files stay the service's own."""
+    from .paths import SYSTEM_DIR, data_dir  # noqa: PLC0415
+
+    d = data_dir(explicit)
+    if not explicit and not os.environ.get("TWITCHMON_DATA") and SYSTEM_DIR.is_dir() and d != SYSTEM_DIR:
+        print(f"twitchmon passwd: cannot write {SYSTEM_DIR}, the service's data dir: "
+              f"run it as root (sudo twitchmon passwd)", file=sys.stderr)
+        return None
+    if os.geteuid() == 0 and d.is_dir():
+        st = d.stat()
+        if st.st_uid != 0:
+            os.setgroups([])
+            os.setgid(st.st_gid)
+            os.setuid(st.st_uid)
+    return d
 
 
 COMMANDS = {"replay": cmd_replay, "simulate": cmd_simulate, "serve": cmd_serve, "demo": cmd_demo,

@@ -107,6 +107,18 @@ def _failed(addr: str) -> None:
         _fails.setdefault(addr, []).append(time.monotonic())
 
 
+def passwd_command() -> str:
+    """The command that sets the password for the data dir this page serves."""
+    import os  # noqa: PLC0415
+    import shlex  # noqa: PLC0415
+
+    from firmware_host.paths import SYSTEM_DIR  # noqa: PLC0415
+    d = os.path.abspath(current_app.config["DATA_DIR"])
+    if d == str(SYSTEM_DIR):
+        return "sudo twitchmon passwd"  # install.sh puts it on PATH
+    return f"twitchmon passwd --data-dir {shlex.quote(d)}"
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     store = current_app.get_store()
@@ -117,7 +129,7 @@ def login():
         addr = request.remote_addr or "?"
         if _too_many(addr):
             return render_template("login.html", error="Too many attempts: wait five minutes.",
-                                   has_password=has_password), 429
+                                   has_password=has_password, passwd_command=passwd_command()), 429
         pw = request.form.get("password", "")
         h = store.get_setting("password_hash")
         if h and check_password_hash(h, pw):
@@ -128,7 +140,8 @@ def login():
             return redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")
         _failed(addr)
         error, status = "That is not the password.", 401
-    return render_template("login.html", error=error, has_password=has_password), status
+    return render_template("login.html", error=error, has_password=has_password,
+                           passwd_command=passwd_command()), status
 
 
 @bp.post("/logout")
