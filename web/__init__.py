@@ -76,7 +76,7 @@ def create_app(config: dict | None = None) -> Flask:
         hour = dt.datetime.now().hour
         # dark by default at night, whatever the phone's setting: a bright page at 3 a.m. wakes you
         return {"disclaimer": DISCLAIMER, "sensor_banner": sensor_banner(get_store()),
-                "night_theme": hour >= 19 or hour < 8}
+                "night_theme": app.config.get("THEME", "night" if hour >= 19 or hour < 8 else "day") == "night"}
 
     @app.template_filter("dur")
     def _dur(seconds) -> str:

@@ -23,7 +23,9 @@ def bars(values: list[float], labels: list[str], *, title: str, width: int = 600
              f'<text class="axis" x="2" y="{pad_t + 10}">{_f(top)}</text>',
              f'<text class="axis" x="2" y="{pad_t + h}">0</text>',
              f'<line class="base" x1="{pad_l}" x2="{width}" y1="{pad_t + h}" y2="{pad_t + h}"/>']
-    step = max(1, n // 12)
+    # every label that fits side by side at the axis font (~0.6 em a character, 12 units a font)
+    label_w = 0.6 * 12 * max((len(lb) for lb in labels), default=1) + 6
+    step = max(1, int(-(-n * label_w // (width - pad_l))))
     for i, v in enumerate(values):
         bh = h * v / top
         x = pad_l + i * w
