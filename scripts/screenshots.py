@@ -2,9 +2,10 @@
 drive the page: simulated nights, a live feed, waitress on 127.0.0.1 and
 Debian's chromium through Playwright.
 
-    python scripts/screenshots.py [OUT_DIR]     (default: docs/screenshots)
+    python scripts/screenshots.py [OUT_DIR] [--day]     (default: docs/screenshots)
 
-Phone-sized (390 x 844), dark theme (as the page is at night).
+Phone-sized (390 x 844): the night theme (as the page is at night), or with
+--day the day theme as a phone in light mode sees it (files NAME-day.png).
 """
 from __future__ import annotations
 
@@ -21,26 +22,29 @@ from firmware_host.demo import fill_nights  # noqa: E402
 from web import create_app  # noqa: E402
 
 SHOTS = [("tonight", "/tonight", 4.0), ("nights", "/", 0), ("night", "/nights/{last}", 0),
-         ("gallery", "/nights/{last}#gallery", 0), ("trends", "/trends", 0), ("diary", "/diary", 0),
-         ("hardware", "/hardware", 0)]
+         ("night-charts", "/nights/{last}#charts", 0), ("gallery", "/nights/{last}#gallery", 0),
+         ("trends", "/trends", 0), ("diary", "/diary", 0), ("hardware", "/hardware", 0),
+         ("hardware-parts", "/hardware#parts", 0), ("settings", "/settings", 0)]
 
 
-def main(out: Path) -> None:
+def main(out: Path, day: bool = False) -> None:
     out.mkdir(parents=True, exist_ok=True)
     d = Path(tempfile.mkdtemp(prefix="twitchmon-shots-")) / "data"
     ids = fill_nights(str(d), 6, 4.0, log=print)
-    app = create_app({"DATA_DIR": str(d), "HOST": "127.0.0.1", "DEMO": True})
+    app = create_app({"DATA_DIR": str(d), "HOST": "127.0.0.1", "DEMO": True, "THEME": "day" if day else "night"})
     with B.live_feed(str(d)), B.served(app) as url, B.browser() as b:
-        page = b.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=1, color_scheme="dark")
+        page = b.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=1,
+                          color_scheme="light" if day else "dark")
         for name, path, wait_s in SHOTS:
             page.goto(url + path.format(last=ids[-1]))
             page.wait_for_load_state("load")
             if wait_s:
                 page.wait_for_timeout(wait_s * 1000)
-            p = out / f"{name}.png"
+            p = out / f"{name}{'-day' if day else ''}.png"
             page.screenshot(path=str(p))
             print(f"{p}: {p.stat().st_size // 1024} kB")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots")
+    args = [a for a in sys.argv[1:] if a != "--day"]
+    main(Path(args[0]) if args else ROOT / "docs" / "screenshots", day="--day" in sys.argv[1:])
