@@ -35,6 +35,8 @@ def rate_text(rate: float | None) -> str:
     below ("7.3"); the JSON API and the CSV keep the full figures."""
     if rate is None:
         return "–"
+    if rate == 0:
+        return "0"
     return f"{rate:.0f}" if rate >= 9.95 else f"{rate:.1f}"
 
 
