@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
         --port) PORT=$2; shift ;;
         --hostname) NAME=$2; shift ;;
         --render) RENDER=$2; shift ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift

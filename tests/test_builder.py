@@ -42,6 +42,9 @@ def test_install_for_the_lan_names_a_phone_address_and_puts_twitchmon_on_path(tm
     assert "0.0.0.0" not in tail  # never the wildcard as an address
     assert "sudo twitchmon passwd" in tail
     assert not (tmp_path / "opt").exists()
+    r = subprocess.run(["sh", str(ROOT / "systemd" / "uninstall.sh"), "--dry-run", "--prefix", str(tmp_path / "opt")],
+                       capture_output=True, text=True, timeout=60)
+    assert "rm -f /usr/local/bin/twitchmon /etc/avahi/services/twitchmon.service" in r.stdout
 
 
 def test_install_keeps_a_name_the_owner_chose_and_renames_only_the_factory_one(tmp_path):
