@@ -42,7 +42,9 @@ def main(out: Path, day: bool = False) -> None:
                 page.wait_for_timeout(wait_s * 1000)
             p = out / f"{name}{'-day' if day else ''}.png"
             page.screenshot(path=str(p))
-            print(f"{p}: {p.stat().st_size // 1024} kB")
+            size, text = page.evaluate(B.SMALLEST_TEXT)[0]
+            print(f"{p}: {p.stat().st_size // 1024} kB; smallest text {size:.1f} px ({text!r}); "
+                  f"page {page.evaluate('document.documentElement.scrollWidth')} px wide")
 
 
 if __name__ == "__main__":

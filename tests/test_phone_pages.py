@@ -185,14 +185,6 @@ def test_hardware_parts_table_shows_it_scrolls_and_the_schematic_opens_full_size
 
 PAGES = ["/", "/nights/{last}", "/tonight", "/trends", "/diary", "/hardware", "/settings"]
 
-SMALLEST_TEXT = """() => { const out = []; const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  for (let n = w.nextNode(); n; n = w.nextNode()) {
-    const el = n.parentElement; if (!n.textContent.trim() || !el || el.closest('title')) continue;
-    if (!el.getClientRects().length) continue;  // not shown (closed details, display: none)
-    const svg = el.closest('svg'), m = svg ? svg.getScreenCTM() : null;
-    out.push([parseFloat(getComputedStyle(el).fontSize) * (m ? m.a : 1), n.textContent.trim().slice(0, 30)]); }
-  out.sort((a, b) => a[0] - b[0]); return out.slice(0, 3); }"""
-
 SCROLLERS = """() => [...document.querySelectorAll('main *')].filter(e => {
     const s = getComputedStyle(e); return /auto|scroll/.test(s.overflowX) && e.scrollWidth > e.clientWidth + 1; })
   .map(e => ({tag: e.tagName + '.' + e.className, cue: getComputedStyle(e).backgroundImage.includes('gradient')}))"""
@@ -207,7 +199,7 @@ def test_no_page_has_text_under_11_px_or_overflows_a_phone_without_a_scroll_cue(
         page = chromium.new_page(viewport=size, color_scheme=THEMES[theme])
         for path in PAGES:
             page.goto(url + path.format(last=filled[1][-1]))
-            smallest = page.evaluate(SMALLEST_TEXT)
+            smallest = page.evaluate(B.SMALLEST_TEXT)
             assert smallest[0][0] >= 11, (path, smallest)
             assert page.evaluate("document.documentElement.scrollWidth") <= size["width"], path
             assert all(s["cue"] for s in page.evaluate(SCROLLERS)), (path, page.evaluate(SCROLLERS))
