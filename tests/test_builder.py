@@ -178,3 +178,19 @@ def test_settings_names_the_phone_address_and_never_the_wildcard(tmp_path):
     assert 'href="http://192.168.1.20:8080/"' in one.get("/settings", base_url="http://localhost:8080").text
     loop = create_app({"DATA_DIR": str(tmp_path / "c"), "HOST": "127.0.0.1", "TESTING": True}).test_client()
     assert "open on the Pi itself only" in loop.get("/settings").text
+
+
+def test_readme_walks_a_builder_from_parts_to_the_morning_before_the_reference():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    heads = [h for h in re.findall(r"^## (.+)$", text, re.M)]
+    path = ["Two commands for a fresh machine", "What it is, and what it is not", "Build one", "Install it on the Pi",
+            "The first night", "The morning glance", "Updating and removing", "Reference", "For developers"]
+    assert [h for h in heads if h in path] == path, heads
+    assert heads[0] == path[0]
+    build = text[text.index("## Build one"):text.index("## Install it on the Pi")]
+    assert "(hardware/BOM.csv)" in build and "(hardware/WIRING.md)" in build and "Bookworm" in build
+    install = text[text.index("## Install it on the Pi"):text.index("## The first night")]
+    assert "git clone" in install and "install.sh --host 0.0.0.0" in install and "sudo twitchmon passwd" in install
+    assert "twitchmon.local" in install and "0.0.0.0:" not in install
+    for shot in re.findall(r"\((docs/screenshots/[^)]+\.png)\)", text):
+        assert (ROOT / shot).is_file(), shot
