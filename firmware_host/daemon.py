@@ -104,10 +104,12 @@ class NightRecorder:
         self.last_sync = time.monotonic()
         self.last_db = time.monotonic()
         self.raw_enabled = True
+        self.counted_s = 0.0  # how much of the night the stored counts cover, s
 
     def _open_file(self) -> None:
         t = self.start + dt.timedelta(seconds=self.samples / self.rate_hz)
-        rel = Path("recordings") / self.start.strftime("%Y-%m-%d") / f"night-{self.night_id}-{t:%H%M%S}.edf"
+        # filed under the night's date, the one the page shows (not the UTC day it began)
+        rel = Path("recordings") / night_date(self.start) / f"night-{self.night_id}-{t:%H%M%S}.edf"
         (self.data_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         self.writer = EdfWriter(self.data_dir / rel, self.rate_hz, self.names, t)
         self.rec_id = self.store.add_recording(self.night_id, str(rel), self.samples / self.rate_hz)
@@ -145,6 +147,16 @@ class NightRecorder:
                 self.stop_raw(f"raw recording stopped: {exc.strerror or exc}")
         self.samples += len(codes)
         self._store(self.det.process(codes))
+        self._progress()
+
+    def _progress(self) -> None:
+        """Each step the detector analyses, events or not: the night's rest so
+        far, and how far the counts reach (``night.ID.counted_s``, the page
+        says "counting starts" until there is one)."""
+        if self.det.analysed_s > self.counted_s:
+            self.counted_s = self.det.analysed_s
+            self.store.update_night(self.night_id, duration_s=self.samples / self.rate_hz, rest_s=self.det.rest_s)
+            self.store.set_setting(f"night.{self.night_id}.counted_s", self.counted_s)
 
     def stop_raw(self, reason: str) -> None:
         """Stop writing the raw EDF (disk full, or nearly); counting goes on.

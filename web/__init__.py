@@ -80,9 +80,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.template_filter("dur")
     def _dur(seconds) -> str:
-        """A duration for people: "2.3 h", or "26 min" under an hour."""
+        """A duration for people: "2.3 h", "26 min" under an hour, "40 s" under a minute."""
         s = float(seconds or 0)
-        return f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.0f} min"
+        return f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.0f} min" if s >= 59.5 else f"{s:.0f} s"
 
     @app.after_request
     def _headers(resp):

@@ -89,6 +89,14 @@
         var td = document.querySelector('[data-site-count="' + i + '"]');
         if (td) { td.textContent = c; }
       });
+      var rest = document.getElementById("tonight-rest"), mv = document.getElementById("tonight-movements");
+      var s = m.night.rest_s || 0;  // as the page's dur filter: "2.3 h", "26 min", "40 s"
+      if (rest) {
+        rest.textContent = s >= 3600 ? (s / 3600).toFixed(1) + " h" : s >= 59.5 ? Math.round(s / 60) + " min" : Math.round(s) + " s";
+      }
+      if (mv) { mv.textContent = m.night.movements; }
+      var note = document.getElementById("tonight-counting");
+      if (note) { note.hidden = m.night.counted_s !== null && m.night.counted_s !== undefined; }
       state.nightTotal = m.night.total;
     }
     if (!state.messages) { waiting(null); }
