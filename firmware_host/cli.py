@@ -102,7 +102,45 @@ def build_parser() -> argparse.ArgumentParser:
 
     pw = sub.add_parser("passwd", help="set the owner's password for the web page; says which data dir it wrote")
     pw.add_argument("--data-dir", help="the data dir the page serves (default: as every command, see README)")
+    _fill_help(p)
     return p
+
+
+#: help for options several commands share, by dest: one wording wherever they appear
+SHARED_HELP = {
+    "data_dir": "where nights and settings live (default: $TWITCHMON_DATA, else /var/lib/twitchmon "
+                "when writable, else ~/.local/share/twitchmon)",
+    "config": "settings file, TOML ([night], [detector], [storage], [mqtt]; see systemd/twitchmon.toml)",
+    "host": "address the page listens on: 127.0.0.1 this machine only (default), 0.0.0.0 the home network",
+    "port": "TCP port of the page",
+    "rate": "samples per second per channel, Hz",
+    "channels": "sensor channels",
+    "seed": "random seed: the same seed gives the same night",
+    "minutes": "length, minutes",
+    "out": "file to write; its extension picks the format (.edf, .wav, .npz, .csv)",
+    "profile": "kind of night: normal, hard (more faults and movement) or quiet (no twitches)",
+    "source": "adc (the MCP3008) or sim (the simulator)",
+    "file": "recording to analyse: EDF/EDF+, WAV, .npz or CSV",
+    "files": "recordings to analyse: EDF/EDF+, WAV, .npz or CSV",
+    # the [mqtt] settings' names, for commands that talk to a broker
+    "broker": "the MQTT broker, HOST[:PORT]",
+    "topic_prefix": "first level of the MQTT topics",
+    "username": "user name on the MQTT broker",
+    "password_file": "file holding the MQTT password (kept out of the command line)",
+}
+
+
+def _fill_help(parser: argparse.ArgumentParser) -> None:
+    """Give every option without its own help the shared wording for its dest
+    (and its default, when it has one)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _fill_help(sub)
+        elif action.help is None and action.dest in SHARED_HELP:
+            action.help = SHARED_HELP[action.dest]
+            if action.default is not None and action.default is not False and action.default != argparse.SUPPRESS:
+                action.help += " (default %(default)s)"
 
 
 def main(argv: list[str] | None = None) -> int:
