@@ -2,6 +2,8 @@
 # Install twitchmon on a Raspberry Pi (Raspberry Pi OS, systemd).
 #
 #   sudo systemd/install.sh [--dry-run] [--prefix DIR] [--host H] [--port P] [--hostname NAME]
+#   sudo systemd/install.sh --update [--dry-run]     # git pull, a fresh venv, restart
+#   sudo systemd/install.sh --uninstall [--purge] [--dry-run]   # systemd/uninstall.sh
 #   systemd/install.sh --render DIR     # write the two units, filled in, to DIR
 #
 # Enables SPI, creates the twitchmon user (in the spi and gpio groups), a
@@ -10,6 +12,8 @@
 # /etc/twitchmon/twitchmon.toml, the data dir /var/lib/twitchmon, and the two
 # systemd units; then starts them.  Running it again (after `git pull`)
 # updates twitchmon and keeps the recorded nights and the settings.
+# --update does that in one step: git pull (as the checkout's owner), the
+# venv built anew, the page's address kept from the installed unit, restart.
 # --dry-run prints every step and changes nothing (any machine, no root).
 #
 # The page listens on 127.0.0.1 unless --host says otherwise.  With
@@ -29,17 +33,25 @@ HOST=127.0.0.1
 PORT=8080
 NAME=""
 DRY=0
+HOST_SET=0
+PORT_SET=0
 RENDER=""
+UPDATE=0
+CLEAR=0
+UNITS=${TWITCHMON_UNIT_DIR:-/etc/systemd/system}  # (another dir only for tests)
 
 while [ $# -gt 0 ]; do
     case "$1" in
         --dry-run) DRY=1 ;;
         --prefix) PREFIX=$2; shift ;;
-        --host) HOST=$2; shift ;;
-        --port) PORT=$2; shift ;;
+        --host) HOST=$2; HOST_SET=1; shift ;;
+        --port) PORT=$2; PORT_SET=1; shift ;;
         --hostname) NAME=$2; shift ;;
         --render) RENDER=$2; shift ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        --update) UPDATE=1 ;;
+        --clear-venv) CLEAR=1 ;;  # (--update's second half: the venv built anew)
+        --uninstall) shift; [ "$DRY" -eq 0 ] || set -- --dry-run "$@"; exec sh "$HERE/uninstall.sh" --prefix "$PREFIX" "$@" ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -69,6 +81,28 @@ if [ "$DRY" -eq 0 ] && [ "$(id -u)" -ne 0 ]; then
 fi
 [ "$DRY" -eq 1 ] && note "dry run: nothing below is done"
 
+if [ "$UPDATE" -eq 1 ]; then
+    # the page's address as installed, unless given again
+    if [ -f "$UNITS/twitchmon-web.service" ]; then
+        CMD=$(sed -n 's/^ExecStart=//p' "$UNITS/twitchmon-web.service")
+        [ "$HOST_SET" -eq 1 ] || HOST=$(echo "$CMD" | sed -n 's/.* --host \([^ ]*\).*/\1/p')
+        [ "$PORT_SET" -eq 1 ] || PORT=$(echo "$CMD" | sed -n 's/.* --port \([^ ]*\).*/\1/p')
+        HOST=${HOST:-127.0.0.1} PORT=${PORT:-8080}
+    fi
+    note "update: the code from git, the venv anew, the page kept on $HOST:$PORT; nights, settings and password kept"
+    if [ -e "$SRC/.git" ]; then
+        # as the checkout's owner: root would leave root-owned files in it (and git refuses another's repo)
+        run runuser -u "$(stat -c %U "$SRC")" -- git -C "$SRC" pull --ff-only
+    else
+        note "$SRC is not a git checkout: updating from it as it is"
+    fi
+    # the pulled installer does the rest
+    set -- --clear-venv --prefix "$PREFIX" --host "$HOST" --port "$PORT"
+    [ -z "$NAME" ] || set -- "$@" --hostname "$NAME"
+    [ "$DRY" -eq 0 ] || set -- "$@" --dry-run
+    exec sh "$HERE/install.sh" "$@"
+fi
+
 note "1. SPI on (/dev/spidev0.0)"
 if command -v raspi-config >/dev/null 2>&1; then
     run raspi-config nonint do_spi 0
@@ -87,7 +121,13 @@ else
 fi
 
 note "3. a venv in $PREFIX with twitchmon from $SRC"
-[ -x "$PREFIX/venv/bin/python" ] || run python3 -m venv "$PREFIX/venv"
+if [ "$CLEAR" -eq 1 ]; then
+    # the running services use the old venv: stopped while it is rebuilt (by day: nothing is recorded)
+    run systemctl stop twitchmon.service twitchmon-web.service
+    run python3 -m venv --clear "$PREFIX/venv"
+else
+    [ -x "$PREFIX/venv/bin/python" ] || run python3 -m venv "$PREFIX/venv"
+fi
 run "$PREFIX/venv/bin/pip" install --quiet --upgrade "$SRC"
 run install -m 0644 "$SRC/README.md" "$PREFIX/README.md"
 # on PATH for people (`sudo twitchmon passwd`); the units keep the full path
@@ -138,7 +178,7 @@ note "6. systemd units"
 render twitchmon.service "$TMP/twitchmon.service"
 render twitchmon-web.service "$TMP/twitchmon-web.service"
 for u in twitchmon.service twitchmon-web.service; do
-    run install -m 0644 "$TMP/$u" "/etc/systemd/system/$u"
+    run install -m 0644 "$TMP/$u" "$UNITS/$u"
 done
 run systemctl daemon-reload
 run systemctl enable --now twitchmon.service twitchmon-web.service
