@@ -2,13 +2,17 @@
 drive the page: simulated nights, a live feed, waitress on 127.0.0.1 and
 Debian's chromium through Playwright.
 
-    python scripts/screenshots.py [OUT_DIR] [--day]     (default: docs/screenshots)
+    python scripts/screenshots.py [OUT_DIR] [--day | --night]     (default: docs/screenshots, both)
 
-Phone-sized (390 x 844): the night theme (as the page is at night), or with
---day the day theme as a phone in light mode sees it (files NAME-day.png).
+Phone-sized (412 x 915 CSS px, a common Android phone): the night theme
+(as the page is at night, NAME.png) and the day theme as a phone in light
+mode sees it (NAME-day.png); --day or --night takes one.  Each line printed
+gives the page's smallest text as rendered and its width, measured as
+tests/test_phone_pages.py measures them.
 """
 from __future__ import annotations
 
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -24,16 +28,20 @@ from web import create_app  # noqa: E402
 SHOTS = [("tonight", "/tonight", 4.0), ("nights", "/", 0), ("night", "/nights/{last}", 0),
          ("night-charts", "/nights/{last}#charts", 0), ("gallery", "/nights/{last}#gallery", 0),
          ("trends", "/trends", 0), ("diary", "/diary", 0), ("hardware", "/hardware", 0),
-         ("hardware-parts", "/hardware#parts", 0), ("settings", "/settings", 0)]
+         ("hardware-parts", "/hardware#parts", 0), ("settings", "/settings", 0), ("login", "/login", 0)]
+PHONE = {"width": 412, "height": 915}  #: CSS px
 
 
 def main(out: Path, day: bool = False) -> None:
     out.mkdir(parents=True, exist_ok=True)
     d = Path(tempfile.mkdtemp(prefix="twitchmon-shots-")) / "data"
     ids = fill_nights(str(d), 6, 4.0, log=print)
+    # a password, as on an installed Pi: the login page then shows its form (and no temporary path)
+    subprocess.run([sys.executable, "-m", "firmware_host.cli", "passwd", "--data-dir", str(d)], check=True,
+                   input="owl at night 7\n", text=True, capture_output=True, cwd=ROOT)
     app = create_app({"DATA_DIR": str(d), "HOST": "127.0.0.1", "DEMO": True, "THEME": "day" if day else "night"})
     with B.live_feed(str(d)), B.served(app) as url, B.browser() as b:
-        page = b.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=1,
+        page = b.new_page(viewport=PHONE, device_scale_factor=1,
                           color_scheme="light" if day else "dark")
         for name, path, wait_s in SHOTS:
             page.goto(url + path.format(last=ids[-1]))
@@ -48,5 +56,7 @@ def main(out: Path, day: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--day"]
-    main(Path(args[0]) if args else ROOT / "docs" / "screenshots", day="--day" in sys.argv[1:])
+    args = [a for a in sys.argv[1:] if a not in ("--day", "--night")]
+    themes = [t for t in (True, False) if ("--day" if t else "--night") in sys.argv[1:]] or [False, True]
+    for day in themes:
+        main(Path(args[0]) if args else ROOT / "docs" / "screenshots", day=day)

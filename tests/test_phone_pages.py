@@ -1,4 +1,4 @@
-"""The page on a phone (390 x 844 CSS px) in Debian's chromium: what a
+"""The page on a phone (390 x 844 and 412 x 915 CSS px) in Debian's chromium: what a
 person reads in the morning is legible, in the day theme and the night one.
 Sizes are measured as rendered (font size times the SVG's scale), colours
 as computed, order as laid out."""
@@ -183,7 +183,7 @@ def test_hardware_parts_table_shows_it_scrolls_and_the_schematic_opens_full_size
         page.close()
 
 
-PAGES = ["/", "/nights/{last}", "/tonight", "/trends", "/diary", "/hardware", "/settings"]
+PAGES = ["/", "/nights/{last}", "/tonight", "/trends", "/diary", "/hardware", "/settings", "/login"]
 
 SCROLLERS = """() => [...document.querySelectorAll('main *')].filter(e => {
     const s = getComputedStyle(e); return /auto|scroll/.test(s.overflowX) && e.scrollWidth > e.clientWidth + 1; })
