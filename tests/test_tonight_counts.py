@@ -106,3 +106,53 @@ def test_the_live_stream_carries_rest_and_how_far_counting_has_come(tmp_path):
     assert found["rest_s"] == pytest.approx(rec.det.rest_s) and found["rest_s"] > 0
     assert found["counted_s"] == pytest.approx(rec.det.analysed_s)
     store.close()
+
+
+@pytest.mark.browser
+def test_an_open_tonight_page_moves_from_counting_starts_to_the_rest_so_far(tmp_path):
+    """In chromium: the page opened before the detector's first step updates
+    itself from the stream (rest, the note hidden) without a reload."""
+    import threading
+
+    import browser as B
+    why = B.chromium_available()
+    if why:
+        pytest.skip(why)
+    store = open_store(tmp_path)
+    night = Night(1.5, seed=11, profile="quiet", twitches_per_min=0.0)
+    rec = NightRecorder(store, tmp_path, night.rate_hz, night.channels, "sim")
+    blocks = night.blocks(100)
+    for _ in range(300):
+        rec.feed(next(blocks))
+    ring_path = tmp_path / "live.ring"
+    store.set_setting("live_path", str(ring_path))
+    stop, ring = threading.Event(), {}
+
+    def feed_ring():  # fresh frames, as the daemon writes them, once the page is open
+        ring["w"] = w = LiveWriter(ring_path, night.channels, night.rate_hz)
+        w.set_state(night_id=rec.night_id)
+        i = 0
+        while not stop.is_set():
+            w.write(night.render(i % night.n_samples, 100))
+            i += 100
+            time.sleep(0.1)
+        w.close()
+
+    app = create_app({"DATA_DIR": str(tmp_path), "HOST": "127.0.0.1", "THEME": "night"})
+    with B.served(app) as url, B.browser() as b:
+        page = b.new_page(viewport={"width": 412, "height": 915})
+        page.goto(url + "/tonight")
+        assert page.locator("#tonight-counting").is_visible()
+        assert page.locator("#tonight-rest").inner_text() == "0 s"
+        for blk in blocks:  # meanwhile the detector analyses its first step
+            rec.feed(blk)
+        t = threading.Thread(target=feed_ring, daemon=True)
+        t.start()
+        try:
+            B.wait_until(page, "!!window.twitchmonLive && window.twitchmonLive.messages >= 1")
+            assert not page.locator("#tonight-counting").is_visible()
+            assert page.locator("#tonight-rest").inner_text() == f"{rec.det.rest_s:.0f} s"
+        finally:
+            stop.set()
+            t.join(5)
+    store.close()
