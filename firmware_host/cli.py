@@ -106,18 +106,56 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--rate", type=_positive(float), default=1000.0)
     rc.add_argument("--channels", type=int, default=4)
 
-    pw = sub.add_parser("passwd", help="set the owner's password for the web page")
-    pw.add_argument("--data-dir")
+    pw = sub.add_parser("passwd", help="set the owner's password for the web page; says which data dir it wrote")
+    pw.add_argument("--data-dir", help="the data dir the page serves (default: as every command, see README)")
 
     bd = sub.add_parser("beds", help="list the beds publishing to an MQTT broker, with their last night")
-    bd.add_argument("--broker", required=True, metavar="HOST[:PORT]")
-    bd.add_argument("--topic-prefix", default="twitchmon")
-    bd.add_argument("--username")
-    bd.add_argument("--password-file")
+    bd.add_argument("--broker", required=True, metavar="HOST[:PORT]", help="the MQTT broker to listen on")
+    bd.add_argument("--topic-prefix", default="twitchmon", help="the beds' topic prefix (default: twitchmon)")
+    bd.add_argument("--username", help="the broker's user name, if it asks for one")
+    bd.add_argument("--password-file", help="a file holding the broker's password")
     bd.add_argument("--tls-ca", help="CA file: TLS, the broker's certificate checked against it")
     bd.add_argument("--wait", type=_positive(float), default=2.0, help="seconds to listen after subscribing")
     bd.add_argument("--json", action="store_true", help="one JSON object per bed")
+    _fill_help(p)
     return p
+
+
+#: help for options several commands share, by dest: one wording wherever they appear
+SHARED_HELP = {
+    "data_dir": "where nights and settings live (default: $TWITCHMON_DATA, else /var/lib/twitchmon "
+                "when writable, else ~/.local/share/twitchmon)",
+    "config": "settings file, TOML ([night], [detector], [storage], [mqtt]; see systemd/twitchmon.toml)",
+    "host": "address the page listens on: 127.0.0.1 this machine only (default), 0.0.0.0 the home network",
+    "port": "TCP port of the page",
+    "rate": "samples per second per channel, Hz",
+    "channels": "sensor channels",
+    "seed": "random seed: the same seed gives the same night",
+    "minutes": "length, minutes",
+    "out": "file to write; its extension picks the format (.edf, .wav, .npz, .csv)",
+    "profile": "kind of night: normal, hard (more faults and movement) or quiet (no twitches)",
+    "source": "adc (the MCP3008) or sim (the simulator)",
+    "file": "recording to analyse: EDF/EDF+, WAV, .npz or CSV",
+    "files": "recordings to analyse: EDF/EDF+, WAV, .npz or CSV",
+    # the [mqtt] settings' names, for commands that talk to a broker
+    "broker": "the MQTT broker, HOST[:PORT]",
+    "topic_prefix": "first level of the MQTT topics",
+    "username": "user name on the MQTT broker",
+    "password_file": "file holding the MQTT password (kept out of the command line)",
+}
+
+
+def _fill_help(parser: argparse.ArgumentParser) -> None:
+    """Give every option without its own help the shared wording for its dest
+    (and its default, when it has one)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _fill_help(sub)
+        elif action.help is None and action.dest in SHARED_HELP:
+            action.help = SHARED_HELP[action.dest]
+            if action.default is not None and action.default is not False and action.default != argparse.SUPPRESS:
+                action.help += " (default %(default)s)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -300,9 +338,11 @@ def cmd_passwd(args) -> int:
 
     from werkzeug.security import generate_password_hash  # noqa: PLC0415
 
-    from .paths import data_dir  # noqa: PLC0415
     from .store import open_store  # noqa: PLC0415
 
+    d = _passwd_dir(args.data_dir)  # before asking: a dir it cannot write is said first
+    if d is None:
+        return 1
     if sys.stdin.isatty():
         pw = getpass.getpass("New owner's password: ")
         if getpass.getpass("Again: ") != pw:
@@ -311,10 +351,33 @@ def cmd_passwd(args) -> int:
         pw = sys.stdin.readline().rstrip("\n")
     if len(pw) < 8:
         raise UsageError("twitchmon passwd: use at least 8 characters")
-    store = open_store(data_dir(args.data_dir))
+    store = open_store(d)
     store.set_password_hash(generate_password_hash(pw))  # and every page session logged out
-    print("password set")
+    print(f"password set in {d} (the page reads it from there)")
     return 0
+
+
+def _passwd_dir(explicit: str | None) -> Path | None:
+    """Where ``passwd`` writes, or None after saying in one line why it cannot.
+
+    An installed Pi's service reads /var/lib/twitchmon only: a user who
+    cannot write it is told so, instead of getting a password in
+    ~/.local/share that the page never sees.  Root becomes the data dir's
+    owner first, so the database files stay the service's own."""
+    from .paths import SYSTEM_DIR, data_dir  # noqa: PLC0415
+
+    d = data_dir(explicit)
+    if not explicit and not os.environ.get("TWITCHMON_DATA") and SYSTEM_DIR.is_dir() and d != SYSTEM_DIR:
+        print(f"twitchmon passwd: cannot write {SYSTEM_DIR}, the service's data dir: "
+              f"run it as root (sudo twitchmon passwd)", file=sys.stderr)
+        return None
+    if os.geteuid() == 0 and d.is_dir():
+        st = d.stat()
+        if st.st_uid != 0:
+            os.setgroups([])
+            os.setgid(st.st_gid)
+            os.setuid(st.st_uid)
+    return d
 
 
 def cmd_beds(args) -> int:

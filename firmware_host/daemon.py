@@ -205,6 +205,7 @@ class NightRecorder:
         self.last_sync = time.monotonic()
         self.last_db = time.monotonic()
         self.raw_enabled = True
+        self.counted_s = 0.0  # how much of the night the stored counts cover, s
 
     def _add_night(self) -> None:
         self.night_id = self.store.add_night(
@@ -308,7 +309,8 @@ class NightRecorder:
     # -- raw recording ----------------------------------------------------------------------
     def _open_file(self) -> None:
         t = self.start + dt.timedelta(seconds=self.samples / self.rate_hz)
-        rel = Path("recordings") / self.start.strftime("%Y-%m-%d") / \
+        # filed under the night's date, the one the page shows (not the UTC day it began)
+        rel = Path("recordings") / night_date(self.start) / \
             f"night-{self.night_id if self.night_id is not None else 'new'}-{t:%H%M%S}.edf"
         (self.data_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         self.writer = EdfWriter(self.data_dir / rel, self.rate_hz, self.names, t)
@@ -357,7 +359,19 @@ class NightRecorder:
             dur = self.samples / self.rate_hz
             self._db(lambda: self.store.update_night(self.night_id, duration_s=dur), key="duration")
             self.last_db = time.monotonic()
+        self._progress()
         self.flush()
+
+    def _progress(self) -> None:
+        """Each step the detector analyses, events or not: the night's rest so
+        far, and how far the counts reach (``night.ID.counted_s``, the page
+        says "counting starts" until there is one); held like every store
+        write when the store takes none."""
+        if self.det.analysed_s > self.counted_s:
+            self.counted_s = counted = self.det.analysed_s
+            dur, rest = self.samples / self.rate_hz, self.det.rest_s
+            self._db(lambda: self.store.update_night(self.night_id, duration_s=dur, rest_s=rest), key="progress")
+            self._db(lambda: self.store.set_setting(f"night.{self.night_id}.counted_s", counted), key="counted")
 
     def stop_raw(self, reason: str) -> None:
         """Stop writing the raw EDF (disk full, or nearly); counting goes on.

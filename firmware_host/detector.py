@@ -378,6 +378,12 @@ class Detector:
         return self.rest_samples / self.fw
 
     @property
+    def analysed_s(self) -> float:
+        """How much of the stream the counts and ``rest_s`` cover so far, s
+        from its first sample: they trail the input by one to two chunks."""
+        return self._analysed_upto / self.fw
+
+    @property
     def heart_rate_bpm(self) -> float | None:
         """The night's median heart rate (bpm) over the chunks where the
         heartbeat was tracked with confidence; None when it never was (the

@@ -25,6 +25,8 @@ run systemctl disable --now twitchmon.service twitchmon-web.service
 run rm -f /etc/systemd/system/twitchmon.service /etc/systemd/system/twitchmon-web.service
 run systemctl daemon-reload
 run rm -rf "$PREFIX"
+# what install.sh added for people and the home network (the Pi's name stays)
+run rm -f /usr/local/bin/twitchmon /etc/avahi/services/twitchmon.service
 if [ "$PURGE" -eq 1 ]; then
     run rm -rf /var/lib/twitchmon /etc/twitchmon
     run userdel twitchmon

@@ -100,3 +100,13 @@ def wait_until(page, expression: str, timeout_s: float = 15.0) -> None:
             return
         page.wait_for_timeout(100)
     raise AssertionError(f"never true: {expression}")
+
+
+# The smallest text a page shows, as rendered: CSS font size times the SVG's scale (3 smallest, with their text)
+SMALLEST_TEXT = """() => { const out = []; const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = w.nextNode(); n; n = w.nextNode()) {
+    const el = n.parentElement; if (!n.textContent.trim() || !el || el.closest('title')) continue;
+    if (!el.getClientRects().length) continue;  // not shown (closed details, display: none)
+    const svg = el.closest('svg'), m = svg ? svg.getScreenCTM() : null;
+    out.push([parseFloat(getComputedStyle(el).fontSize) * (m ? m.a : 1), n.textContent.trim().slice(0, 30)]); }
+  out.sort((a, b) => a[0] - b[0]); return out.slice(0, 3); }"""

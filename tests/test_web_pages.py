@@ -409,7 +409,8 @@ def test_live_stream_carries_the_night_counts_while_recording(tmp_path, monkeypa
     it = (b.decode() for b in resp.response)
     next(it)
     msg = json.loads(next(it).split("data: ", 1)[1])
-    assert msg["night"] == {"id": nid, "total": 1, "per_channel": [0, 0, 1, 0], "movements": 0}
+    assert msg["night"] == {"id": nid, "total": 1, "per_channel": [0, 0, 1, 0], "movements": 0,
+                            "rest_s": 0.0, "counted_s": None}  # no detector step stored yet
     assert app.test_client().get("/api/tonight").get_json()["night"]["total"] == 1
 
 

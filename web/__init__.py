@@ -85,13 +85,13 @@ def create_app(config: dict | None = None) -> Flask:
         # dark by default at night, whatever the phone's setting: a bright page at 3 a.m. wakes you
         return {"disclaimer": DISCLAIMER, "sensor_banner": sensor_banner(get_store()),
                 "mqtt_banner": mqtt_banner(get_store()),
-                "night_theme": hour >= 19 or hour < 8}
+                "night_theme": app.config.get("THEME", "night" if hour >= 19 or hour < 8 else "day") == "night"}
 
     @app.template_filter("dur")
     def _dur(seconds) -> str:
-        """A duration for people: "2.3 h", or "26 min" under an hour."""
+        """A duration for people: "2.3 h", "26 min" under an hour, "40 s" under a minute."""
         s = float(seconds or 0)
-        return f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.0f} min"
+        return f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.0f} min" if s >= 59.5 else f"{s:.0f} s"
 
     @app.after_request
     def _headers(resp):

@@ -243,6 +243,18 @@ def _give_back(addr: str, stamp: float) -> None:
             ts.remove(stamp)
 
 
+def passwd_command() -> str:
+    """The command that sets the password for the data dir this page serves."""
+    import os  # noqa: PLC0415
+    import shlex  # noqa: PLC0415
+
+    from firmware_host.paths import SYSTEM_DIR  # noqa: PLC0415
+    d = os.path.abspath(current_app.config["DATA_DIR"])
+    if d == str(SYSTEM_DIR):
+        return "sudo twitchmon passwd"  # install.sh puts it on PATH
+    return f"twitchmon passwd --data-dir {shlex.quote(d)}"
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     store = current_app.get_store()
@@ -254,7 +266,7 @@ def login():
         stamp = _take_attempt(addr)
         if stamp is None:
             return render_template("login.html", error="Too many attempts: wait five minutes.",
-                                   has_password=has_password), 429
+                                   has_password=has_password, passwd_command=passwd_command()), 429
         pw = request.form.get("password", "")
         h = store.get_setting("password_hash")
         ok = check_password(h, pw) if h else False
@@ -268,7 +280,8 @@ def login():
             nxt = request.args.get("next", "/")
             return redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")
         error, status = "That is not the password.", 401
-    return render_template("login.html", error=error, has_password=has_password), status
+    return render_template("login.html", error=error, has_password=has_password,
+                           passwd_command=passwd_command()), status
 
 
 @bp.post("/logout")

@@ -29,6 +29,17 @@ def night_json(n: dict) -> dict:
             "heart_rate_bpm": n["heart_rate_bpm"], "duration_s": n["duration_s"]}
 
 
+@bp.app_template_filter("rate")
+def rate_text(rate: float | None) -> str:
+    """A rate for people: whole numbers from 10 up ("164"), one decimal
+    below ("7.3"); the JSON API and the CSV keep the full figures."""
+    if rate is None:
+        return "–"
+    if rate == 0:
+        return "0"
+    return f"{rate:.0f}" if rate >= 9.95 else f"{rate:.1f}"
+
+
 def _night_or_404(night_id: int) -> dict:
     if not 0 <= night_id < 2 ** 63:  # what SQLite can hold
         abort(404)
@@ -61,6 +72,7 @@ def api_nights():
 
 
 PER_PAGE = 24  #: twitches per page of the waveform gallery
+PHONE_W = 360  #: the night's charts' drawing width in SVG units: about a phone's CSS px
 
 
 def fault_spans(changes: list[dict], duration_s: float) -> list[tuple[float, float]]:
@@ -114,8 +126,9 @@ def night_page(night_id: int):
         it["svg"] = svg.waveform(it["y"], it["rate_hz"], it["before_s"],
                                  title=f"Twitch at {it['time']}, {it['site']}") if it["y"] else None
     charts = {
-        "hourly": svg.bars(hourly, labels, title="Twitches per hour", unit=" twitches"),
-        "timeline": svg.timeline(dur, movements, twitches, fault_spans(store.health(night_id), dur),
+        # drawn at a phone's width, so its 12-unit labels are 12 px there (and grow no further than the CSS allows)
+        "hourly": svg.bars(hourly, labels, title="Twitches per hour", unit=" twitches", width=PHONE_W),
+        "timeline": svg.timeline(dur, movements, twitches, fault_spans(store.health(night_id), dur), width=PHONE_W,
                                  start_label=_local(n, 0).strftime("%H:%M"),
                                  end_label=_local(n, dur).strftime("%H:%M")),
     }

@@ -24,6 +24,16 @@ def _store():
     return current_app.get_store()
 
 
+@bp.context_processor
+def _phone():
+    """The addresses a phone on the home network opens this page at (none on loopback)."""
+    from firmware_host.lan import page_urls  # noqa: PLC0415
+
+    from .auth import passwd_command  # noqa: PLC0415
+    port = int(request.environ.get("SERVER_PORT") or 80)
+    return {"phone_urls": page_urls(current_app.config["HOST"], port), "passwd_command": passwd_command()}
+
+
 def current(store) -> dict:
     from firmware_host.config import ConfigError, effective_config  # noqa: PLC0415
     from firmware_host.daemon import site_names  # noqa: PLC0415

@@ -23,7 +23,9 @@ def bars(values: list[float], labels: list[str], *, title: str, width: int = 600
              f'<text class="axis" x="2" y="{pad_t + 10}">{_f(top)}</text>',
              f'<text class="axis" x="2" y="{pad_t + h}">0</text>',
              f'<line class="base" x1="{pad_l}" x2="{width}" y1="{pad_t + h}" y2="{pad_t + h}"/>']
-    step = max(1, n // 12)
+    # every label that fits side by side at the axis font (~0.6 em a character, 12 units a font)
+    label_w = 0.6 * 12 * max((len(lb) for lb in labels), default=1) + 6
+    step = max(1, int(-(-n * label_w // (width - pad_l))))
     for i, v in enumerate(values):
         bh = h * v / top
         x = pad_l + i * w
@@ -115,7 +117,9 @@ def lines(series: list[tuple[str, list[float | None]]], labels: list[str], *, ti
         return Markup("")
     top = max(vals) or 1.0
     pad_l, pad_b, pad_t = 34, 22, 8
-    x = lambda i: pad_l + (width - pad_l - 6) * (i / max(1, n - 1))  # noqa: E731
+    label_w = 0.6 * 12 * max((len(lb) for lb in labels), default=1) + 6  # at the axis font, 12 units
+    pad_r = label_w / 2  # the last date's label stays inside the drawing
+    x = lambda i: pad_l + (width - pad_l - pad_r) * (i / max(1, n - 1))  # noqa: E731
     y = lambda v: pad_t + (height - pad_b - pad_t) * (1 - v / top)  # noqa: E731
     parts = [f'<svg class="chart lines" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
              f"<title>{escape(title)}</title>",
@@ -125,7 +129,7 @@ def lines(series: list[tuple[str, list[float | None]]], labels: list[str], *, ti
     for k, (name, s) in enumerate(series):
         pts = [f"{_f(x(i))},{_f(y(v))}" for i, v in enumerate(s) if v is not None]
         parts.append(f'<polyline class="trace s{k % 8}" points="{" ".join(pts)}"><title>{escape(name)}</title></polyline>')
-    step = max(1, n // 6)
+    step = max(1, int(-(-n * label_w // (width - pad_l - pad_r + label_w))))
     for i in range(0, n, step):
         parts.append(f'<text class="axis" x="{_f(x(i))}" y="{height - 6}" text-anchor="middle">{escape(labels[i])}</text>')
     parts.append("</svg>")

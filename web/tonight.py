@@ -126,14 +126,17 @@ def tonight_json() -> dict:
         night = {"id": rec["id"], "date": rec["date"], "start": rec["start_utc"], "total": rec["total"],
                  "per_channel": rec["per_channel"], "channel_names": rec["channel_names"],
                  "duration_s": rec["duration_s"], "rest_s": rec["rest_s"], "movements": rec["movements"],
-                 "raw_stopped": raw_stopped}
+                 "raw_stopped": raw_stopped, "counted_s": store.get_setting(f"night.{rec['id']}.counted_s")}
     return {"recording": night is not None, "night": night, "window": window, "signal": flowing,
             "sensors": sensors, "demo": bool(current_app.config.get("DEMO"))}
 
 
 @bp.get("/tonight")
 def page():
-    return render_template("tonight.html", t=tonight_json(), display_hz=DISPLAY_HZ)
+    from firmware_host.detector import DetectorConfig  # noqa: PLC0415
+    # the detector analyses a chunk once the next one has come: its first result is two chunks in
+    return render_template("tonight.html", t=tonight_json(), display_hz=DISPLAY_HZ,
+                           first_count_s=2 * DetectorConfig.chunk_s, step_s=DetectorConfig.chunk_s)
 
 
 @bp.get("/api/tonight")
@@ -154,7 +157,8 @@ def live():
     """Server-Sent Events: every ``TICK_S`` the new frames as display-rate
     means, ``{"t0": s, "hz": Hz, "y": [[codes per channel]...]}``, with
     ``"status"`` (each sensor) every second and, while a night is recorded,
-    ``"night"`` (its counts so far) every ``COUNTS_S``."""
+    ``"night"`` (its counts and rest so far, and ``counted_s``: how much of
+    it the detector has analysed, null before its first step) every ``COUNTS_S``."""
     store = _store()
     path = store.get_setting("live_path")
     db_path = store.path
@@ -170,7 +174,8 @@ def live():
             cache["store"] = Store(db_path)
         n = cache["store"].night(night_id)
         return None if n is None else {"id": n["id"], "total": n["total"], "per_channel": n["per_channel"],
-                                       "movements": n["movements"]}
+                                       "movements": n["movements"], "rest_s": n["rest_s"],
+                                       "counted_s": cache["store"].get_setting(f"night.{night_id}.counted_s")}
 
     def stream():
         reader, carry, k, status_at, reader_end = None, np.empty((0, 0)), 1, 0.0, 0

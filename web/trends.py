@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, jsonify, render_template
 
 from firmware_host.analysis import per_rest_hour
 
+from .nights import PHONE_W
 from .params import int_arg
 
 bp = Blueprint("trends", __name__)
@@ -63,7 +64,7 @@ def _data():
 def page():
     from . import svg  # noqa: PLC0415
     weeks, dates, names, rates, flags = _data()
-    chart = svg.lines(list(zip(names, rates)), [d[5:] for d in dates],
+    chart = svg.lines(list(zip(names, rates)), [d[5:] for d in dates], width=PHONE_W,
                       title=f"Twitches per rest hour at each site, last {weeks} weeks")
     return render_template("trends.html", weeks=weeks, dates=dates, names=names, rates=rates, flags=flags,
                            chart=chart)

@@ -8,7 +8,18 @@
   var names = (root.dataset.names || "").split("|");
   var stateEl = document.getElementById("live-state");
   var plots = [], xs = [], ys = [];
-  var state = window.twitchmonLive = { messages: 0, lastT: null, points: 0 };
+  var state = window.twitchmonLive = { messages: 0, lastT: null, points: 0, plots: plots };
+  var FONT = "13px system-ui, sans-serif";  // axis labels: as legible as the page's small text
+
+  // the canvas cannot use CSS: its colours are the page's own variables, read
+  // again when the theme changes (the phone's day/night setting)
+  var colors = state.colors = {};
+  function readColors() {
+    var cs = getComputedStyle(document.documentElement);
+    ["grid", "muted", "accent", "bg"].forEach(function (k) { colors[k] = cs.getPropertyValue("--" + k).trim(); });
+  }
+  readColors();
+  function c(k) { return function () { return colors[k]; }; }
 
   function width(el) { return Math.max(240, el.clientWidth || 320); }
 
@@ -19,12 +30,25 @@
       legend: { show: false },
       cursor: { show: false },
       scales: { x: { time: false } },
-      axes: [{ stroke: "#a0a8b0", grid: { stroke: "#333" }, values: function (u, v) { return v.map(function (s) { return s.toFixed(0) + " s"; }); } },
-             { stroke: "#a0a8b0", grid: { stroke: "#333" }, size: 50 }],
-      series: [{}, { label: names[i] || ("channel " + i), stroke: "#7fb8ff", width: 1 }]
+      axes: [{ stroke: c("muted"), font: FONT, grid: { stroke: c("grid") }, ticks: { stroke: c("grid") },
+               values: function (u, v) { return v.map(function (s) { return s.toFixed(0) + " s"; }); } },
+             { stroke: c("muted"), font: FONT, grid: { stroke: c("grid") }, ticks: { stroke: c("grid") }, size: 50 }],
+      series: [{}, { label: names[i] || ("channel " + i), stroke: c("accent"), width: 1.25 }]
     };
     plots[i] = new uPlot(opts, [[], []], el);
   });
+
+  if (window.matchMedia) {
+    window.matchMedia("(prefers-color-scheme: light)").addEventListener("change", function () {
+      readColors();
+      plots.forEach(function (u) { u.redraw(false, true); });
+    });
+  }
+
+  function waiting(text) {  // the boxes say why they are empty until the first frame
+    root.classList.toggle("has-signal", !text);
+    if (text) { root.querySelectorAll(".plot .waiting").forEach(function (p) { p.textContent = text; }); }
+  }
 
   window.addEventListener("resize", function () {
     root.querySelectorAll(".plot").forEach(function (el, i) {
@@ -65,8 +89,17 @@
         var td = document.querySelector('[data-site-count="' + i + '"]');
         if (td) { td.textContent = c; }
       });
+      var rest = document.getElementById("tonight-rest"), mv = document.getElementById("tonight-movements");
+      var s = m.night.rest_s || 0;  // as the page's dur filter: "2.3 h", "26 min", "40 s"
+      if (rest) {
+        rest.textContent = s >= 3600 ? (s / 3600).toFixed(1) + " h" : s >= 59.5 ? Math.round(s / 60) + " min" : Math.round(s) + " s";
+      }
+      if (mv) { mv.textContent = m.night.movements; }
+      var note = document.getElementById("tonight-counting");
+      if (note) { note.hidden = m.night.counted_s !== null && m.night.counted_s !== undefined; }
       state.nightTotal = m.night.total;
     }
+    if (!state.messages) { waiting(null); }
     state.messages += 1;
     state.lastT = xs[0] && xs[0].length ? xs[0][xs[0].length - 1] : null;
     state.points = xs[0] ? xs[0].length : 0;
@@ -76,6 +109,7 @@
   src.addEventListener("nosignal", function () {
     if (stateEl) { stateEl.textContent = "No live signal: is the twitchmon service running?"; }
     setStatus(names.map(function () { return "no signal"; }));
+    waiting("No signal yet");
   });
   src.onerror = function () {
     if (stateEl) { stateEl.textContent = "Live signal: reconnecting…"; }
