@@ -162,19 +162,28 @@ def test_the_login_page_names_the_command_for_its_own_data_dir(tmp_path):
     assert re.search(r"<code>twitchmon passwd --data-dir '[^']*my data'</code>", html), html
 
 
+def _as_owner(app, client):
+    """A logged-in owner's session, of the store's current generation (a
+    session from before a logout-all or a password change does not count)."""
+    with app.app_context():
+        gen = app.get_store().session_generation()
+    with client.session_transaction() as s:
+        s["owner"] = True
+        s["gen"] = gen
+
+
 def test_settings_names_the_phone_address_and_never_the_wildcard(tmp_path):
     lan = create_app({"DATA_DIR": str(tmp_path / "a"), "HOST": "0.0.0.0", "TESTING": True})
     c = lan.test_client()
-    with c.session_transaction() as s:
-        s["owner"] = True
+    _as_owner(lan, c)
     html = c.get("/settings", base_url="http://localhost:8080").get_data(as_text=True)
     section = re.search(r'<section id="phone">.*?</section>', html, re.S).group(0)
     import socket
     assert f"http://{socket.gethostname().split('.')[0]}.local:8080/" in section
     assert "0.0.0.0" not in section
-    one = create_app({"DATA_DIR": str(tmp_path / "b"), "HOST": "192.168.1.20", "TESTING": True}).test_client()
-    with one.session_transaction() as s:
-        s["owner"] = True
+    one_app = create_app({"DATA_DIR": str(tmp_path / "b"), "HOST": "192.168.1.20", "TESTING": True})
+    one = one_app.test_client()
+    _as_owner(one_app, one)
     assert 'href="http://192.168.1.20:8080/"' in one.get("/settings", base_url="http://localhost:8080").text
     loop = create_app({"DATA_DIR": str(tmp_path / "c"), "HOST": "127.0.0.1", "TESTING": True}).test_client()
     assert "open on the Pi itself only" in loop.get("/settings").text
