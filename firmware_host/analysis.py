@@ -10,10 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+from typing import TYPE_CHECKING
 
 from . import pins
-from .detector import Detector, DetectorConfig, Events
 from .traces import open_trace
+
+if TYPE_CHECKING:
+    from .detector import Detector, Events
 
 
 def hourly_counts(twitches: list[dict], duration_s: float) -> list[int]:
@@ -83,6 +86,9 @@ def analyse(path: str | os.PathLike, *, rate_hz: float | None = None, sensitivit
     """Run the detector over a trace file as fast as it can; return the report.
     ``block_samples`` (default: as many as the detector's front end takes at
     once) changes the speed, never the events."""
+    # here, not at the top: the page imports this module and has no use for scipy
+    from .detector import Detector, DetectorConfig, Events  # noqa: PLC0415
+
     with open_trace(path, rate_hz) as reader:
         info = reader.info
         det = Detector(DetectorConfig(rate_hz=info.rate_hz, channels=info.channels, sensitivity=sensitivity))

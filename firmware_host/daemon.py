@@ -26,7 +26,6 @@ import numpy as np
 
 from . import pins
 from .analysis import night_date, summary_from_store
-from .detector import Detector, DetectorConfig
 from .paths import data_dir as resolve_data_dir
 from .store import open_store
 from .schedule import clock_is_set
@@ -96,6 +95,7 @@ class NightRecorder:
         if sensitivity is None:  # the page's Settings (nothing else writes a sensitivity)
             from .config import effective_config  # noqa: PLC0415
             sensitivity = effective_config(None, store).sensitivity
+        from .detector import Detector, DetectorConfig  # noqa: PLC0415 - the page imports this module, not scipy
         self.det = Detector(DetectorConfig(rate_hz=rate_hz, channels=channels, sensitivity=sensitivity))
         self.samples = 0
         self.writer: EdfWriter | None = None
@@ -232,7 +232,7 @@ class GapFiller:
             codes = np.vstack([np.repeat(self.last[None, :], gap, axis=0), codes])
             self.filled += gap
         if len(block.codes):
-            self.last = block.codes[-1]
+            self.last = block.codes[-1].copy()  # the block is a view of the sampler's ring
         self.next_index = block.first_index + len(block.codes)
         self._errors_seen = max(self._errors_seen, getattr(block, "read_errors", 0))
         return codes
@@ -335,7 +335,9 @@ def run_daemon(args) -> int:
         disk_guard=lambda: flags.update(low_disk=free_mb(ddir) < cfg.min_free_mb),
         health=lambda: flags.update(health=True))
     sched.start()
-    sampler = SamplerProcess(spec, channels, rate, seed=args.seed).start()
+    sampler = SamplerProcess(spec, channels, rate, seed=args.seed, label=str(ddir)).start()
+    if not sampler.realtime:  # once: late samples are likelier, and the page says so while it lasts
+        print(f"twitchmon: sampler at {sampler.priority}", file=sys.stderr, flush=True)
     rec = None
     live = _live_writer(store, ddir, channels, rate)
     gaps = GapFiller()
@@ -391,7 +393,9 @@ def run_daemon(args) -> int:
                     rec.fix_clock()
                     store.set_setting("health", json.dumps({"t": now().isoformat(timespec="seconds"),
                                                             "status": list(rec.det.status),
-                                                            "spi_errors": spi_errors}))
+                                                            "spi_errors": spi_errors,
+                                                            "sampler_priority": sampler.priority,
+                                                            "realtime": sampler.realtime}))
             if rec is None:
                 continue
             rec.feed(codes)
