@@ -22,7 +22,7 @@ Sources share one small interface (:class:`Source`): ``read_frame()``.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import itertools
 import json
 import os
 import resource
@@ -55,7 +55,10 @@ class _Timespec(ctypes.Structure):
 
 def _libc():
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        if sys.platform.startswith("linux"):
+            return ctypes.CDLL(None, use_errno=True)  # libc is in the process already (ctypes.util costs 1.4 MB)
+        import ctypes.util  # noqa: PLC0415
+        return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
     except OSError:
         return None
 
@@ -226,7 +229,7 @@ class FeedSource(Source):
 class SimSource(Source):
     """The simulator, one frame at a time (rendered a second ahead), in process."""
 
-    def __init__(self, channels: int = 4, rate_hz: float = 1000.0, seed: int = 0, hours: float = 14.0,
+    def __init__(self, channels: int = 4, rate_hz: float = 1000.0, seed: int = 0, hours: float = 1.0,
                  profile: str = "normal"):
         self._blocks = sim_blocks(channels, rate_hz, seed, hours, profile)
         self.channels, self.rate_hz = channels, rate_hz
@@ -243,15 +246,17 @@ class SimSource(Source):
         return f
 
 
-def sim_blocks(channels: int, rate_hz: float, seed: int = 0, hours: float = 14.0, profile: str = "normal"):
-    """The simulated night as endless 1-s uint16 blocks (it loops)."""
+def sim_blocks(channels: int, rate_hz: float, seed: int = 0, hours: float = 1.0, profile: str = "normal"):
+    """Simulated signal as endless 1-s uint16 blocks: one ``hours``-long
+    simulated night after another (seeds ``seed``, ``seed + 1``, ...), so
+    what is held is one such night's plan (a 14-h plan held 25 MB)."""
     from .simulator import Night  # noqa: PLC0415
 
-    night = Night(hours * 60, seed=seed, channels=channels, rate_hz=rate_hz, profile=profile)
-    n, pos = int(rate_hz), 0
-    while True:
-        yield night.render(pos % max(night.n_samples - n, 1), n)
-        pos += n
+    n = int(rate_hz)
+    for k in itertools.count():
+        night = Night(hours * 60, seed=seed + k, channels=channels, rate_hz=rate_hz, profile=profile)
+        for pos in range(0, night.n_samples - n + 1, n):
+            yield night.render(pos, n)
 
 
 def file_blocks(path: str):
@@ -609,7 +614,7 @@ class SamplerProcess:
     ``spec``: ``adc`` (the MCP3008), ``table`` (zero-cost SPI stand-in),
     ``sim``, ``emulator`` or a recording's path (rendered here, fed to the
     sampler).  ``speed`` plays a stand-in that many times faster than real
-    time (for benchmarks).  :meth:`get` returns the next :class:`Block`;
+    time (for benchmarks; default ``$TWITCHMON_SIM_SPEED``, else 1).  :meth:`get` returns the next :class:`Block`;
     its ``codes`` are a read-only view of the shared ring, valid until the
     get() after next (copy them to keep them longer), or None once the
     sampler has ended.
@@ -617,14 +622,16 @@ class SamplerProcess:
 
     def __init__(self, spec: str, channels: int = 4, rate_hz: float = 1000.0, seed: int = 0,
                  block_samples: int = 100, queue_blocks: int = 600, max_frames: int | None = None, *,
-                 rt_priority: int = RT_PRIORITY, speed: float = 1.0, label: str = "",
+                 rt_priority: int = RT_PRIORITY, speed: float | None = None, label: str = "",
                  report_modules: bool = False):
         from .shmring import BlockRing, shared_fd  # noqa: PLC0415
 
         if queue_blocks >= 4096:
             raise ValueError("at most 4095 blocks in the ring (one pipe byte each must fit the pipe)")
         self.spec, self.channels, self.rate_hz, self.seed = spec, channels, rate_hz, seed
-        self.speed = speed if spec != "adc" else 1.0
+        if speed is None:
+            speed = float(os.environ.get("TWITCHMON_SIM_SPEED", "1"))
+        self.speed = speed if spec not in ("adc", "table") else 1.0
         self._ring_fd = shared_fd("twitchmon-blocks", BlockRing.size(queue_blocks, block_samples, channels))
         self.ring = BlockRing(self._ring_fd, create=(queue_blocks, block_samples, channels))
         self._feed = self._feeder = None
