@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     pw = sub.add_parser("passwd", help="set the owner's password for the web page")
     pw.add_argument("--data-dir")
+
+    dr = sub.add_parser("doctor", help="check SPI, GPIO pins, clock, free space and the page: one line each")
+    dr.add_argument("--data-dir")
+    dr.add_argument("--config")
+    dr.add_argument("--host", default="127.0.0.1", help="the page's address (as installed)")
+    dr.add_argument("--port", type=_port, default=8080)
     return p
 
 
@@ -242,7 +248,13 @@ def cmd_passwd(args) -> int:
     return 0
 
 
-COMMANDS = {"replay": cmd_replay, "simulate": cmd_simulate, "serve": cmd_serve, "demo": cmd_demo,
+def cmd_doctor(args) -> int:
+    from .doctor import run  # noqa: PLC0415
+
+    return run(args)
+
+
+COMMANDS = {"doctor": cmd_doctor, "replay": cmd_replay, "simulate": cmd_simulate, "serve": cmd_serve, "demo": cmd_demo,
             "run": cmd_run, "record": cmd_record, "passwd": cmd_passwd}
 
 
