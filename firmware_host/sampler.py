@@ -57,8 +57,8 @@ def _libc():
     try:
         if sys.platform.startswith("linux"):
             return ctypes.CDLL(None, use_errno=True)  # libc is in the process already (ctypes.util costs 1.4 MB)
-        import ctypes.util  # noqa: PLC0415
-        return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        from ctypes.util import find_library  # noqa: PLC0415
+        return ctypes.CDLL(find_library("c"), use_errno=True)
     except OSError:
         return None
 
