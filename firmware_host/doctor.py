@@ -59,6 +59,8 @@ def check_pin_factory(pin_factory=None) -> tuple[str, str]:
         led.close()
         button.close()
     except Exception as exc:  # noqa: BLE001
+        if "busy" in str(exc).lower():  # lgpio: the running daemon holds them, as it should
+            return "ok", f"gpiozero pin factory: {name}; {pins.LED_PIN}/{pins.BUTTON_PIN} held (by the daemon?)"
         return "FAIL", f"pin factory {name} cannot drive {pins.LED_PIN}/{pins.BUTTON_PIN}: {exc}"
     return "ok", f"gpiozero pin factory: {name}; LED {pins.LED_PIN} and button {pins.BUTTON_PIN} free"
 
