@@ -349,6 +349,7 @@ def make_source(spec: str, channels: int = 4, rate_hz: float = 1000.0, seed: int
 
 # -- the loop ------------------------------------------------------------------
 
+MAX_GAPS = 1000  #: gaps listed in SamplerStats (all are counted in ``missed``)
 LATE_BIN_S = 10e-6  #: lateness histogram bin, s
 LATE_BINS = 5000  #: bins up to 50 ms; later frames land in the last one (worst_late_s keeps the true worst)
 
@@ -361,7 +362,7 @@ class SamplerStats:
     worst_late_s: float = 0.0
     read_errors: int = 0
     dropped_blocks: int = 0  #: the consumer had no free slot
-    gaps: list = field(default_factory=list)  #: (sample index, samples missed)
+    gaps: list = field(default_factory=list)  #: (sample index, samples missed), the first MAX_GAPS of them
     late_hist: list = field(default_factory=lambda: [0] * LATE_BINS)  #: frames per LATE_BIN_S of lateness
 
     @property
@@ -483,7 +484,8 @@ def sample_loop(source: Source, emit: Callable[[Block], None] | None = None, *, 
             if fill:
                 flush()
             stats.missed += skip
-            stats.gaps.append((k, skip))
+            if len(stats.gaps) < MAX_GAPS:  # a night of stalls must not grow the sampler without bound
+                stats.gaps.append((k, skip))
             k += skip
             deadline = t0 + k * period
             lateness = now - deadline
