@@ -53,15 +53,18 @@ def _work(job) -> tuple[int, dict | None, str | None, int]:
 
 
 def _total_samples(paths, rate_hz) -> int | None:
-    """Samples in all files, from their headers (for the bar), or None."""
+    """Frames in all files, from their headers (for the bar), or None when
+    a header does not say (NPZ, CSV): then the bar counts without a percentage."""
     from .traces import TraceError, open_trace  # noqa: PLC0415
     total = 0
     for p in paths:
         try:
             with open_trace(p, rate_hz) as r:
-                total += r.info.n_samples or 0
+                if r.info.n_samples is None:
+                    return None
+                total += r.info.n_samples
         except (TraceError, OSError, ValueError):
-            pass
+            pass  # its worker gives its one line
     return total or None
 
 
@@ -87,7 +90,13 @@ def run(files: list[str], *, jobs: int | None = None, as_json: bool = False, sav
         store = open_store(resolve(data_dir))
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     counter = ctx.Value("q", 0)
-    pool = ctx.Pool(jobs, initializer=_init, initargs=(counter,)) if jobs > 1 else None
+    pool = futures = None
+    if jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+        # (not multiprocessing.Pool: a worker killed mid-file, say by the OOM killer, hangs a Pool for
+        # good; here it breaks the pool and each unfinished file gets its line)
+        pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(counter,))
+        futures = [pool.submit(_work, job) for job in work]  # workers fork here, before any thread of ours
     bar = None
     if progress:
         from tqdm import tqdm  # noqa: PLC0415
@@ -118,23 +127,25 @@ def run(files: list[str], *, jobs: int | None = None, as_json: bool = False, sav
                 if bar:
                     bar.update(counter.value - bar.n)
         else:
-            it = pool.imap(_work, work, chunksize=1)  # in the files' order, whichever finishes first
-            left = len(work)
-            while left:
-                try:
-                    result = it.next(timeout=0.25)
-                except mp.TimeoutError:
-                    result = None
+            from concurrent.futures import TimeoutError as Timeout  # noqa: PLC0415
+            from concurrent.futures.process import BrokenProcessPool  # noqa: PLC0415
+            for (i, path, *_), fut in zip(work, futures):  # in the files' order, whichever finishes first
+                while True:
+                    try:
+                        result = fut.result(timeout=0.25)
+                    except Timeout:
+                        if bar:
+                            bar.update(counter.value - bar.n)
+                        continue
+                    except BrokenProcessPool:
+                        result = (i, None, f"twitchmon replay: {path}: its worker process died (out of memory?)", 1)
+                    break
                 if bar:
                     bar.update(counter.value - bar.n)
-                if result is not None:
-                    emit(*result)
-                    left -= 1
-            pool.close()
+                emit(*result)
     finally:
         if pool is not None:
-            pool.terminate()
-            pool.join()
+            pool.shutdown(wait=True, cancel_futures=True)
         if bar:
             bar.close()
         if store is not None:
