@@ -17,11 +17,9 @@ shared machine's drift hits both alike; best and median wall are printed.
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "out"

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 from . import pins
 from .adc import ADCError, MCP3008
+from .shmring import FEED_DATA_AT, BlockRing, SignalFeed, shared_fd
 
 TIMER_SLACK_NS = 20_000  #: the sampler thread's timer slack: 2 % of a 1-ms period
 RT_PRIORITY = 50  #: SCHED_FIFO priority the sampler asks for (systemd's LimitRTPRIO allows it)
@@ -204,7 +205,7 @@ class FeedSource(Source):
         self.feed, self.rate_hz = feed, rate_hz
         self.channels = feed.channels
         self._frame = struct.Struct(f"<{self.channels}H")
-        self._at = 40  # shmring.FEED_DATA_AT
+        self._at = FEED_DATA_AT
         self._cap = feed.capacity
         self._pos = 0
         self._written = 0
@@ -558,8 +559,6 @@ def die_with_parent(parent_pid: int) -> None:
 
 def _child_main(argv: list[str]) -> int:
     """The sampler process: argv is one JSON object (see SamplerProcess._command)."""
-    from .shmring import BlockRing, SignalFeed  # noqa: PLC0415
-
     cfg = json.loads(argv[0])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C reaches the daemon, which stops us in order
     die_with_parent(cfg["parent"])
@@ -626,8 +625,6 @@ class SamplerProcess:
                  block_samples: int = 100, queue_blocks: int = 600, max_frames: int | None = None, *,
                  rt_priority: int = RT_PRIORITY, speed: float | None = None, label: str = "",
                  report_modules: bool = False):
-        from .shmring import BlockRing, shared_fd  # noqa: PLC0415
-
         if queue_blocks >= 4096:
             raise ValueError("at most 4095 blocks in the ring (one pipe byte each must fit the pipe)")
         self.spec, self.channels, self.rate_hz, self.seed = spec, channels, rate_hz, seed
@@ -637,6 +634,7 @@ class SamplerProcess:
         self._ring_fd = shared_fd("twitchmon-blocks", BlockRing.size(queue_blocks, block_samples, channels))
         self.ring = BlockRing(self._ring_fd, create=(queue_blocks, block_samples, channels))
         self._feed = self._feeder = None
+        self._pending = None  #: a rendered block waiting for room in the feed
         self._cfg = {"spec": spec if spec in ("adc", "table", "emulator") else "feed", "rate_hz": rate_hz,
                      "speed": self.speed, "seed": seed, "rt_priority": rt_priority, "parent": os.getpid(),
                      "max_frames": max_frames, "report_modules": report_modules}
@@ -661,8 +659,6 @@ class SamplerProcess:
     def _start_feed(self) -> int:
         import threading  # noqa: PLC0415
 
-        from .shmring import SignalFeed, shared_fd  # noqa: PLC0415
-
         cap = int(4 * self.rate_hz * max(1.0, self.speed))  # 4 s of signal ahead
         fd = shared_fd("twitchmon-feed", 64)
         self._feed = SignalFeed(fd, create=(self.channels, cap))
@@ -680,11 +676,11 @@ class SamplerProcess:
         import numpy as np  # noqa: PLC0415
 
         f = self._feed
-        ring = np.ndarray((f.capacity, f.channels), dtype="<u2", buffer=f.mm, offset=40)
+        ring = np.ndarray((f.capacity, f.channels), dtype="<u2", buffer=f.mm, offset=FEED_DATA_AT)
         while not f.ended():
             written, read = f.counts()
             free = f.capacity - (written - read)
-            block = self._pending if getattr(self, "_pending", None) is not None else next(blocks, None)
+            block = self._pending if self._pending is not None else next(blocks, None)
             if block is None:
                 f.end()
                 return

@@ -5,8 +5,6 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from firmware_host import doctor
 from firmware_host.mcp3008_emulator import MCP3008Emulator
 
