@@ -364,7 +364,7 @@ class SamplerStats:
     read_errors: int = 0
     dropped_blocks: int = 0  #: the consumer had no free slot
     gaps: list = field(default_factory=list)  #: (sample index, samples missed), the first MAX_GAPS of them
-    late_hist: list = field(default_factory=lambda: [0] * LATE_BINS)  #: frames per LATE_BIN_S of lateness
+    late_hist: list = field(default_factory=lambda: [0] * LATE_BINS, repr=False)  #: frames per LATE_BIN_S of lateness
 
     @property
     def late_fraction(self) -> float:

@@ -162,3 +162,11 @@ def test_the_page_says_when_the_sampler_has_no_realtime_priority(tmp_path):
     assert len(lines) == 1 and "real-time" in lines[0] and "refused" in lines[0]
     st.set_setting("health", json.dumps(dict(health, realtime=True, sampler_priority="SCHED_FIFO 50")))
     assert sensor_banner(st, now=now) == []
+
+
+def test_a_night_of_stalls_does_not_grow_the_sampler():
+    # every other read stalls 2.5 ms: 1500 gaps, all counted, only the first MAX_GAPS listed
+    from firmware_host.sampler import MAX_GAPS
+    stats = sample_loop(_Counter(), lambda b: None, clock=FakeClock(work=lambda k: 0.0025 if k % 2 else 0.0),
+                        max_frames=3 * MAX_GAPS)
+    assert stats.missed > MAX_GAPS and len(stats.gaps) == MAX_GAPS
