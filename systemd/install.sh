@@ -7,7 +7,12 @@
 # Enables SPI, creates the twitchmon user (in the spi and gpio groups), a
 # venv under PREFIX (default /opt/twitchmon) with twitchmon installed from
 # this checkout, the settings file /etc/twitchmon/twitchmon.toml, the data
-# dir /var/lib/twitchmon, and the two systemd units; then starts them.
+# dir /var/lib/twitchmon, and the two systemd units; then starts them and
+# runs `twitchmon doctor`.  gpiozero needs a pin factory that works on the
+# board: lgpio on a Pi 5 (RPi.GPIO cannot reach its RP1 chip), lgpio or
+# RPi.GPIO on a Pi 3, 4 or Zero 2 W.  Raspberry Pi OS ships them as apt
+# packages (python3-lgpio, python3-spidev), so the venv sees the system's
+# site-packages; on 64-bit ARM pip also has an lgpio wheel.
 # Running it again changes only what is missing or out of date.
 # --dry-run prints every step and changes nothing (any machine, no root).
 #
@@ -80,8 +85,17 @@ else
     run useradd --system --home-dir "$DATA" --shell /usr/sbin/nologin --groups spi,gpio twitchmon
 fi
 
-note "3. a venv in $PREFIX with twitchmon from $SRC"
-[ -x "$PREFIX/venv/bin/python" ] || run python3 -m venv "$PREFIX/venv"
+note "3. a venv in $PREFIX with twitchmon from $SRC, seeing the system's GPIO and SPI modules"
+if command -v apt-get >/dev/null 2>&1 && apt-cache show python3-lgpio >/dev/null 2>&1; then
+    run apt-get install -y --no-install-recommends python3-lgpio python3-spidev
+else
+    note "no python3-lgpio in apt (not Raspberry Pi OS?): pip brings lgpio where it has a wheel"
+fi
+if [ ! -x "$PREFIX/venv/bin/python" ]; then
+    run python3 -m venv "$PREFIX/venv" --system-site-packages
+elif grep -q "include-system-site-packages = false" "$PREFIX/venv/pyvenv.cfg" 2>/dev/null; then
+    run sed -i "s/include-system-site-packages = false/include-system-site-packages = true/" "$PREFIX/venv/pyvenv.cfg"
+fi
 run "$PREFIX/venv/bin/pip" install --quiet --upgrade "$SRC"
 run install -m 0644 "$SRC/README.md" "$PREFIX/README.md"
 
@@ -104,4 +118,9 @@ done
 run systemctl daemon-reload
 run systemctl enable --now twitchmon.service twitchmon-web.service
 run systemctl restart twitchmon.service twitchmon-web.service
+
+note "6. checks: SPI, GPIO pin factory, clock, free space, the page"
+[ "$DRY" -eq 0 ] && sleep 3  # the page takes a moment to listen
+run "$PREFIX/venv/bin/twitchmon" doctor --data-dir "$DATA" --config "$ETC/twitchmon.toml" --host "$HOST" --port "$PORT" \
+    || note "doctor found a problem above: the units run, but fix it before the night"
 note "done: the page is on http://$HOST:$PORT/ ; logs: journalctl -u twitchmon -u twitchmon-web"
