@@ -769,7 +769,14 @@ class SamplerProcess:
             left = None if t_end is None else max(0.0, t_end - time.monotonic())
             r, _, _ = select.select([self._notify, self._msg], [], [], left)
             if self._notify in r:
-                self._avail += len(os.read(self._notify, 4096))
+                data = os.read(self._notify, 4096)
+                if not data:  # the sampler's end of the pipe closed: it ended or was killed
+                    t_end = time.monotonic() + 1.0  # its last words (stats, if it said them), briefly
+                    while not self._ended and time.monotonic() < t_end and \
+                            self._read_messages(max(0.0, t_end - time.monotonic())):
+                        pass
+                    self._ended = True  # (an EOF here would otherwise be "readable" for ever: a busy loop)
+                self._avail += len(data)
             elif self._msg in r:
                 self._read_messages(0)
             elif not r:
