@@ -10,10 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+from typing import TYPE_CHECKING
 
 from . import pins
-from .detector import Detector, DetectorConfig, Events
 from .traces import open_trace
+
+if TYPE_CHECKING:
+    from .detector import Detector, Events
 
 
 def hourly_counts(twitches: list[dict], duration_s: float) -> list[int]:
@@ -79,11 +82,15 @@ def build_report(source: str, rate_hz: float, channels: int, n_samples: int, eve
 
 
 def analyse(path: str | os.PathLike, *, rate_hz: float | None = None, sensitivity: float = 5.0,
-            block_samples: int | None = None, check: bool = False) -> dict:
+            block_samples: int | None = None, progress=None, check: bool = False) -> dict:
     """Run the detector over a trace file as fast as it can; return the report.
     ``block_samples`` (default: as many as the detector's front end takes at
-    once) changes the speed, never the events.  ``check`` adds the
-    injection-recovery check (firmware_host.injection: one more pass)."""
+    once) changes the speed, never the events.  ``progress(samples)``, when
+    given, is called after each block with the samples it held.  ``check``
+    adds the injection-recovery check (firmware_host.injection: one more pass)."""
+    # here, not at the top: the page imports this module and has no use for scipy
+    from .detector import Detector, DetectorConfig, Events  # noqa: PLC0415
+
     with open_trace(path, rate_hz) as reader:
         info = reader.info
         det = Detector(DetectorConfig(rate_hz=info.rate_hz, channels=info.channels, sensitivity=sensitivity))
@@ -92,6 +99,8 @@ def analyse(path: str | os.PathLike, *, rate_hz: float | None = None, sensitivit
         for block in reader.code_blocks(block_samples or det.batch_chunks * det.chunk_raw):
             n += len(block)
             events.extend(det.process(block))
+            if progress is not None:
+                progress(len(block))
         events.extend(det.finish())
         report = build_report(os.path.basename(str(path)), info.rate_hz, info.channels, n, events, det,
                               channel_names=info.channel_names or None, start_unix=info.start_unix,

@@ -80,10 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=_port, default=8080)
     s.add_argument("--config")
 
-    rp = sub.add_parser("replay", help="run the detector over a recording as fast as it can")
-    rp.add_argument("file")
-    rp.add_argument("--json", action="store_true", help="print the report as JSON")
-    rp.add_argument("--save", action="store_true", help="store the result as a night")
+    rp = sub.add_parser("replay", help="run the detector over recordings as fast as it can, one process per core")
+    rp.add_argument("files", nargs="+", metavar="FILE")
+    rp.add_argument("--json", action="store_true", help="print each file's report as one line of JSON")
+    rp.add_argument("--save", action="store_true", help="store each result as a night")
+    rp.add_argument("--jobs", type=_positive(int), default=None, help="processes (default: every core)")
     rp.add_argument("--data-dir")
     rp.add_argument("--rate", type=_positive(float), default=None, help="rate for a CSV without a t column")
     rp.add_argument("--sensitivity", type=_positive(float), default=5.0, help="1 (least) .. 10 (most)")
@@ -117,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     bd.add_argument("--tls-ca", help="CA file: TLS, the broker's certificate checked against it")
     bd.add_argument("--wait", type=_positive(float), default=2.0, help="seconds to listen after subscribing")
     bd.add_argument("--json", action="store_true", help="one JSON object per bed")
+
+    dr = sub.add_parser("doctor", help="check SPI, GPIO pins, clock, free space and the page: one line each")
+    dr.add_argument("--data-dir")
+    dr.add_argument("--config")
+    dr.add_argument("--host", default="127.0.0.1", help="the page's address (as installed)")
+    dr.add_argument("--port", type=_port, default=8080)
     _fill_help(p)
     return p
 
@@ -214,26 +221,10 @@ def _dispatch(args) -> int:
 # -- commands ----------------------------------------------------------------
 
 def cmd_replay(args) -> int:
-    from .analysis import analyse, save_report  # noqa: PLC0415
+    from .replay import run  # noqa: PLC0415
 
-    report = analyse(args.file, rate_hz=args.rate, sensitivity=args.sensitivity, check=args.check)
-    if args.save:
-        from .paths import data_dir  # noqa: PLC0415
-        from .store import open_store  # noqa: PLC0415
-
-        store = open_store(data_dir(args.data_dir))
-        report["night_id"] = save_report(store, report, source=os.path.abspath(args.file))
-    if args.json:
-        json.dump(report, sys.stdout, indent=1)
-        sys.stdout.write("\n")
-    else:
-        c = report["counts"]
-        print(f"{report['source']}: {report['duration_s'] / 60:.1f} min, rest {report['rest_s'] / 60:.1f} min, "
-              f"{c['total']} twitches {c['per_channel']}, {len(report['movements'])} movements"
-              + (f", night {report['night_id']} saved" if "night_id" in report else ""))
-        if report.get("truncated"):
-            print("note: the file ends mid-record; read up to the last whole record", file=sys.stderr)
-    return 0
+    return run(args.files, jobs=args.jobs, as_json=args.json, save=args.save, data_dir=args.data_dir,
+               rate_hz=args.rate, sensitivity=args.sensitivity, check=args.check)
 
 
 def _parse_start(text: str | None) -> dt.datetime:
@@ -417,8 +408,14 @@ def cmd_beds(args) -> int:
     return 0
 
 
-COMMANDS = {"beds": cmd_beds, "replay": cmd_replay, "simulate": cmd_simulate, "serve": cmd_serve, "demo": cmd_demo,
-            "run": cmd_run, "record": cmd_record, "passwd": cmd_passwd}
+def cmd_doctor(args) -> int:
+    from .doctor import run  # noqa: PLC0415
+
+    return run(args)
+
+
+COMMANDS = {"beds": cmd_beds, "doctor": cmd_doctor, "replay": cmd_replay, "simulate": cmd_simulate,
+            "serve": cmd_serve, "demo": cmd_demo, "run": cmd_run, "record": cmd_record, "passwd": cmd_passwd}
 
 
 def _sigterm_to_exit(*_):

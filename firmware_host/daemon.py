@@ -30,7 +30,6 @@ import numpy as np
 
 from . import pins
 from .analysis import night_date, summary_from_store
-from .detector import Detector, DetectorConfig
 from .paths import data_dir as resolve_data_dir
 from .store import open_store, unavailable
 from .schedule import clock_is_set
@@ -197,6 +196,7 @@ class NightRecorder:
         if sensitivity is None:  # the page's Settings (nothing else writes a sensitivity)
             from .config import effective_config  # noqa: PLC0415
             sensitivity = effective_config(None, store).sensitivity
+        from .detector import Detector, DetectorConfig  # noqa: PLC0415 - the page imports this module, not scipy
         self.det = Detector(DetectorConfig(rate_hz=rate_hz, channels=channels, sensitivity=sensitivity))
         self.samples = 0
         self.writer: EdfWriter | None = None
@@ -487,7 +487,7 @@ class GapFiller:
             codes = np.vstack([np.repeat(self.last[None, :], gap, axis=0), codes])
             self.filled += gap
         if len(block.codes):
-            self.last = block.codes[-1]
+            self.last = block.codes[-1].copy()  # the block is a view of the sampler's ring
         self.next_index = block.first_index + len(block.codes)
         self._errors_seen = max(self._errors_seen, getattr(block, "read_errors", 0))
         return codes
@@ -537,6 +537,7 @@ def run_daemon(args) -> int:
     """``twitchmon run``: sample, detect, record in the night window, schedule."""
     import json  # noqa: PLC0415
 
+    from .adc import ADCError  # noqa: PLC0415
     from .config import effective_config, load_config  # noqa: PLC0415
     from .notify import sd_notify, watchdog_interval_s  # noqa: PLC0415
     from .sampler import SamplerProcess  # noqa: PLC0415
@@ -610,7 +611,13 @@ def run_daemon(args) -> int:
         disk_guard=lambda: flags.update(low_disk=free_mb(ddir) < cfg.min_free_mb),
         health=lambda: flags.update(health=True))
     sched.start()
-    sampler = SamplerProcess(spec, channels, rate, seed=args.seed).start()
+    try:
+        sampler = SamplerProcess(spec, channels, rate, seed=args.seed, label=str(ddir)).start()
+    except ADCError as exc:  # no SPI device, an unreadable file: one line naming the source, exit 1
+        sched.shutdown()
+        raise ADCError(f"{spec}: {exc}") from None
+    if not sampler.realtime:  # once: late samples are likelier, and the page says so while it lasts
+        print(f"twitchmon: sampler at {sampler.priority}", file=sys.stderr, flush=True)
     rec = None
     live = _live_writer(store, ddir, channels, rate)
     from .mqtt import Publisher, settings_for  # noqa: PLC0415 - its own thread; off unless a broker is named
@@ -628,7 +635,7 @@ def run_daemon(args) -> int:
             try:
                 block = sampler.queue.get(timeout=0.5)
             except queue.Empty:
-                if not sampler.proc.is_alive():  # died without a word (killed): stop, do not wait forever
+                if not sampler.alive:  # died without a word (killed): stop, do not wait forever
                     break
                 continue
             if block is None:
@@ -680,7 +687,9 @@ def run_daemon(args) -> int:
                     try:  # for the page's banner; the next check writes it again
                         store.set_setting("health", json.dumps({"t": now().isoformat(timespec="seconds"),
                                                                 "status": list(rec.det.status),
-                                                                "spi_errors": spi_errors}))
+                                                                "spi_errors": spi_errors,
+                                                                "sampler_priority": sampler.priority,
+                                                                "realtime": sampler.realtime}))
                     except sqlite3.Error as exc:
                         if not unavailable(exc):
                             raise

@@ -13,12 +13,14 @@ Server-Sent Events.  One writer, any number of readers, no locks:
   writer may have overwritten meanwhile.
 
 Layout (little endian): a 64-byte header, then ``capacity`` frames of
-``channels`` int16 codes.
+``channels`` int16 codes, then the names of the sensor states
+(``detector.FAULT_KINDS``, NUL-separated, 256 bytes), so the page reads
+them without importing the detector (and scipy).
 
 ====== ======= =====================================================
 offset type    field
 ====== ======= =====================================================
-0      8s      magic ``TWLIVE1\\0``
+0      8s      magic ``TWLIVE2\\0``
 8      u32     channels
 12     u32     capacity, frames
 16     f64     rate_hz of the frames
@@ -44,13 +46,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .detector import FAULT_KINDS
-
-MAGIC = b"TWLIVE1\0"
+MAGIC = b"TWLIVE2\0"
 HEADER = struct.Struct("<8sIIdQdq8s8x")
 assert HEADER.size == 64
 MAX_CHANNELS = 8
 RING_S = 10.0  #: seconds of signal the ring holds
+KINDS_BYTES = 256
 
 
 class LiveError(ValueError):
@@ -87,7 +88,13 @@ class LiveWriter:
         self.path = Path(path)
         self.channels, self.rate_hz = channels, float(rate_hz)
         self.capacity = max(1, int(round(seconds * rate_hz)))
-        size = HEADER.size + 2 * self.capacity * channels
+        from .detector import FAULT_KINDS  # noqa: PLC0415 - the daemon's side has the detector anyway
+
+        self.kinds = list(FAULT_KINDS)
+        kinds = b"\0".join(k.encode() for k in self.kinds)
+        if len(kinds) > KINDS_BYTES:
+            raise ValueError("sensor state names do not fit the live ring")
+        size = HEADER.size + 2 * self.capacity * channels + KINDS_BYTES
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # made whole under a temporary name, then renamed: a reader never
         # sees a half-made header
@@ -102,6 +109,7 @@ class LiveWriter:
             raise
         finally:
             os.close(fd)
+        self._mm[size - KINDS_BYTES:size - KINDS_BYTES + len(kinds)] = kinds
         self._ring = np.ndarray((self.capacity, channels), dtype="<i2", buffer=self._mm, offset=HEADER.size)
         self.count = 0
         self._status = bytes(MAX_CHANNELS)
@@ -117,7 +125,7 @@ class LiveWriter:
     def set_state(self, status: list[str] | None = None, night_id: int | None = None) -> None:
         """Sensor status names per channel and the night being recorded (None: not recording)."""
         if status is not None:
-            idx = [FAULT_KINDS.index(s) if s in FAULT_KINDS else 0 for s in status][:MAX_CHANNELS]
+            idx = [self.kinds.index(s) if s in self.kinds else 0 for s in status][:MAX_CHANNELS]
             self._status = bytes(idx + [0] * (MAX_CHANNELS - len(idx)))
         self._night = -1 if night_id is None else int(night_id)
         self._header()
@@ -193,16 +201,18 @@ class LiveReader:
             raise LiveError(f"{self.path}: {exc.strerror or exc}") from None
         magic, self.channels, self.capacity, self.rate_hz, count, *_ = HEADER.unpack_from(self._mm, 0)
         if magic != MAGIC or not 1 <= self.channels <= MAX_CHANNELS or \
-                size < HEADER.size + 2 * self.capacity * self.channels or not self.rate_hz > 0:
+                size < HEADER.size + 2 * self.capacity * self.channels + KINDS_BYTES or not self.rate_hz > 0:
             self._mm.close()
             raise LiveError(f"{self.path}: not a live signal file")
         self._ring = np.ndarray((self.capacity, self.channels), dtype="<i2", buffer=self._mm, offset=HEADER.size)
         self.seen = count
+        at = HEADER.size + 2 * self.capacity * self.channels
+        self.kinds = [k.decode("ascii", "replace") for k in bytes(self._mm[at:at + KINDS_BYTES]).rstrip(b"\0").split(b"\0")]
 
     def state(self) -> dict:
         _, _, _, _, count, updated, night, status = HEADER.unpack_from(self._mm, 0)
         return {"count": count, "updated_unix": updated, "night_id": None if night < 0 else night,
-                "status": [FAULT_KINDS[b] if b < len(FAULT_KINDS) else "ok" for b in status[:self.channels]]}
+                "status": [self.kinds[b] if b < len(self.kinds) else "ok" for b in status[:self.channels]]}
 
     def _count(self) -> int:
         return HEADER.unpack_from(self._mm, 0)[4]

@@ -10,10 +10,15 @@
 # venv under PREFIX (default /opt/twitchmon) with twitchmon installed from
 # this checkout and linked as /usr/local/bin/twitchmon, the settings file
 # /etc/twitchmon/twitchmon.toml, the data dir /var/lib/twitchmon, and the two
-# systemd units; then starts them.  Running it again (after `git pull`)
-# updates twitchmon and keeps the recorded nights and the settings.
-# --update does that in one step: git pull (as the checkout's owner), the
-# venv built anew, the page's address kept from the installed unit, restart.
+# systemd units; then starts them and runs `twitchmon doctor`.  Running it
+# again (after `git pull`) updates twitchmon and keeps the recorded nights and
+# the settings.  --update does that in one step: git pull (as the checkout's
+# owner), the venv built anew, the page's address kept from the installed
+# unit, restart.  gpiozero needs a pin factory that works on the board: lgpio
+# on a Pi 5 (RPi.GPIO cannot reach its RP1 chip), lgpio or RPi.GPIO on a Pi 3,
+# 4 or Zero 2 W.  Raspberry Pi OS ships them as apt packages (python3-lgpio,
+# python3-spidev), so the venv sees the system's site-packages; on 64-bit ARM
+# pip also has an lgpio wheel.
 # --dry-run prints every step and changes nothing (any machine, no root).
 #
 # The page listens on 127.0.0.1 unless --host says otherwise.  With
@@ -120,13 +125,20 @@ else
     run useradd --system --home-dir "$DATA" --shell /usr/sbin/nologin --groups spi,gpio twitchmon
 fi
 
-note "3. a venv in $PREFIX with twitchmon from $SRC"
+note "3. a venv in $PREFIX with twitchmon from $SRC, seeing the system's GPIO and SPI modules"
+if command -v apt-get >/dev/null 2>&1 && apt-cache show python3-lgpio >/dev/null 2>&1; then
+    run apt-get install -y --no-install-recommends python3-lgpio python3-spidev
+else
+    note "no python3-lgpio in apt (not Raspberry Pi OS?): pip brings lgpio where it has a wheel"
+fi
 if [ "$CLEAR" -eq 1 ]; then
     # the running services use the old venv: stopped while it is rebuilt (by day: nothing is recorded)
     run systemctl stop twitchmon.service twitchmon-web.service
-    run python3 -m venv --clear "$PREFIX/venv"
-else
-    [ -x "$PREFIX/venv/bin/python" ] || run python3 -m venv "$PREFIX/venv"
+    run python3 -m venv --clear "$PREFIX/venv" --system-site-packages
+elif [ ! -x "$PREFIX/venv/bin/python" ]; then
+    run python3 -m venv "$PREFIX/venv" --system-site-packages
+elif grep -q "include-system-site-packages = false" "$PREFIX/venv/pyvenv.cfg" 2>/dev/null; then
+    run sed -i "s/include-system-site-packages = false/include-system-site-packages = true/" "$PREFIX/venv/pyvenv.cfg"
 fi
 run "$PREFIX/venv/bin/pip" install --quiet --upgrade "$SRC"
 run install -m 0644 "$SRC/README.md" "$PREFIX/README.md"
@@ -183,6 +195,11 @@ done
 run systemctl daemon-reload
 run systemctl enable --now twitchmon.service twitchmon-web.service
 run systemctl restart twitchmon.service twitchmon-web.service
+
+note "6. checks: SPI, GPIO pin factory, clock, free space, the page"
+[ "$DRY" -eq 0 ] && sleep 3  # the page takes a moment to listen
+run "$PREFIX/venv/bin/twitchmon" doctor --data-dir "$DATA" --config "$ETC/twitchmon.toml" --host "$HOST" --port "$PORT" \
+    || note "doctor found a problem above: the units run, but fix it before the night"
 note "done. logs: journalctl -u twitchmon -u twitchmon-web"
 if [ "$LAN" -eq 1 ]; then
     # the same rule the page's footer uses, never the wildcard 0.0.0.0

@@ -4,6 +4,7 @@ issue 17's sampler process)."""
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 from test_hardening_daemon import recorded, small_fs  # noqa: F401 - fixtures: a real tmpfs, two nights
 
@@ -28,3 +29,36 @@ def test_an_mqtt_password_saved_on_a_read_only_data_dir_is_a_503_line_not_a_500(
     r = c.post("/settings", data=form)
     assert r.status_code == 503 and "the data dir is read-only" in r.get_data(as_text=True)
     assert sorted(p.name for p in fs.iterdir()) == ["recordings", "twitchmon.db"]  # nothing written
+
+
+def test_a_sampler_killed_mid_night_stops_the_daemon_in_one_line_and_keeps_the_night(tmp_path):
+    """harden-daemon: a sampler that dies without a word stops the daemon
+    (exit 1, one line, so systemd restarts it) instead of a wait for ever;
+    lean: the sampler is now a subprocess whose end shows as its pipes
+    closing.  Both pipes close at once, and the daemon must see it."""
+    import os
+    import signal
+
+    from crashlib import gone, start, wait_for_recording
+    from firmware_host.store import open_store
+    data = tmp_path / "data"
+    p = start(data, text=True)
+    try:
+        wait_for_recording(p, data, 2)
+        pids = [d.name for d in Path("/proc").iterdir() if d.name.isdigit()
+                and b"firmware_host.sampler" in (d / "cmdline").read_bytes() and str(data).encode() in
+                (d / "cmdline").read_bytes()]
+        assert len(pids) == 1
+        os.kill(int(pids[0]), signal.SIGKILL)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 1, (p.returncode, err[-2000:])
+    assert err.strip().splitlines()[-1:] == ["twitchmon run: sim: the sampler process ended with exit code -9"]
+    assert gone(str(data))
+    st = open_store(data)
+    night = st.nights(1)[0]
+    assert night["status"] != "recording" and night["duration_s"] >= 2  # closed in order, its signal kept
+    st.close()

@@ -108,3 +108,78 @@ def test_foreign_edf_range_is_scaled_to_codes_the_same_way_everywhere(tmp_path):
     np.testing.assert_allclose(a, want, atol=0.02)  # a digital step is 1023/65535 codes
     assert np.array_equal(a, b)
     assert np.array_equal(c, a[1234:1234 + 999])
+
+
+# -- many files, many processes -------------------------------------------------
+
+def _replay(*args, **kw):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "firmware_host.cli", "replay", *map(str, args)],
+                          capture_output=True, **kw)
+
+
+def test_replay_on_two_processes_gives_the_same_reports_byte_for_byte(night_files, tmp_path):
+    from pathlib import Path
+    fixtures = sorted((Path(__file__).parent / "fixtures").glob("*.edf"))
+    bad = tmp_path / "not-a-night.edf"
+    bad.write_bytes(b"this is not an EDF header" * 20)
+    files = [night_files["edf"], fixtures[0], night_files["wav"], bad, fixtures[1], night_files["npz"],
+             night_files["csv"], fixtures[2]]
+    one = _replay(*files, "--json", "--jobs", "1")
+    two = _replay(*files, "--json", "--jobs", "2")
+    assert one.returncode == two.returncode == 2
+    assert one.stdout == two.stdout  # same reports, same order
+    lines = two.stdout.decode().splitlines()
+    assert [json.loads(ln)["source"] for ln in lines] == [Path(f).name for f in files if f != bad]
+    for r in (one, two):
+        err = r.stderr.decode()
+        assert err.count("\n") == 1 and "not-a-night.edf" in err and "Traceback" not in err
+
+
+def test_replay_saves_every_night_and_says_so_one_line_each(night_files, tmp_path):
+    from firmware_host.store import open_store
+    files = [night_files["edf"], night_files["npz"], night_files["wav"]]
+    r = _replay(*files, "--save", "--jobs", "2", "--data-dir", tmp_path / "d")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.decode().splitlines()
+    assert len(lines) == 3 and all("saved" in ln for ln in lines)
+    assert len(open_store(tmp_path / "d").nights()) == 3
+    assert r.stderr == b""  # no progress bar off a terminal
+
+
+def test_replay_shows_a_progress_bar_on_a_terminal(night_files):
+    import os
+    import pty
+    import subprocess
+    import sys
+    import fcntl
+    import struct
+    import termios
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))  # a terminal's size (tqdm draws within it)
+    from pathlib import Path
+    fixture = sorted((Path(__file__).parent / "fixtures").glob("*.edf"))[0]  # EDF headers give the total
+    p = subprocess.Popen([sys.executable, "-m", "firmware_host.cli", "replay", str(night_files["edf"]),
+                          str(fixture), "--jobs", "2"], stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    seen = bytearray()
+
+    def drain():  # as a terminal would, so the bar never waits on a full pty
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            seen.extend(chunk)
+
+    import threading
+    t = threading.Thread(target=drain)
+    t.start()
+    out, _ = p.communicate(timeout=120)
+    t.join(10)
+    os.close(master)
+    assert p.returncode == 0 and out.decode().count("\n") == 2
+    assert b"100%" in seen and b"replay 2 file(s) on 2 process(es)" in seen

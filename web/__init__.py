@@ -38,6 +38,9 @@ def sensor_banner(store, now=None, max_age_s: float = 300.0) -> list[str]:
     lines = [f"{names[i]} sensor: {st}" for i, st in enumerate(status) if st != "ok"]
     if h.get("spi_errors"):
         lines.append(f"the ADC did not answer {h['spi_errors']} time(s) in the last check (SPI read errors)")
+    if h.get("realtime") is False:
+        lines.append(f"the sampler runs without real-time priority ({h.get('sampler_priority', '')}): "
+                     "some samples may be late")
     return lines
 
 

@@ -1,0 +1,155 @@
+"""``twitchmon replay FILE...``: the detector over recordings, one process per core.
+
+Files are handed to a pool of worker processes (``--jobs``, default every
+core this process may run on), one file at a time each, so a worker's memory
+is one file's detector whatever the number of files.  Results come back in
+the order the files were named, so the output is the same byte for byte
+whatever ``--jobs`` is.  A file that cannot be read gets its one line on
+stderr and the others complete (exit 2).  On a terminal, a progress bar
+(tqdm) counts seconds of signal done across all workers.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import sys
+
+_done = None  #: samples analysed so far, shared by the workers (a multiprocessing Value)
+
+
+def default_jobs() -> int:
+    """Every core this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _init(counter) -> None:
+    global _done
+    _done = counter
+
+
+def _bump(n: int) -> None:
+    if _done is not None:
+        with _done.get_lock():
+            _done.value += n
+
+
+def _work(job) -> tuple[int, dict | None, str | None, int]:
+    """(index, report, error line, exit status) for one file; never raises."""
+    i, path, rate_hz, sensitivity, check = job
+    from .analysis import analyse  # noqa: PLC0415
+    from .traces import TraceError  # noqa: PLC0415
+    try:
+        return i, analyse(path, rate_hz=rate_hz, sensitivity=sensitivity, progress=_bump, check=check), None, 0
+    except TraceError as exc:
+        return i, None, f"twitchmon replay: {exc}", 2
+    except MemoryError:
+        return i, None, f"twitchmon replay: {path}: out of memory", 1
+    except Exception as exc:  # noqa: BLE001 - one line for this file; the others go on
+        return i, None, f"twitchmon replay: {path}: {type(exc).__name__}: {exc}", 1
+
+
+def _total_samples(paths, rate_hz) -> int | None:
+    """Frames in all files, from their headers (for the bar), or None when
+    a header does not say (NPZ, CSV): then the bar counts without a percentage."""
+    from .traces import TraceError, open_trace  # noqa: PLC0415
+    total = 0
+    for p in paths:
+        try:
+            with open_trace(p, rate_hz) as r:
+                if r.info.n_samples is None:
+                    return None
+                total += r.info.n_samples
+        except (TraceError, OSError, ValueError):
+            pass  # its worker gives its one line
+    return total or None
+
+
+def _line(report: dict) -> str:
+    c = report["counts"]
+    return (f"{report['source']}: {report['duration_s'] / 60:.1f} min, rest {report['rest_s'] / 60:.1f} min, "
+            f"{c['total']} twitches {c['per_channel']}, {len(report['movements'])} movements"
+            + (f", night {report['night_id']} saved" if "night_id" in report else ""))
+
+
+def run(files: list[str], *, jobs: int | None = None, as_json: bool = False, save: bool = False,
+        data_dir: str | None = None, rate_hz: float | None = None, sensitivity: float = 5.0,
+        progress: bool | None = None, check: bool = False) -> int:
+    """Replay ``files``; print one line per file; return the exit status.
+    ``check``: each report also gets the injection-recovery check."""
+    jobs = max(1, min(jobs or default_jobs(), len(files)))
+    work = [(i, f, rate_hz, sensitivity, check) for i, f in enumerate(files)]
+    if progress is None:
+        progress = sys.stderr.isatty()
+    store = None
+    if save:
+        from .paths import data_dir as resolve  # noqa: PLC0415
+        from .store import open_store  # noqa: PLC0415
+        store = open_store(resolve(data_dir))
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    counter = ctx.Value("q", 0)
+    pool = futures = None
+    if jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+        # (not multiprocessing.Pool: a worker killed mid-file, say by the OOM killer, hangs a Pool for
+        # good; here it breaks the pool and each unfinished file gets its line)
+        pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(counter,))
+        futures = [pool.submit(_work, job) for job in work]  # workers fork here, before any thread of ours
+    bar = None
+    if progress:
+        from tqdm import tqdm  # noqa: PLC0415
+        bar = tqdm(total=_total_samples(files, rate_hz), unit=" frames", unit_scale=True, file=sys.stderr,
+                   desc=f"replay {len(files)} file(s) on {jobs} process(es)", dynamic_ncols=True)
+    status = 0
+
+    def emit(i, report, error, code):
+        nonlocal status
+        if error is not None:
+            status = max(status, code)  # 2 (a bad file) outranks 1
+            (bar.write if bar else print)(error, file=sys.stderr)
+            return
+        if store is not None:
+            from .analysis import save_report  # noqa: PLC0415
+            report["night_id"] = save_report(store, report, source=os.path.abspath(files[i]))
+        out = json.dumps(report) if as_json else _line(report)
+        (bar.write if bar else print)(out, file=sys.stdout)
+        if not as_json and report.get("truncated"):
+            (bar.write if bar else print)(f"note: {files[i]} ends mid-record; read up to the last whole record",
+                                          file=sys.stderr)
+
+    try:
+        if pool is None:
+            _init(counter if bar else None)
+            for job in work:
+                emit(*_work(job))
+                if bar:
+                    bar.update(counter.value - bar.n)
+        else:
+            from concurrent.futures import TimeoutError as Timeout  # noqa: PLC0415
+            from concurrent.futures.process import BrokenProcessPool  # noqa: PLC0415
+            for (i, path, *_), fut in zip(work, futures):  # in the files' order, whichever finishes first
+                while True:
+                    try:
+                        result = fut.result(timeout=0.25)
+                    except Timeout:
+                        if bar:
+                            bar.update(counter.value - bar.n)
+                        continue
+                    except BrokenProcessPool:
+                        result = (i, None, f"twitchmon replay: {path}: its worker process died (out of memory?)", 1)
+                    break
+                if bar:
+                    bar.update(counter.value - bar.n)
+                emit(*result)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if bar:
+            bar.close()
+        if store is not None:
+            store.close()
+        sys.stdout.flush()
+    return status
