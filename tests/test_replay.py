@@ -183,3 +183,15 @@ def test_replay_shows_a_progress_bar_on_a_terminal(night_files):
     os.close(master)
     assert p.returncode == 0 and out.decode().count("\n") == 2
     assert b"100%" in seen and b"replay 2 file(s) on 2 process(es)" in seen
+
+
+def test_the_readmes_first_example_agrees_with_itself(tmp_path, capsys):
+    # issue 18, item 10: `simulate --minutes 2` wrote 7 twitches and `replay`
+    # of it reported 10 (three extra on one sensor in the first 30 s)
+    out = tmp_path / "night.edf"
+    assert main(["simulate", "--minutes", "2", "--out", str(out)]) == 0
+    truth = json.loads((tmp_path / "night.edf.truth.json").read_text())
+    capsys.readouterr()
+    assert main(["replay", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["counts"]["total"] == len(truth["twitches"]) > 0
