@@ -254,8 +254,8 @@ def cmd_doctor(args) -> int:
     return run(args)
 
 
-COMMANDS = {"doctor": cmd_doctor, "replay": cmd_replay, "simulate": cmd_simulate, "serve": cmd_serve, "demo": cmd_demo,
-            "run": cmd_run, "record": cmd_record, "passwd": cmd_passwd}
+COMMANDS = {"replay": cmd_replay, "simulate": cmd_simulate, "serve": cmd_serve, "demo": cmd_demo,
+            "run": cmd_run, "record": cmd_record, "passwd": cmd_passwd, "doctor": cmd_doctor}
 
 
 def _sigterm_to_exit(*_):
