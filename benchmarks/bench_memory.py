@@ -121,7 +121,8 @@ def main() -> None:
     env = dict(os.environ, **unit_env(), TWITCHMON_SIM_SPEED=str(a.speed))
     print(f"environment from the systemd units: {unit_env()}")
     daemon = subprocess.Popen([sys.executable, "-m", "firmware_host.cli", "run", "--source", "sim", "--always",
-                               "--data-dir", str(d)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               "--data-dir", str(d)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
     port = free_port()
     page = subprocess.Popen([sys.executable, "-m", "firmware_host.cli", "serve", "--data-dir", str(d), "--port",
                              str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

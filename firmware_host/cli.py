@@ -414,8 +414,8 @@ def cmd_doctor(args) -> int:
     return run(args)
 
 
-COMMANDS = {"beds": cmd_beds, "doctor": cmd_doctor, "replay": cmd_replay, "simulate": cmd_simulate,
-            "serve": cmd_serve, "demo": cmd_demo, "run": cmd_run, "record": cmd_record, "passwd": cmd_passwd}
+COMMANDS = {"replay": cmd_replay, "simulate": cmd_simulate, "serve": cmd_serve, "demo": cmd_demo,
+            "run": cmd_run, "record": cmd_record, "passwd": cmd_passwd, "beds": cmd_beds, "doctor": cmd_doctor}
 
 
 def _sigterm_to_exit(*_):

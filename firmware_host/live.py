@@ -207,7 +207,8 @@ class LiveReader:
         self._ring = np.ndarray((self.capacity, self.channels), dtype="<i2", buffer=self._mm, offset=HEADER.size)
         self.seen = count
         at = HEADER.size + 2 * self.capacity * self.channels
-        self.kinds = [k.decode("ascii", "replace") for k in bytes(self._mm[at:at + KINDS_BYTES]).rstrip(b"\0").split(b"\0")]
+        names = bytes(self._mm[at:at + KINDS_BYTES]).rstrip(b"\0").split(b"\0")
+        self.kinds = [k.decode("ascii", "replace") for k in names]
 
     def state(self) -> dict:
         _, _, _, _, count, updated, night, status = HEADER.unpack_from(self._mm, 0)

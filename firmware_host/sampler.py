@@ -222,7 +222,8 @@ class FeedSource(Source):
                     raise EOFError("end of the signal")
                 self.underruns += 1
                 return self._last
-        f = self._last = list(self._frame.unpack_from(self.feed.mm, self._at + 2 * self.channels * (self._pos % self._cap)))
+        at = self._at + 2 * self.channels * (self._pos % self._cap)
+        f = self._last = list(self._frame.unpack_from(self.feed.mm, at))
         self._pos += 1
         return f
 

@@ -157,7 +157,8 @@ def test_replay_shows_a_progress_bar_on_a_terminal(night_files):
     import struct
     import termios
     master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))  # a terminal's size (tqdm draws within it)
+    # a terminal's size: tqdm draws within it
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     from pathlib import Path
     fixture = sorted((Path(__file__).parent / "fixtures").glob("*.edf"))[0]  # EDF headers give the total
     p = subprocess.Popen([sys.executable, "-m", "firmware_host.cli", "replay", str(night_files["edf"]),
