@@ -152,13 +152,6 @@ def _moving_mean(x: np.ndarray, w: int) -> np.ndarray:
     return acc
 
 
-def _median_list(v: list[float]) -> float:
-    """Median of a short Python list (numpy's costs more than the work)."""
-    v = sorted(v)
-    n = len(v)
-    return float(v[n // 2]) if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
-
-
 def _gradient(x: np.ndarray) -> np.ndarray:
     """``np.gradient(x, axis=-1)`` (unit spacing), without its overhead."""
     g = np.empty_like(x)
@@ -291,7 +284,6 @@ class Detector:
         self._K = max(1, int(round(0.07 * fw)))  # a twitch can pull the envelope peak this far
         self._burst = (int(0.1 * fw), int(0.25 * fw))  # around a beat's fiducial: its burst, working samples
         self._slack_idx = np.arange(self.L + 2 * self._K)[None, :] - self.pre - self._K
-        self.rr: list[float] = []
         # is there a heartbeat to track?  Per chunk, from the autocorrelation of
         # the pulse envelope at rest: its height at the beat period (0..1) and
         # that period (working samples); beats are tracked only while it is high
@@ -485,7 +477,7 @@ class Detector:
         self._model = np.concatenate([self._model, np.zeros_like(y)], axis=1)
         good = ~bad & np.array([not self._bad_during(c, abs0 - 1, abs0) for c in range(C)])
         self._movement(part["lf"], y, e, abs0, good, out)
-        self._beat_evidence(e[:, :], abs0, good)
+        self._beat_evidence(e, abs0, good)
         self._heartbeat(abs0, good)
         self._chunk_index += 1
 
@@ -757,13 +749,12 @@ class Detector:
         # a knock (large and rare) cannot make a period of its own
         z = np.minimum(ee / (np.median(ee[:, rest], axis=1)[:, None] + 1e-9), 3.0).sum(axis=0)
         z = np.where(rest, z - z[rest].mean(), 0.0)
-        m = rest.astype(float)
         nfft = 1 << int(np.ceil(np.log2(2 * n)))
         ac = np.fft.irfft(np.abs(np.fft.rfft(z, nfft)) ** 2, nfft)[:hi + 2]
         if rest.all():  # the usual chunk: every lag has n - lag pairs
             cnt = n - np.arange(hi + 2, dtype=float)
         else:
-            cnt = np.fft.irfft(np.abs(np.fft.rfft(m, nfft)) ** 2, nfft)[:hi + 2]
+            cnt = np.fft.irfft(np.abs(np.fft.rfft(rest.astype(float), nfft)) ** 2, nfft)[:hi + 2]
         ac = ac / np.maximum(cnt, 1.0)  # mean product per overlapping rest pair
         ac = ac / (ac[0] + 1e-12)
         seg = ac[lo:hi + 1]
@@ -875,8 +866,6 @@ class Detector:
                     # nothing where the template does not fit
                     p, h = int(round(last + P)), 0.0
                     self._placed.add(p)
-            if last is not None:
-                self.rr.append(p - last)
             self.beats.append(p)
             self._n_placed = 0 if h > 0 else self._n_placed + 1
             if h > 0:
@@ -896,7 +885,6 @@ class Detector:
         self._fit_beats(good)
         if len(self.beats) > 400:
             self.beats = self.beats[-200:]
-            self.rr = self.rr[-200:]
 
     def _beat_level(self, e: np.ndarray) -> np.ndarray:
         """Pulse-envelope level at beats, per channel: the median over 2-s
