@@ -597,7 +597,6 @@ class Detector:
 
     # -- movement ------------------------------------------------------------
     def _movement(self, lf, y, e, abs0, good, out: Events) -> None:
-        C, D = self.cfg.channels, self.D
         n = lf.shape[1]
         clip = self._clip  # two or more raw samples in a row at a rail (from _ingest)
         # until floors are learned at rest, the quietest second of this chunk
@@ -623,7 +622,6 @@ class Detector:
         strong = strong_c.any(axis=0)
         idx = np.flatnonzero(active)
         gap = int(0.3 * self.fw)
-        min_len = int(0.5 * self.fw)
         if len(idx):
             # split into runs separated by gaps
             splits = np.flatnonzero(np.diff(idx) > gap)
@@ -792,7 +790,7 @@ class Detector:
             self.beat_period = None
 
     def _heartbeat(self, abs0: int, good: np.ndarray) -> None:
-        e, y = self._e, self._y
+        e = self._e
         n_new = self._last_len
         if not good.any():
             return
