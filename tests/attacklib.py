@@ -9,12 +9,11 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
-from loadlib import free_port
+import loadlib
 
 SECOND_LOOPBACK = "127.0.0.2"  #: an attacker's source address that is not the owner's 127.0.0.1
 
@@ -28,24 +27,8 @@ def second_loopback_works() -> bool:
         return False
 
 
-def start_page(data_dir, env: dict | None = None, log=None) -> tuple[subprocess.Popen, int]:
-    """``twitchmon serve`` on 127.0.0.1 and a free port, once it accepts."""
-    port = free_port()
-    p = subprocess.Popen([sys.executable, "-m", "firmware_host.cli", "serve", "--data-dir", str(data_dir),
-                          "--port", str(port)], stdout=subprocess.DEVNULL,
-                         stderr=log if log is not None else subprocess.DEVNULL,
-                         env={**os.environ, **(env or {})})
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return p, port
-        except OSError:
-            if p.poll() is not None:
-                break
-            time.sleep(0.1)
-    p.kill()
-    raise AssertionError("the page did not come up")
+#: ``twitchmon serve`` on 127.0.0.1 and a free port, once it accepts
+start_page = loadlib.server
 
 
 def stop_page(p: subprocess.Popen) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import http.client
+import os
 import signal
 import socket
 import subprocess
@@ -46,16 +47,22 @@ def stop_daemon(p) -> dict:
     return ast.literal_eval(line[len("twitchmon: sampler "):])
 
 
-def server(data_dir) -> tuple[subprocess.Popen, int]:
+def server(data_dir, env: dict | None = None, log=None) -> tuple[subprocess.Popen, int]:
+    """``twitchmon serve`` on 127.0.0.1 and a free port, once it accepts
+    (``log``: where its stderr goes, else nowhere; ``env``: added to ours)."""
     port = free_port()
     p = subprocess.Popen([sys.executable, "-m", "firmware_host.cli", "serve", "--data-dir", str(data_dir),
-                          "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                          "--port", str(port)], stdout=subprocess.DEVNULL,
+                         stderr=log if log is not None else subprocess.DEVNULL,
+                         env={**os.environ, **(env or {})})
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), 0.2).close()
             return p, port
         except OSError:
+            if p.poll() is not None:
+                break
             time.sleep(0.1)
     p.kill()
     raise AssertionError("the page did not come up")
