@@ -101,25 +101,25 @@ def test_movement_is_listed_and_nothing_counts_during_it():
 # -- the numeric helpers the detector uses in place of numpy's slower calls ----
 
 def test_helpers_match_numpy():
-    from firmware_host import detector as d
+    from firmware_host.detector import arrays as d
     rng = np.random.default_rng(7)
     for n in (1, 2, 3, 8, 9, 250, 251):
         x = rng.standard_normal((4, n)) * 30
-        assert np.array_equal(d._median_rows(x.copy()), np.median(x, axis=1)), n
+        assert np.array_equal(d.median_rows(x.copy()), np.median(x, axis=1)), n
         if n >= 2:
-            assert np.array_equal(d._percentile_rows(x, 0.75), np.percentile(x, 75, axis=1)), n
-            assert np.array_equal(d._second_smallest(x.T.copy()), np.sort(x.T, axis=0)[1]), n
+            assert np.array_equal(d.percentile_rows(x, 0.75), np.percentile(x, 75, axis=1)), n
+            assert np.array_equal(d.second_smallest(x.T.copy()), np.sort(x.T, axis=0)[1]), n
         if n >= 3:
-            assert np.array_equal(d._gradient(x), np.gradient(x, axis=1)), n
+            assert np.array_equal(d.gradient(x), np.gradient(x, axis=1)), n
             ref = np.stack([[np.median(r[i:i + 3]) for i in range(n - 2)] for r in x])
-            assert np.array_equal(d._median3(x), ref), n
+            assert np.array_equal(d.median3(x), ref), n
     x = rng.standard_normal((4, 300)) * 30
     for w in (2, 5, 6):
         ref = np.stack([np.convolve(r, np.ones(w) / w, mode="same") for r in x])
-        np.testing.assert_allclose(d._moving_mean(x, w), ref, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(d.moving_mean(x, w), ref, rtol=0, atol=1e-12)
     vals = rng.standard_normal((50, 4))
     mask = rng.random((50, 4)) > 0.3
     mask[0] = False
-    got = d._masked_median(vals, mask)
+    got = d.masked_median(vals, mask)
     for row, m, g in zip(vals, mask, got):
         assert g == (np.median(row[m]) if m.any() else 0.0)

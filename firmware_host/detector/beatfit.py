@@ -1,0 +1,186 @@
+"""The beat fit: every beat aligned, scaled and subtracted on each channel.
+
+Each channel keeps a beat template (learned from beats at rest only, the
+first from six of them); each beat is aligned to it by cross-correlation
+and fitted per channel (size, timing, width) within bounds a heartbeat
+keeps to; a beat the template does not fit is not subtracted.  The model
+each beat was given is kept, so later template updates do not change the
+past.  A channel whose beats stop fitting learns its template again.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .arrays import gradient, masked_median
+from .history import History
+from .movement import overlaps
+from .params import Rates
+
+if TYPE_CHECKING:
+    from .heartbeat import BeatState
+
+
+def fit(hist: History, good: np.ndarray, windows: list, sigma: np.ndarray, rt: Rates, st: BeatState) -> BeatState:
+    """Align, scale and subtract every beat whose window is in ``hist`` and
+    was not fitted before (its model added to ``hist.model``); learn the
+    templates from the beats that fit."""
+    K, pre, post = rt.K, rt.pre, rt.post
+    y, base = hist.y, hist.base
+    # beats come in order and are fitted in order: the ones to do are those
+    # after the last fitted whose window (with slack) is in the buffer
+    todo = []
+    for f in reversed(st.beats):
+        if f <= st.last_fitted:
+            break
+        if f - pre - K - base >= 0 and f + post + K - base <= y.shape[1]:
+            todo.append(f)
+    if not todo:
+        return st
+    todo.reverse()
+    st.last_fitted = todo[-1]
+    if st.templates is None:
+        if not _first_template(todo, y, base, windows, rt, st):
+            return st
+        # the beats it was learned from are fitted too, so the night's first
+        # seconds are as clean as the rest
+        inbuf = [f for f in st.boot_f if f - pre - K - base >= 0]
+        todo = sorted(set(inbuf) | set(todo))
+        st.boot, st.boot_f = [], []
+    T = st.templates  # (C, L)
+    Td = gradient(T)
+    fids = np.array(todo) - base
+    noise = np.where(np.isnan(sigma), 1.0, sigma)
+    Sb, a, scale, use, best, rho_b = _align(y, fids, T, good, noise, rt)
+    m, sc, delta = _models(Sb, a, scale, use, T, Td, good, rt)
+    # a beat the template does not fit at any lag was not a beat (or not
+    # one this template knows): subtract nothing rather than a misfit
+    kept = (sc > 0) & (rho_b >= 0.3)
+    if kept.any():
+        f_al = np.array(todo, dtype=np.int64)[kept] + (best - K)[kept]
+        st.fit_f.append(f_al)
+        idx = (f_al - pre - base)[:, None] + np.arange(rt.L)[None, :]  # (k, L)
+        mk = m[kept].transpose(1, 0, 2)  # (C, k, L)
+        # every other beat at a time: a beat window (0.5 s) is shorter than
+        # two refractory periods (2 x 0.33 s less the alignment shifts), so
+        # within one parity no two windows overlap and a fancy-index update
+        # adds each model exactly once
+        for par in (0, 1):
+            hist.model[:, idx[par::2]] += mk[:, par::2]
+    seen = np.array([f not in st.placed for f in todo])
+    _learn_templates(Sb, m, sc, kept, delta, Td, use, noise, seen, fids, base, windows, good, rt, st)
+    st.placed.difference_update(todo)
+    # fits whose windows ended before the buffer's start can matter no more
+    while st.fit_f and st.fit_f[0][-1] + 2 * rt.L < base:
+        del st.fit_f[0]
+    return st
+
+
+def _align(y: np.ndarray, fids: np.ndarray, T: np.ndarray, good: np.ndarray, noise: np.ndarray, rt: Rates):
+    """Each beat's window aligned to the templates ``T`` by normalised
+    cross-correlation over +-K lags, summed over the channels that fit
+    (a channel a twitch disturbed is left out on the second pass).
+    Returns the aligned windows (B, C, L), the template's share in each,
+    each beat's scale, the channels used, the best lag and the fit's median
+    correlation."""
+    K, pre, L = rt.K, rt.pre, rt.L
+    nl = 2 * K + 1
+    B, C = len(fids), len(T)
+    # each beat's window with K samples of slack either side: (B, C, L + 2K),
+    # and its L-sample windows at every lag: (B, C, lags, L), a view
+    slack_idx = np.arange(L + 2 * K)[None, :] - pre - K
+    W = y[np.arange(C)[None, :, None], (fids[:, None] + slack_idx)[:, None, :]]  # contiguous
+    windows_l = np.lib.stride_tricks.as_strided(W, (B, C, nl, L), W.strides + W.strides[2:], writeable=False)
+    dot = np.einsum("bcxl,cl->bcx", windows_l, T)  # (B, C, lags)
+    cs = np.zeros((B, C, L + 2 * K + 1))
+    np.cumsum(W * W, axis=2, out=cs[:, :, 1:])
+    sn = np.sqrt(np.maximum(cs[:, :, L:L + nl] - cs[:, :, :nl], 0.0)) + 1e-9
+    tn = np.sqrt((T * T).sum(axis=1)) + 1e-9  # (C,)
+    rho = dot / (sn * tn[:, None])  # (B, C, lags)
+    bi, ci = np.arange(B)[:, None], np.arange(C)[None, :]
+    err_scale = noise + 0.05 * tn / np.sqrt(L)
+    use = np.repeat(good[None, :], B, axis=0)  # channels a beat's fit listens to
+    tn_2 = tn ** 2
+    for _ in range(2):  # fit, then refit without channels a twitch disturbed
+        score = np.einsum("bcx,bc->bx", rho, use.astype(float))  # (B, lags)
+        best = score.argmax(axis=1)
+        Sb = windows_l[bi, ci, best[:, None]]  # (B, C, L)
+        a = dot[bi, ci, best[:, None]] / tn_2  # the template's share in each window
+        scale = np.clip(masked_median(a, use), 0.4, 1.8)
+        d = Sb - scale[:, None, None] * T[None]
+        err = np.sqrt(np.einsum("bcl,bcl->bc", d, d) / L) / err_scale
+        worst = np.where(use, err, -np.inf).argmax(axis=1)
+        out_i = (err[np.arange(B), worst] > 4.0) & (use.sum(axis=1) >= 3)
+        if not out_i.any():
+            break
+        use[out_i, worst[out_i]] = False
+    return Sb, a, scale, use, best, masked_median(rho[bi, ci, best[:, None]], use)
+
+
+def _models(Sb, a, scale, use, T, Td, good, rt: Rates):
+    """Each beat's model (B, C, L) in codes: the template scaled and shifted
+    by the beat's common timing, or, where it stays within the bounds a
+    heartbeat keeps to, each channel's own size, timing and width (least
+    squares on the template, its slope and its slope times time).  Also
+    each beat's scale (0: no channel fitted) and timing offset."""
+    K, L = rt.K, rt.L
+    Td_n = (Td * Td).sum(axis=1) + 1e-9
+    # the template's slope: how far each beat is from the template's timing
+    bcoef = (np.einsum("bcl,cl->bc", Sb, Td) - a * np.einsum("cl,cl->c", T, Td)) / Td_n
+    sc = np.where(use.any(axis=1), scale, 0.0)
+    ok = use & (a > 0.3)
+    delta = np.clip(masked_median(bcoef / np.where(ok, a, 1.0), ok), -1, 1)
+    m = sc[:, None, None] * (T[None] + delta[:, None, None] * Td[None])
+    Bas = np.stack([T, Td, (np.arange(L) - rt.pre)[None, :] * Td], axis=1)  # (C, 3, L)
+    G_inv = np.linalg.inv(np.einsum("cil,cjl->cij", Bas, Bas) + 1e-9 * np.eye(3)[None])  # (C, 3, 3)
+    coef = np.einsum("cij,bcj->bci", G_inv, np.einsum("bcl,cil->bci", Sb, Bas))  # (B, C, 3)
+    amp = coef[..., 0]
+    own = good[None, :] & (amp > 0.5 * sc[:, None]) & (amp < 2.0 * sc[:, None])
+    own &= (np.abs(coef[..., 1]) < 0.5 * K * np.abs(amp)) & (np.abs(coef[..., 2]) < 0.1 * np.abs(amp))
+    return np.where(own[..., None], np.einsum("bci,cil->bcl", coef, Bas), m), sc, delta
+
+
+def _first_template(todo: list, y: np.ndarray, base: int, windows: list, rt: Rates, st: BeatState) -> bool:
+    """Gather beats at rest (never a movement's) for the first template;
+    True once it is learned (the median of six)."""
+    f_abs = np.array(todo)
+    at_rest = ~overlaps(windows, f_abs - rt.pre, f_abs + rt.post)
+    for f in f_abs[at_rest].tolist():
+        s = f - base
+        st.boot.append(y[:, s - rt.pre:s + rt.post].copy())
+        st.boot_f.append(f)
+    if len(st.boot) < 6:
+        return False
+    st.templates = np.median(np.stack(st.boot), axis=0)
+    return True
+
+
+def _learn_templates(Sb, m, sc, kept, delta, Td, use, noise, seen, fids, base, windows, good, rt: Rates,
+                     st: BeatState) -> None:
+    """Robust template update from channels that fit well: the running mean
+    (weight 0.1 per beat, in beat order) of each beat's aligned shape; a
+    channel whose beats have stopped fitting (the sensor moved, the strap
+    was tightened) learns its template again from its last beats."""
+    T = st.templates
+    e = np.abs(Sb - m).max(axis=2)  # (B, C)
+    lim = 6 * noise + 0.3 * np.abs(T).max(axis=1)
+    # only beats seen as peaks teach the template (not those the rhythm placed)
+    upd = use & (e < lim) & kept[:, None] & seen[:, None]
+    if upd.any():
+        later = np.cumsum(upd[::-1], axis=0)[::-1] - upd  # updates after this beat, per channel
+        w = np.where(upd, 0.1 * 0.9 ** later, 0.0)  # (B, C)
+        target = Sb / np.where(kept, sc, 1.0)[:, None, None] - delta[:, None, None] * Td[None]
+        T *= (0.9 ** upd.sum(axis=0))[:, None]
+        T += np.einsum("bc,bcl->cl", w, target)
+    at_rest = ~overlaps(windows, fids + base - rt.pre, fids + base + rt.post) & seen
+    if at_rest.any():
+        u = upd[at_rest]
+        st.recent = np.concatenate([st.recent, Sb[at_rest]])[-8:]
+        trailing = np.argmax(u[::-1], axis=0)  # beats since the last update, per channel
+        st.stale = np.where(u.any(axis=0), trailing, st.stale + len(u)) * good
+    relearn = (st.stale >= 8) & good
+    if relearn.any() and len(st.recent) >= 8:
+        T[relearn] = np.median(st.recent[:, relearn, :], axis=0)
+        st.stale[relearn] = 0
+        st.relearned += int(relearn.sum())

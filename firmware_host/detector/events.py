@@ -1,0 +1,44 @@
+"""What the detector reports: twitches, movements and sensor faults."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+FAULT_OK = "ok"
+FAULT_KINDS = ("ok", "unplugged", "railed", "hum")  #: a channel's states; index = code in the fault stage
+
+
+@dataclass
+class Twitch:
+    t: float  #: onset, s from the first sample
+    channel: int
+    duration_ms: float
+    peak: float  #: codes of the band-passed, heartbeat-free signal (3-35 Hz)
+    snr: float  #: peak 40 ms mean |x| over the channel's noise floor
+    rhythmic: bool = False  #: in step with the heart (see rules.mark_rhythmic)
+    at_beat: bool = False  #: onset inside the burst window of a subtracted beat
+
+    def as_dict(self) -> dict:
+        return {"t": round(self.t, 4), "channel": self.channel, "duration_ms": round(self.duration_ms, 1),
+                "peak": round(self.peak, 2), "snr": round(self.snr, 2)}
+
+
+@dataclass
+class Movement:
+    t: float  #: start, s
+    end: float  #: end, s
+    channels: list[int]
+
+    def as_dict(self) -> dict:
+        return {"t": round(self.t, 3), "end": round(self.end, 3), "channels": self.channels}
+
+
+@dataclass
+class Events:
+    twitches: list[Twitch] = field(default_factory=list)
+    movements: list[Movement] = field(default_factory=list)
+    faults: list[dict] = field(default_factory=list)  #: {"channel", "t", "status"} on changes
+
+    def extend(self, other: "Events") -> None:
+        self.twitches += other.twitches
+        self.movements += other.movements
+        self.faults += other.faults

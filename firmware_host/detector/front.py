@@ -1,0 +1,118 @@
+"""The front end: raw codes to the signals the later stages work on.
+
+Per chunk, and over several consecutive chunks at once (the filters carry
+their state across, like ``sosfilt``'s ``zi``/``zf``):
+
+1. **Glitches**: a 3-point median at the full rate removes lone 0/top-code
+   samples (one sample of delay); block means take it to the filter rate
+   (~250 Hz).  Clipping is where two of three raw samples sit at a rail.
+2. **Sensor states** per second (:mod:`.faults`).
+3. **Mains** frequency (50 or 60 Hz), measured on the first chunk and
+   notched with its harmonic; a 3-35 Hz band-pass removes drift and
+   breathing (``y``, at the working rate ~125 Hz); a 0.3-3 Hz band of the
+   raw signal shows the slow swings of a movement (``lf``); the pulse
+   envelope ``e`` is the 5 Hz low-pass of y squared, square-rooted.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import pins
+from . import faults, filters
+from .arrays import block_mean, median3
+from .params import Rates
+
+
+@dataclass
+class FrontState:
+    mains_hz: float | None = None  #: measured on the first chunk
+    sos_band: np.ndarray | None = None  #: band-pass and mains notches, at the filter rate
+    sos_lf: np.ndarray | None = None  #: movement band, at the working rate
+    sos_env: np.ndarray | None = None  #: envelope low-pass, at the working rate
+    zi_band: np.ndarray | None = None
+    zi_lf: np.ndarray | None = None
+    zi_env: np.ndarray | None = None
+
+
+def _mains(xd: np.ndarray, ff: float) -> float:
+    """50 or 60 Hz: whichever has more power in ``xd`` (filter-rate codes)."""
+    t = np.arange(xd.shape[1]) / ff
+    xc = (xd - xd.mean(axis=1, keepdims=True)).T
+    power = {}
+    for f in (50.0, 60.0):
+        if f < ff / 2 - 5:
+            ph = np.exp(-2j * np.pi * f * t)
+            power[f] = float(np.sum(np.abs(ph @ xc) ** 2))
+    return max(power, key=power.get) if power else 50.0
+
+
+def start(xd: np.ndarray, xw: np.ndarray, rt: Rates) -> FrontState:
+    """The filters for a stream whose first chunk is ``xd`` (filter rate) and
+    ``xw`` (working rate), each started in its steady state for the first
+    sample, so the night does not begin with a filter's step response."""
+    mains = _mains(xd, rt.ff)
+    sections = [filters.design("band", rt.ff)]
+    for h in (1, 2):
+        f = mains * h
+        if f < rt.ff / 2 - 5:
+            sections.append(filters.design("notch", rt.ff, f))
+    sos_band = np.vstack(sections)
+    sos_lf = filters.design("lf", rt.fw)
+    sos_env = filters.design("env", rt.fw)
+    x0 = xd[:, 0]  # zi is (sections, channels, 2)
+    return FrontState(mains, sos_band, sos_lf, sos_env,
+                      zi_band=filters.sosfilt_zi(sos_band)[:, None, :] * x0[None, :, None],
+                      zi_lf=filters.sosfilt_zi(sos_lf)[:, None, :] * xw[:, 0][None, :, None],
+                      zi_env=np.zeros((sos_env.shape[0], len(x0), 2)))
+
+
+def front(ext: np.ndarray, lengths: list[int], rt: Rates, state: FrontState | None,
+          scratch: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[list[dict], FrontState]:
+    """Chunks of ``lengths`` raw samples: ``ext`` is (channels, 2 + their sum)
+    codes, its first two columns the two samples before them.  Returns one
+    dict a chunk (``y``, ``e``, ``lf``, ``clip`` at the working rate,
+    ``status`` rows a second, ``n_d`` filter samples) and the new state
+    (None: a new stream).  ``scratch``: optional work arrays, (channels, >= n)."""
+    C = ext.shape[0]
+    D, D2, Dt = rt.D, rt.D2, rt.Dt
+    n = ext.shape[1] - 2
+    med = median3(ext, *((s_[:, :n] for s_ in scratch) if scratch else ()))
+    xd = block_mean(med, D)  # filter rate; med[:, i] is centred on ext[:, i + 1]
+    n_w = n // Dt
+    # clipping: the median is at a rail only where two of three raw samples
+    # are (a lone glitch is not); any such sample marks its working sample
+    if med.min() > 0 and med.max() < pins.ADC_MAX_CODE:  # the usual case: nothing at a rail
+        clip = np.zeros((C, n_w), dtype=bool)
+    else:
+        at_rail = (med <= 0) | (med >= pins.ADC_MAX_CODE)
+        clip = at_rail[:, 0::Dt].copy()
+        for k in range(1, Dt):
+            clip |= at_rail[:, k::Dt]
+    xw = block_mean(xd, D2)  # working rate
+    ends_d = np.cumsum([0] + [ln // D for ln in lengths])
+    ends_w = np.cumsum([0] + [ln // Dt for ln in lengths])
+    if state is None:
+        state = start(xd[:, :ends_d[1]], xw[:, :ends_w[1]], rt)
+    # sensor states per second: for all chunks at once when chunks are
+    # whole seconds (they are at the usual rates), else chunk by chunk
+    sub = max(1, int(round(rt.ff)))
+    if all(ln // D % sub == 0 for ln in lengths[:-1]):
+        status = faults.classify(xd, rt.ff, state.mains_hz)
+        rows = np.cumsum([0] + [-(-(ln // D) // sub) for ln in lengths])
+        statuses = [status[rows[i]:rows[i + 1]] for i in range(len(lengths))]
+    else:
+        statuses = [faults.classify(xd[:, ends_d[i]:ends_d[i + 1]], rt.ff, state.mains_hz)
+                    for i in range(len(lengths))]
+    yf, state.zi_band = filters.sosfilt(state.sos_band, xd, state.zi_band)
+    y = block_mean(yf, D2)
+    lf, state.zi_lf = filters.sosfilt(state.sos_lf, xw, state.zi_lf)
+    e2, state.zi_env = filters.sosfilt(state.sos_env, y * y, state.zi_env)
+    e = np.sqrt(np.maximum(e2, 0))
+    parts = []
+    for i in range(len(lengths)):
+        w0, w1 = ends_w[i], ends_w[i + 1]
+        parts.append({"y": y[:, w0:w1], "e": e[:, w0:w1], "lf": lf[:, w0:w1], "clip": clip[:, w0:w1],
+                      "status": statuses[i], "n_d": ends_d[i + 1] - ends_d[i]})
+    return parts, state

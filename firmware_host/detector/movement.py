@@ -1,0 +1,173 @@
+"""Movement: when a leg moves, nothing is rest.
+
+A movement bends the piezo (slow 0.3-3 Hz swings far above that channel's
+slow floor) or clips it, for 0.5 s in all; or fills at least 2 s with
+broadband activity (the envelope far above the noise and the beat level)
+most of the time.  A train of twitches swings the signal slowly for a
+moment only and is over within a second, so it is never a movement.
+Nothing counts from ``pre_movement_s`` before a movement until ``settle_s``
+after it; those windows (and the first ``warmup_s``) are "not rest".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .arrays import median_rows, quietest_second
+from .events import Movement
+from .params import DetectorConfig, Rates
+
+LF_X_FLOOR, LF_MIN_CODES = 6.0, 8.0  #: a slow swing passes this many slow floors, and this many codes
+ENV_X_NOISE, ENV_X_BEAT = 15.0, 3.0  #: broadband: the envelope passes this many noise floors and beat levels
+STRONG_S = 0.5  #: s of slow swing or clipping that make a movement
+BROAD_S, BROAD_SHARE = 2.0, 0.6  #: or this long a run of broadband activity, filled this much
+GAP_S = 0.3  #: activity this close together is one run
+
+
+@dataclass
+class MoveState:
+    sigma_lf: np.ndarray  #: each channel's slow-band floor at rest (codes; NaN until learned)
+    run_start: int | None = None  #: the open run of activity, working index
+    run_last: int | None = None
+    run_chans: set = field(default_factory=set)
+    run_strong: int = 0  #: working samples of slow swing or clipping in the run
+    run_active: int = 0  #: working samples of any activity in the run
+    windows: list = field(default_factory=list)  #: confirmed movements, working index [start, end]
+    movements: list = field(default_factory=list)  #: every movement closed so far
+
+    @classmethod
+    def new(cls, channels: int) -> "MoveState":
+        return cls(np.full(channels, np.nan))
+
+
+def _is_movement(st: MoveState, fw: float) -> bool:
+    n = st.run_last - st.run_start
+    if st.run_strong >= int(STRONG_S * fw):
+        return True
+    return n >= int(BROAD_S * fw) and st.run_active >= BROAD_SHARE * n
+
+
+def _confirm(st: MoveState) -> None:
+    win = (st.run_start, st.run_last)
+    if st.windows and st.windows[-1][0] == st.run_start:
+        st.windows[-1] = win
+    else:
+        st.windows.append(win)
+
+
+def close(st: MoveState, rt: Rates) -> list[Movement]:
+    """Close the open run; the movement it was, if it was one."""
+    out = []
+    if st.run_start is None:
+        return out
+    if _is_movement(st, rt.fw):
+        _confirm(st)
+        mv = Movement(rt.t(st.run_start), rt.t(st.run_last + 1), sorted(st.run_chans))
+        st.movements.append(mv)
+        out.append(mv)
+    st.run_start = st.run_last = None
+    st.run_chans = set()
+    return out
+
+
+def not_rest_windows(st: MoveState, rt: Rates, cfg: DetectorConfig) -> list[tuple[int, int]]:
+    """[start, end) working indices that are not rest: the last movements
+    with their lead-in and settling time, an open run, the warm-up."""
+    pre = int(cfg.pre_movement_s * rt.fw)
+    post = int(cfg.settle_s * rt.fw)
+    windows = list(st.windows)
+    if st.run_start is not None:  # open run: not rest from its start on
+        windows.append((st.run_start, 10 ** 15))
+    out = [(s - pre, e + post) for s, e in windows[-50:]]
+    out.append((-10 ** 15, int(cfg.warmup_s * rt.fw)))
+    return out
+
+
+def not_rest_mask(windows: list[tuple[int, int]], a_abs: int, b_abs: int) -> np.ndarray:
+    """True where working samples a_abs..b_abs fall in ``windows``."""
+    mask = np.zeros(b_abs - a_abs, dtype=bool)
+    for s, e in windows:
+        lo, hi = max(s, a_abs), min(e, b_abs)
+        if lo < hi:
+            mask[lo - a_abs:hi - a_abs] = True
+    return mask
+
+
+def overlaps(windows: list[tuple[int, int]], lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """For spans [lo, hi) (working indices): does any sample fall in ``windows``?"""
+    w = np.array(windows)
+    return ((w[:, 0][None, :] < hi[:, None]) & (w[:, 1][None, :] > lo[:, None])).any(axis=1)
+
+
+def _learn_lf_floor(lf: np.ndarray, active: np.ndarray, abs0: int, rt: Rates, cfg: DetectorConfig,
+                    st: MoveState) -> None:
+    """The slow floor (codes), learned from this chunk's rest samples (as the noise floor)."""
+    fw, end_abs = rt.fw, abs0 + lf.shape[1]
+    rest = ~not_rest_mask(not_rest_windows(st, rt, cfg), abs0, end_abs) & ~active
+    if st.run_start is not None:
+        rest[max(st.run_start - abs0, 0):] = False
+    if rest.sum() >= 3 * fw:
+        est = median_rows(np.abs(lf[:, rest][:, ::2])) / 0.6745
+        a = rt.a_floor * rest.mean()
+        st.sigma_lf = np.where(np.isnan(st.sigma_lf), est,
+                               np.exp(np.log(st.sigma_lf) + a * (np.log(est + 1e-9) - np.log(st.sigma_lf))))
+
+
+def movement(lf: np.ndarray, y: np.ndarray, e: np.ndarray, clip: np.ndarray, abs0: int, good: np.ndarray,
+             sigma: np.ndarray, g: np.ndarray, rt: Rates, cfg: DetectorConfig,
+             st: MoveState) -> tuple[list[Movement], MoveState]:
+    """One chunk (working rate, from index ``abs0``): ``lf`` the slow band,
+    ``y`` the band, ``e`` its envelope, ``clip`` clipping, ``good`` the
+    channels without faults, ``sigma`` the noise floors and ``g`` the beat
+    levels (codes).  Returns the movements that ended, and the state."""
+    n = lf.shape[1]
+    fw = rt.fw
+    out: list[Movement] = []
+    # until floors are learned at rest, the quietest second of this chunk
+    # stands in: a night may open with a long movement, and its level must
+    # not become the floor it is judged against
+    lf_floor = st.sigma_lf
+    if np.isnan(lf_floor).any():
+        # (and at most 2 codes: the slow swing a sensor shows at rest,
+        # breathing and drift, seldom comes near it, a leg moving the
+        # whole chunk long would otherwise set its own bar)
+        lf_floor = np.where(np.isnan(lf_floor), np.minimum(quietest_second(lf, fw) + 0.5, 2.0), lf_floor)
+    lf_thr = np.maximum(LF_X_FLOOR * lf_floor, LF_MIN_CODES)
+    sig = sigma
+    if np.isnan(sig).any():
+        sig = np.where(np.isnan(sig), quietest_second(y, fw) + 0.3, sig)
+    e_thr = np.maximum(ENV_X_NOISE * sig, ENV_X_BEAT * g)
+    strong_c = ((np.abs(lf) > lf_thr[:, None]) | clip) & good[:, None]
+    active_c = strong_c | ((e > e_thr[:, None]) & good[:, None])
+    active = active_c.any(axis=0)
+    strong = strong_c.any(axis=0)
+    idx = np.flatnonzero(active)
+    gap = int(GAP_S * fw)
+    if len(idx):
+        splits = np.flatnonzero(np.diff(idx) > gap)
+        starts = np.concatenate([[idx[0]], idx[splits + 1]])
+        ends = np.concatenate([idx[splits], [idx[-1]]])
+        cs_strong = np.concatenate([[0], np.cumsum(strong)])
+        cs_active = np.concatenate([[0], np.cumsum(active)])
+        for s, en in zip(starts, ends):
+            s_abs, e_abs = abs0 + int(s), abs0 + int(en)
+            chans = set(np.flatnonzero(active_c[:, s:en + 1].any(axis=1)).tolist())
+            strong_n = int(cs_strong[en + 1] - cs_strong[s])
+            active_n = int(cs_active[en + 1] - cs_active[s])
+            if st.run_start is not None and s_abs - st.run_last <= gap:
+                st.run_last = e_abs
+                st.run_chans |= chans
+                st.run_strong += strong_n
+                st.run_active += active_n
+            else:
+                out += close(st, rt)
+                st.run_start, st.run_last, st.run_chans = s_abs, e_abs, chans
+                st.run_strong, st.run_active = strong_n, active_n
+            if _is_movement(st, fw):
+                _confirm(st)
+    end_abs = abs0 + n
+    if st.run_start is not None and end_abs - st.run_last > gap:
+        out += close(st, rt)
+    _learn_lf_floor(lf, active, abs0, rt, cfg, st)
+    return out, st

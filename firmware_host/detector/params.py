@@ -1,0 +1,96 @@
+"""The detector's parameters, with their units, and the rates it works at."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class DetectorConfig:
+    rate_hz: float = 1000.0  #: sampling rate of the codes, Hz
+    channels: int = 4
+    sensitivity: float = 5.0  #: 1 (only clear twitches) .. 10 (smallest twitches)
+    chunk_s: float = 30.0  #: analysis step, s; latency is about 3 chunks
+    warmup_s: float = 0.5  #: s at the start that are not rest: the first beat's window is not whole
+    settle_s: float = 5.0  #: s after a movement ends that are not rest
+    pre_movement_s: float = 0.5  #: s before a movement that are not rest
+    merge_ms: float = 120.0  #: regions closer than this are one twitch (doublets), ms
+    crosstalk_ms: float = 80.0  #: candidates this close are judged together, ms
+    min_twitch_ms: float = 30.0
+    max_twitch_ms: float = 1000.0
+    legs: tuple[str, ...] | None = None  #: each channel's leg ("L"/"R"); None: from the pin table
+
+    def threshold_factor(self) -> float:
+        """Multiple of the noise floor the 40 ms mean |x| must pass."""
+        s = min(max(float(self.sensitivity), 1.0), 10.0)
+        return THRESHOLD_X_NOISE * 1.15 ** (5.0 - s)
+
+
+#: the 40 ms mean |residual| must pass this many noise floors (at sensitivity 5)
+THRESHOLD_X_NOISE = 9.0
+#: a region spans where the activity stays above this share of the threshold
+REGION_SHARE = 0.4
+#: beat tracking starts when the pulse envelope's autocorrelation at the beat
+#: period stands this high above its trough (0..1), and stops below the second
+CONF_ON, CONF_OFF = 0.3, 0.15
+#: a candidate this much smaller than a simultaneous one elsewhere is its
+#: echo (crosstalk): up to half on the same leg, far less through the body
+CROSSTALK_SAME_LEG, CROSSTALK_OTHER_LEG = 0.6, 0.3
+#: of three or more channels at once, a twitch survives if it is this many times the next
+COINCIDENT_STANDOUT = 3.0
+#: a candidate within TAIL_S after a twitch TAIL_RATIO times its size on its channel is that twitch's tail
+TAIL_S, TAIL_RATIO = 0.25, 3.0
+#: a candidate this correlated with the beat model (or its slope) under it, and smaller, is a beat remnant
+REMNANT_CORR = 0.75
+#: in step with the heart: three candidates each 1 or 2 periods apart within this share of a period
+RHYTHM_TOL = 0.12
+#: a region longer than ``max_twitch_ms`` is cut where its activity falls below this share of its peak
+SPLIT_SHARE = 0.15
+
+
+@dataclass(frozen=True)
+class Rates:
+    """The rates and window lengths the stages share (all derived from the config).
+
+    Three rates: the raw ``rate_hz``; the filter rate ``ff`` (~250 Hz, ``D``
+    raw samples each) for the glitch median, sensor checks, mains and the
+    band-pass; the working rate ``fw`` (~125 Hz, ``D2`` filter samples each)
+    for everything after, the signal being band-limited to 35 Hz by then."""
+    rate_hz: float
+    D: int  #: raw samples per filter sample
+    ff: float  #: filter rate, Hz
+    D2: int  #: filter samples per working sample
+    fw: float  #: working rate, Hz
+    Dt: int  #: raw samples per working sample
+    chunk_raw: int  #: raw samples per chunk
+    chunk_w: int  #: working samples per chunk
+    pre: int  #: working samples of a beat's window before its fiducial (0.2 s)
+    post: int  #: ... and after it (0.3 s)
+    K: int  #: working samples a twitch can pull a beat's envelope peak (70 ms)
+    burst: tuple[int, int]  #: a beat's burst around its fiducial (0.1 s before, 0.25 s after), working samples
+    a_floor: float  #: per-chunk weight of the noise floors' running estimate (~38 s time constant)
+    a_beat: float  #: per-chunk weight of the beat level's running estimate (~18 s)
+
+    @property
+    def L(self) -> int:
+        """Working samples in a beat's window."""
+        return self.pre + self.post
+
+    def t(self, abs_idx: float) -> float:
+        """Seconds from the first sample for a working-rate index (the median's
+        one-sample delay and the decimation's half-block are put back)."""
+        return (abs_idx * self.Dt + (self.Dt - 1) / 2) / self.rate_hz
+
+
+def rates(cfg: DetectorConfig) -> Rates:
+    D = max(1, int(round(cfg.rate_hz / 250.0)))
+    ff = cfg.rate_hz / D
+    D2 = 2 if ff >= 200 else 1
+    fw = ff / D2
+    Dt = D * D2
+    chunk_raw = int(round(cfg.chunk_s * fw)) * Dt
+    return Rates(rate_hz=cfg.rate_hz, D=D, ff=ff, D2=D2, fw=fw, Dt=Dt, chunk_raw=chunk_raw,
+                 chunk_w=chunk_raw // Dt, pre=int(round(0.2 * fw)), post=int(round(0.3 * fw)),
+                 K=max(1, int(round(0.07 * fw))), burst=(int(0.1 * fw), int(0.25 * fw)),
+                 a_floor=float(1.0 - np.exp(-cfg.chunk_s / 38.0)), a_beat=float(1.0 - np.exp(-cfg.chunk_s / 18.0)))

@@ -1,0 +1,299 @@
+"""Regions: twitch candidates on the residual (the band less the heartbeat).
+
+The noise floor of each channel is learned from the residual at rest only
+(:func:`learn_floor`).  A region is where the 40 ms mean |residual| stays
+above 0.4 x the threshold (gaps up to ``merge_ms`` bridged, so a doublet is
+one region) and peaks above the threshold (a multiple of the floor set by
+the sensitivity).  Its onset is its first strong stretch; a region too long
+for one twitch is cut where its activity falls; inside a subtracted beat's
+burst window a region must also stand 2x above what that channel's beats
+usually leave behind, and one shaped like the beat under it is a remnant.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .arrays import gradient, median_rows, moving_mean, percentile_rows, quietest_second
+from .events import Twitch
+from .faults import FaultState, bad_during
+from .heartbeat import BeatState
+from .history import History
+from .movement import not_rest_mask
+from .params import REGION_SHARE, REMNANT_CORR, SPLIT_SHARE, DetectorConfig, Rates
+
+
+@dataclass
+class RegionState:
+    sigma: np.ndarray  #: each channel's noise floor at rest, codes (NaN until learned)
+    last_end: np.ndarray  #: end of each channel's last decided region, working index
+    r_hist: np.ndarray  #: the last analysed chunk's residual
+    sig_hist: np.ndarray | None = None  #: the floors that chunk was analysed with
+    lvl_hist: np.ndarray | None = None  #: ... and its beat-remnant levels
+    quiet_before: np.ndarray | None = None  #: was the sample before the span quiet, per channel
+    quiet_next: np.ndarray | None = None
+    rest_samples: int = 0  #: working samples at rest so far
+    analysed_samples: int = 0
+    rejected_remnants: int = 0  #: candidates with a subtracted beat's shape
+
+    @classmethod
+    def new(cls, channels: int) -> "RegionState":
+        return cls(np.full(channels, np.nan), np.full(channels, -10 ** 9), np.zeros((channels, 0)))
+
+
+def learn_floor(r: np.ndarray, a_abs: int, b_abs: int, windows: list, faults: FaultState, rt: Rates,
+                st: RegionState) -> RegionState:
+    """Count rest in working samples [a_abs, b_abs) and update each
+    channel's robust noise floor (codes) from the residual ``r`` at rest only."""
+    C = len(r)
+    not_rest = not_rest_mask(windows, a_abs, b_abs)
+    bad_now = np.array([bad_during(faults, c, a_abs, b_abs) for c in range(C)])
+    rest = ~not_rest & (not bad_now.all())
+    st.rest_samples += int(rest.sum())
+    st.analysed_samples += b_abs - a_abs
+    if rest.sum() >= 3 * rt.fw:  # learn from the rest samples alone, as much as there was rest
+        est = median_rows(np.abs((r if rest.all() else r[:, rest])[:, ::3])) / 0.6745 + 1e-3  # every 3rd sample is plenty
+        learn = ~bad_now
+        if np.isnan(st.sigma).any():
+            st.sigma = np.where(np.isnan(st.sigma) & learn, est, st.sigma)
+        upd = learn & ~np.isnan(st.sigma)
+        a = rt.a_floor * rest.mean()
+        st.sigma[upd] = np.exp(np.log(st.sigma[upd]) + a * (np.log(est[upd]) - np.log(st.sigma[upd])))
+    elif np.isnan(st.sigma).all():  # no rest yet: the quietest second, never a movement's level
+        st.sigma = quietest_second(r, rt.fw) + 1e-3
+    return st
+
+
+def beat_remnant(act: np.ndarray, span0: int, nh: int, not_rest: np.ndarray, beats: BeatState, rt: Rates):
+    """Fiducials of the beats subtracted in or near the span (working
+    samples from ``span0``), and per channel the 75th percentile over this
+    chunk's beats at rest of the largest 40 ms mean |residual| in a beat's
+    window (codes)."""
+    C, n = act.shape
+    a, b = rt.burst
+    if not beats.fit_f:
+        return np.zeros(0, dtype=np.int64), np.zeros(C)
+    f = np.concatenate(beats.fit_f) - span0
+    f = f[(f + b > 0) & (f - a < n)]
+    whole = f[(f - a >= nh) & (f + b <= n)]  # this chunk's beats, whole windows
+    if len(whole):
+        win = whole[:, None] + np.arange(-a, b)[None, :]  # (k, a+b)
+        whole = whole[~not_rest[win].any(axis=1)]
+    if len(whole) < 5:
+        return f, np.zeros(C)
+    # the largest value in each window [fid - a, fid + b): reduceat over
+    # (start, end) pairs, keeping the starts' results; a last window that
+    # ends with the span runs to its end without an end index
+    bounds = np.stack([whole - a, whole + b], axis=1).ravel()
+    if bounds[-1] == n:
+        bounds = bounds[:-1]
+    peaks = np.maximum.reduceat(act, bounds, axis=1)[:, ::2]  # (C, k)
+    return f, percentile_rows(peaks, 0.75)
+
+
+def near_beat(f: np.ndarray, pos: np.ndarray, rt: Rates) -> np.ndarray:
+    """Is each position (working samples from the span's start) in the
+    burst window of one of the beats ``f`` (from :func:`beat_remnant`)?"""
+    a, b = rt.burst
+    return ((f[None, :] - a <= pos[:, None]) & (pos[:, None] < f[None, :] + b)).any(axis=1)
+
+
+def split_long(act: np.ndarray, s: int, e: int, peak: float, thr: float, merge: int) -> list:
+    """Parts (start, end, peak) of the region [s, e] of one channel's
+    activity: runs above 15% of the region's peak, gaps up to ``merge``
+    bridged, each peaking above ``thr``; the region itself if none."""
+    seg = act[s:e + 1]
+    idx = np.flatnonzero(seg > SPLIT_SHARE * peak)
+    cut = np.flatnonzero(np.diff(idx) > merge) + 1
+    out = []
+    for run in np.split(idx, cut):
+        pk = float(seg[run[0]:run[-1] + 1].max())
+        if pk >= thr:
+            out.append((s + int(run[0]), s + int(run[-1]), pk))
+    return out or [(s, e, peak)]
+
+
+def is_beat_remnant(seg: np.ndarray, mdl: np.ndarray) -> bool:
+    """Evidence that a candidate (its residual ``seg``, codes) is what a
+    beat left behind: it lies on a subtracted beat (``mdl``: the model
+    under it), is smaller than that beat, and has its shape (the beat's
+    own, or its slope: a size or timing misfit)."""
+    if len(seg) < 4 or len(mdl) < len(seg) or not mdl.any():
+        return False
+    if np.abs(seg).max() > np.abs(mdl).max():
+        return False
+    s = seg - seg.mean()
+    best = 0.0
+    for ref in (mdl, gradient(mdl)):
+        r = ref - ref.mean()
+        den = np.sqrt((s * s).sum() * (r * r).sum())
+        if den > 0:
+            best = max(best, abs(float((s * r).sum())) / den)
+    return best >= REMNANT_CORR
+
+
+def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: History, beats: BeatState,
+            windows: list, faults: FaultState, cfg: DetectorConfig, rt: Rates,
+            st: RegionState) -> tuple[dict[int, list[Twitch]], RegionState]:
+    """Twitch candidates on [the last chunk's residual + ``r``] (``r`` from
+    working index ``a_abs``), per channel.  A region is decided once it began
+    in the older chunk and has closed (at the end of the stream, all are).
+
+    All channels are worked on at once, as one flat array of (channel,
+    sample) in channel order: a region or run never crosses a channel."""
+    fw = rt.fw
+    span = np.concatenate([st.r_hist, r], axis=1)
+    nh, n = st.r_hist.shape[1], span.shape[1]
+    span0 = a_abs - nh
+    act = moving_mean(np.abs(span), max(1, int(round(0.04 * fw))))
+    k_hi = cfg.threshold_factor()
+    # each chunk keeps the noise floor it was analysed with, so a region
+    # decided one chunk later is judged as it would be at the end of a
+    # recording: events do not depend on whether the stream went on
+    # (an unknown floor is infinite: nothing is above it)
+    sig = np.where(np.isnan(st.sigma), np.inf, st.sigma)
+    sig_hist = st.sig_hist if st.sig_hist is not None else sig
+    st.r_hist, st.sig_hist = r, sig
+    merge = int(cfg.merge_ms / 1000 * fw)
+    not_rest = not_rest_mask(windows, span0, span0 + n)
+    beat_f, lvl = beat_remnant(act, span0, nh, not_rest, beats, rt)
+    lvl_hist = st.lvl_hist if st.lvl_hist is not None else lvl
+    st.lvl_hist = lvl
+    above = _above(act, nh, REGION_SHARE * k_hi, sig, sig_hist, st)
+    flat = np.flatnonzero(above)
+    if not len(flat):
+        return {}, st
+    c_r, s_pos, e_pos, peak_act, s_flat, e_flat, rs = _find(flat, act, above, n, nh, merge, sig, sig_hist, k_hi,
+                                                            final, span0, st)
+    began_hist = s_pos < nh
+    sig_c = np.where(began_hist, sig_hist[c_r], sig[c_r])  # the floor where each began
+    # where a beat was subtracted, a region must also stand well above
+    # what this channel's beats usually leave behind
+    need = np.where(near_beat(beat_f, s_pos, rt), 2.0 * np.where(began_hist, lvl_hist[c_r], lvl[c_r]), 0.0)
+    strong = (peak_act >= k_hi * sig_c) & (peak_act >= need)
+    c_r, s_pos, e_pos, peak_act, s_flat, e_flat, sig_c = (
+        v[strong] for v in (c_r, s_pos, e_pos, peak_act, s_flat, e_flat, sig_c))
+    if not len(c_r):
+        return {}, st
+    last = np.ones(len(c_r), dtype=bool)
+    last[:-1] = c_r[1:] != c_r[:-1]
+    st.last_end[c_r[last]] = span0 + e_pos[last]
+    s_pos = _onsets(s_pos, s_flat, e_flat, rs)
+    c_r, s_pos, e_pos, peak_act, sig_c, dur_ms = _lengths(act, c_r, s_pos, e_pos, peak_act, sig_c, k_hi, merge,
+                                                          cfg, rt)
+    ok = (dur_ms >= cfg.min_twitch_ms) & (dur_ms <= cfg.max_twitch_ms)
+    nr_cs = np.concatenate([[0], np.cumsum(not_rest)])
+    ok &= nr_cs[e_pos + 1] == nr_cs[s_pos]  # at rest throughout
+    if final:
+        ok &= span0 + e_pos <= end_guard  # the last beats' windows are not whole
+    found = {c: [] for c in np.unique(c_r).tolist()}
+    _judge(found, span, span0, (v[ok] for v in (c_r, s_pos, e_pos, dur_ms, peak_act, sig_c)),
+           near_beat(beat_f, s_pos[ok], rt), hist, faults, rt, st)
+    return found, st
+
+
+def _judge(found: dict, span: np.ndarray, span0: int, cols, at_beat: np.ndarray, hist: History,
+           faults: FaultState, rt: Rates, st: RegionState) -> None:
+    """Candidates into ``found`` (per channel), less those on an excluded
+    channel and beat remnants; ``cols``: channel, start, end, duration (ms),
+    peak activity and floor of each region."""
+    c_r, s_pos, e_pos, dur_ms, peak_act, sig_c = cols
+    for c, a, b, d, pa, sc, ab in zip(c_r.tolist(), s_pos.tolist(), e_pos.tolist(), dur_ms.tolist(),
+                                      peak_act.tolist(), sig_c.tolist(), at_beat.tolist()):
+        if bad_during(faults, c, span0 + a, span0 + b + 1):
+            continue
+        m0 = span0 + a - hist.base
+        if is_beat_remnant(span[c, a:b + 1], hist.model[c, m0:m0 + b + 1 - a]):
+            st.rejected_remnants += 1
+            continue
+        found[c].append(Twitch(rt.t(span0 + a), c, d, float(np.abs(span[c, a:b + 1]).max()), pa / sc, at_beat=ab))
+
+
+def _above(act: np.ndarray, nh: int, k: float, sig: np.ndarray, sig_hist: np.ndarray, st: RegionState) -> np.ndarray:
+    """Where the activity passes ``k`` floors (the older chunk's part with
+    its own floors); notes for the next call, whose span starts where this
+    one's newest chunk does, whether the sample before it was quiet."""
+    above = act > k * sig[:, None]
+    above[:, :nh] = act[:, :nh] > k * sig_hist[:, None]
+    quiet_before = ~above[:, nh - 1] if nh else np.ones(len(act), dtype=bool)
+    st.quiet_before = st.quiet_next if st.quiet_next is not None else np.ones(len(act), dtype=bool)
+    st.quiet_next = quiet_before
+    return above
+
+
+def _onsets(s_pos: np.ndarray, s_flat: np.ndarray, e_flat: np.ndarray, rs: np.ndarray) -> np.ndarray:
+    """Each region's onset: its first strong stretch, not a weak heartbeat
+    remnant the bridging joined to its front."""
+    if not len(rs):
+        return s_pos
+    first = rs[np.minimum(np.searchsorted(rs, s_flat), len(rs) - 1)]
+    moved = (first >= s_flat) & (first <= e_flat)
+    return np.where(moved, s_pos + (first - s_flat), s_pos)
+
+
+def _find(flat, act, above, n, nh, merge, sig, sig_hist, k_hi, final, span0, st: RegionState):
+    """Regions from the flat indices of samples above the low threshold:
+    (channel, start, end, peak activity, flat start, flat end) of those due
+    now, and the flat starts of the strong runs (for onsets)."""
+    ch, pos = np.divmod(flat, n)
+    new_ch = np.diff(ch) != 0
+    gaps = np.diff(pos)
+    cut = np.flatnonzero((gaps > merge) | new_ch) + 1
+    s = np.concatenate([[0], cut])  # region starts, as indices into flat
+    e = np.concatenate([cut - 1, [len(flat) - 1]])
+    act_above = np.where(above, act, 0.0).ravel()
+    # each region's peak: from its start to the next start only its own
+    # samples are above the low threshold
+    peak_act = np.maximum.reduceat(act_above, flat[s])
+    # strong runs (unbridged), for the onsets
+    rcut = np.flatnonzero((gaps > 1) | new_ch) + 1
+    rs = flat[np.concatenate([[0], rcut])]
+    rpk = np.maximum.reduceat(act_above, rs)
+    rs_ch, rs_pos = np.divmod(rs, n)
+    rs = rs[rpk >= k_hi * np.where(rs_pos < nh, sig_hist[rs_ch], sig[rs_ch])]
+    c_r, s_pos, e_pos = ch[s], pos[s], pos[e]
+    keep = np.ones(len(s), dtype=bool)
+    if not final:
+        keep &= s_pos < nh  # began in this chunk: decide next time
+        keep &= e_pos < n - merge  # still open at the end of what we have
+    if nh:
+        # began before the span: decided earlier; one that begins on the
+        # span's first sample began there only if the sample before it was
+        # quiet (it waited a chunk for its end: a twitch on a chunk's edge)
+        keep &= (s_pos > 0) | st.quiet_before[c_r]
+    # regions of one channel are more than `merge` apart, so only the first
+    # kept one can be too close to the last one decided before
+    k_idx = np.flatnonzero(keep)
+    first_of_ch = np.ones(len(k_idx), dtype=bool)
+    first_of_ch[1:] = c_r[k_idx[1:]] != c_r[k_idx[:-1]]
+    too_close = first_of_ch & (span0 + s_pos[k_idx] - st.last_end[c_r[k_idx]] < merge)
+    keep[k_idx[too_close]] = False
+    return tuple(v[keep] for v in (c_r, s_pos, e_pos, peak_act, flat[s], flat[e])) + (rs,)
+
+
+def _lengths(act, c_r, s_pos, e_pos, peak_act, sig_c, k_hi, merge, cfg: DetectorConfig, rt: Rates):
+    """Each region's duration (ms); a region too long for one twitch is
+    several close together (a bad spell), or one big twitch's long tail:
+    cut where its activity falls below 15% of its peak, each part judged."""
+    fw = rt.fw
+    dur_ms = (e_pos - s_pos + 1) / fw * 1000
+    long_i = np.flatnonzero(dur_ms > cfg.max_twitch_ms)
+    if not len(long_i):
+        return c_r, s_pos, e_pos, peak_act, sig_c, dur_ms
+    parts = [split_long(act[c_r[i]], int(s_pos[i]), int(e_pos[i]), float(peak_act[i]),
+                        k_hi * float(sig_c[i]), merge) for i in long_i]
+    rep = np.ones(len(c_r), dtype=np.int64)
+    rep[long_i] = [len(p) for p in parts]
+    c_r, peak_act, sig_c = (np.repeat(v, rep) for v in (c_r, peak_act, sig_c))
+    s_pos, e_pos = np.repeat(s_pos, rep), np.repeat(e_pos, rep)
+    first = np.concatenate([[0], np.cumsum(rep)[:-1]])
+    for i, p in zip(long_i, parts):
+        for j, (a, b, pk) in enumerate(p):
+            s_pos[first[i] + j], e_pos[first[i] + j], peak_act[first[i] + j] = a, b, pk
+    dur_ms = (e_pos - s_pos + 1) / fw * 1000
+    for i in np.flatnonzero(dur_ms > cfg.max_twitch_ms):
+        # still long: a big twitch's tail; how long it stays above a tenth of its peak
+        hi_i = np.flatnonzero(act[c_r[i], s_pos[i]:e_pos[i] + 1] > 0.1 * peak_act[i])
+        dur_ms[i] = (hi_i[-1] - hi_i[0] + 1) / fw * 1000
+    return c_r, s_pos, e_pos, peak_act, sig_c, dur_ms

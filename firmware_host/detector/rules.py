@@ -1,0 +1,140 @@
+"""Rules: which candidates are twitches.
+
+Sites twitch independently (motor units in different muscles), so
+candidates at the same instant are each a twitch unless the evidence says
+otherwise:
+
+- an **echo** much smaller than a simultaneous candidate (crosstalk:
+  under 0.6x on the same leg, 0.3x through the body), or inside a bigger
+  twitch on the same leg while it lasts;
+- at a tracked heartbeat, the **same instant on three or more channels**
+  (or on both of a two-channel night, at a beat), unless one stands 3x
+  above the rest;
+- a **tail**: within 0.25 s after a twitch three times its size on its channel;
+- **in step with the heart**: three or more on one channel, each one or
+  two beat periods apart, at beats.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .events import FAULT_OK, Twitch
+from .params import (COINCIDENT_STANDOUT, CROSSTALK_OTHER_LEG, CROSSTALK_SAME_LEG, RHYTHM_TOL, TAIL_RATIO,
+                     TAIL_S, DetectorConfig)
+
+
+@dataclass
+class RuleState:
+    pending: list = field(default_factory=list)  #: candidates not yet decided
+    last_on_chan: dict = field(default_factory=dict)  #: channel -> its last twitch
+    last_on_leg: dict = field(default_factory=dict)  #: leg -> its last twitch
+    cand_times: list = field(default_factory=list)  #: per channel, the last candidate onsets (s)
+    twitch_count: int = 0
+    rejected: dict = field(default_factory=lambda: {"coincident": 0, "tail": 0, "rhythmic": 0})  #: why, how many
+
+    @classmethod
+    def new(cls, channels: int) -> "RuleState":
+        return cls(cand_times=[[] for _ in range(channels)])
+
+
+def mark_rhythmic(c: int, found: list[Twitch], period_s: float | None, st: RuleState) -> list[Twitch]:
+    """Mark candidates that come in step with the heart (``period_s``: the
+    tracked beat period, None when none is): three or more on one channel,
+    each one or two periods (+-12%) after the last, are a heartbeat the
+    subtraction missed (a sensor shifted by a movement, a template still
+    being learned).  Twitches come at random times."""
+    hist = st.cand_times[c]
+    if period_s is None or not found:
+        st.cand_times[c] = (hist + [tw.t for tw in found])[-3:]
+        return found
+    times = hist + [tw.t for tw in found]
+    link = []
+    for t0, t1 in zip(times[:-1], times[1:]):
+        k = round((t1 - t0) / period_s)
+        link.append(k in (1, 2) and abs((t1 - t0) - k * period_s) < RHYTHM_TOL * period_s)
+    # chains of linked candidates; members of chains of 3+ are heartbeats
+    beat = [False] * len(times)
+    i = 0
+    while i < len(times):
+        j = i
+        while j < len(link) and link[j]:
+            j += 1
+        if j - i + 1 >= 3:
+            for k in range(i, j + 1):
+                beat[k] = True
+        i = j + 1
+    st.cand_times[c] = times[-3:]
+    for tw, b in zip(found, beat[len(hist):]):
+        tw.rhythmic = b and tw.at_beat  # in step with the heart, and on a beat
+    return found
+
+
+def _group_survivors(group: list[Twitch], n_good: int) -> list[Twitch]:
+    """Three channels or more at once: three independent sites within 80 ms
+    is rare by chance (well under 1% at 20 twitches a minute each), a beat
+    or a jolt is not; with two channels only, both at once must also sit on
+    a beat.  Such a group keeps only a twitch far above the rest."""
+    chans = {p.channel for p in group}
+    if len(chans) >= 3 or (len(chans) == 2 == n_good and any(p.at_beat for p in group)):
+        peaks = sorted((p.peak for p in group), reverse=True)
+        return [p for p in group if p.peak >= COINCIDENT_STANDOUT * peaks[1]]
+    return group
+
+
+def _not_echoes(group: list[Twitch], legs: list[str]) -> list[Twitch]:
+    """The biggest on each channel, less those much smaller than a bigger
+    one elsewhere in the group (crosstalk)."""
+    keep: list[Twitch] = []
+    for p in sorted(group, key=lambda q: -q.peak):
+        echo = any((CROSSTALK_SAME_LEG if legs[k.channel] == legs[p.channel] else CROSSTALK_OTHER_LEG) * k.peak > p.peak
+                   for k in keep)
+        if echo or any(k.channel == p.channel for k in keep):
+            continue
+        keep.append(p)
+    return keep
+
+
+def _why_not(win: Twitch, legs: list[str], st: RuleState) -> str | None:
+    """What rules a lone candidate out against the twitches before it, if anything."""
+    prev = st.last_on_chan.get(win.channel)
+    if prev is not None and win.t - (prev.t + prev.duration_ms / 1000) < TAIL_S and win.peak * TAIL_RATIO < prev.peak:
+        return "tail"  # the tail or rebound of a big twitch just ended on this channel
+    src = st.last_on_leg.get(legs[win.channel])
+    if src is not None and src.channel != win.channel and src.t <= win.t <= src.t + src.duration_ms / 1000 \
+            and win.peak < CROSSTALK_SAME_LEG * src.peak:
+        return "coincident"  # inside a bigger twitch on a sensor of the same leg, while it lasts: its echo
+    if win.rhythmic:
+        return "rhythmic"
+    return None
+
+
+def decide(horizon_s: float, status: list[str], legs: list[str], cfg: DetectorConfig,
+           st: RuleState) -> tuple[list[Twitch], RuleState]:
+    """Decide the pending candidates older than ``horizon_s``, in groups of
+    those within ``crosstalk_ms`` of each other; ``status``: each channel's
+    fault state.  Returns the twitches, in time order per group."""
+    pend = sorted(st.pending, key=lambda tw: tw.t)
+    xt = cfg.crosstalk_ms / 1000
+    n_good = sum(s == FAULT_OK for s in status)
+    out = []
+    i = 0
+    while i < len(pend) and pend[i].t < horizon_s:
+        j = i + 1
+        while j < len(pend) and pend[j].t - pend[i].t <= xt:
+            j += 1
+        group = _group_survivors(pend[i:j], n_good)
+        i = j
+        if not group:
+            st.rejected["coincident"] += 1
+            continue
+        for win in sorted(_not_echoes(group, legs), key=lambda q: q.t):
+            why = _why_not(win, legs, st)
+            if why is not None:
+                st.rejected[why] += 1
+                continue
+            st.last_on_chan[win.channel] = win
+            st.last_on_leg[legs[win.channel]] = win
+            out.append(win)
+            st.twitch_count += 1
+    st.pending = pend[i:]
+    return out, st
