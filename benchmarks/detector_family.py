@@ -31,6 +31,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from firmware_host import frontend
 from firmware_host.detector import run_detector
 from firmware_host.scoring import score
 from firmware_host.simulator import STRESS, Night
@@ -65,7 +66,7 @@ def one(args) -> dict:
     n = night_for(profile, seed, minutes, board)
     truth = n.truth()
     t0 = time.perf_counter()
-    ev, det = run_detector(n.blocks(50_000), n.rate_hz, n.channels)
+    ev, det = run_detector(n.blocks(50_000), n.rate_hz, n.channels, gain=frontend.detector_gain() if board else 1.0)
     el = time.perf_counter() - t0
     s = score([x.as_dict() for x in ev.twitches], truth["twitches"], ignore=truth["ambiguous"])
     return {"profile": profile, "seed": seed, "channels": n.channels, "rate": n.rate_hz, "s": s,

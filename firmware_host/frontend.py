@@ -110,6 +110,12 @@ def codes_per_mv() -> float:
     return passband_gain() * 1e-3 * (pins.ADC_MAX_CODE + 1) / pins.VREF_V
 
 
+def detector_gain() -> float:
+    """Codes per code of the first board (unity gain, 3.3 V reference) in
+    the pass band: the detector's ``gain`` for this board (about 12.6)."""
+    return codes_per_mv() / ((pins.ADC_MAX_CODE + 1) / 3300.0)
+
+
 def _digital_zpk(num, den, rate_hz: float):
     from scipy import signal as sps  # noqa: PLC0415
 

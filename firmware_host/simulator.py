@@ -523,11 +523,17 @@ class Night:
             for j, c in enumerate(m.channels):
                 x[:, c] += mv * (1.0 - 0.2 * j)
         if self.board:
+            # a lead that came off picks mains up at the board's input, where
+            # the board amplifies it like any signal (the first board had no gain)
+            for fl in self.faults:
+                sel = (t >= fl.t) & (t < fl.end)
+                if fl.kind == "hum" and sel.any():
+                    x[sel, fl.channel] = self.offset[fl.channel] + noise[sel, fl.channel] + self._fault_hum(w[sel])
             x = self._through_board(b, x - self.offset - noise) + noise
         # faults
         for fl in self.faults:
             sel = (t >= fl.t) & (t < fl.end)
-            if not sel.any():
+            if not sel.any() or (self.board and fl.kind == "hum"):
                 continue
             c = fl.channel
             if fl.kind == "unplugged":
@@ -535,13 +541,17 @@ class Night:
             elif fl.kind == "railed":
                 x[sel, c] = pins.ADC_MAX_CODE
             else:
-                x[sel, c] = 512 + 80 * np.sin(w[sel] + 0.3) + 20 * np.sin(3 * w[sel]) \
-                    + 0.3 * rng.standard_normal(sel.sum())
+                x[sel, c] = 512 + self._fault_hum(w[sel]) + 0.3 * rng.standard_normal(sel.sum())
         codes = np.clip(np.rint(x), 0, pins.ADC_MAX_CODE).astype(np.uint16)
         lo = np.searchsorted(self.glitch_idx, i0)
         hi = np.searchsorted(self.glitch_idx, i0 + self.BLOCK)
         codes[self.glitch_idx[lo:hi] - i0, self.glitch_ch[lo:hi]] = self.glitch_val[lo:hi]
         return codes
+
+    @staticmethod
+    def _fault_hum(w: np.ndarray) -> np.ndarray:
+        """Mains on a lead that came off (codes of the first board); ``w``: mains phase, rad."""
+        return 80 * np.sin(w + 0.3) + 20 * np.sin(3 * w)
 
     def _through_board(self, b: int, x_codes1: np.ndarray) -> np.ndarray:
         """Block ``b``'s signal (codes of the first board, about 0) as the v2

@@ -62,12 +62,9 @@ def fit(hist: History, good: np.ndarray, windows: list, sigma: np.ndarray, rt: R
         st.fit_f.append(f_al)
         idx = (f_al - pre - base)[:, None] + np.arange(rt.L)[None, :]  # (k, L)
         mk = m[kept].transpose(1, 0, 2)  # (C, k, L)
-        # every other beat at a time: a beat window (0.5 s) is shorter than
-        # two refractory periods (2 x 0.33 s less the alignment shifts), so
-        # within one parity no two windows overlap and a fancy-index update
-        # adds each model exactly once
-        for par in (0, 1):
-            hist.model[:, idx[par::2]] += mk[:, par::2]
+        # windows of close beats (an ectopic one) overlap: add each model in full
+        rows = np.broadcast_to(np.arange(len(mk))[:, None, None], mk.shape)
+        np.add.at(hist.model, (rows, np.broadcast_to(idx[None], mk.shape)), mk)
     seen = np.array([f not in st.placed for f in todo])
     _learn_templates(Sb, m, sc, kept, delta, Td, use, noise, seen, fids, base, windows, good, rt, st)
     st.placed.difference_update(todo)

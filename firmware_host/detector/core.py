@@ -147,7 +147,8 @@ class Detector:
         """Chunks of ``lengths`` raw samples: ``ext`` is (channels, 2 + their
         sum) codes, the first two columns the two samples before them."""
         out = Events()
-        parts, self.front_state = front.front(ext, lengths, self.rt, self.front_state, self._scratch)
+        parts, self.front_state = front.front(ext, lengths, self.rt, self.front_state, self._scratch,
+                                                faults.HUM_AMP_CODES * self.cfg.gain)
         for part in parts:
             out.extend(self._step(part))
         return out

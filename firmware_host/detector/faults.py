@@ -19,7 +19,7 @@ from .params import Rates
 
 FLAT_SD_CODES = 0.3  #: below this sd a channel is unplugged (codes)
 HUM_SHARE = 0.8  #: hum: this share of the power within 1.5 Hz of the mains harmonics...
-HUM_AMP_CODES = 5.0  #: ... and an amplitude over this (codes)
+HUM_AMP_CODES = 5.0  #: ... and an amplitude over this (codes of the first board: times the gain)
 HUM_BIN_HZ = 1.5
 SETTLE_S = 3.0  #: excluded after a fault ends, s
 LEAD_S = 0.5  #: excluded before a fault starts, s
@@ -41,10 +41,12 @@ def hum_basis(w: int, fs_hz: float, mains_hz: tuple[float, ...]) -> tuple[np.nda
     return np.cos(ph), np.sin(ph)
 
 
-def classify_rows(xs: np.ndarray, fs_hz: float, mains_hz: tuple[float, ...]) -> np.ndarray:
+def classify_rows(xs: np.ndarray, fs_hz: float, mains_hz: tuple[float, ...],
+                  hum_amp_codes: float = HUM_AMP_CODES) -> np.ndarray:
     """xs (channels, rows, w): codes at ``fs_hz``, a row a stretch of time
     (a second); returns (rows, channels) indices into FAULT_KINDS.  With
-    several mains frequencies (not yet known), hum near any of them counts."""
+    several mains frequencies (not yet known), hum near any of them counts;
+    ``hum_amp_codes``: the least hum amplitude that can be a fault (codes)."""
     C, R, w = xs.shape
     if xs.min() > 1 and xs.max() < pins.ADC_MAX_CODE - 1:  # the usual case: nowhere near a rail
         railed = np.zeros((C, R), dtype=bool)
@@ -57,7 +59,7 @@ def classify_rows(xs: np.ndarray, fs_hz: float, mains_hz: tuple[float, ...]) -> 
     # hum needs a mains amplitude over 5 codes, sqrt(2 ps) / w > 5, and ps is
     # at most the whole one-sided power w ss / 2: rows with ss <= 25 w
     # cannot be hum (a quiet sensor), and are not looked at
-    cand = np.flatnonzero((ss > HUM_AMP_CODES ** 2 * w).ravel())
+    cand = np.flatnonzero((ss > hum_amp_codes ** 2 * w).ravel())
     if w >= 32 and len(cand):
         for m in mains_hz:
             # power in the DFT bins near the mains harmonics, as a share of
@@ -69,11 +71,11 @@ def classify_rows(xs: np.ndarray, fs_hz: float, mains_hz: tuple[float, ...]) -> 
             ps[cand] = (pc * pc + qs * qs).sum(axis=1)
             ps = ps.reshape(C, R)
             total = w * ss / 2 + 1e-12
-            hum |= (ps / total > HUM_SHARE) & (np.sqrt(2 * ps) / w > HUM_AMP_CODES) & ~railed & ~flat
+            hum |= (ps / total > HUM_SHARE) & (np.sqrt(2 * ps) / w > hum_amp_codes) & ~railed & ~flat
     return np.where(railed, 2, np.where(flat, 1, np.where(hum, 3, 0))).T
 
 
-def classify(xd: np.ndarray, fs_hz: float, mains_hz: float) -> np.ndarray:
+def classify(xd: np.ndarray, fs_hz: float, mains_hz: float, hum_amp_codes: float = HUM_AMP_CODES) -> np.ndarray:
     """Per second (rows; a last part-second is a row too) and channel of
     ``xd`` (channels, samples at ``fs_hz``): indices into FAULT_KINDS."""
     C, n = xd.shape
@@ -81,20 +83,21 @@ def classify(xd: np.ndarray, fs_hz: float, mains_hz: float) -> np.ndarray:
     whole = n // sub
     rows = []
     if whole:
-        rows.append(classify_rows(xd[:, :whole * sub].reshape(C, whole, sub), fs_hz, (mains_hz,)))
+        rows.append(classify_rows(xd[:, :whole * sub].reshape(C, whole, sub), fs_hz, (mains_hz,), hum_amp_codes))
     if n > whole * sub:
-        rows.append(classify_rows(xd[:, None, whole * sub:], fs_hz, (mains_hz,)))
+        rows.append(classify_rows(xd[:, None, whole * sub:], fs_hz, (mains_hz,), hum_amp_codes))
     return np.vstack(rows)
 
 
-def classify_window(frames: np.ndarray, fs_hz: float) -> list[str]:
+def classify_window(frames: np.ndarray, fs_hz: float, gain: float = 1.0) -> list[str]:
     """Each channel's state over ``frames`` (samples, channels) of raw codes
     (about a second), mains 50 or 60 Hz: the same tests the detector makes
-    per second, for the page's sensor check while a sensor is placed."""
+    per second, for the page's sensor check while a sensor is placed
+    (``gain``: as the detector's config has it)."""
     x = np.asarray(frames, dtype=np.float64)
     if x.ndim != 2 or len(x) < 8:
         return [FAULT_OK] * (x.shape[1] if x.ndim == 2 else 0)
-    codes = classify_rows(np.ascontiguousarray(x.T)[:, None, :], fs_hz, (50.0, 60.0))[0]
+    codes = classify_rows(np.ascontiguousarray(x.T)[:, None, :], fs_hz, (50.0, 60.0), HUM_AMP_CODES * gain)[0]
     return [FAULT_KINDS[k] for k in codes]
 
 

@@ -69,12 +69,14 @@ def start(xd: np.ndarray, xw: np.ndarray, rt: Rates) -> FrontState:
 
 
 def front(ext: np.ndarray, lengths: list[int], rt: Rates, state: FrontState | None,
-          scratch: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[list[dict], FrontState]:
+          scratch: tuple[np.ndarray, np.ndarray] | None = None,
+          hum_amp_codes: float = faults.HUM_AMP_CODES) -> tuple[list[dict], FrontState]:
     """Chunks of ``lengths`` raw samples: ``ext`` is (channels, 2 + their sum)
     codes, its first two columns the two samples before them.  Returns one
     dict a chunk (``y``, ``e``, ``lf``, ``clip`` at the working rate,
     ``status`` rows a second, ``n_d`` filter samples) and the new state
-    (None: a new stream).  ``scratch``: optional work arrays, (channels, >= n)."""
+    (None: a new stream).  ``scratch``: optional work arrays, (channels, >= n);
+    ``hum_amp_codes``: the least hum that can be a fault (codes)."""
     C = ext.shape[0]
     D, D2, Dt = rt.D, rt.D2, rt.Dt
     n = ext.shape[1] - 2
@@ -99,11 +101,11 @@ def front(ext: np.ndarray, lengths: list[int], rt: Rates, state: FrontState | No
     # whole seconds (they are at the usual rates), else chunk by chunk
     sub = max(1, int(round(rt.ff)))
     if all(ln // D % sub == 0 for ln in lengths[:-1]):
-        status = faults.classify(xd, rt.ff, state.mains_hz)
+        status = faults.classify(xd, rt.ff, state.mains_hz, hum_amp_codes)
         rows = np.cumsum([0] + [-(-(ln // D) // sub) for ln in lengths])
         statuses = [status[rows[i]:rows[i + 1]] for i in range(len(lengths))]
     else:
-        statuses = [faults.classify(xd[:, ends_d[i]:ends_d[i + 1]], rt.ff, state.mains_hz)
+        statuses = [faults.classify(xd[:, ends_d[i]:ends_d[i + 1]], rt.ff, state.mains_hz, hum_amp_codes)
                     for i in range(len(lengths))]
     yf, state.zi_band = filters.sosfilt(state.sos_band, xd, state.zi_band)
     y = block_mean(yf, D2)

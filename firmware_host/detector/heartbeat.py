@@ -194,6 +194,27 @@ def _pick(peaks: list, end_abs: int, s0: int, base: int, st: BeatState) -> tuple
     return new, searched
 
 
+def _search(e: np.ndarray, base: int, lo: int, hi: int, good: np.ndarray, rt: Rates, st: BeatState) -> list:
+    """Beats in envelope columns lo..hi (the peaks of the second-lowest
+    channel's envelope over its beat level), along the period; the beat
+    level follows the beats seen.  Returns the beats seen as peaks."""
+    fw = rt.fw
+    s0 = max(lo - int(0.33 * fw), 0)
+    ratio = e[good, s0:hi] / st.g[good][:, None]
+    if len(ratio) >= 3:  # the second smallest: one twitching channel cannot make a beat
+        b = second_smallest(ratio)
+    else:
+        b = ratio.min(axis=0)
+    pk, heights = filters.find_peaks(b, height=0.25, distance=int(0.12 * fw))
+    peaks = [(base + int(p), float(h)) for p, h in zip((pk + s0).tolist(), heights.tolist())
+             if p >= lo or (st.beats and base + p > st.beats[-1])]
+    new, st.searched = _pick(peaks, base + hi, s0, base, st)
+    if new:
+        st.g = st.g + rt.a_beat * (np.clip(median_rows(e[:, np.array(new) - base]), 0.5 * st.g,
+                                           2 * st.g) - st.g) * good
+    return new
+
+
 def track(hist: History, n_new: int, clip: np.ndarray, good: np.ndarray, windows: list, sigma: np.ndarray,
           rt: Rates, st: BeatState) -> BeatState:
     """Beats in the newest ``n_new`` samples of ``hist`` (and what was not
@@ -216,29 +237,23 @@ def track(hist: History, n_new: int, clip: np.ndarray, good: np.ndarray, windows
     hi = e.shape[1] - int(0.15 * fw)
     if hi - lo < 3:
         return st
-    dist = int(0.33 * fw)
-    s0 = max(lo - dist, 0)
-    ratio = e[good, s0:hi] / st.g[good][:, None]
-    if len(ratio) >= 3:  # the second smallest: one twitching channel cannot make a beat
-        b = second_smallest(ratio)
-    else:
-        b = ratio.min(axis=0)
     if not st.on:  # no heartbeat to be seen: track none rather than noise
         st.searched = base + hi
         return st
-    pk, heights = filters.find_peaks(b, height=0.25, distance=int(0.12 * fw))
-    peaks = [(base + int(p), float(h)) for p, h in zip((pk + s0).tolist(), heights.tolist())
-             if p >= lo or (st.beats and base + p > st.beats[-1])]
     end_abs = base + hi
-    new, st.searched = _pick(peaks, end_abs, s0, base, st)
-    if new:
-        st.g = st.g + rt.a_beat * (np.clip(median_rows(e[:, np.array(new) - base]), 0.5 * st.g,
-                                           2 * st.g) - st.g) * good
+    snap = (len(st.beats), st.n_placed, set(st.placed), st.beat_h)
+    _search(e, base, lo, hi, good, rt, st)
     if (not st.beats or end_abs - st.beats[-1] > 6 * fw) and hi - lo > 6 * fw and \
             not (end_abs > base + lo and overlaps(windows, np.array([base + lo]), np.array([end_abs]))[0]):
         # no beat for 6 s at rest: the level was learned too high (a
-        # movement at the start, a sensor moved); learn it again
-        st.g = np.where(good, np.minimum(st.g, beat_level(e[:, lo:hi], fw)), st.g)
+        # movement at the start, a sensor moved, a channel back from a
+        # fault); learn it again, and look for this stretch's beats again
+        g = np.where(good, np.minimum(st.g, beat_level(e[:, lo:hi], fw)), st.g)
+        if (g < st.g).any():
+            st.g = g
+            del st.beats[snap[0]:]
+            st.n_placed, st.placed, st.beat_h = snap[1], snap[2], snap[3]
+            _search(e, base, lo, hi, good, rt, st)
     fit(hist, good, windows, sigma, rt, st)
     if len(st.beats) > 400:
         st.beats = st.beats[-200:]

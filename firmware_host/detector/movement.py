@@ -18,7 +18,7 @@ from .arrays import median_rows, quietest_second
 from .events import Movement
 from .params import DetectorConfig, Rates
 
-LF_X_FLOOR, LF_MIN_CODES = 6.0, 8.0  #: a slow swing passes this many slow floors, and this many codes
+LF_X_FLOOR, LF_MIN_CODES = 6.0, 8.0  #: a slow swing passes this many slow floors, and this many codes (x gain)
 ENV_X_NOISE, ENV_X_BEAT = 15.0, 3.0  #: broadband: the envelope passes this many noise floors and beat levels
 STRONG_S = 0.5  #: s of slow swing or clipping that make a movement
 BROAD_S, BROAD_SHARE = 2.0, 0.6  #: or this long a run of broadband activity, filled this much
@@ -132,8 +132,9 @@ def movement(lf: np.ndarray, y: np.ndarray, e: np.ndarray, clip: np.ndarray, abs
         # (and at most 2 codes: the slow swing a sensor shows at rest,
         # breathing and drift, seldom comes near it, a leg moving the
         # whole chunk long would otherwise set its own bar)
-        lf_floor = np.where(np.isnan(lf_floor), np.minimum(quietest_second(lf, fw) + 0.5, 2.0), lf_floor)
-    lf_thr = np.maximum(LF_X_FLOOR * lf_floor, LF_MIN_CODES)
+        lf_floor = np.where(np.isnan(lf_floor), np.minimum(quietest_second(lf, fw) + 0.5 * cfg.gain, 2.0 * cfg.gain),
+                            lf_floor)
+    lf_thr = np.maximum(LF_X_FLOOR * lf_floor, LF_MIN_CODES * cfg.gain)
     sig = sigma
     if np.isnan(sig).any():
         sig = np.where(np.isnan(sig), quietest_second(y, fw) + 0.3, sig)

@@ -20,6 +20,12 @@ class DetectorConfig:
     min_twitch_ms: float = 30.0
     max_twitch_ms: float = 1000.0
     legs: tuple[str, ...] | None = None  #: each channel's leg ("L"/"R"); None: from the pin table
+    #: codes per code of the first board (unity gain into a 3.3 V-referenced
+    #: ADC): how much larger the sensor board makes what a disc feels, in
+    #: codes.  Thresholds on what the body does (a leg's slow swing, mains
+    #: picked up) scale with it; those on noise are multiples of the noise
+    #: floor each channel learns.  The v2 board's: ``frontend.detector_gain()``.
+    gain: float = 1.0
 
     def threshold_factor(self) -> float:
         """Multiple of the noise floor the 40 ms mean |x| must pass."""
@@ -91,6 +97,6 @@ def rates(cfg: DetectorConfig) -> Rates:
     Dt = D * D2
     chunk_raw = int(round(cfg.chunk_s * fw)) * Dt
     return Rates(rate_hz=cfg.rate_hz, D=D, ff=ff, D2=D2, fw=fw, Dt=Dt, chunk_raw=chunk_raw,
-                 chunk_w=chunk_raw // Dt, pre=int(round(0.2 * fw)), post=int(round(0.3 * fw)),
-                 K=max(1, int(round(0.07 * fw))), burst=(int(0.1 * fw), int(0.25 * fw)),
+                 chunk_w=chunk_raw // Dt, pre=int(round(0.3 * fw)), post=int(round(0.3 * fw)),
+                 K=max(1, int(round(0.07 * fw))), burst=(int(0.2 * fw), int(0.25 * fw)),
                  a_floor=float(1.0 - np.exp(-cfg.chunk_s / 38.0)), a_beat=float(1.0 - np.exp(-cfg.chunk_s / 18.0)))
