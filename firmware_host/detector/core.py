@@ -191,8 +191,13 @@ class Detector:
         out.movements += mv
         windows = movement.not_rest_windows(self.move_state, rt, self.cfg)
         self.beat_state = heartbeat.evidence(e, clip, abs0, good, windows, hist.base, rt, self.beat_state)
-        self.beat_state = heartbeat.track(hist, self._last_len, clip, good, windows, self.region_state.sigma, rt,
-                                          self.beat_state)
+        # beats are tracked on every channel that was fine for any second of
+        # the chunk, leaving out its bad seconds (a fault must not stop the
+        # heartbeat's subtraction for the whole chunk around it)
+        usable = (part["status"] == 0).any(axis=0)
+        self.beat_state = heartbeat.track(hist, self._last_len, clip, usable, windows, self.region_state.sigma, rt,
+                                          self.beat_state,
+                                          lambda a, b: faults.span_mask(self.fault_state, a, b))
 
     def _analyse(self, a0: int, a1: int, out: Events, final: bool) -> None:
         """Residual, rest and noise floor of working samples a0..a1 of the

@@ -145,3 +145,14 @@ def update(status: np.ndarray, n_d: int, abs0: int, rt: Rates, state: FaultState
 def bad_during(state: FaultState, c: int, a_abs: int, b_abs: int) -> bool:
     """Is channel c excluded anywhere in working samples [a_abs, b_abs)?"""
     return any(s < b_abs and e > a_abs for s, e in state.spans[c])
+
+
+def span_mask(state: FaultState, a_abs: int, b_abs: int) -> np.ndarray:
+    """(channels, b_abs - a_abs): True where a channel is excluded."""
+    mask = np.zeros((len(state.spans), b_abs - a_abs), dtype=bool)
+    for c, spans in enumerate(state.spans):
+        for s, e in spans:
+            lo, hi = max(s, a_abs), min(e, b_abs)
+            if lo < hi:
+                mask[c, lo - a_abs:hi - a_abs] = True
+    return mask

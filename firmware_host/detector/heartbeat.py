@@ -194,17 +194,24 @@ def _pick(peaks: list, end_abs: int, s0: int, base: int, st: BeatState) -> tuple
     return new, searched
 
 
-def _search(e: np.ndarray, base: int, lo: int, hi: int, good: np.ndarray, rt: Rates, st: BeatState) -> list:
+def _search(e: np.ndarray, base: int, lo: int, hi: int, good: np.ndarray, excluded, rt: Rates,
+            st: BeatState) -> list:
     """Beats in envelope columns lo..hi (the peaks of the second-lowest
-    channel's envelope over its beat level), along the period; the beat
+    channel's envelope over its beat level, leaving out the seconds a
+    channel is ``excluded(a_abs, b_abs)`` for), along the period; the beat
     level follows the beats seen.  Returns the beats seen as peaks."""
     fw = rt.fw
     s0 = max(lo - int(0.33 * fw), 0)
     ratio = e[good, s0:hi] / st.g[good][:, None]
+    bad = excluded(base + s0, base + hi)[good]
+    if bad.any():
+        ratio = np.where(bad, np.inf, ratio)
     if len(ratio) >= 3:  # the second smallest: one twitching channel cannot make a beat
         b = second_smallest(ratio)
     else:
         b = ratio.min(axis=0)
+    if bad.any():
+        b = np.where(np.isinf(b), 0.0, b)
     pk, heights = filters.find_peaks(b, height=0.25, distance=int(0.12 * fw))
     peaks = [(base + int(p), float(h)) for p, h in zip((pk + s0).tolist(), heights.tolist())
              if p >= lo or (st.beats and base + p > st.beats[-1])]
@@ -216,9 +223,14 @@ def _search(e: np.ndarray, base: int, lo: int, hi: int, good: np.ndarray, rt: Ra
 
 
 def track(hist: History, n_new: int, clip: np.ndarray, good: np.ndarray, windows: list, sigma: np.ndarray,
-          rt: Rates, st: BeatState) -> BeatState:
+          rt: Rates, st: BeatState, excluded=None) -> BeatState:
     """Beats in the newest ``n_new`` samples of ``hist`` (and what was not
-    searched before), then their fit (:func:`fit`): the model in ``hist``."""
+    searched before), then their fit (:func:`fit`): the model in ``hist``.
+    ``good``: channels with any use in the chunk; ``excluded(a_abs, b_abs)``:
+    (channels, b_abs - a_abs), True where a channel is excluded (a fault)."""
+    if excluded is None:
+        def excluded(a_abs, b_abs):
+            return np.zeros((len(good), b_abs - a_abs), dtype=bool)
     e, base, fw = hist.e, hist.base, rt.fw
     if not good.any():
         return st
@@ -242,18 +254,20 @@ def track(hist: History, n_new: int, clip: np.ndarray, good: np.ndarray, windows
         return st
     end_abs = base + hi
     snap = (len(st.beats), st.n_placed, set(st.placed), st.beat_h)
-    _search(e, base, lo, hi, good, rt, st)
+    _search(e, base, lo, hi, good, excluded, rt, st)
     if (not st.beats or end_abs - st.beats[-1] > 6 * fw) and hi - lo > 6 * fw and \
             not (end_abs > base + lo and overlaps(windows, np.array([base + lo]), np.array([end_abs]))[0]):
         # no beat for 6 s at rest: the level was learned too high (a
         # movement at the start, a sensor moved, a channel back from a
         # fault); learn it again, and look for this stretch's beats again
-        g = np.where(good, np.minimum(st.g, beat_level(e[:, lo:hi], fw)), st.g)
+        # (not on a channel excluded meanwhile: a flat or humming sensor has no beat)
+        clean = good & ~excluded(base + lo, base + hi).any(axis=1)
+        g = np.where(clean, np.minimum(st.g, beat_level(e[:, lo:hi], fw)), st.g)
         if (g < st.g).any():
             st.g = g
             del st.beats[snap[0]:]
             st.n_placed, st.placed, st.beat_h = snap[1], snap[2], snap[3]
-            _search(e, base, lo, hi, good, rt, st)
+            _search(e, base, lo, hi, good, excluded, rt, st)
     fit(hist, good, windows, sigma, rt, st)
     if len(st.beats) > 400:
         st.beats = st.beats[-200:]
