@@ -92,6 +92,30 @@ def _peak(ac: np.ndarray, lo: int, hi: int, fw: float) -> tuple[float, float]:
     return conf, period
 
 
+def folded_level(e: np.ndarray, ok: np.ndarray, period: float) -> np.ndarray:
+    """Pulse-envelope level at beats, per channel, from the envelope folded
+    at the beat ``period`` (working samples): the peak over the beat's
+    phase of the median over beats, from the samples where ``ok``.  A
+    twitch or a knock spoils a few beats' samples, not the median; NaN for
+    a channel without enough samples."""
+    C, n = e.shape
+    nb = max(8, int(round(period / 2)))
+    phase = ((np.arange(n) % period) / period * nb).astype(int).clip(0, nb - 1)
+    out = np.full(C, np.nan)
+    for c in range(C):
+        sel = ok[c] if ok.ndim == 2 else ok
+        if sel.sum() < 4 * period:
+            continue
+        ph, v = phase[sel], e[c, sel]
+        order = np.lexsort((v, ph))
+        ph, v = ph[order], v[order]
+        starts = np.searchsorted(ph, np.arange(nb))
+        ends = np.searchsorted(ph, np.arange(nb), side="right")
+        med = [v[a + (b - a) // 2] for a, b in zip(starts, ends) if b > a]
+        out[c] = max(med) if med else np.nan
+    return out
+
+
 def evidence(e: np.ndarray, clip: np.ndarray, abs0: int, good: np.ndarray, windows: list, base: int,
              rt: Rates, st: BeatState) -> BeatState:
     """Is the heartbeat there, and at what period?  The pulse envelope of
@@ -222,6 +246,24 @@ def _search(e: np.ndarray, base: int, lo: int, hi: int, good: np.ndarray, exclud
     return new
 
 
+#: a beat level this many times what the envelope folded at the period shows
+#: was learned from something else (frequent twitches, a movement): it is reset
+LEVEL_X_FOLDED, LEVEL_RESET_X = 2.5, 1.2
+
+
+def _check_level(e: np.ndarray, a0: int, clip: np.ndarray, good: np.ndarray, windows: list, excluded,
+                 st: BeatState) -> None:
+    """Compare each channel's beat level with the envelope of this chunk
+    (``e``, from working index ``a0``) folded at the tracked period, at rest
+    and where the channel is fine; reset a level far above it."""
+    n = e.shape[1]
+    ok = (~not_rest_mask(windows, a0, a0 + n) & ~clip.any(axis=0))[None, :] & ~excluded(a0, a0 + n)
+    folded = folded_level(e, ok, st.period)
+    high = good & (folded > 0) & (st.g > LEVEL_X_FOLDED * folded)  # (NaN compares False)
+    if high.any():
+        st.g = np.where(high, LEVEL_RESET_X * folded, st.g)
+
+
 def track(hist: History, n_new: int, clip: np.ndarray, good: np.ndarray, windows: list, sigma: np.ndarray,
           rt: Rates, st: BeatState, excluded=None) -> BeatState:
     """Beats in the newest ``n_new`` samples of ``hist`` (and what was not
@@ -253,6 +295,7 @@ def track(hist: History, n_new: int, clip: np.ndarray, good: np.ndarray, windows
         st.searched = base + hi
         return st
     end_abs = base + hi
+    _check_level(e[:, -n_new:], base + e.shape[1] - n_new, clip, good, windows, excluded, st)
     snap = (len(st.beats), st.n_placed, set(st.placed), st.beat_h)
     _search(e, base, lo, hi, good, excluded, rt, st)
     if (not st.beats or end_abs - st.beats[-1] > 6 * fw) and hi - lo > 6 * fw and \

@@ -19,7 +19,8 @@ from .events import Movement
 from .params import DetectorConfig, Rates
 
 LF_X_FLOOR, LF_MIN_CODES = 6.0, 8.0  #: a slow swing passes this many slow floors, and this many codes (x gain)
-ENV_X_NOISE, ENV_X_BEAT = 15.0, 3.0  #: broadband: the envelope passes this many noise floors and beat levels
+ENV_X_NOISE, ENV_X_BEAT = 15.0, 3.0  #: broadband: the envelope passes this many noise floors and beat levels...
+ENV_MIN_CODES = 5.0  #: ... and this many codes (x gain: a board with gain lifts twitches far above its noise)
 STRONG_S = 0.5  #: s of slow swing or clipping that make a movement
 BROAD_S, BROAD_SHARE = 2.0, 0.6  #: or this long a run of broadband activity, filled this much
 GAP_S = 0.3  #: activity this close together is one run
@@ -138,7 +139,7 @@ def movement(lf: np.ndarray, y: np.ndarray, e: np.ndarray, clip: np.ndarray, abs
     sig = sigma
     if np.isnan(sig).any():
         sig = np.where(np.isnan(sig), quietest_second(y, fw) + 0.3, sig)
-    e_thr = np.maximum(ENV_X_NOISE * sig, ENV_X_BEAT * g)
+    e_thr = np.maximum(np.maximum(ENV_X_NOISE * sig, ENV_X_BEAT * g), ENV_MIN_CODES * cfg.gain)
     strong_c = ((np.abs(lf) > lf_thr[:, None]) | clip) & good[:, None]
     active_c = strong_c | ((e > e_thr[:, None]) & good[:, None])
     active = active_c.any(axis=0)
