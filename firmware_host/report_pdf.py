@@ -154,6 +154,17 @@ def _waves(pdf: _Pdf, data: dict) -> None:
              "3-35 Hz as the detector sees it; the grey line is the onset.", size=7)
 
 
+def _lowest(d: dict) -> str:
+    low = d["heart"]["lowest_10min_bpm"]
+    if low is None:
+        return ", no 10-minute stretch with a clear heartbeat for a resting rate"
+    return f", lowest 10-minute median {_num(low, 0)} bpm"
+
+
+def _n(k: int, word: str) -> str:
+    return f"{k} {word}{'' if k == 1 else 's'}"
+
+
 def render_pdf(data: dict) -> bytes:
     """The report as PDF bytes (A4)."""
     pdf = _Pdf(data)
@@ -187,13 +198,13 @@ def render_pdf(data: dict) -> bytes:
     if cr["count"]:
         legs = ", ".join(f"{lg} {k}" for lg, k in cr["by_leg"].items() if k)
         sev = f"; how bad, on average {_num(cr['severity_mean'])}/10" if cr["severity_mean"] is not None else ""
-        pdf.para(f"{cr['count']} cramps logged on {cr['nights_with']} of the {d['nights']} nights ({legs}){sev}.")
+        pdf.para(f"{_n(cr['count'], 'cramp')} logged on {cr['nights_with']} of the {d['nights']} nights "
+                 f"({legs}){sev}.")
     else:
         pdf.para("No cramps logged in this period.")
     pdf.para(f"Periodic limb movements: PLM index {_num(d['plm']['index'])} per rest hour "
              f"({d['plm']['count']} PLMs). Heart rate: "
-             + (f"median {_num(d['heart']['median_bpm'], 0)} bpm, lowest 10-minute median "
-                f"{_num(d['heart']['lowest_10min_bpm'], 0)} bpm ({d['heart']['nights']} nights)."
+             + (f"median {_num(d['heart']['median_bpm'], 0)} bpm{_lowest(d)} ({d['heart']['nights']} nights)."
                 if d["heart"]["median_bpm"] is not None else "not measured (the sensors did not show it clearly)."))
 
     pdf.h2("Twitches per rest hour at each site, by week")
@@ -230,9 +241,9 @@ def render_pdf(data: dict) -> bytes:
              "per hour of rest in bed, not a sleep laboratory's PLMS index.", size=7.5)
     pdf.h2("Heart rate")
     if d["heart"]["median_bpm"] is not None:
-        pdf.para(f"Median of the nightly medians {_num(d['heart']['median_bpm'], 0)} bpm; lowest 10-minute median "
-                 f"{_num(d['heart']['lowest_10min_bpm'], 0)} bpm; on {d['heart']['nights']} of {d['nights']} nights "
-                 "(only where the sensors showed the heartbeat clearly).", size=7.5)
+        pdf.para(f"Median of the nightly medians {_num(d['heart']['median_bpm'], 0)} bpm{_lowest(d)}; on "
+                 f"{d['heart']['nights']} of {d['nights']} nights (only where the sensors showed the heartbeat "
+                 "clearly).", size=7.5)
     else:
         pdf.para("Not measured: the sensors did not show the heartbeat clearly on any night.", size=7.5)
     pdf.h2("Diary: twitches per rest hour on nights with and without")

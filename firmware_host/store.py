@@ -404,8 +404,8 @@ class Store:
     # -- MQTT ---------------------------------------------------------------------
     def unpublished_nights(self, from_id: int = 0) -> list[dict]:
         """Ended nights (id >= ``from_id``) whose summary no broker has acknowledged, oldest first."""
-        rows = self.db.execute("SELECT * FROM nights WHERE id >= ? AND status != 'recording' AND id NOT IN "
-                               "(SELECT night_id FROM published) ORDER BY id", (from_id,))
+        rows = self.db.execute(f"SELECT *, {self._CRAMPS} FROM nights WHERE id >= ? AND status != 'recording' "
+                               "AND id NOT IN (SELECT night_id FROM published) ORDER BY id", (from_id,))
         return [self._night(r) for r in rows]
 
     def mark_published(self, night_id: int, topic: str, published_utc: str) -> None:

@@ -20,7 +20,7 @@ if why and os.environ.get("CI"):
     raise RuntimeError(f"browser tests cannot run on CI: {why}")
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(bool(why), reason=why or "")]
 
-PAGES = ["/", "/tonight", "/trends", "/diary", "/hardware", "/settings"]
+PAGES = ["/", "/tonight", "/trends", "/diary", "/hardware", "/settings", "/report"]
 
 
 @pytest.fixture(scope="module")
