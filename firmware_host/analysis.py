@@ -129,9 +129,11 @@ def night_date(start: dt.datetime) -> str:
 def night_summary(report: dict) -> dict:
     """What a stored night keeps beside its events: counts (total, per
     channel, per hour), sensor faults, the sensitivity used, the unit of
-    ``peak``, whether the recording was cut, and twitches per rest hour."""
+    ``peak``, whether the recording was cut, twitches per rest hour, the
+    lowest 10-minute heart rate and, after ``replay --check``, the check
+    (the doctor's report says how sure the count is from it)."""
     return {k: report[k] for k in ("counts", "faults", "sensitivity", "peak_unit", "truncated",
-                                   "twitches_per_rest_hour", "heart_rate_lowest_10min_bpm") if k in report}
+                                   "twitches_per_rest_hour", "heart_rate_lowest_10min_bpm", "check") if k in report}
 
 
 def summary_from_detector(det, twitches: list[dict], faults: list[dict], duration_s: float, heart=None) -> dict:
