@@ -225,12 +225,20 @@ class Store:
                 for stmt in sql.split(";"):
                     if stmt.strip():
                         db.execute(stmt)
+                if n == 4:  # the nights already stored get their PLM index from their movements
+                    self._backfill_plm()
                 db.execute("INSERT INTO schema_version (version) VALUES (?)", (n,))
                 db.execute("COMMIT")
             except Exception:
                 db.execute("ROLLBACK")
                 raise
         return len(MIGRATIONS)
+
+    def _backfill_plm(self) -> None:
+        from . import pins, plm  # noqa: PLC0415
+        for r in self.db.execute("SELECT id, channels, rest_s FROM nights").fetchall():
+            idx = plm.plm_index(self.movements(r["id"]), pins.legs(r["channels"]), r["rest_s"])
+            self.db.execute("UPDATE nights SET plm_index = ? WHERE id = ?", (idx, r["id"]))
 
     def schema_version(self) -> int:
         try:

@@ -261,7 +261,8 @@ def test_heart_rate_is_shown_only_where_the_detector_was_sure(site):
     got = c.get(f"/api/nights/{nid}").get_json()
     assert got["heart_rate_bpm"] is None and got["heart_rate_lowest_10min_bpm"] is None
     html = c.get(f"/nights/{nid}").get_data(as_text=True)
-    assert "heart rate" not in html.split('class="more"')[1].split("<small>")[0]
+    summary = html.split('<details class="more"><summary>')[1].split("</summary>")[0]
+    assert "PLM index" in summary and "heart" not in summary
     assert c.get("/api/trends").get_json()["resting_heart_rate_bpm"][-1] is None
 
 
@@ -377,3 +378,26 @@ def test_plm_and_cramps_on_nights_night_detail_and_trends(site):
     rows = list(csv.reader(io.StringIO(c.get("/export.csv").get_data(as_text=True))))
     assert rows[0][-3:] == ["plm_index_per_rest_hour", "cramps", "heart_rate_bpm"]
     assert sum(int(r[-2]) for r in rows[1:]) == 3
+
+
+def test_a_database_from_before_issue_13_is_upgraded_with_its_nights_plm_index(tmp_path):
+    """A version-3 file (before this issue) keeps its nights, gains cramps (none yet)
+    and each night's PLM index from the movements it already held."""
+    import sqlite3
+
+    from firmware_host.store import MIGRATIONS
+    db = sqlite3.connect(tmp_path / "twitchmon.db")
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for n, sql in enumerate(MIGRATIONS[:3], start=1):
+        db.executescript(sql)
+        db.execute("INSERT INTO schema_version VALUES (?)", (n,))
+    db.execute("INSERT INTO nights (id, date, start_utc, source, rate_hz, channels, rest_s, movements) "
+               "VALUES (1, '2026-10-01', '2026-10-01T22:00:00+00:00', 'sim', 1000, 4, 1800, 4)")
+    db.executemany("INSERT INTO events (night_id, kind, t, end_t, channels) VALUES (1, 'movement', ?, ?, '[2]')",
+                   [(100.0 + 30 * i, 101.0 + 30 * i) for i in range(4)])
+    db.commit()
+    db.close()
+    st = open_store(tmp_path)
+    n = st.night(1)
+    st.close()
+    assert n["plm_index"] == 8.0 and n["cramps"] == 0  # 4 PLMs in half an hour of rest

@@ -126,7 +126,8 @@ def tonight_json() -> dict:
         night = {"id": rec["id"], "date": rec["date"], "start": rec["start_utc"], "total": rec["total"],
                  "per_channel": rec["per_channel"], "channel_names": rec["channel_names"],
                  "duration_s": rec["duration_s"], "rest_s": rec["rest_s"], "movements": rec["movements"],
-                 "raw_stopped": raw_stopped, "counted_s": store.get_setting(f"night.{rec['id']}.counted_s")}
+                 "raw_stopped": raw_stopped, "counted_s": store.get_setting(f"night.{rec['id']}.counted_s"),
+                 "cramps": rec["cramps"]}
     return {"recording": night is not None, "night": night, "window": window, "signal": flowing,
             "sensors": sensors, "demo": bool(current_app.config.get("DEMO"))}
 
