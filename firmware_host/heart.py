@@ -36,7 +36,7 @@ class HeartTrack:
         t = float(getattr(det, "analysed_s", 0.0))
         for p in periods[self.seen:]:
             if p > 0:
-                self.points.append((t, 60.0 * fw / p))
+                self.points.append((t, float(60.0 * fw / p)))
         self.seen = len(periods)
 
     def lowest_10min_bpm(self) -> float | None:

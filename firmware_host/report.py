@@ -57,6 +57,8 @@ def _flag_history(all_nights: list[dict], a: str, b: str) -> list[dict]:
     nights = sorted(all_nights, key=lambda n: (n["date"], n["id"]))
     fired, up = [], set()
     for k, n in enumerate(nights):
+        if n["date"] > b:
+            break
         dates, names, rates = site_rates(nights[:k + 1])
         now = {f["channel"]: f for f in spread_flags(dates, names, rates)}
         if a <= n["date"] <= b:
@@ -133,9 +135,9 @@ def gather(store, date_from: dt.date, date_to: dt.date, *, data_dir=None, wavefo
     diary = store.diary()
     factors = [f for f in comparison(nights, diary) if f["with"]["nights"]]
 
+    from web.nights import fault_spans  # noqa: PLC0415
     faults = []
     for n in nights:
-        from web.nights import fault_spans  # noqa: PLC0415
         spans = fault_spans(store.health(n["id"]), n["duration_s"] or 0.0)
         faults.append(sum(e - s for s, e in spans))
     checks = [n["summary"].get("check") for n in nights if isinstance(n["summary"].get("check"), dict)]

@@ -401,3 +401,22 @@ def test_a_database_from_before_issue_13_is_upgraded_with_its_nights_plm_index(t
     n = st.night(1)
     st.close()
     assert n["plm_index"] == 8.0 and n["cramps"] == 0  # 4 PLMs in half an hour of rest
+
+
+def test_the_real_detector_gives_heart_track_its_confident_beats():
+    """HeartTrack reads the detector's confident beat periods (a rewrite that renames
+    them fails here, not silently): on an 11-minute simulated night its lowest
+    10-minute median is near the detector's own median heart rate."""
+    from firmware_host.detector import Detector, DetectorConfig
+    from firmware_host.simulator import Night
+    night = Night(11.0, seed=1000)
+    det = Detector(DetectorConfig(rate_hz=night.rate_hz, channels=night.channels))
+    track = heart.HeartTrack()
+    for block in night.blocks(50_000):
+        det.process(block)
+        track.update(det)
+    det.finish()
+    track.update(det)
+    assert det.heart_rate_bpm is not None and len(track.points) >= heart.MIN_BEATS_STEPS
+    assert all(0 <= t <= 11 * 60 + 60 for t, _ in track.points)
+    assert track.lowest_10min_bpm() == pytest.approx(det.heart_rate_bpm, abs=5.0)
