@@ -420,3 +420,25 @@ def test_the_real_detector_gives_heart_track_its_confident_beats():
     assert det.heart_rate_bpm is not None and len(track.points) >= heart.MIN_BEATS_STEPS
     assert all(0 <= t <= 11 * 60 + 60 for t, _ in track.points)
     assert track.lowest_10min_bpm() == pytest.approx(det.heart_rate_bpm, abs=5.0)
+
+
+def test_the_report_lists_the_dates_the_new_site_flag_fired(tmp_path):
+    """Right thigh quiet for 8 nights (0 per rest hour), then 6 per rest hour from the
+    9th.  The Trends rule compares the last 7 nights with the 5+ before them: the 12th
+    night (2026-10-12) is the first with 5 nights before its last 7 (all quiet) and
+    4 of those 7 at 6 per rest hour (mean 3.4 >= 2), so the flag fires there."""
+    from firmware_host.report import gather
+    from firmware_host.report_pdf import render_pdf
+    st = open_store(tmp_path)
+    day0 = dt.date(2026, 10, 1)
+    for k in range(14):
+        date = (day0 + dt.timedelta(days=k)).isoformat()
+        nid = st.add_night(date=date, start_utc=f"{date}T22:00:00+00:00", source="sim", rate_hz=1000.0,
+                           channels=4, channel_names=pins.site_names(4), status="complete")
+        st.update_night(nid, rest_s=3600.0, duration_s=4000.0, per_channel=[5, 5, 5, 6 if k >= 8 else 0],
+                        total=15 + (6 if k >= 8 else 0))
+    data = gather(st, day0, day0 + dt.timedelta(days=13), waveforms=False)
+    st.close()
+    assert [(f["date"], f["site"]) for f in data["new_site_flags"]] == [("2026-10-12", "Right thigh")]
+    text = " ".join(_pdftext(render_pdf(data), tmp_path).split())
+    assert "New site flagged on 2026-10-12: Right thigh" in text
