@@ -223,13 +223,20 @@ def render_pdf(data: dict) -> bytes:
     timed = [c for c in cr["list"] if c["before"] is not None]
     if cr["list"]:
         rows = [["Night of", "Time", "Leg", "How bad", "Logged by", "30 min before", "Whole night"]]
-        for c in cr["list"][:14]:
+        grouped: list[list] = []  # the diary's "3 cramps" is one line, not three
+        for c in cr["list"]:
             b = c["before"]
-            rows.append([c["date"], c["time"] or "-", c["leg"] or "not said",
-                         "-" if c["severity"] is None else f"{c['severity']}/10", c["source"],
-                         _num(b["rate_before"]) if b else "-", _num(b["rate_night"]) if b else "-"])
+            row = [c["date"], c["time"] or "-", c["leg"] or "not said",
+                   "-" if c["severity"] is None else f"{c['severity']}/10", c["source"],
+                   _num(b["rate_before"]) if b else "-", _num(b["rate_night"]) if b else "-"]
+            if grouped and c["time"] is None and grouped[-1][0] == row:
+                grouped[-1][1] += 1
+            else:
+                grouped.append([row, 1])
+        for row, k in grouped[:14]:
+            rows.append(row[:4] + [row[4] if k == 1 else f"{row[4]} ({k})"] + row[5:])
         pdf.grid(rows, (22, 14, 18, 16, 20, 26, 24), size=7.5)
-        more = f" ({len(cr['list']) - 14} more not listed)" if len(cr["list"]) > 14 else ""
+        more = f" ({len(grouped) - 14} more lines not listed)" if len(grouped) > 14 else ""
         pdf.para(f"Twitches per rest hour on the cramping leg's sites, in the 30 minutes before each timed cramp "
                  f"({len(timed)}) and over the whole night; a leg not said is every site{more}.", size=7)
     else:
