@@ -56,7 +56,8 @@ def counts(twitches: list[dict], channels: int, duration_s: float) -> dict:
 
 def build_report(source: str, rate_hz: float, channels: int, n_samples: int, events: Events,
                  det: Detector, *, channel_names: list[str] | None = None,
-                 start_unix: float | None = None, truncated: bool = False) -> dict:
+                 start_unix: float | None = None, truncated: bool = False, heart=None) -> dict:
+    """``heart``: the :class:`~.heart.HeartTrack` that watched ``det`` (for the lowest 10-minute rate)."""
     twitches = [tw.as_dict() for tw in sorted(events.twitches, key=lambda t: t.t)]
     movements = [m.as_dict() for m in sorted(events.movements, key=lambda m: m.t)]
     duration = n_samples / rate_hz
@@ -72,6 +73,7 @@ def build_report(source: str, rate_hz: float, channels: int, n_samples: int, eve
         "channel_names": channel_names or pins.site_names(channels),
         "faults": events.faults,
         "heart_rate_bpm": det.heart_rate_bpm,
+        "heart_rate_lowest_10min_bpm": heart.lowest_10min_bpm() if heart is not None else None,
         "mains_hz": det.mains_hz,
         "sensitivity": det.cfg.sensitivity,
         "peak_unit": PEAK_UNIT,
@@ -90,7 +92,9 @@ def analyse(path: str | os.PathLike, *, rate_hz: float | None = None, sensitivit
     adds the injection-recovery check (firmware_host.injection: one more pass)."""
     # here, not at the top: the page imports this module and has no use for scipy
     from .detector import Detector, DetectorConfig, Events  # noqa: PLC0415
+    from .heart import HeartTrack  # noqa: PLC0415
 
+    heart = HeartTrack()
     with open_trace(path, rate_hz) as reader:
         info = reader.info
         det = Detector(DetectorConfig(rate_hz=info.rate_hz, channels=info.channels, sensitivity=sensitivity))
@@ -99,12 +103,14 @@ def analyse(path: str | os.PathLike, *, rate_hz: float | None = None, sensitivit
         for block in reader.code_blocks(block_samples or det.batch_chunks * det.chunk_raw):
             n += len(block)
             events.extend(det.process(block))
+            heart.update(det)
             if progress is not None:
                 progress(len(block))
         events.extend(det.finish())
+        heart.update(det)
         report = build_report(os.path.basename(str(path)), info.rate_hz, info.channels, n, events, det,
                               channel_names=info.channel_names or None, start_unix=info.start_unix,
-                              truncated=info.truncated)
+                              truncated=info.truncated, heart=heart)
     if check:
         from .injection import check as injection_check  # noqa: PLC0415 - only --check needs it
 
@@ -123,16 +129,19 @@ def night_date(start: dt.datetime) -> str:
 def night_summary(report: dict) -> dict:
     """What a stored night keeps beside its events: counts (total, per
     channel, per hour), sensor faults, the sensitivity used, the unit of
-    ``peak``, whether the recording was cut, and twitches per rest hour."""
+    ``peak``, whether the recording was cut, twitches per rest hour, the
+    lowest 10-minute heart rate and, after ``replay --check``, the check
+    (the doctor's report says how sure the count is from it)."""
     return {k: report[k] for k in ("counts", "faults", "sensitivity", "peak_unit", "truncated",
-                                   "twitches_per_rest_hour") if k in report}
+                                   "twitches_per_rest_hour", "heart_rate_lowest_10min_bpm", "check") if k in report}
 
 
-def summary_from_detector(det, twitches: list[dict], faults: list[dict], duration_s: float) -> dict:
+def summary_from_detector(det, twitches: list[dict], faults: list[dict], duration_s: float, heart=None) -> dict:
     """The same summary for a night recorded live (``twitchmon run``)."""
     return {"counts": counts(twitches, det.cfg.channels, duration_s), "faults": faults,
             "sensitivity": det.cfg.sensitivity, "peak_unit": PEAK_UNIT, "truncated": False,
-            "twitches_per_rest_hour": _rounded(per_rest_hour(len(twitches), det.rest_s))}
+            "twitches_per_rest_hour": _rounded(per_rest_hour(len(twitches), det.rest_s)),
+            "heart_rate_lowest_10min_bpm": heart.lowest_10min_bpm() if heart is not None else None}
 
 
 def summary_from_store(store, night_id: int, duration_s: float) -> dict:

@@ -119,6 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     bd.add_argument("--wait", type=_positive(float), default=2.0, help="seconds to listen after subscribing")
     bd.add_argument("--json", action="store_true", help="one JSON object per bed")
 
+    rt = sub.add_parser("report", help="the doctor's report for the nights of a period, as an A4 PDF")
+    rt.add_argument("--from", dest="date_from", required=True, metavar="YYYY-MM-DD",
+                    help="first evening of the period (inclusive)")
+    rt.add_argument("--to", dest="date_to", required=True, metavar="YYYY-MM-DD",
+                    help="last evening of the period (inclusive)")
+    rt.add_argument("--out", required=True, metavar="FILE.pdf", help="the PDF to write")
+    rt.add_argument("--data-dir")
+
     dr = sub.add_parser("doctor", help="check SPI, GPIO pins, clock, free space and the page: one line each")
     dr.add_argument("--data-dir")
     dr.add_argument("--config")
@@ -408,6 +416,38 @@ def cmd_beds(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .paths import data_dir  # noqa: PLC0415
+    from .report import ReportError, gather, parse_period  # noqa: PLC0415
+    from .store import DB_NAME, open_store  # noqa: PLC0415
+
+    try:
+        a, b = parse_period(args.date_from, args.date_to)
+    except ReportError as exc:
+        raise UsageError(f"twitchmon report: {exc}") from None
+    d = data_dir(args.data_dir)
+    if not (Path(d) / DB_NAME).is_file():  # never a new, empty database just to say there is nothing
+        raise UsageError(f"twitchmon report: no nights in {d} (no {DB_NAME} there; see --data-dir)")
+    store = open_store(d)
+    try:
+        data = gather(store, a, b, data_dir=str(d))
+    except ReportError as exc:
+        raise UsageError(f"twitchmon report: {exc}") from None
+    finally:
+        store.close()
+    from .report_pdf import render_pdf  # noqa: PLC0415
+    pdf = render_pdf(data)
+    tmp = Path(f"{args.out}.part")
+    try:  # whole or not at all: a half-written report is worse than none
+        tmp.write_bytes(pdf)
+        os.replace(tmp, args.out)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+    print(f"{args.out}: {data['nights']} nights from {data['from']} to {data['to']}, {len(pdf) // 1024} KB")
+    return 0
+
+
 def cmd_doctor(args) -> int:
     from .doctor import run  # noqa: PLC0415
 
@@ -415,7 +455,8 @@ def cmd_doctor(args) -> int:
 
 
 COMMANDS = {"replay": cmd_replay, "simulate": cmd_simulate, "serve": cmd_serve, "demo": cmd_demo,
-            "run": cmd_run, "record": cmd_record, "passwd": cmd_passwd, "beds": cmd_beds, "doctor": cmd_doctor}
+            "run": cmd_run, "record": cmd_record, "passwd": cmd_passwd, "beds": cmd_beds, "doctor": cmd_doctor,
+            "report": cmd_report}
 
 
 def _sigterm_to_exit(*_):

@@ -198,6 +198,8 @@ class NightRecorder:
             sensitivity = effective_config(None, store).sensitivity
         from .detector import Detector, DetectorConfig  # noqa: PLC0415 - the page imports this module, not scipy
         self.det = Detector(DetectorConfig(rate_hz=rate_hz, channels=channels, sensitivity=sensitivity))
+        from .heart import HeartTrack  # noqa: PLC0415
+        self.heart = HeartTrack()  # the lowest 10-minute heart rate, for the doctor's report
         self.samples = 0
         self.writer: EdfWriter | None = None
         self._rec: dict | None = None  # the open file's recordings row: {"id": ...} once stored
@@ -355,6 +357,7 @@ class NightRecorder:
                     self.stop_raw(why)
         self.samples += len(codes)
         self._store(self.det.process(codes))
+        self.heart.update(self.det)
         if time.monotonic() - self.last_db >= DB_S:  # recover() rebuilds it after a crash
             dur = self.samples / self.rate_hz
             self._db(lambda: self.store.update_night(self.night_id, duration_s=dur), key="duration")
@@ -404,9 +407,18 @@ class NightRecorder:
         return True
 
     def mark(self) -> None:
-        """The button was pressed: mark this moment of the night."""
+        """The button was pressed: a cramp now (setting ``button_press``,
+        the default) or a plain mark of this moment of the night."""
         t = self.samples / self.rate_hz
-        self._db(lambda: self.store.add_events(self.night_id, marks=[{"t": t}]), events=1)
+        at = (self.start + dt.timedelta(seconds=t)).isoformat(timespec="seconds")
+
+        def write():
+            if self.store.get_setting("button_press", "cramp") == "mark":
+                self.store.add_events(self.night_id, marks=[{"t": t}])
+            else:
+                self.store.add_cramp(date=night_date(self.start), source="button", night_id=self.night_id,
+                                     t=round(t, 3), at_utc=at)
+        self._db(write, events=1)
 
     def _store(self, ev) -> None:
         if not (ev.twitches or ev.movements or ev.faults):
@@ -432,6 +444,7 @@ class NightRecorder:
 
     def close(self, wait_s: float = CLOSE_WAIT_S) -> None:
         self._store(self.det.finish())
+        self.heart.update(self.det)
         try:
             self._close_file()
         except OSError as exc:
@@ -443,7 +456,8 @@ class NightRecorder:
         def finish():  # run when the store takes it: every event is in by then
             from .analysis import summary_from_detector  # noqa: PLC0415
             faults = [dict(h) for h in self.store.health(self.night_id)]
-            summary = summary_from_detector(self.det, self.store.twitches(self.night_id), faults, dur)
+            summary = summary_from_detector(self.det, self.store.twitches(self.night_id), faults, dur,
+                                            self.heart)
             self.store.update_night(self.night_id, status="complete", duration_s=dur, rest_s=rest,
                                     end_utc=end.isoformat(timespec="seconds"), heart_rate_bpm=self.det.heart_rate_bpm,
                                     mains_hz=self.det.mains_hz, summary=summary)
@@ -624,7 +638,7 @@ def run_daemon(args) -> int:
     pub = Publisher(settings_for(cfg, store), store.path, channels=channels,
                     on_recording=lambda on: flags.update(night=on)).start()
     gaps = GapFiller()
-    # button: a press marks the moment, a 2-s hold starts or stops recording
+    # button: a press logs a cramp (or marks the moment), a 2-s hold starts or stops recording
     panel = _status_panel(on_mark=lambda: flags.update(mark=True),
                           on_toggle=lambda: flags.update(night=not flags["night"])) if spec == "adc" else None
     wd = watchdog_interval_s()

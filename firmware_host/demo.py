@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import pins
 from .analysis import build_report, save_report
+from .heart import HeartTrack
 from .detector import Detector, DetectorConfig, Events
 from .simulator import Night
 from .store import open_store
@@ -32,6 +33,7 @@ def fill_nights(data_dir: str, nights: int, minutes: float, *, today: dt.date | 
         start = dt.datetime.combine(day, dt.time(23, 0)).astimezone()
         night = Night(minutes, seed=1000 + i, profile="hard" if i % 3 == 2 else "normal")
         det = Detector(DetectorConfig(rate_hz=night.rate_hz, channels=night.channels))
+        heart = HeartTrack()
         ev = Events()
         # the raw night as the daemon keeps it, so the page has waveforms and downloads
         rel = Path("recordings") / day.isoformat() / f"demo-{i + 1}-230000.edf"
@@ -45,14 +47,16 @@ def fill_nights(data_dir: str, nights: int, minutes: float, *, today: dt.date | 
                 return ids
             writer.write(block)
             ev.extend(det.process(block))
+            heart.update(det)
         ev.extend(det.finish())
+        heart.update(det)
         for tw in ev.twitches:
             writer.annotate(tw.t, 0, f"twitch {names[tw.channel]}")
         for m in ev.movements:
             writer.annotate(m.t, m.end - m.t, "movement")
         writer.close()
         report = build_report(f"simulated night {i + 1}", night.rate_hz, night.channels, night.n_samples,
-                              ev, det, start_unix=start.timestamp())
+                              ev, det, start_unix=start.timestamp(), heart=heart)
         nid = save_report(store, report, source="simulator")
         store.finish_recording(store.add_recording(nid, str(rel), 0.0), writer.samples_written)
         ids.append(nid)

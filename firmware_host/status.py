@@ -1,9 +1,10 @@
 """The status LED and the push button, through gpiozero.
 
 LED patterns: recording = a short blink every 3 s (dim at night), sensor
-fault = fast blinking, idle = off.  Button: a press marks a moment in the
-night (``on_mark``); a press held for 2 s starts or stops recording
-(``on_toggle``).  Pins come from :mod:`firmware_host.pins`.  Tests run this
+fault = fast blinking, idle = off.  Button: a short press (``on_mark``)
+logs a cramp, or marks the moment, as the setting ``button_press`` says
+(the daemon's ``NightRecorder.mark``); a press held for 2 s starts or stops
+recording (``on_toggle``).  Pins come from :mod:`firmware_host.pins`.  Tests run this
 on gpiozero's MockFactory; on a Pi gpiozero picks the real pin factory.
 """
 from __future__ import annotations

@@ -92,6 +92,23 @@ MIGRATIONS: list[str] = [
         published_utc TEXT NOT NULL
     );
     """,
+    # 4: for the doctor (issue 13): cramps however logged, and each night's PLM index
+    """
+    CREATE TABLE cramps (
+        id INTEGER PRIMARY KEY,
+        date TEXT NOT NULL,             -- the evening of the night it belongs to, YYYY-MM-DD
+        night_id INTEGER REFERENCES nights(id) ON DELETE SET NULL,
+        t REAL,                         -- s from the night's first sample, NULL when not timed (diary)
+        at_utc TEXT,                    -- when it was logged, ISO-8601 UTC, NULL for the diary's
+        leg TEXT CHECK (leg IS NULL OR leg IN ('left', 'right', 'both')),
+        severity INTEGER CHECK (severity IS NULL OR severity BETWEEN 0 AND 10),
+        source TEXT NOT NULL CHECK (source IN ('button', 'page', 'diary'))
+    );
+    CREATE INDEX cramps_date ON cramps(date);
+    CREATE INDEX cramps_night ON cramps(night_id);
+    -- PLMs per rest hour (firmware_host/plm.py), no comment after it: SQLite copies it into the schema
+    ALTER TABLE nights ADD COLUMN plm_index REAL
+    """,
 ]
 
 
@@ -208,12 +225,20 @@ class Store:
                 for stmt in sql.split(";"):
                     if stmt.strip():
                         db.execute(stmt)
+                if n == 4:  # the nights already stored get their PLM index from their movements
+                    self._backfill_plm()
                 db.execute("INSERT INTO schema_version (version) VALUES (?)", (n,))
                 db.execute("COMMIT")
             except Exception:
                 db.execute("ROLLBACK")
                 raise
         return len(MIGRATIONS)
+
+    def _backfill_plm(self) -> None:
+        from . import pins, plm  # noqa: PLC0415
+        for r in self.db.execute("SELECT id, channels, rest_s FROM nights").fetchall():
+            idx = plm.plm_index(self.movements(r["id"]), pins.legs(r["channels"]), r["rest_s"])
+            self.db.execute("UPDATE nights SET plm_index = ? WHERE id = ?", (idx, r["id"]))
 
     def schema_version(self) -> int:
         try:
@@ -238,7 +263,7 @@ class Store:
 
     def update_night(self, night_id: int, **fields) -> None:
         allowed = {"end_utc", "duration_s", "rest_s", "total", "per_channel", "movements",
-                   "heart_rate_bpm", "mains_hz", "status", "summary", "date", "start_utc", "clock_ok"}
+                   "heart_rate_bpm", "mains_hz", "status", "summary", "date", "start_utc", "clock_ok", "plm_index"}
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"unknown night fields {sorted(bad)}")
@@ -279,12 +304,17 @@ class Store:
                                (night_id,))
         return [dict(r) for r in rows]
 
+    #: a night's cramps: those logged in it, and the diary's for its date (diary cramps have no night)
+    _CRAMPS = ("(SELECT count(*) FROM cramps c WHERE c.night_id = nights.id "
+               "OR (c.night_id IS NULL AND c.date = nights.date)) AS cramps")
+
     def nights(self, limit: int = 1000) -> list[dict]:
-        rows = self.db.execute("SELECT * FROM nights ORDER BY start_utc DESC, id DESC LIMIT ?", (limit,))
+        rows = self.db.execute(f"SELECT *, {self._CRAMPS} FROM nights ORDER BY start_utc DESC, id DESC LIMIT ?",
+                               (limit,))
         return [self._night(r) for r in rows]
 
     def night(self, night_id: int) -> dict | None:
-        r = self.db.execute("SELECT * FROM nights WHERE id = ?", (night_id,)).fetchone()
+        r = self.db.execute(f"SELECT *, {self._CRAMPS} FROM nights WHERE id = ?", (night_id,)).fetchone()
         return self._night(r) if r else None
 
     @staticmethod
@@ -315,8 +345,46 @@ class Store:
                 per[ch] = k
         mv = self.db.execute("SELECT count(*) FROM events WHERE night_id = ? AND kind = 'movement'",
                              (night_id,)).fetchone()[0]
-        self.update_night(night_id, total=sum(per), per_channel=per, movements=mv)
-        return {"total": sum(per), "per_channel": per, "movements": mv}
+        from . import pins, plm  # noqa: PLC0415
+        plm_index = plm.plm_index(self.movements(night_id), pins.legs(n["channels"]), n.get("rest_s"))
+        self.update_night(night_id, total=sum(per), per_channel=per, movements=mv, plm_index=plm_index)
+        return {"total": sum(per), "per_channel": per, "movements": mv, "plm_index": plm_index}
+
+    # -- cramps -------------------------------------------------------------------
+    def add_cramp(self, *, date: str, source: str, night_id: int | None = None, t: float | None = None,
+                  at_utc: str | None = None, leg: str | None = None, severity: int | None = None) -> int:
+        """One cramp (``source``: button, page or diary); ``t`` s from the night's start."""
+        cur = self.db.execute("INSERT INTO cramps (date, night_id, t, at_utc, leg, severity, source) "
+                              "VALUES (?,?,?,?,?,?,?)", (date, night_id, t, at_utc, leg, severity, source))
+        return int(cur.lastrowid)
+
+    def set_diary_cramps(self, date: str, count: int, leg: str | None, severity: int | None) -> None:
+        """The morning diary's cramps for a date (replacing what it said before)."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM cramps WHERE date = ? AND source = 'diary'", (date,))
+            db.executemany("INSERT INTO cramps (date, leg, severity, source) VALUES (?,?,?,'diary')",
+                           [(date, leg, severity)] * count)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def cramps(self, *, night_id: int | None = None, date_from: str = "0000", date_to: str = "9999") -> list[dict]:
+        """Cramps of a night (with its date's diary ones), or of evenings in
+        [date_from, date_to]: id, date, night_id, t, at_utc, leg, severity, source."""
+        if night_id is not None:
+            rows = self.db.execute(
+                "SELECT c.* FROM cramps c JOIN nights n ON n.id = ? WHERE c.night_id = n.id "
+                "OR (c.night_id IS NULL AND c.date = n.date) ORDER BY c.t IS NULL, c.t, c.id", (night_id,))
+        else:
+            # a timed cramp belongs to its night's date (which a clock set late can move)
+            rows = self.db.execute("SELECT c.id, coalesce(n.date, c.date) AS date, c.night_id, c.t, c.at_utc, "
+                                   "c.leg, c.severity, c.source FROM cramps c LEFT JOIN nights n ON "
+                                   "n.id = c.night_id WHERE coalesce(n.date, c.date) BETWEEN ? AND ? "
+                                   "ORDER BY 2, c.t, c.id", (date_from, date_to))
+        return [dict(r) for r in rows]
 
     # -- recordings ------------------------------------------------------------
     def add_recording(self, night_id: int, path: str, start_t: float) -> int:
@@ -344,8 +412,8 @@ class Store:
     # -- MQTT ---------------------------------------------------------------------
     def unpublished_nights(self, from_id: int = 0) -> list[dict]:
         """Ended nights (id >= ``from_id``) whose summary no broker has acknowledged, oldest first."""
-        rows = self.db.execute("SELECT * FROM nights WHERE id >= ? AND status != 'recording' AND id NOT IN "
-                               "(SELECT night_id FROM published) ORDER BY id", (from_id,))
+        rows = self.db.execute(f"SELECT *, {self._CRAMPS} FROM nights WHERE id >= ? AND status != 'recording' "
+                               "AND id NOT IN (SELECT night_id FROM published) ORDER BY id", (from_id,))
         return [self._night(r) for r in rows]
 
     def mark_published(self, night_id: int, topic: str, published_utc: str) -> None:

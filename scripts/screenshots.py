@@ -28,7 +28,8 @@ from web import create_app  # noqa: E402
 SHOTS = [("tonight", "/tonight", 4.0), ("nights", "/", 0), ("night", "/nights/{last}", 0),
          ("night-charts", "/nights/{last}#charts", 0), ("gallery", "/nights/{last}#gallery", 0),
          ("trends", "/trends", 0), ("diary", "/diary", 0), ("hardware", "/hardware", 0),
-         ("hardware-parts", "/hardware#parts", 0), ("settings", "/settings", 0), ("login", "/login", 0)]
+         ("hardware-parts", "/hardware#parts", 0), ("settings", "/settings", 0), ("login", "/login", 0),
+         ("report", "/report", 0)]
 PHONE = {"width": 412, "height": 915}  #: CSS px
 
 

@@ -129,7 +129,7 @@ def test_every_write_route_needs_the_form_token_and_on_the_lan_a_login(tmp_path,
 
 
 def test_security_headers_on_every_page(client):
-    for url in ["/", "/tonight", "/trends", "/diary", "/hardware", "/settings", "/login", "/api/nights"]:
+    for url in ["/", "/tonight", "/trends", "/diary", "/hardware", "/settings", "/login", "/api/nights", "/report"]:
         h = client.get(url).headers
         csp = h["Content-Security-Policy"]
         assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp

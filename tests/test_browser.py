@@ -20,7 +20,7 @@ if why and os.environ.get("CI"):
     raise RuntimeError(f"browser tests cannot run on CI: {why}")
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(bool(why), reason=why or "")]
 
-PAGES = ["/", "/tonight", "/trends", "/diary", "/hardware", "/settings"]
+PAGES = ["/", "/tonight", "/trends", "/diary", "/hardware", "/settings", "/report"]
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +139,41 @@ def test_keyboard_reaches_the_navigation_and_the_diary_form(chromium, site):
     page.keyboard.press("Space")
     assert page.evaluate("document.activeElement.checked") is True
     page.close()
+
+
+def test_log_a_cramp_on_tonight(chromium, site):
+    url, d, _ = site
+    page = chromium.new_page(viewport={"width": 390, "height": 844})
+    w = B.Watch(page)
+    page.goto(url + "/tonight")
+    form = page.locator("form#cramp")
+    form.locator("select[name=leg]").select_option("right")
+    form.locator('button[type="submit"]').click()
+    page.wait_for_load_state("load")
+    assert "Cramp logged" in page.inner_text("form#cramp")
+    page.close()
+    st = open_store(d)
+    got = [(c["source"], c["leg"]) for c in st.cramps()]
+    st.close()
+    assert got == [("page", "right")]
+    assert w.errors == [] and w.hosts == {"127.0.0.1"}
+
+
+def test_the_report_link_gives_the_doctor_s_pdf(chromium, site, tmp_path):
+    import subprocess  # noqa: PLC0415
+    url, _, _ = site
+    page = chromium.new_page(accept_downloads=True)
+    w = B.Watch(page)
+    page.goto(url + "/")
+    page.click("text=For your doctor")
+    page.wait_for_url(url + "/report")
+    assert page.locator("h1").inner_text() == "For your doctor"
+    with page.expect_download() as dl:
+        page.click('button:has-text("Make the report")')
+    path = tmp_path / dl.value.suggested_filename
+    dl.value.save_as(path)
+    page.close()
+    assert path.name.startswith("twitchmon-report-") and path.read_bytes()[:5] == b"%PDF-"
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    assert "a report for your doctor" in text and "2 nights recorded" in text
+    assert w.errors == [] and w.hosts == {"127.0.0.1"}

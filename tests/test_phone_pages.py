@@ -183,7 +183,7 @@ def test_hardware_parts_table_shows_it_scrolls_and_the_schematic_opens_full_size
         page.close()
 
 
-PAGES = ["/", "/nights/{last}", "/tonight", "/trends", "/diary", "/hardware", "/settings", "/login"]
+PAGES = ["/", "/nights/{last}", "/tonight", "/trends", "/diary", "/hardware", "/settings", "/login", "/report"]
 
 SCROLLERS = """() => [...document.querySelectorAll('main *')].filter(e => {
     const s = getComputedStyle(e); return /auto|scroll/.test(s.overflowX) && e.scrollWidth > e.clientWidth + 1; })

@@ -36,7 +36,7 @@ def _token(c) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', c.get("/settings").get_data(as_text=True)).group(1)
 
 
-PAGES = ["/", "/tonight", "/trends", "/diary", "/hardware", "/settings", "/login"]
+PAGES = ["/", "/tonight", "/trends", "/diary", "/hardware", "/settings", "/login", "/report"]
 APIS = ["/api/nights", "/api/tonight", "/api/trends", "/api/diary", "/api/hardware", "/api/settings"]
 
 
@@ -129,7 +129,7 @@ def test_downloads_stay_inside_the_data_dir(fclient, filled, tmp_path):
 
 BAD_VALUES = ["0", "-1", "x", "1e9", "99999999999999999999999", "%00", "..%2F..%2Fetc%2Fpasswd",
               "' OR 1=1 --", "<script>", "9" * 400, "", "%ff%fe"]
-QUERY = ["limit", "page", "weeks", "night"]
+QUERY = ["limit", "page", "weeks", "night", "from", "to"]
 
 
 def _urls_for(rule: str) -> list[str]:

@@ -161,7 +161,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.url_map.converters["int"] = IdConverter
 
-    from . import auth, diary, hardware_page, nights, settings, tonight, trends  # noqa: PLC0415
+    from . import auth, diary, hardware_page, nights, report, settings, tonight, trends  # noqa: PLC0415
     auth.init_app(app)
     app.register_blueprint(nights.bp)
     app.register_blueprint(tonight.bp)
@@ -169,6 +169,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(trends.bp)
     app.register_blueprint(hardware_page.bp)
     app.register_blueprint(settings.bp)
+    app.register_blueprint(report.bp)
     return app
 
 

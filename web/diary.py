@@ -12,7 +12,8 @@ bp = Blueprint("diary", __name__)
 #: about, and medicines known to cause twitching.
 FACTORS = (
     ("caffeine", "Caffeine"), ("alcohol", "Alcohol"), ("smoking", "Smoking"), ("exercise", "Exercise"),
-    ("fatigue", "Fatigue"), ("stress", "Stress or anxiety"),
+    ("fatigue", "Fatigue"), ("stress", "Stress"), ("anxiety", "Anxiety"),
+    ("magnesium", "Magnesium supplement"), ("calcium", "Calcium supplement"),
     ("beta_agonist", "Beta-adrenergic agonist (e.g. salbutamol inhaler)"),
     ("chlorpheniramine", "Chlorpheniramine"), ("dimenhydrinate", "Dimenhydrinate"),
     ("diphenhydramine", "Diphenhydramine"), ("nortriptyline", "Nortriptyline"),
@@ -20,6 +21,8 @@ FACTORS = (
 )
 FACTOR_KEYS = {k for k, _ in FACTORS}
 MAX_NOTES = 2000
+MAX_CRAMPS = 20  #: cramps one diary entry may report for a night
+CRAMP_ROW = ("cramps", "Cramps (any logged)")  #: the comparison's row for nights with cramps
 
 
 def _store():
@@ -41,12 +44,16 @@ def rate_per_rest_hour(n: dict) -> float | None:
 def comparison(nights: list[dict], diary: dict[str, dict]) -> list[dict]:
     """Per factor: mean twitches per rest hour on nights with it and without
     it (nights with rest only), and how many nights are behind each mean."""
-    rated = [(n["date"], rate_per_rest_hour(n)) for n in nights]
-    rated = [(d, r) for d, r in rated if r is not None]
+    rated = [(n["date"], rate_per_rest_hour(n), n.get("cramps", 0) > 0) for n in nights]
+    rated = [(d, r, c) for d, r, c in rated if r is not None]
     out = []
-    for key, label in FACTORS:
-        with_f = [r for d, r in rated if key in diary.get(d, {}).get("factors", [])]
-        without = [r for d, r in rated if key not in diary.get(d, {}).get("factors", [])]
+    for key, label in (*FACTORS, CRAMP_ROW):
+        if key == CRAMP_ROW[0]:  # a night's cramps come from the cramps however logged, not a tick
+            has = [c for _, _, c in rated]
+        else:
+            has = [key in diary.get(d, {}).get("factors", []) for d, _, _ in rated]
+        with_f = [r for (_, r, _), h in zip(rated, has) if h]
+        without = [r for (_, r, _), h in zip(rated, has) if not h]
         out.append({"factor": key, "label": label,
                     "with": {"nights": len(with_f), "rate": round(sum(with_f) / len(with_f), 2) if with_f else None},
                     "without": {"nights": len(without),
@@ -64,29 +71,74 @@ def _data():
 MAX_ROWS = 60
 
 
-def rows(nights: list[dict], diary: dict[str, dict], today: str) -> list[dict]:
+def rows(nights: list[dict], diary: dict[str, dict], today: str, cramps: list[dict] = ()) -> list[dict]:
     """The dates the page offers for an entry, newest first: today (so the
     evening's coffee can go in before the night is recorded), every recorded
-    night, and every date that already has an entry; at most ``MAX_ROWS``."""
+    night, and every date that already has an entry; at most ``MAX_ROWS``.
+    ``cramps``: every cramp (``Store.cramps``), for what the diary said and
+    how many the button and the page logged in the night."""
     totals: dict[str, int] = {}
     for n in nights:
         totals[n["date"]] = totals.get(n["date"], 0) + n["total"]
-    dates = sorted({today, *totals, *diary}, reverse=True)[:MAX_ROWS]
-    return [{"date": d, "total": totals.get(d), "entry": diary.get(d, {})} for d in dates]
+    said: dict[str, dict] = {}
+    timed: dict[str, int] = {}
+    for c in cramps:
+        if c["source"] == "diary":
+            e = said.setdefault(c["date"], {"count": 0, "leg": c["leg"], "severity": c["severity"]})
+            e["count"] += 1
+        else:
+            timed[c["date"]] = timed.get(c["date"], 0) + 1
+    dates = sorted({today, *totals, *diary, *said}, reverse=True)[:MAX_ROWS]
+    return [{"date": d, "total": totals.get(d), "entry": diary.get(d, {}),
+             "cramps": said.get(d, {"count": 0, "leg": None, "severity": None}), "timed_cramps": timed.get(d, 0)}
+            for d in dates]
+
+
+def _cramp_form(form) -> tuple[int, str | None, int | None] | None:
+    """(how many, leg, how bad) from the diary form; None when the form has no
+    cramp fields (a client that only ticks factors leaves them as they are)."""
+    from firmware_host.cramps import LEGS  # noqa: PLC0415
+    if "cramps" not in form:
+        return None
+    raw = form.get("cramps", "").strip() or "0"
+    try:
+        count = int(raw)
+    except ValueError:
+        abort(400, description=f"cramps: {raw[:20]!r} is not a whole number")
+    if not 0 <= count <= MAX_CRAMPS:
+        abort(400, description=f"cramps: from 0 to {MAX_CRAMPS}")
+    leg = form.get("cramp_leg", "").strip() or None
+    if leg is not None and leg not in LEGS:
+        abort(400, description="cramp leg: left, right or both")
+    sev_raw = form.get("cramp_severity", "").strip()
+    severity = None
+    if sev_raw:
+        try:
+            severity = int(sev_raw)
+        except ValueError:
+            abort(400, description=f"how bad: {sev_raw[:20]!r} is not a whole number")
+        if not 0 <= severity <= 10:
+            abort(400, description="how bad: from 0 (hardly) to 10 (the worst)")
+    return count, (leg if count else None), (severity if count else None)
 
 
 @bp.get("/diary")
 def page():
     nights, diary, comp = _data()
     today = dt.date.today().isoformat()
-    return render_template("diary.html", rows=rows(nights, diary, today), today=today, factors=FACTORS,
-                           comparison=comp, max_notes=MAX_NOTES)
+    return render_template("diary.html", rows=rows(nights, diary, today, _store().cramps()), today=today,
+                           factors=FACTORS, comparison=comp, max_notes=MAX_NOTES, max_cramps=MAX_CRAMPS)
 
 
 @bp.get("/api/diary")
 def api():
     nights, diary, comp = _data()
-    return jsonify({"entries": [{"date": d, **e} for d, e in sorted(diary.items())], "comparison": comp,
+    said: dict[str, dict] = {}
+    for c in _store().cramps():
+        if c["source"] == "diary":
+            said.setdefault(c["date"], {"count": 0, "leg": c["leg"], "severity": c["severity"]})["count"] += 1
+    return jsonify({"entries": [{"date": d, **e, **({"cramps": said[d]} if d in said else {})}
+                                for d, e in sorted(diary.items())], "comparison": comp,
                     "factors": [{"key": k, "label": v} for k, v in FACTORS]})
 
 
@@ -100,8 +152,11 @@ def save(date: str):
     notes = request.form.get("notes", "")
     if len(notes) > MAX_NOTES:
         abort(400, description=f"notes are limited to {MAX_NOTES} characters")
+    cramps = _cramp_form(request.form)  # checked before anything is saved
     _store().set_diary(date, sorted(set(factors)), notes.strip(),
                        dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    if cramps is not None:
+        _store().set_diary_cramps(date, *cramps)
     if request.headers.get("Accept", "").startswith("application/json"):
         return jsonify({"date": date, "factors": sorted(set(factors)), "notes": notes.strip()})
     return redirect(url_for("diary.page") + f"#d-{date}")

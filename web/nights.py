@@ -26,7 +26,27 @@ def night_json(n: dict) -> dict:
             "total": n["total"], "per_channel": n["per_channel"], "rest_s": n["rest_s"],
             "movements": n["movements"], "status": n["status"], "channel_names": n["channel_names"],
             "twitches_per_rest_hour": round(rate, 2) if rate is not None else None,
-            "heart_rate_bpm": n["heart_rate_bpm"], "duration_s": n["duration_s"]}
+            "heart_rate_bpm": n["heart_rate_bpm"], "duration_s": n["duration_s"],
+            # the lowest 10-minute median, only where the detector gave a heart rate at all
+            "heart_rate_lowest_10min_bpm": (n["summary"].get("heart_rate_lowest_10min_bpm")
+                                            if n["heart_rate_bpm"] is not None else None),
+            "plm_index": n.get("plm_index"), "cramps": n.get("cramps", 0)}
+
+
+def cramp_list(store, n: dict, twitches: list[dict] | None = None, movements: list[dict] | None = None) -> list[dict]:
+    """The night's cramps, each timed one with the twitch rate on its leg in
+    the 30 min before it against the night's rest rate on the same sites."""
+    from firmware_host import pins  # noqa: PLC0415
+    from firmware_host.cramps import before_cramp  # noqa: PLC0415
+    twitches = store.twitches(n["id"]) if twitches is None else twitches
+    movements = store.movements(n["id"]) if movements is None else movements
+    legs = pins.legs(n["channels"])
+    out = []
+    for c in store.cramps(night_id=n["id"]):
+        time = _local(n, c["t"]).strftime("%H:%M") if c["t"] is not None else None
+        out.append({"t": c["t"], "time": time, "leg": c["leg"], "severity": c["severity"], "source": c["source"],
+                    "before": before_cramp(c, n, twitches, movements, legs)})
+    return out
 
 
 @bp.app_template_filter("rate")
@@ -125,17 +145,19 @@ def night_page(night_id: int):
     for it in items:
         it["svg"] = svg.waveform(it["y"], it["rate_hz"], it["before_s"],
                                  title=f"Twitch at {it['time']}, {it['site']}") if it["y"] else None
+    cramps = cramp_list(store, n, twitches, movements)
     charts = {
         # drawn at a phone's width, so its 12-unit labels are 12 px there (and grow no further than the CSS allows)
         "hourly": svg.bars(hourly, labels, title="Twitches per hour", unit=" twitches", width=PHONE_W),
         "timeline": svg.timeline(dur, movements, twitches, fault_spans(store.health(night_id), dur), width=PHONE_W,
                                  start_label=_local(n, 0).strftime("%H:%M"),
-                                 end_label=_local(n, dur).strftime("%H:%M")),
+                                 end_label=_local(n, dur).strftime("%H:%M"),
+                                 cramps=[c for c in cramps if c["t"] is not None]),
     }
     recs = [r for r in store.recordings(night_id) if r["finished"] or n["status"] != "recording"]
     return render_template("nights/detail.html", night=night_json(n), hourly=hourly, hour_labels=labels,
                            charts=charts, gallery=items, page=page, pages=pages, has_raw=has_raw,
-                           recordings=recs, movements=movements,
+                           recordings=recs, movements=movements, cramps=cramps,
                            raw_stopped=store.get_setting(f"night.{night_id}.raw_stopped"))
 
 
@@ -145,6 +167,7 @@ def api_night(night_id: int):
     n = _night_or_404(night_id)
     d = night_json(n)
     d["hourly"] = _hourly(store, n)
+    d["cramp_list"] = cramp_list(store, n)
     d["recordings"] = [{"id": r["id"], "start_t": r["start_t"], "samples": r["samples"],
                         "url": url_for("nights.download_edf", night_id=night_id, rec_id=r["id"])}
                        for r in store.recordings(night_id)]
@@ -186,6 +209,8 @@ def api_events(night_id: int):
     return jsonify({"night": night_id, "rate_hz": n["rate_hz"], "channels": n["channels"],
                     "duration_s": n["duration_s"], "rest_s": n["rest_s"], "twitches": tw,
                     "movements": store.movements(night_id),
+                    "cramps": [{"t": c["t"], "leg": c["leg"], "severity": c["severity"], "source": c["source"]}
+                               for c in store.cramps(night_id=night_id)],
                     "counts": {"total": len(tw), "per_channel": per}})
 
 
@@ -202,19 +227,26 @@ def export_csv():
         names = n["channel_names"]
 
         def rows():
-            yield ["kind", "t_s", "end_s", "channel", "site", "duration_ms", "peak_codes"]
+            yield ["kind", "t_s", "end_s", "channel", "site", "duration_ms", "peak_codes", "severity_0_10",
+                   "logged_by"]
             for e in store.twitches(night_id):
                 site = names[e["channel"]] if e["channel"] < len(names) else ""
-                yield ["twitch", e["t"], "", e["channel"], site, e["duration_ms"], e["peak"]]
+                yield ["twitch", e["t"], "", e["channel"], site, e["duration_ms"], e["peak"], "", ""]
             for m in store.movements(night_id):
-                yield ["movement", m["t"], m["end"], "", "+".join(map(str, m["channels"])), "", ""]
+                yield ["movement", m["t"], m["end"], "", "+".join(map(str, m["channels"])), "", "", "", ""]
+            for c in store.cramps(night_id=night_id):  # site: the leg; t_s empty for the diary's
+                yield ["cramp", "" if c["t"] is None else c["t"], "", "", c["leg"] or "", "", "",
+                       "" if c["severity"] is None else c["severity"], c["source"]]
         fname = f"twitchmon-night-{night_id}.csv"
     else:
         def rows():
-            yield ["id", "date", "start_utc", "end_utc", "total", "per_channel", "rest_s", "movements"]
+            yield ["id", "date", "start_utc", "end_utc", "total", "per_channel", "rest_s", "movements",
+                   "plm_index_per_rest_hour", "cramps", "heart_rate_bpm"]
             for n in store.nights(100000):
                 yield [n["id"], n["date"], n["start_utc"], n["end_utc"], n["total"],
-                       " ".join(map(str, n["per_channel"])), n["rest_s"], n["movements"]]
+                       " ".join(map(str, n["per_channel"])), n["rest_s"], n["movements"],
+                       "" if n["plm_index"] is None else n["plm_index"], n["cramps"],
+                       "" if n["heart_rate_bpm"] is None else n["heart_rate_bpm"]]
         fname = "twitchmon-nights.csv"
 
     def stream():

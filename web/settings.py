@@ -45,6 +45,7 @@ def current(store) -> dict:
             "night_end": cfg.night_end.strftime("%H:%M"), "timezone": cfg.timezone or "",
             "sensitivity": cfg.sensitivity, "raw_retention_days": cfg.raw_retention_days,
             "lan_read_only": bool(store.get_setting("lan_read_only", False)),
+            "button_press": "mark" if store.get_setting("button_press", "cramp") == "mark" else "cramp",
             "password_set": store.get_setting("password_hash") is not None, "mqtt": _mqtt_current(cfg, store)}
 
 
@@ -146,6 +147,8 @@ def save():
     store.set_setting("mqtt_remote_control", request.form.get("mqtt_remote_control") == "on")
     store.set_setting("channel_names", names)
     store.set_setting("lan_read_only", request.form.get("lan_read_only") == "on")
+    # what the bedside button's short press logs: a cramp unless the owner chose a plain mark
+    store.set_setting("button_press", "mark" if request.form.get("button_press") == "mark" else "cramp")
     store.set_setting("config_rev", int(store.get_setting("config_rev", 0)) + 1)
     store.set_setting("config_saved_utc", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     if request.headers.get("Accept", "").startswith("application/json"):

@@ -39,13 +39,16 @@ def bars(values: list[float], labels: list[str], *, title: str, width: int = 600
 
 
 def timeline(duration_s: float, movements: list[dict], twitches: list[dict], faults: list[tuple[float, float]],
-             *, width: int = 600, height: int = 56, start_label: str = "", end_label: str = "") -> Markup:
+             *, width: int = 600, height: int = 56, start_label: str = "", end_label: str = "",
+             cramps: list[dict] = ()) -> Markup:
     """The night left to right: rest (the band), movements (blocks over it),
-    sensor faults (hatched) and each twitch (a tick)."""
+    sensor faults (hatched), each twitch (a tick) and each timed cramp (a
+    triangle above the band)."""
     d = max(duration_s, 1.0)
     x = lambda t: 4 + (width - 8) * min(max(t, 0.0), d) / d  # noqa: E731
     parts = [f'<svg class="chart timeline" viewBox="0 0 {width} {height}" role="img" '
-             f'aria-label="Timeline: rest, {len(movements)} movements, {len(twitches)} twitches">',
+             f'aria-label="Timeline: rest, {len(movements)} movements, {len(twitches)} twitches'
+             f'{f", {len(cramps)} cramps" if cramps else ""}">',
              "<title>Rest, movements and twitches through the night</title>",
              f'<rect class="rest" x="4" y="14" width="{width - 8}" height="18"/>']
     for a, b in faults:
@@ -57,6 +60,10 @@ def timeline(duration_s: float, movements: list[dict], twitches: list[dict], fau
                      f'{_f(m["end"] - m["t"])} s</title></rect>')
     for tw in twitches:
         parts.append(f'<line class="twitch" x1="{_f(x(tw["t"]))}" x2="{_f(x(tw["t"]))}" y1="36" y2="44"/>')
+    for c in cramps:
+        cx = x(c["t"])
+        parts.append(f'<path class="cramp" d="M{_f(cx - 5)},1 L{_f(cx + 5)},1 L{_f(cx)},10 Z"><title>cramp '
+                     f'{escape(c.get("time") or "")} {escape(c.get("leg") or "")}</title></path>')
     parts.append(f'<text class="axis" x="4" y="{height - 2}">{escape(start_label)}</text>')
     parts.append(f'<text class="axis" x="{width - 4}" y="{height - 2}" text-anchor="end">{escape(end_label)}</text>')
     parts.append("</svg>")

@@ -126,7 +126,8 @@ def tonight_json() -> dict:
         night = {"id": rec["id"], "date": rec["date"], "start": rec["start_utc"], "total": rec["total"],
                  "per_channel": rec["per_channel"], "channel_names": rec["channel_names"],
                  "duration_s": rec["duration_s"], "rest_s": rec["rest_s"], "movements": rec["movements"],
-                 "raw_stopped": raw_stopped, "counted_s": store.get_setting(f"night.{rec['id']}.counted_s")}
+                 "raw_stopped": raw_stopped, "counted_s": store.get_setting(f"night.{rec['id']}.counted_s"),
+                 "cramps": rec["cramps"]}
     return {"recording": night is not None, "night": night, "window": window, "signal": flowing,
             "sensors": sensors, "demo": bool(current_app.config.get("DEMO"))}
 
@@ -136,12 +137,39 @@ def page():
     from firmware_host.detector import DetectorConfig  # noqa: PLC0415
     # the detector analyses a chunk once the next one has come: its first result is two chunks in
     return render_template("tonight.html", t=tonight_json(), display_hz=DISPLAY_HZ,
-                           first_count_s=2 * DetectorConfig.chunk_s, step_s=DetectorConfig.chunk_s)
+                           first_count_s=2 * DetectorConfig.chunk_s, step_s=DetectorConfig.chunk_s,
+                           cramp_logged=request.args.get("cramp") is not None)
 
 
 @bp.get("/api/tonight")
 def api():
     return jsonify(tonight_json())
+
+
+@bp.post("/tonight/cramp")
+def log_cramp():
+    """"Log a cramp": now, on the night being recorded (timed on it), else on
+    the evening it belongs to (before noon: the night before)."""
+    from firmware_host.analysis import night_date  # noqa: PLC0415
+    from firmware_host.cramps import LEGS  # noqa: PLC0415
+    from flask import abort, redirect, url_for  # noqa: PLC0415
+    leg = request.form.get("leg", "").strip() or None
+    if leg is not None and leg not in LEGS:
+        abort(400, description="leg: left, right or both")
+    store = _store()
+    now = dt.datetime.now(dt.timezone.utc)
+    rec = next((n for n in store.nights(5) if n["status"] == "recording"), None)
+    t = None
+    if rec is not None:
+        t = round((now - dt.datetime.fromisoformat(rec["start_utc"])).total_seconds(), 3)
+        if t < 0:  # the night was dated from a clock set later: no honest time on it
+            t = None
+    cid = store.add_cramp(date=rec["date"] if rec else night_date(now), source="page",
+                          night_id=rec["id"] if rec else None, t=t,
+                          at_utc=now.isoformat(timespec="seconds"), leg=leg)
+    if request.headers.get("Accept", "").startswith("application/json"):
+        return jsonify({"id": cid, "night": rec["id"] if rec else None, "t": t, "leg": leg})
+    return redirect(url_for("tonight.page", cramp=cid) + "#cramp")
 
 
 def _decimate(frames: np.ndarray, carry: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

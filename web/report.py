@@ -1,0 +1,50 @@
+"""For your doctor: the report of a period as a PDF (``/report?from=&to=``),
+its figures as JSON (``/api/report``), and a page to choose the period."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+
+bp = Blueprint("report", __name__)
+
+DEFAULT_DAYS = 28  #: the period the page offers first: the last four weeks
+
+
+def _period():
+    from firmware_host.report import ReportError, parse_period  # noqa: PLC0415
+    try:
+        return parse_period(request.args.get("from"), request.args.get("to"))
+    except ReportError as exc:
+        abort(400, description=str(exc).replace("--", ""))
+
+
+def _gather(a, b, waveforms: bool):
+    from firmware_host.report import ReportError, gather  # noqa: PLC0415
+    try:
+        return gather(current_app.get_store(), a, b, data_dir=current_app.config["DATA_DIR"], waveforms=waveforms)
+    except ReportError as exc:
+        abort(400, description=str(exc))
+
+
+@bp.get("/report")
+def page():
+    """The period form; with ``from`` and ``to``, the PDF itself."""
+    if "from" not in request.args and "to" not in request.args:
+        today = dt.date.today()
+        # nights are dated by their evening: last night is yesterday's
+        return render_template("report.html", date_from=(today - dt.timedelta(days=DEFAULT_DAYS)).isoformat(),
+                               date_to=(today - dt.timedelta(days=1)).isoformat())
+    a, b = _period()
+    from firmware_host.report_pdf import render_pdf  # noqa: PLC0415
+    pdf = render_pdf(_gather(a, b, waveforms=True))
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="twitchmon-report-{a}-to-{b}.pdf"',
+        "Cache-Control": "no-store"})
+
+
+@bp.get("/api/report")
+def api():
+    """The report's figures (without the waveforms' samples)."""
+    a, b = _period()
+    return jsonify(_gather(a, b, waveforms=False))
