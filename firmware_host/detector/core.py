@@ -136,6 +136,17 @@ class Detector:
         return self._analysed_upto / self.rt.fw
 
     @property
+    def periods(self) -> list[float]:
+        """The beat period of each chunk in which the heartbeat was tracked
+        with confidence, working samples (see :attr:`fw`), in order."""
+        return self.beat_state.periods
+
+    @property
+    def fw(self) -> float:
+        """The working rate the detector's periods and indices count in, Hz."""
+        return self.rt.fw
+
+    @property
     def heart_rate_bpm(self) -> float | None:
         """The night's median heart rate (bpm) over the chunks where the
         heartbeat was tracked with confidence; None when it never was (the
