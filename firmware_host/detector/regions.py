@@ -21,7 +21,7 @@ from .faults import FaultState, bad_during
 from .heartbeat import BeatState
 from .history import History
 from .movement import not_rest_mask
-from .params import REGION_SHARE, REMNANT_CORR, SPLIT_SHARE, DetectorConfig, Rates
+from .params import REGION_SHARE, REMNANT_CORR, REMNANT_X_LEVEL, SPLIT_SHARE, DetectorConfig, Rates
 
 
 @dataclass
@@ -170,7 +170,7 @@ def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: Histor
     sig_c = np.where(began_hist, sig_hist[c_r], sig[c_r])  # the floor where each began
     # where a beat was subtracted, a region must also stand well above
     # what this channel's beats usually leave behind
-    need = np.where(near_beat(beat_f, s_pos, rt), 2.0 * np.where(began_hist, lvl_hist[c_r], lvl[c_r]), 0.0)
+    need = np.where(near_beat(beat_f, s_pos, rt), REMNANT_X_LEVEL * np.where(began_hist, lvl_hist[c_r], lvl[c_r]), 0.0)
     strong = (peak_act >= k_hi * sig_c) & (peak_act >= need)
     c_r, s_pos, e_pos, peak_act, s_flat, e_flat, sig_c = (
         v[strong] for v in (c_r, s_pos, e_pos, peak_act, s_flat, e_flat, sig_c))
