@@ -35,9 +35,9 @@ from functools import lru_cache
 from importlib import resources
 
 import numpy as np
-from scipy import signal as sps
 
 from . import pins
+from .detector import filters
 
 #: the first generator's profiles (the golden nights and the demo use them)
 CLASSIC = ("normal", "hard", "quiet")
@@ -46,6 +46,19 @@ CLASSIC = ("normal", "hard", "quiet")
 STRESS = ("coincident", "bursty", "trains", "weak-heart", "opening-movement", "early", "long-followed")
 FAMILY = ("family",) + STRESS
 PROFILES = CLASSIC + FAMILY
+
+
+def _piezo_highpass(fc_hz: float, rate_hz: float) -> np.ndarray:
+    """A first-order Butterworth high-pass at ``fc_hz`` as one second-order
+    section: the numbers ``scipy.signal.butter(1, ..., "high")`` gives, made
+    the way it makes them (prototype pole, high-pass, bilinear at fs = 2:
+    tests/test_simulator_lean.py checks it bit for bit), so the simulator
+    need not import scipy.signal (75 MB in the daemon that plays a night)."""
+    warped = 2 * 2.0 * np.tan(np.pi * (fc_hz / (rate_hz / 2)) / 2.0)
+    p = warped / np.array([-np.exp(0j)])
+    pz = (4.0 + p) / (4.0 - p)
+    kz = float(np.real(np.prod(4.0 - np.array([0.0])) / np.prod(4.0 - p)))
+    return np.array([[kz, -kz, 0.0, 1.0, float(np.real(-pz[0])), 0.0]])
 
 
 @lru_cache(maxsize=1)
@@ -71,8 +84,8 @@ def twitch_wave(rng, rate_hz: float, shapes=None, shape_rate=None, stretch=None,
     onset = int(np.argmax(np.abs(x) > 0.02))  # the truth's onset: first visible motion
     x = x[max(onset - 2, 0):]
     fc = rng.uniform(2.0, 15.0)
-    b, a = sps.butter(1, fc / (rate_hz / 2), "high")
-    x = sps.lfilter(b, a, np.concatenate([x, np.zeros(int(0.3 * rate_hz))]))
+    x = filters.sosfilt(_piezo_highpass(fc, rate_hz), np.concatenate([x, np.zeros(int(0.3 * rate_hz))])[None, :],
+                        np.zeros((1, 1, 2)))[0][0]
     fade = np.ones(len(x))
     k = int(0.1 * rate_hz)
     fade[-k:] = np.linspace(1, 0, k)

@@ -21,7 +21,7 @@ from .faults import FaultState, bad_during
 from .heartbeat import BeatState
 from .history import History
 from .movement import not_rest_mask
-from .params import REGION_SHARE, REMNANT_CORR, REMNANT_X_LEVEL, SPLIT_SHARE, DetectorConfig, Rates
+from .params import REGION_SHARE, REMNANT_CORR, REMNANT_R2, REMNANT_X_LEVEL, SPLIT_SHARE, DetectorConfig, Rates
 
 
 @dataclass
@@ -117,12 +117,30 @@ def split_long(act: np.ndarray, s: int, e: int, peak: float, thr: float, merge: 
 def is_beat_remnant(seg: np.ndarray, mdl: np.ndarray) -> bool:
     """Evidence that a candidate (its residual ``seg``, codes) is what a
     beat left behind: it lies on a subtracted beat (``mdl``: the model
-    under it), is smaller than that beat, and has its shape (the beat's
-    own, or its slope: a size or timing misfit)."""
-    if len(seg) < 4 or len(mdl) < len(seg) or not mdl.any():
+    under it), is smaller than that beat, and has the shape of a misfit of
+    it: a size, timing, width or rate error leaves (to first order) the
+    beat, its slope, its slope times time, or its curvature behind, and the
+    candidate is mostly a mix of those."""
+    n = len(seg)
+    if n < 4 or len(mdl) < n or not mdl.any():
         return False
     if np.abs(seg).max() > np.abs(mdl).max():
         return False
+    d1 = gradient(mdl)
+    tt = np.arange(n) - (n - 1) / 2
+    basis = np.stack([np.ones(n), mdl, d1, tt * d1, gradient(d1)], axis=1)
+    s = seg - seg.mean()
+    ss = float((s * s).sum())
+    if ss <= 0 or n <= basis.shape[1] + 2:
+        return _corr_remnant(seg, mdl)
+    coef, *_ = np.linalg.lstsq(basis, seg, rcond=None)
+    fit = basis @ coef
+    r2 = 1.0 - float(((seg - fit) ** 2).sum()) / ss
+    return r2 >= REMNANT_R2 or _corr_remnant(seg, mdl)
+
+
+def _corr_remnant(seg: np.ndarray, mdl: np.ndarray) -> bool:
+    """The beat's own shape, or its slope's."""
     s = seg - seg.mean()
     best = 0.0
     for ref in (mdl, gradient(mdl)):
@@ -131,7 +149,6 @@ def is_beat_remnant(seg: np.ndarray, mdl: np.ndarray) -> bool:
         if den > 0:
             best = max(best, abs(float((s * r).sum())) / den)
     return best >= REMNANT_CORR
-
 
 def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: History, beats: BeatState,
             windows: list, faults: FaultState, cfg: DetectorConfig, rt: Rates,
