@@ -97,7 +97,8 @@ def analyse(path: str | os.PathLike, *, rate_hz: float | None = None, sensitivit
     heart = HeartTrack()
     with open_trace(path, rate_hz) as reader:
         info = reader.info
-        det = Detector(DetectorConfig(rate_hz=info.rate_hz, channels=info.channels, sensitivity=sensitivity))
+        det = Detector(DetectorConfig(rate_hz=info.rate_hz, channels=info.channels, sensitivity=sensitivity,
+                                      gain=info.gain))
         events = Events()
         n = 0
         for block in reader.code_blocks(block_samples or det.batch_chunks * det.chunk_raw):

@@ -172,8 +172,11 @@ class NightRecorder:
     so the night's events reach the store when it takes writes again."""
 
     def __init__(self, store, data_dir: Path, rate_hz: float, channels: int, source: str, *,
-                 sensitivity: float | None = None, clock=None):
+                 sensitivity: float | None = None, clock=None, gain: float = 1.0):
+        """``gain``: the sensor board's (``frontend.detector_gain()`` for the
+        board the pin table describes; 1 for a simulated or first-board source)."""
         self.store, self.data_dir = store, data_dir
+        self.gain = gain
         self.rate_hz, self.channels = rate_hz, channels
         self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
         self.start = self.clock()
@@ -197,7 +200,7 @@ class NightRecorder:
             from .config import effective_config  # noqa: PLC0415
             sensitivity = effective_config(None, store).sensitivity
         from .detector import Detector, DetectorConfig  # noqa: PLC0415 - the page imports this module, not scipy
-        self.det = Detector(DetectorConfig(rate_hz=rate_hz, channels=channels, sensitivity=sensitivity))
+        self.det = Detector(DetectorConfig(rate_hz=rate_hz, channels=channels, sensitivity=sensitivity, gain=gain))
         from .heart import HeartTrack  # noqa: PLC0415
         self.heart = HeartTrack()  # the lowest 10-minute heart rate, for the doctor's report
         self.samples = 0
@@ -315,7 +318,7 @@ class NightRecorder:
         rel = Path("recordings") / night_date(self.start) / \
             f"night-{self.night_id if self.night_id is not None else 'new'}-{t:%H%M%S}.edf"
         (self.data_dir / rel).parent.mkdir(parents=True, exist_ok=True)
-        self.writer = EdfWriter(self.data_dir / rel, self.rate_hz, self.names, t)
+        self.writer = EdfWriter(self.data_dir / rel, self.rate_hz, self.names, t, gain=self.gain)
         rec = self._rec = {"id": None}
         start_t = self.samples / self.rate_hz
         self._db(lambda: rec.update(id=self.store.add_recording(self.night_id, str(rel), start_t)))
@@ -547,6 +550,21 @@ def _live_writer(store, ddir: Path, channels: int, rate_hz: float):
         return None
 
 
+def start_night_check(night_id: int, ddir) -> "subprocess.Popen | None":
+    """The night's injection check (firmware_host.injection), in a process of
+    its own at low priority: one more detector pass, whose memory is given
+    back when it ends; its one line goes to the journal."""
+    import subprocess  # noqa: PLC0415
+
+    try:
+        return subprocess.Popen([sys.executable, "-m", "firmware_host.injection", "--night", str(night_id),
+                                 "--data-dir", str(ddir)], stdin=subprocess.DEVNULL,
+                                preexec_fn=lambda: os.nice(10))
+    except OSError as exc:
+        print(f"twitchmon: the night's check could not start: {exc}", file=sys.stderr, flush=True)
+        return None
+
+
 def run_daemon(args) -> int:
     """``twitchmon run``: sample, detect, record in the night window, schedule."""
     import json  # noqa: PLC0415
@@ -633,6 +651,13 @@ def run_daemon(args) -> int:
     if not sampler.realtime:  # once: late samples are likelier, and the page says so while it lasts
         print(f"twitchmon: sampler at {sampler.priority}", file=sys.stderr, flush=True)
     rec = None
+    # the sensor board's gain: the real ADC reads the board the pin table
+    # describes; a simulated night is drawn in the first board's codes
+    gain = 1.0
+    if spec == "adc":
+        from .frontend import detector_gain  # noqa: PLC0415
+        gain = detector_gain()
+    checks: list = []  # the nights' check processes, reaped as they end
     live = _live_writer(store, ddir, channels, rate)
     from .mqtt import Publisher, settings_for  # noqa: PLC0415 - its own thread; off unless a broker is named
     pub = Publisher(settings_for(cfg, store), store.path, channels=channels,
@@ -663,13 +688,15 @@ def run_daemon(args) -> int:
                 sd_notify("WATCHDOG=1")
                 last_ping = t
             if flags["night"] and rec is None:
-                rec = NightRecorder(store, ddir, rate, channels, spec, sensitivity=cfg.sensitivity)
+                rec = NightRecorder(store, ddir, rate, channels, spec, sensitivity=cfg.sensitivity, gain=gain)
             elif not flags["night"] and rec is not None:
                 rec.close()  # rollover: the night's summary is stored
+                checks.append(start_night_check(rec.night_id, ddir))
                 rec = None
                 pub.night_ended()
                 if live is not None:
                     live.set_state(night_id=None)
+            checks = [p for p in checks if p is not None and p.poll() is None]
             codes = gaps.fill(block)  # missed periods become repeated frames: time stays true
             if live is not None:
                 live.write(codes)

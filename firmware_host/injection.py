@@ -118,7 +118,7 @@ def check(path, report: dict, det: Detector, *, block_samples: int | None = None
     with open_trace(path, report["rate_hz"]) as reader:
         info = reader.info
         det2 = Detector(DetectorConfig(rate_hz=info.rate_hz, channels=info.channels,
-                                       sensitivity=det.cfg.sensitivity, legs=det.cfg.legs))
+                                       sensitivity=det.cfg.sensitivity, legs=det.cfg.legs, gain=det.cfg.gain))
         events = Events()
         pos = 0
         for block in reader.code_blocks(block_samples or det2.batch_chunks * det2.chunk_raw):
@@ -155,3 +155,74 @@ def check(path, report: dict, det: Detector, *, block_samples: int | None = None
         per.append(row)
     return {"per_channel": per, "injections": [{"t": round(i["t"], 3), "channel": i["channel"],
                                                  "amp_codes": round(i["amp_codes"], 2)} for i in injections]}
+
+
+def combine(checks: list[dict]) -> dict:
+    """One check for a night recorded in several files: per channel the
+    injected and found add up, the amplitudes are the files' medians, and
+    a channel passes only if it passed in every file."""
+    per = []
+    n_ch = max(len(c["per_channel"]) for c in checks)
+    for ch in range(n_ch):
+        rows = [c["per_channel"][ch] for c in checks if ch < len(c["per_channel"])]
+        row = {"injected": sum(r["injected"] for r in rows), "found": sum(r["found"] for r in rows)}
+        for key in ("amp50_codes", "amp90_codes", "amp50_x_noise", "amp90_x_noise", "floor_codes"):
+            vals = [r[key] for r in rows if r.get(key) is not None]
+            row[key] = round(float(np.median(vals)), 2) if vals else None
+        row["passed"] = all(r["passed"] for r in rows)
+        per.append(row)
+    return {"per_channel": per, "files": len(checks)}
+
+
+def check_night(store, data_dir, night_id: int) -> dict:
+    """Run the check on a stored night's recordings (the daemon starts this
+    after each night, in a process of its own) and keep it in the night's
+    summary, where Night detail, the API and the doctor's report show it.
+    The night's counts are not touched."""
+    from pathlib import Path  # noqa: PLC0415
+
+    from .analysis import analyse  # noqa: PLC0415
+
+    night = store.night(night_id)
+    if night is None:
+        raise ValueError(f"no night {night_id}")
+    checks = []
+    for rec in store.recordings(night_id):
+        path = Path(rec["path"])
+        path = path if path.is_absolute() else Path(data_dir) / path
+        if rec["finished"] and path.exists():
+            report = analyse(str(path), sensitivity=(night["summary"] or {}).get("sensitivity", 5.0), check=True)
+            checks.append(report["check"])
+    if not checks:
+        raise ValueError(f"night {night_id} has no finished recording to check")
+    out = combine(checks)
+    store.update_night(night_id, summary={**(night["summary"] or {}), "check": out})
+    return out
+
+
+def main(argv=None) -> int:
+    """``python -m firmware_host.injection --night ID [--data-dir DIR]``: one line, exit 0/1/2."""
+    import argparse  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from .paths import data_dir as resolve_data_dir  # noqa: PLC0415
+    from .store import open_store  # noqa: PLC0415
+
+    ap = argparse.ArgumentParser(prog="python -m firmware_host.injection", description=check_night.__doc__)
+    ap.add_argument("--night", type=int, required=True)
+    ap.add_argument("--data-dir")
+    a = ap.parse_args(argv)
+    try:
+        ddir = resolve_data_dir(a.data_dir)
+        store = open_store(ddir)
+        out = check_night(store, ddir, a.night)
+    except (ValueError, OSError) as exc:
+        print(f"twitchmon check: {exc}", file=sys.stderr)
+        return 2
+    found = ", ".join(f"{c['found']}/{c['injected']}" + ("" if c["passed"] else " FAILED") for c in out["per_channel"])
+    print(f"twitchmon check: night {a.night}: found {found}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

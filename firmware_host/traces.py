@@ -33,6 +33,7 @@ import errno
 import io
 import math
 import os
+import re
 import struct
 import warnings
 import wave
@@ -67,6 +68,9 @@ class TraceInfo:
     channel_names: list[str] = field(default_factory=list)
     truncated: bool = False  #: the file ends inside a record / row / frame
     notes: list[str] = field(default_factory=list)
+    #: codes per code of the first board: the sensor board's gain as the
+    #: recording says (an EDF+ prefilter field "gain:12.58"), else 1
+    gain: float = 1.0
 
     @property
     def duration_s(self) -> float | None:
@@ -160,7 +164,7 @@ class EdfReader(TraceReader):
         start_unix = self._start_unix(edf, path)
         self._path = path
         self.info = TraceInfo(where, "edf", rate, len(self._cols), self._n_records * self._spr,
-                              start_unix, raw_labels, truncated, notes)
+                              start_unix, raw_labels, truncated, notes, gain=_gain_from(signals))
         self._edf = edf
 
     def _layout(self, edf, where: str):
@@ -315,6 +319,19 @@ def edf_labels(names: Sequence[str]) -> list[str]:
     return out
 
 
+def _gain_from(signals) -> float:
+    """The board gain a recording's prefilter field names ("gain:12.58"), else 1."""
+    for sig in signals[:1]:
+        m = re.search(r"gain:([0-9.]+)", str(getattr(sig, "prefiltering", "") or ""))
+        if m:
+            try:
+                g = float(m.group(1))
+            except ValueError:
+                return 1.0
+            return g if 0.01 < g < 1000 else 1.0
+    return 1.0
+
+
 class EdfWriter:
     """Append-only EDF+ writer (pyedflib) taking blocks of codes.
 
@@ -324,7 +341,9 @@ class EdfWriter:
     """
 
     def __init__(self, path: str | Path, rate_hz: float, channel_names: Sequence[str],
-                 start: dt.datetime | None = None, *, patient: str = "X X X X"):
+                 start: dt.datetime | None = None, *, patient: str = "X X X X", gain: float = 1.0):
+        """``gain``: the sensor board's, kept in each signal's prefilter field
+        so a replay judges the recording as the live detector did."""
         import pyedflib  # noqa: PLC0415
 
         rate_hz = float(rate_hz)
@@ -346,7 +365,7 @@ class EdfWriter:
                 "label": label, "dimension": "mV", "sample_frequency": self.rate,
                 "physical_min": 0.0, "physical_max": mv_max,
                 "digital_min": 0, "digital_max": pins.ADC_MAX_CODE,
-                "transducer": "piezo MCP3008", "prefilter": "",
+                "transducer": "piezo MCP3008", "prefilter": f"gain:{gain:.4g}" if gain != 1.0 else "",
             })
         self._w.setEquipment("twitchmon")
         if start is not None:

@@ -30,7 +30,24 @@ def night_json(n: dict) -> dict:
             # the lowest 10-minute median, only where the detector gave a heart rate at all
             "heart_rate_lowest_10min_bpm": (n["summary"].get("heart_rate_lowest_10min_bpm")
                                             if n["heart_rate_bpm"] is not None else None),
-            "plm_index": n.get("plm_index"), "cramps": n.get("cramps", 0)}
+            "plm_index": n.get("plm_index"), "cramps": n.get("cramps", 0),
+            "check": check_rows(n["summary"].get("check"), n["channel_names"])}
+
+
+def check_rows(check, names: list[str]) -> list[dict] | None:
+    """The night's injection check, one row a site: how many test twitches
+    were added and found, the size found half and 90% of the time (times
+    the noise floor), and whether the channel passed; None before a check."""
+    if not isinstance(check, dict) or not isinstance(check.get("per_channel"), list):
+        return None
+    rows = []
+    for i, c in enumerate(check["per_channel"]):
+        if not isinstance(c, dict):
+            return None
+        rows.append({"site": names[i] if i < len(names) else f"channel {i}", "injected": c.get("injected", 0),
+                     "found": c.get("found", 0), "amp50_x_noise": c.get("amp50_x_noise"),
+                     "amp90_x_noise": c.get("amp90_x_noise"), "passed": bool(c.get("passed"))})
+    return rows
 
 
 def cramp_list(store, n: dict, twitches: list[dict] | None = None, movements: list[dict] | None = None) -> list[dict]:
