@@ -107,3 +107,5 @@ REMNANT_X_LEVEL = 3.0
 #: a candidate on a subtracted beat that a mix of the beat's misfits (size,
 #: timing, width, rate) explains to this share of its variance is a remnant
 REMNANT_R2 = 0.8
+#: a candidate under a subtracted beat and smaller than this share of it is a remnant
+REMNANT_SHARE = 0.12
