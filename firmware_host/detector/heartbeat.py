@@ -12,6 +12,7 @@ kept, so later template updates do not change the past.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -95,26 +96,24 @@ def _peak(ac: np.ndarray, lo: int, hi: int, fw: float) -> tuple[float, float]:
 def folded_level(e: np.ndarray, ok: np.ndarray, period: float) -> np.ndarray:
     """Pulse-envelope level at beats, per channel, from the envelope folded
     at the beat ``period`` (working samples): the peak over the beat's
-    phase of the median over beats, from the samples where ``ok``.  A
-    twitch or a knock spoils a few beats' samples, not the median; NaN for
-    a channel without enough samples."""
+    phase of the median over beats, from the samples where ``ok`` ((C, n)
+    or (n,)).  A twitch or a knock spoils a few beats' samples, not the
+    median; NaN for a channel with fewer than four beats' worth."""
     C, n = e.shape
     nb = max(8, int(round(period / 2)))
-    phase = ((np.arange(n) % period) / period * nb).astype(int).clip(0, nb - 1)
-    out = np.full(C, np.nan)
-    for c in range(C):
-        sel = ok[c] if ok.ndim == 2 else ok
-        if sel.sum() < 4 * period:
-            continue
-        ph, v = phase[sel], e[c, sel]
-        order = np.lexsort((v, ph))
-        ph, v = ph[order], v[order]
-        starts = np.searchsorted(ph, np.arange(nb))
-        ends = np.searchsorted(ph, np.arange(nb), side="right")
-        med = [v[a + (b - a) // 2] for a, b in zip(starts, ends) if b > a]
-        out[c] = max(med) if med else np.nan
-    return out
-
+    K = int((n - 1) // period)
+    if K < 4:
+        return np.full(C, np.nan)
+    idx = (np.arange(K)[:, None] * period + np.arange(nb)[None, :] * (period / nb)).astype(np.int64)  # (K, nb)
+    v = e[:, idx]  # (C, K, nb)
+    okv = (ok if ok.ndim == 2 else np.broadcast_to(ok, e.shape))[:, idx]
+    enough = okv.sum(axis=(1, 2)) >= 4 * nb
+    v = np.where(okv, v, np.nan)
+    with warnings.catch_warnings():  # all-NaN bins are expected: "no data"
+        warnings.simplefilter("ignore", RuntimeWarning)
+        prof = np.nanmedian(v, axis=1)  # (C, nb)
+        lvl = np.nanmax(prof, axis=1)
+    return np.where(enough, lvl, np.nan)
 
 def evidence(e: np.ndarray, clip: np.ndarray, abs0: int, good: np.ndarray, windows: list, base: int,
              rt: Rates, st: BeatState) -> BeatState:
