@@ -98,7 +98,7 @@ def rates(cfg: DetectorConfig) -> Rates:
     chunk_raw = int(round(cfg.chunk_s * fw)) * Dt
     return Rates(rate_hz=cfg.rate_hz, D=D, ff=ff, D2=D2, fw=fw, Dt=Dt, chunk_raw=chunk_raw,
                  chunk_w=chunk_raw // Dt, pre=int(round(0.3 * fw)), post=int(round(0.3 * fw)),
-                 K=max(1, int(round(0.07 * fw))), burst=(int(0.2 * fw), int(0.25 * fw)),
+                 K=max(1, int(round(0.07 * fw))), burst=(int(0.3 * fw), int(0.15 * fw)),
                  a_floor=float(1.0 - np.exp(-cfg.chunk_s / 38.0)), a_beat=float(1.0 - np.exp(-cfg.chunk_s / 18.0)))
 
 #: in a subtracted beat's burst window a region must also pass this many
