@@ -109,3 +109,5 @@ REMNANT_X_LEVEL = 3.0
 REMNANT_R2 = 0.8
 #: a candidate under a subtracted beat and smaller than this share of it is a remnant
 REMNANT_SHARE = 0.12
+#: a region's onset is its first strong stretch at least this share of its peak
+ONSET_SHARE = 0.1

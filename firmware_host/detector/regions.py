@@ -21,7 +21,7 @@ from .faults import FaultState, bad_during
 from .heartbeat import BeatState
 from .history import History
 from .movement import not_rest_mask
-from .params import REGION_SHARE, REMNANT_CORR, REMNANT_R2, REMNANT_SHARE, REMNANT_X_LEVEL, SPLIT_SHARE, DetectorConfig, Rates
+from .params import ONSET_SHARE, REGION_SHARE, REMNANT_CORR, REMNANT_R2, REMNANT_SHARE, REMNANT_X_LEVEL, SPLIT_SHARE, DetectorConfig, Rates
 
 
 @dataclass
@@ -202,7 +202,7 @@ def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: Histor
     last = np.ones(len(c_r), dtype=bool)
     last[:-1] = c_r[1:] != c_r[:-1]
     st.last_end[c_r[last]] = span0 + e_pos[last]
-    s_pos = _onsets(s_pos, s_flat, e_flat, rs)
+    s_pos = _onsets(s_pos, s_flat, e_flat, peak_act, rs)
     c_r, s_pos, e_pos, peak_act, sig_c, dur_ms = _lengths(act, c_r, s_pos, e_pos, peak_act, sig_c, k_hi, merge,
                                                           cfg, rt)
     ok = (dur_ms >= cfg.min_twitch_ms) & (dur_ms <= cfg.max_twitch_ms)
@@ -245,15 +245,23 @@ def _above(act: np.ndarray, nh: int, k: float, sig: np.ndarray, sig_hist: np.nda
     return above
 
 
-def _onsets(s_pos: np.ndarray, s_flat: np.ndarray, e_flat: np.ndarray, rs: np.ndarray) -> np.ndarray:
-    """Each region's onset: its first strong stretch, not a weak heartbeat
-    remnant the bridging joined to its front."""
+def _onsets(s_pos: np.ndarray, s_flat: np.ndarray, e_flat: np.ndarray, peak: np.ndarray, runs) -> np.ndarray:
+    """Each region's onset: its first strong stretch that is a real part of
+    it (a tenth of its peak or more), not a weak heartbeat remnant the
+    bridging joined to its front.  ``runs``: the strong runs' flat starts
+    and peaks."""
+    rs, rpk = runs
     if not len(rs):
         return s_pos
-    first = rs[np.minimum(np.searchsorted(rs, s_flat), len(rs) - 1)]
-    moved = (first >= s_flat) & (first <= e_flat)
-    return np.where(moved, s_pos + (first - s_flat), s_pos)
-
+    lo = np.searchsorted(rs, s_flat)
+    hi = np.searchsorted(rs, e_flat, side="right")
+    out = s_pos.copy()
+    for i in range(len(s_pos)):
+        for j in range(lo[i], hi[i]):
+            if rpk[j] >= ONSET_SHARE * peak[i]:
+                out[i] = s_pos[i] + (rs[j] - s_flat[i])
+                break
+    return out
 
 def _find(flat, act, above, n, nh, merge, sig, sig_hist, k_hi, final, span0, st: RegionState):
     """Regions from the flat indices of samples above the low threshold:
@@ -274,7 +282,8 @@ def _find(flat, act, above, n, nh, merge, sig, sig_hist, k_hi, final, span0, st:
     rs = flat[np.concatenate([[0], rcut])]
     rpk = np.maximum.reduceat(act_above, rs)
     rs_ch, rs_pos = np.divmod(rs, n)
-    rs = rs[rpk >= k_hi * np.where(rs_pos < nh, sig_hist[rs_ch], sig[rs_ch])]
+    strong_run = rpk >= k_hi * np.where(rs_pos < nh, sig_hist[rs_ch], sig[rs_ch])
+    rs, rpk = rs[strong_run], rpk[strong_run]
     c_r, s_pos, e_pos = ch[s], pos[s], pos[e]
     keep = np.ones(len(s), dtype=bool)
     if not final:
@@ -292,7 +301,7 @@ def _find(flat, act, above, n, nh, merge, sig, sig_hist, k_hi, final, span0, st:
     first_of_ch[1:] = c_r[k_idx[1:]] != c_r[k_idx[:-1]]
     too_close = first_of_ch & (span0 + s_pos[k_idx] - st.last_end[c_r[k_idx]] < merge)
     keep[k_idx[too_close]] = False
-    return tuple(v[keep] for v in (c_r, s_pos, e_pos, peak_act, flat[s], flat[e])) + (rs,)
+    return tuple(v[keep] for v in (c_r, s_pos, e_pos, peak_act, flat[s], flat[e])) + ((rs, rpk),)
 
 
 def _lengths(act, c_r, s_pos, e_pos, peak_act, sig_c, k_hi, merge, cfg: DetectorConfig, rt: Rates):
