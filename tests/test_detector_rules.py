@@ -1,0 +1,207 @@
+"""The detector's rules (firmware_host/detector/rules.py) on hand-built
+candidates, at each threshold's edge: what people rely on is that
+simultaneous twitches on independent sites each count, and that echoes,
+tails and heartbeat remnants do not."""
+import numpy as np
+import pytest
+
+from firmware_host.detector import params, regions, rules
+from firmware_host.detector.events import Twitch
+from firmware_host.detector.params import DetectorConfig
+
+LEGS = ["left", "left", "right", "right"]
+OK4 = ["ok"] * 4
+
+
+def tw(t, ch, peak, dur_ms=100.0, at_beat=False, rhythmic=False):
+    return Twitch(t=t, channel=ch, duration_ms=dur_ms, peak=peak, snr=peak, rhythmic=rhythmic, at_beat=at_beat)
+
+
+def decide(cands, status=OK4, legs=LEGS, horizon=float("inf"), st=None):
+    st = st or rules.RuleState.new(len(legs))
+    st.pending = list(cands)
+    out, st = rules.decide(horizon, status, legs, DetectorConfig(channels=len(legs)), st)
+    return [(x.t, x.channel) for x in out], st
+
+
+# -- simultaneous candidates -------------------------------------------------
+
+def test_two_legs_at_once_both_count_when_not_at_a_beat():
+    out, st = decide([tw(10.0, 0, 50.0), tw(10.03, 2, 40.0)])
+    assert out == [(10.0, 0), (10.03, 2)] and st.twitch_count == 2
+
+
+def test_two_channel_night_both_at_a_beat_is_the_beat_unless_one_stands_out():
+    legs, ok2 = ["left", "right"], ["ok", "ok"]
+    out, st = decide([tw(5.0, 0, 50.0, at_beat=True), tw(5.02, 1, 40.0)], ok2, legs)
+    assert out == [] and st.rejected["coincident"] == 1
+    # 3x the other: the big one stands out and counts (exactly 3x is enough)
+    out, _ = decide([tw(5.0, 0, 120.0, at_beat=True), tw(5.02, 1, 40.0)], ok2, legs)
+    assert out == [(5.0, 0)]
+    out, _ = decide([tw(5.0, 0, 119.9, at_beat=True), tw(5.02, 1, 40.0)], ok2, legs)
+    assert out == []
+    # not at a beat: two independent sites
+    out, _ = decide([tw(5.0, 0, 50.0), tw(5.02, 1, 40.0)], ok2, legs)
+    assert len(out) == 2
+    # a four-channel night with two at a beat: still two sites
+    out, _ = decide([tw(5.0, 0, 50.0, at_beat=True), tw(5.02, 2, 40.0)])
+    assert len(out) == 2
+    # a four-channel night with two of them faulty: two good channels at a beat is the beat
+    out, _ = decide([tw(5.0, 0, 50.0, at_beat=True), tw(5.02, 2, 40.0)], ["ok", "unplugged", "ok", "railed"])
+    assert out == []
+
+
+def test_three_channels_at_once_is_a_jolt_unless_one_is_three_times_the_next():
+    group = [tw(7.0, 0, 30.0), tw(7.01, 1, 20.0), tw(7.02, 2, 10.0)]
+    out, st = decide(group)
+    assert out == [] and st.rejected["coincident"] == 1
+    out, _ = decide([tw(7.0, 0, 60.0), tw(7.01, 1, 20.0), tw(7.02, 2, 10.0)])
+    assert out == [(7.0, 0)]
+
+
+def test_a_group_is_what_lies_within_80_ms_of_its_first():
+    xt = DetectorConfig().crosstalk_ms / 1000
+    # the third is just beyond 80 ms of the first: two groups of two on different legs, all count
+    out, _ = decide([tw(1.0, 0, 30.0), tw(1.01, 2, 30.0), tw(1.0 + xt + 0.001, 3, 30.0)])
+    assert len(out) == 3
+    out, _ = decide([tw(1.0, 0, 30.0), tw(1.01, 2, 30.0), tw(1.0 + xt - 1e-9, 3, 30.0)])
+    assert out == []
+
+
+# -- crosstalk ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("ratio,same_leg,kept", [
+    (0.59, True, False), (0.61, True, True),  # same leg: an echo under 0.6x
+    (0.29, False, False), (0.31, False, True),  # through the body: under 0.3x
+])
+def test_an_echo_is_much_smaller_than_its_source(ratio, same_leg, kept):
+    other = 1 if same_leg else 2
+    out, _ = decide([tw(3.0, 0, 100.0), tw(3.02, other, 100.0 * ratio)])
+    assert ((3.02, other) in out) is kept and (3.0, 0) in out
+
+
+def test_one_twitch_a_channel_per_group():
+    out, _ = decide([tw(3.0, 0, 100.0), tw(3.05, 0, 90.0)])
+    assert out == [(3.0, 0)]
+
+
+def test_inside_a_bigger_twitch_on_the_same_leg_is_its_echo_while_it_lasts():
+    st = rules.RuleState.new(4)
+    decide([tw(20.0, 0, 100.0, dur_ms=400.0)], st=st)
+    # 0.3 s later on the other sensor of the left leg, 0.59x: an echo; 0.61x: a twitch
+    out, _ = decide([tw(20.3, 1, 59.0)], st=st)
+    assert out == [] and st.rejected["coincident"] == 1
+    out, _ = decide([tw(20.3, 1, 61.0)], st=st)
+    assert out == [(20.3, 1)]
+    # after the source has ended (0.4 s): a twitch of its own
+    st2 = rules.RuleState.new(4)
+    decide([tw(20.0, 0, 100.0, dur_ms=400.0)], st=st2)
+    out, _ = decide([tw(20.41, 1, 10.0)], st=st2)
+    assert out == [(20.41, 1)]
+    # the other leg is never this rule's echo
+    st3 = rules.RuleState.new(4)
+    decide([tw(20.0, 0, 100.0, dur_ms=400.0)], st=st3)
+    out, _ = decide([tw(20.3, 2, 10.0)], st=st3)
+    assert out == [(20.3, 2)]
+
+
+# -- tails -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("gap_s,peak,kept", [
+    (0.24, 33.0, False),  # within 0.25 s of its end, under a third: its tail
+    (0.26, 33.0, True),   # later: a twitch of its own
+    (0.24, 34.0, True),   # over a third of it: a twitch of its own
+])
+def test_a_tail_follows_a_twitch_three_times_its_size(gap_s, peak, kept):
+    st = rules.RuleState.new(4)
+    decide([tw(40.0, 2, 100.0, dur_ms=200.0)], st=st)
+    out, _ = decide([tw(40.2 + gap_s, 2, peak)], st=st)
+    assert bool(out) is kept
+    assert st.rejected["tail"] == (0 if kept else 1)
+
+
+# -- the heart's rhythm ------------------------------------------------------------------
+
+def _rhythm(times, period_s=1.0, at_beat=True, chan=0):
+    st = rules.RuleState.new(4)
+    found = [tw(t, chan, 30.0, at_beat=at_beat) for t in times]
+    rules.mark_rhythmic(chan, found, period_s, st)
+    return [x.rhythmic for x in found], st
+
+
+def test_three_in_step_with_the_heart_on_its_beats_are_beats():
+    assert _rhythm([10.0, 11.0, 12.0])[0] == [True, True, True]
+    assert _rhythm([10.0, 11.0, 13.0])[0] == [True, True, True]  # one beat skipped: two periods
+    assert _rhythm([10.0, 11.0])[0] == [False, False]  # two are not a rhythm
+    assert _rhythm([10.0, 11.0, 12.0], at_beat=False)[0] == [False, False, False]  # off the beats: twitches
+    assert _rhythm([10.0, 11.0, 14.0])[0] == [False, False, False]  # three periods apart breaks the chain
+    assert _rhythm([10.0, 11.0, 12.0], period_s=None)[0] == [False, False, False]  # no heartbeat tracked
+
+
+@pytest.mark.parametrize("dt,linked", [(1.11, True), (1.13, False), (0.89, True), (0.87, False)])
+def test_in_step_means_within_12_percent_of_a_period(dt, linked):
+    got, _ = _rhythm([10.0, 10.0 + dt, 10.0 + 2 * dt])
+    assert got == [linked] * 3
+
+
+def test_the_rhythm_carries_over_calls_and_a_rhythmic_candidate_is_not_counted():
+    st = rules.RuleState.new(4)
+    a = [tw(10.0, 0, 30.0, at_beat=True), tw(11.0, 0, 30.0, at_beat=True)]
+    rules.mark_rhythmic(0, a, 1.0, st)
+    b = [tw(12.0, 0, 30.0, at_beat=True)]
+    rules.mark_rhythmic(0, b, 1.0, st)
+    assert b[0].rhythmic and st.cand_times[0] == [10.0, 11.0, 12.0]
+    out, st2 = decide(b)
+    assert out == [] and st2.rejected["rhythmic"] == 1
+
+
+# -- what is decided when ------------------------------------------------------------
+
+def test_only_candidates_before_the_horizon_are_decided_and_the_rest_wait():
+    st = rules.RuleState.new(4)
+    out, st = decide([tw(1.0, 0, 30.0), tw(5.0, 2, 30.0)], horizon=3.0, st=st)
+    assert out == [(1.0, 0)] and [p.t for p in st.pending] == [5.0]
+
+
+def test_thresholds_are_the_documented_ones():
+    assert (params.CROSSTALK_SAME_LEG, params.CROSSTALK_OTHER_LEG) == (0.6, 0.3)
+    assert (params.TAIL_S, params.TAIL_RATIO, params.COINCIDENT_STANDOUT, params.RHYTHM_TOL) == (0.25, 3.0, 3.0, 0.12)
+    assert DetectorConfig().threshold_factor() == params.THRESHOLD_X_NOISE == 9.0
+    assert DetectorConfig(sensitivity=10).threshold_factor() < DetectorConfig(sensitivity=1).threshold_factor()
+    assert DetectorConfig(sensitivity=0).threshold_factor() == DetectorConfig(sensitivity=1).threshold_factor()
+
+
+# -- beat remnants and long regions (regions.py) ----------------------------------------
+
+def _beat(n=40):
+    t = np.arange(n) / 125.0
+    return 100.0 * np.exp(-0.5 * ((t - 0.16) / 0.04) ** 2) * np.sin(2 * np.pi * 9 * t)
+
+
+def test_a_remnant_is_small_under_its_beat_or_shaped_like_its_misfit():
+    mdl = _beat()
+    rng = np.random.default_rng(2)
+    other = rng.standard_normal(40)
+    other *= np.abs(mdl).max() / np.abs(other).max()  # as big as the beat, and nothing like it
+    assert regions.is_beat_remnant(0.11 * other, mdl)  # under 12% of the beat
+    assert not regions.is_beat_remnant(0.13 * other, mdl)  # over, and no beat shape
+    assert regions.is_beat_remnant(0.5 * mdl, mdl)  # the beat's shape, smaller
+    d = np.gradient(mdl)
+    assert regions.is_beat_remnant(0.5 * d * np.abs(mdl).max() / np.abs(d).max(), mdl)  # a timing misfit
+    assert not regions.is_beat_remnant(1.2 * mdl, mdl)  # bigger than the beat: not its remnant
+    assert not regions.is_beat_remnant(other, np.zeros(40))  # no beat subtracted there
+    assert not regions.is_beat_remnant(other[:3], mdl)  # too short to judge
+
+
+def test_a_long_region_is_cut_where_its_activity_falls_below_15_percent():
+    act = np.zeros(300)
+    act[10:60] = 100.0   # a big twitch
+    act[60:100] = 16.0   # its tail, above 15%
+    act[140:170] = 50.0  # another twitch after a gap of 40 samples
+    parts = regions.split_long(act, 10, 169, 100.0, 20.0, merge=15)
+    assert parts == [(10, 99, 100.0), (140, 169, 50.0)]
+    act[60:100] = 14.0  # the tail under 15%: not part of it
+    assert regions.split_long(act, 10, 169, 100.0, 20.0, merge=15)[0] == (10, 59, 100.0)
+    # parts under the threshold are dropped; none left: the region itself
+    assert regions.split_long(act, 10, 169, 100.0, 60.0, merge=15) == [(10, 59, 100.0)]
+    assert regions.split_long(act, 10, 169, 100.0, 200.0, merge=15) == [(10, 169, 100.0)]
