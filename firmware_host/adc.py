@@ -33,10 +33,7 @@ import os
 from collections.abc import Callable, Sequence
 
 from . import pins
-
-
-class TwitchmonError(Exception):
-    """Base of twitchmon's own errors."""
+from .errors import TwitchmonError
 
 
 class ADCError(TwitchmonError, OSError):

@@ -8,50 +8,16 @@ sensor faults and heart rate.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 from typing import TYPE_CHECKING
 
 from . import pins
+from .events import PEAK_UNIT, counts, night_date, per_rest_hour
+from .events import rounded as _rounded
 from .traces import open_trace
 
 if TYPE_CHECKING:
     from .detector import Detector, Events
-
-
-def hourly_counts(twitches: list[dict], duration_s: float) -> list[int]:
-    """Twitches in each hour from the first sample (the last hour may be short)."""
-    hours = max(1, math.ceil(duration_s / 3600)) if duration_s > 0 else 1
-    out = [0] * hours
-    for tw in twitches:
-        out[min(int(tw["t"] // 3600), hours - 1)] += 1
-    return out
-
-
-PEAK_UNIT = "codes, 3-35 Hz band, heartbeat removed"
-
-
-def per_channel_counts(twitches: list[dict], channels: int) -> list[int]:
-    """Twitches on each channel 0..channels-1."""
-    per = [0] * channels
-    for tw in twitches:
-        per[tw["channel"]] += 1
-    return per
-
-
-def per_rest_hour(count: int, rest_s: float | None) -> float | None:
-    """``count`` per hour at rest; None for a night with no rest."""
-    return count / (rest_s / 3600) if rest_s and rest_s > 0 else None
-
-
-def _rounded(v: float | None) -> float | None:
-    return round(v, 2) if v is not None else None
-
-
-def counts(twitches: list[dict], channels: int, duration_s: float) -> dict:
-    """The report's and the summary's ``counts``: total, per channel, per hour."""
-    return {"total": len(twitches), "per_channel": per_channel_counts(twitches, channels),
-            "per_hour": hourly_counts(twitches, duration_s)}
 
 
 def build_report(source: str, rate_hz: float, channels: int, n_samples: int, events: Events,
@@ -110,14 +76,6 @@ def analyse(path: str | os.PathLike, *, rate_hz: float | None = None, sensitivit
 
         report["check"] = injection_check(path, report, det, block_samples=block_samples)
     return report
-
-
-def night_date(start: dt.datetime) -> str:
-    """The evening a night belongs to: before noon counts as the day before."""
-    local = start.astimezone()
-    if local.hour < 12:
-        local -= dt.timedelta(days=1)
-    return local.date().isoformat()
 
 
 def night_summary(report: dict) -> dict:

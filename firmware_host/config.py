@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .adc import TwitchmonError
+from .errors import TwitchmonError
 from .mqtt import KEYS as MQTT_KEYS
 from .mqtt import MqttConfig, MqttError, parse_section
 

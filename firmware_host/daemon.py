@@ -24,15 +24,20 @@ import signal
 import sqlite3
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
+from gpiozero.exc import BadPinFactory, GPIOZeroError
 
 from . import pins
 from .analysis import night_date, summary_from_store
 from .paths import data_dir as resolve_data_dir
 from .store import open_store, unavailable
 from .schedule import clock_is_set
+from .log import get_logger
+from .snippets import SnippetWorker
+from .status import StatusPanel
 from .traces import EdfWriter, edf_is_unfinished, recover_edf
 
 SYNC_S = 2.0  #: fsync interval for the raw recording, s
@@ -42,10 +47,12 @@ RETRY_S = 10.0  #: how often writes the store refused (busy, full) are tried aga
 HELD_MAX_EVENTS = 200_000  #: events held in memory at most while the store takes no writes (~200 B each)
 CLOSE_WAIT_S = 8.0  #: how long a night's end waits for a busy store, s (systemd's stop timeout is 20 s)
 RESERVE_MB = 8.0  #: space kept for the counts on the data filesystem, MB (see :class:`Reserve`)
+log = get_logger(__name__)
+
 DAEMON_BUSY_S = 2.0  #: the daemon's SQLite busy timeout, s: short, it holds its writes rather than wait
 
 
-def recover(store, data_dir: Path, log=print) -> int:
+def recover(store, data_dir: Path) -> int:
     """Finish recordings and nights left behind by a crash.  Returns how many."""
     fixed = 0
     for rec in store.recordings(unfinished=True):
@@ -61,7 +68,7 @@ def recover(store, data_dir: Path, log=print) -> int:
             try:
                 n = recover_edf(path, ann)
             except (ValueError, OSError) as exc:
-                log(f"twitchmon: cannot recover {path}: {exc}")
+                log.warning(f"cannot recover {path}: {exc}")
                 continue
             store.finish_recording(rec["id"], n)
             fixed += 1
@@ -78,41 +85,9 @@ def recover(store, data_dir: Path, log=print) -> int:
     return fixed
 
 
-MAX_SITE_NAME = 32  #: characters in a site's name
-
-
-def site_name_problem(names: list[str]) -> str | None:
-    """Why these sites' names cannot be used (one line), or None.  Each is
-    1..32 characters with no control or invisible formatting character (NUL,
-    newline, right-to-left override and the like), and each is its own in
-    the EDF label it becomes (its first 16 characters, in ASCII)."""
-    import unicodedata  # noqa: PLC0415
-
-    from .traces import EDF_LABEL_CHARS, edf_label  # noqa: PLC0415
-
-    for c, n in enumerate(names):
-        if not isinstance(n, str) or not 1 <= len(n) <= MAX_SITE_NAME:
-            return f"site {c + 1}: a name of 1 to {MAX_SITE_NAME} characters"
-        if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for ch in n):
-            return f"site {c + 1}: the name holds a control or invisible character; use letters, digits, spaces"
-    labels = [edf_label(n).casefold() for n in names]
-    for c, n in enumerate(names):
-        for d in range(c):
-            if (labels[c] and labels[d] == labels[c]) or names[d].casefold() == n.casefold():
-                return (f"sites {d + 1} and {c + 1}: each site needs its own name, different within "
-                        f"its first {EDF_LABEL_CHARS} characters (the recording's label)")
-    return None
-
-
 def site_names(store, channels: int) -> list[str]:
-    """The sensor sites' names: as the owner named them on the page, else pins.SITES."""
-    try:
-        names = store.get_setting("channel_names")
-    except sqlite3.Error:  # unreadable now: the default names still label the recording
-        names = None
-    if isinstance(names, list) and len(names) >= channels and site_name_problem(names[:channels]) is None:
-        return names[:channels]
-    return pins.site_names(channels)
+    """The sensor sites' names (:meth:`Store.site_names`)."""
+    return store.site_names(channels)
 
 
 class Reserve:
@@ -172,8 +147,10 @@ class NightRecorder:
     so the night's events reach the store when it takes writes again."""
 
     def __init__(self, store, data_dir: Path, rate_hz: float, channels: int, source: str, *,
-                 sensitivity: float | None = None, clock=None):
+                 sensitivity: float | None = None, clock=None, on_file_done=None):
         self.store, self.data_dir = store, data_dir
+        #: told the night's id when a raw file is finished and at the night's end (the waveform maker)
+        self.on_file_done = on_file_done or (lambda night_id: None)
         self.rate_hz, self.channels = rate_hz, channels
         self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
         self.start = self.clock()
@@ -239,8 +216,8 @@ class NightRecorder:
             return
         if events and self.held_events + events > HELD_MAX_EVENTS:
             if not self.lost_events:
-                print(f"twitchmon: more than {HELD_MAX_EVENTS} events wait for the database; "
-                      "dropping the newest", file=sys.stderr, flush=True)
+                log.warning(f"more than {HELD_MAX_EVENTS} events wait for the database; "
+                      "dropping the newest")
             self.lost_events += events
             return
         self._ordered.append((events, op))
@@ -253,8 +230,8 @@ class NightRecorder:
         self.db_problem = str(exc)
         self._retry_at = time.monotonic() + RETRY_S
         if first:
-            print(f"twitchmon: the database takes no writes ({exc}); the night's events are held in memory "
-                  f"and stored when it does; counting goes on", file=sys.stderr, flush=True)
+            log.warning(f"the database takes no writes ({exc}); the night's events are held in memory "
+                  f"and stored when it does; counting goes on")
         if getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL" or "full" in str(exc):
             return self._disk_full(f"raw recording stopped: the disk is full ({exc})")
         return False
@@ -262,8 +239,7 @@ class NightRecorder:
     def _disk_full(self, reason: str) -> bool:
         self.stop_raw(reason)
         if self.reserve.release():
-            print(f"twitchmon: released the {self.reserve.bytes / 1e6:g} MB reserve for the night's counts",
-                  file=sys.stderr, flush=True)
+            log.warning(f"released the {self.reserve.bytes / 1e6:g} MB reserve for the night's counts")
             self._retry_at = 0.0
             return True
         return False
@@ -299,8 +275,7 @@ class NightRecorder:
                 break
             else:
                 return False
-            print(f"twitchmon: the database takes writes again; {done} held write(s) stored",
-                  file=sys.stderr, flush=True)
+            log.warning(f"the database takes writes again; {done} held write(s) stored")
             self.db_problem = None
             return True
         finally:
@@ -328,6 +303,7 @@ class NightRecorder:
             finally:  # what it holds is final either way (a failed last write keeps the records before it)
                 n = writer.samples_written
                 self._db(lambda: self.store.finish_recording(rec["id"], n))
+                self.on_file_done(self.night_id)
             right = self.start + dt.timedelta(seconds=self.file_start_sample / self.rate_hz)
             if self.clock_was_set and abs((right - self._file_dated).total_seconds()) >= 1.0:
                 # opened on an unset clock (1970): date the file now that the clock is right
@@ -335,7 +311,7 @@ class NightRecorder:
                 try:
                     set_edf_start(writer.path, right)
                 except (OSError, ValueError) as exc:
-                    print(f"twitchmon: could not re-date {writer.path}: {exc}", file=sys.stderr, flush=True)
+                    log.warning(f"could not re-date {writer.path}: {exc}")
 
     def feed(self, codes) -> None:
         if self.raw_enabled:
@@ -371,7 +347,7 @@ class NightRecorder:
             self.counted_s = counted = self.det.analysed_s
             dur, rest = self.samples / self.rate_hz, self.det.rest_s
             self._db(lambda: self.store.update_night(self.night_id, duration_s=dur, rest_s=rest), key="progress")
-            self._db(lambda: self.store.set_setting(f"night.{self.night_id}.counted_s", counted), key="counted")
+            self._db(lambda: self.store.set_counted_s(self.night_id, counted), key="counted")
 
     def stop_raw(self, reason: str) -> None:
         """Stop writing the raw EDF (disk full, or nearly); counting goes on.
@@ -380,12 +356,12 @@ class NightRecorder:
             return
         self.raw_enabled = False
         self.raw_stopped_reason = reason
-        print(f"twitchmon: {reason}; counting goes on", file=sys.stderr, flush=True)
+        log.warning(f"{reason}; counting goes on")
         try:
             self._close_file()
         except OSError:
             self.writer = None
-        self._db(lambda: self.store.set_setting(f"night.{self.night_id}.raw_stopped", reason), key="raw_stopped")
+        self._db(lambda: self.store.set_raw_stopped(self.night_id, reason), key="raw_stopped")
 
     def fix_clock(self) -> bool:
         """If the night began before the clock was set (a Pi has no battery
@@ -435,7 +411,7 @@ class NightRecorder:
         try:
             self._close_file()
         except OSError as exc:
-            print(f"twitchmon: could not close the raw recording: {exc}", file=sys.stderr, flush=True)
+            log.warning(f"could not close the raw recording: {exc}")
             self.writer = None
         end = self.start + dt.timedelta(seconds=self.samples / self.rate_hz)
         dur, rest = self.samples / self.rate_hz, self.det.rest_s
@@ -456,12 +432,12 @@ class NightRecorder:
         while not self.flush(force=True) and time.monotonic() < t_end:
             time.sleep(min(1.0, max(0.0, t_end - time.monotonic())))
         if self._ordered or self._latest:
-            print(f"twitchmon: the database took no writes before the end ({self.db_problem}): "
-                  f"{self.held_events} event(s) of this night not stored; its counts stay as last stored",
-                  file=sys.stderr, flush=True)
+            log.warning(f"the database took no writes before the end ({self.db_problem}): "
+                  f"{self.held_events} event(s) of this night not stored; its counts stay as last stored")
         elif self.lost_events:
-            print(f"twitchmon: {self.lost_events} event(s) of this night were dropped while the database "
-                  "took no writes", file=sys.stderr, flush=True)
+            log.warning(f"{self.lost_events} event(s) of this night were dropped while the database "
+                  "took no writes")
+        self.on_file_done(self.night_id)  # every event is in: the rest of the night's waveforms
 
 
 class GapFiller:
@@ -512,15 +488,17 @@ def health_state(rec) -> str:
 
 
 def _status_panel(on_mark, on_toggle):
-    """The LED and button on a Pi; None where gpiozero finds no GPIO."""
-    import warnings  # noqa: PLC0415
+    """The LED and button on a Pi; None where gpiozero finds no GPIO (said
+    once, as news on a laptop, as a warning when a Pi's pins refuse)."""
     try:
         with warnings.catch_warnings():  # gpiozero's pin-factory fallbacks: a line each, not news
             warnings.simplefilter("ignore")
-            from .status import StatusPanel  # noqa: PLC0415
             return StatusPanel(on_mark=on_mark, on_toggle=on_toggle)
-    except Exception:  # noqa: BLE001 - no GPIO here (laptop, CI): run without the LED
-        return None
+    except BadPinFactory as exc:  # no GPIO here (laptop, CI): run without the LED
+        log.info(f"no status LED or button: {exc}")
+    except (GPIOZeroError, OSError, RuntimeError) as exc:  # GPIO there, but busy or refused
+        log.warning(f"status LED and button not available: {type(exc).__name__}: {exc}")
+    return None
 
 
 def _live_writer(store, ddir: Path, channels: int, rate_hz: float):
@@ -529,14 +507,12 @@ def _live_writer(store, ddir: Path, channels: int, rate_hz: float):
     try:
         return publish(store, ddir, channels, rate_hz)
     except (OSError, ValueError, sqlite3.Error) as exc:
-        print(f"twitchmon: no live signal view: {exc}", file=sys.stderr, flush=True)
+        log.warning(f"no live signal view: {exc}")
         return None
 
 
 def run_daemon(args) -> int:
     """``twitchmon run``: sample, detect, record in the night window, schedule."""
-    import json  # noqa: PLC0415
-
     from .adc import ADCError  # noqa: PLC0415
     from .config import effective_config, load_config  # noqa: PLC0415
     from .notify import sd_notify, watchdog_interval_s  # noqa: PLC0415
@@ -559,10 +535,9 @@ def run_daemon(args) -> int:
         if not unavailable(exc):
             raise
         n = 0  # busy or full now: the next start finishes them (nothing is lost by waiting)
-        print(f"twitchmon: could not finish the nights a crash left ({exc}); the next start will",
-              file=sys.stderr, flush=True)
+        log.warning(f"could not finish the nights a crash left ({exc}); the next start will")
     if n:
-        print(f"twitchmon: recovered {n} recording(s)/night(s) left by a crash", flush=True)
+        log.info(f"recovered {n} recording(s)/night(s) left by a crash")
     spec = args.source or _default_source()
     channels = args.channels or 4
     rate = args.rate or 1000.0
@@ -598,11 +573,11 @@ def run_daemon(args) -> int:
         except sqlite3.Error as exc:
             if not unavailable(exc):
                 raise
-            print(f"twitchmon: retention skipped today: {exc}", file=sys.stderr, flush=True)
+            log.warning(f"retention skipped today: {exc}")
             return
         if gone:
-            print(f"twitchmon: retention deleted {len(gone)} raw file(s) older than "
-                  f"{cfg.raw_retention_days} days", flush=True)
+            log.info(f"retention deleted {len(gone)} raw file(s) older than "
+                  f"{cfg.raw_retention_days} days")
 
     sched = NightScheduler(
         cfg, open_night=lambda: flags.update(night=True),
@@ -617,8 +592,10 @@ def run_daemon(args) -> int:
         sched.shutdown()
         raise ADCError(f"{spec}: {exc}") from None
     if not sampler.realtime:  # once: late samples are likelier, and the page says so while it lasts
-        print(f"twitchmon: sampler at {sampler.priority}", file=sys.stderr, flush=True)
+        log.warning(f"sampler at {sampler.priority}")
     rec = None
+    snippets = SnippetWorker(store, ddir).start()
+    snippets.backfill()  # nights recorded before waveforms were stored, or ended by a crash
     live = _live_writer(store, ddir, channels, rate)
     from .mqtt import Publisher, settings_for  # noqa: PLC0415 - its own thread; off unless a broker is named
     pub = Publisher(settings_for(cfg, store), store.path, channels=channels,
@@ -642,14 +619,15 @@ def run_daemon(args) -> int:
                 break
             if not ready:
                 ready = sd_notify("READY=1") or True
-                print(f"twitchmon: sampling {channels} channels at {rate:g} Hz from {spec}; data in {ddir}; "
-                      f"night window {cfg.night_start:%H:%M}-{cfg.night_end:%H:%M}", flush=True)
+                log.info(f"sampling {channels} channels at {rate:g} Hz from {spec}; data in {ddir}; "
+                      f"night window {cfg.night_start:%H:%M}-{cfg.night_end:%H:%M}")
             t = time.monotonic()
             if wd and t - last_ping >= wd:  # blocks flowing: sampler and recorder both alive
                 sd_notify("WATCHDOG=1")
                 last_ping = t
             if flags["night"] and rec is None:
-                rec = NightRecorder(store, ddir, rate, channels, spec, sensitivity=cfg.sensitivity)
+                rec = NightRecorder(store, ddir, rate, channels, spec, sensitivity=cfg.sensitivity,
+                                    on_file_done=snippets.post)
             elif not flags["night"] and rec is not None:
                 rec.close()  # rollover: the night's summary is stored
                 rec = None
@@ -673,23 +651,20 @@ def run_daemon(args) -> int:
                     sched.reschedule(cfg)
                     flags["night"] = window_open()
                     pub.reconfigure(settings_for(cfg, store))
-                    print(f"twitchmon: settings changed: night window {cfg.night_start:%H:%M}-"
-                          f"{cfg.night_end:%H:%M}, sensitivity {cfg.sensitivity:g} (from the next night)",
-                          flush=True)
+                    log.info(f"settings changed: night window {cfg.night_start:%H:%M}-"
+                          f"{cfg.night_end:%H:%M}, sensitivity {cfg.sensitivity:g} (from the next night)")
                 if panel is not None:
                     panel.show(health_state(rec))
                 spi_errors = gaps.take_errors()
                 if spi_errors:
-                    print(f"twitchmon: {spi_errors} SPI read error(s) since the last check", file=sys.stderr,
-                          flush=True)
+                    log.warning(f"{spi_errors} SPI read error(s) since the last check")
                 if rec is not None:
                     rec.fix_clock()
                     try:  # for the page's banner; the next check writes it again
-                        store.set_setting("health", json.dumps({"t": now().isoformat(timespec="seconds"),
-                                                                "status": list(rec.det.status),
-                                                                "spi_errors": spi_errors,
-                                                                "sampler_priority": sampler.priority,
-                                                                "realtime": sampler.realtime}))
+                        store.set_daemon_health({"t": now().isoformat(timespec="seconds"),
+                                                 "status": list(rec.det.status), "spi_errors": spi_errors,
+                                                 "sampler_priority": sampler.priority,
+                                                 "realtime": sampler.realtime})
                     except sqlite3.Error as exc:
                         if not unavailable(exc):
                             raise
@@ -713,8 +688,9 @@ def run_daemon(args) -> int:
         if rec is not None:
             rec.close()
         pub.close()  # the last night's summary, then offline
+        snippets.stop()
         if stats and not sampler.error:
-            print(f"twitchmon: sampler {stats}", flush=True)
+            log.info(f"sampler {stats}")
     if sampler.error and not stopping["flag"]:
         print(f"twitchmon run: {spec}: {sampler.error}", file=sys.stderr, flush=True)
         return 1

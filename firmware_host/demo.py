@@ -17,6 +17,7 @@ from . import pins
 from .analysis import build_report, save_report
 from .detector import Detector, DetectorConfig, Events
 from .simulator import Night
+from .snippets import make_snippets
 from .store import open_store
 from .traces import EdfWriter
 
@@ -55,6 +56,7 @@ def fill_nights(data_dir: str, nights: int, minutes: float, *, today: dt.date | 
                               ev, det, start_unix=start.timestamp())
         nid = save_report(store, report, source="simulator")
         store.finish_recording(store.add_recording(nid, str(rel), 0.0), writer.samples_written)
+        make_snippets(store, data_dir, nid)  # the gallery's waveforms, as the daemon makes them at a night's end
         ids.append(nid)
         log(f"twitchmon demo: night of {day} simulated: {report['counts']['total']} twitches")
     store.close()

@@ -55,6 +55,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .events import SENSOR_STATES, per_rest_hour
+from .store import Store
+
 DISCOVERY_PREFIX = "homeassistant"  #: Home Assistant's default discovery prefix
 KEYS = ("host", "port", "username", "password_file", "tls_ca", "topic_prefix", "device_id")
 PERIOD_S = 30.0  #: state and tonight's counts are published this often
@@ -166,8 +169,6 @@ def summary_payload(night: dict, device_id: str) -> dict:
     """A stored night (``Store.night``) as the ``summary`` message.  Keys the
     night does not have yet (``plm_index``, ``cramps``) are left out rather
     than sent as null, so a subscriber can tell "none" from "not measured"."""
-    from .analysis import per_rest_hour  # noqa: PLC0415
-
     sites = list(night.get("channel_names") or [])
     per = list(night.get("per_channel") or [])
     rate = per_rest_hour(night["total"], night.get("rest_s"))
@@ -209,11 +210,10 @@ def discovery(m: MqttConfig, sites: list[str], extras: list[str] = ()) -> list[t
         "name": "Record", "state_topic": m.topic("state"), "value_template": rec_tpl,
         "command_topic": m.topic("recording/set"), "payload_on": "ON", "payload_off": "OFF", "qos": 1,
         "icon": "mdi:record-rec"} if m.remote_control else None)
-    from .detector import FAULT_KINDS  # noqa: PLC0415
     for c, site in enumerate(sites):
         add("sensor", f"sensor_{c}", {"name": f"{site} sensor", "state_topic": m.topic("state"),
                                       "value_template": f"{{{{ value_json.sensors[{c}] }}}}",
-                                      "device_class": "enum", "options": list(FAULT_KINDS),
+                                      "device_class": "enum", "options": list(SENSOR_STATES),
                                       "entity_category": "diagnostic", "expire_after": EXPIRE_S})
     live = {"state_topic": m.topic("tonight"), "unit_of_measurement": "twitches",
             "state_class": "total_increasing", "expire_after": EXPIRE_S, "icon": "mdi:pulse"}
@@ -345,8 +345,6 @@ class Publisher:
 
     # -- the publisher thread ---------------------------------------------------
     def _run(self) -> None:
-        from .store import Store  # noqa: PLC0415
-
         self.store = Store(self.store_path)
         self.m: MqttConfig | None = None
         self.client = None
@@ -505,8 +503,7 @@ class Publisher:
         n = self.store.night(night_id) if night_id else None
         if n and n["channel_names"]:
             return list(n["channel_names"])
-        from .daemon import site_names  # noqa: PLC0415
-        return site_names(self.store, self.channels)
+        return self.store.site_names(self.channels)
 
     def _publish_discovery(self) -> None:
         latest = self._latest_ended()

@@ -18,7 +18,8 @@ import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
 
-from .adc import TwitchmonError
+from .errors import TwitchmonError
+from .sites import names_or_default
 
 DB_NAME = "twitchmon.db"
 
@@ -90,6 +91,23 @@ MIGRATIONS: list[str] = [
         night_id INTEGER PRIMARY KEY REFERENCES nights(id) ON DELETE CASCADE,
         topic TEXT NOT NULL,
         published_utc TEXT NOT NULL
+    );
+    """,
+    # 4: each twitch's waveform for the page's gallery, made once from the raw
+    # recording (firmware_host/snippets.py) so no request reads EDF; it goes
+    # with its recording when retention deletes the raw file
+    """
+    CREATE TABLE snippets (
+        recording_id INTEGER NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+        night_id INTEGER NOT NULL REFERENCES nights(id) ON DELETE CASCADE,
+        t REAL NOT NULL,                 -- the twitch's onset, s from the night's first sample
+        channel INTEGER NOT NULL,
+        values_f32 BLOB NOT NULL,        -- band-passed codes, little-endian float32, at the night's rate
+        PRIMARY KEY (night_id, t, channel)
+    );
+    CREATE TABLE snippet_nights (
+        night_id INTEGER PRIMARY KEY REFERENCES nights(id) ON DELETE CASCADE,
+        done_utc TEXT NOT NULL
     );
     """,
 ]
@@ -377,6 +395,95 @@ class Store:
 
     def delete_setting(self, key: str) -> None:
         self.db.execute("DELETE FROM settings WHERE key = ?", (key,))
+
+    # -- typed settings: what the daemon tells the page, and what the page saves --------
+    def site_names(self, channels: int) -> list[str]:
+        """The sensor sites' names: as the owner named them on the page, else pins.SITES."""
+        try:
+            names = self.get_setting("channel_names")
+        except sqlite3.Error:  # unreadable now: the default names still label the recording
+            names = None
+        return names_or_default(names, channels)
+
+    def daemon_health(self) -> dict | None:
+        """The daemon's last health check (``t`` ISO-8601 UTC, ``status`` per
+        channel, ``spi_errors``, ``sampler_priority``, ``realtime``), or None."""
+        value = self.get_setting("health")
+        if isinstance(value, str):  # written JSON-in-JSON before the store had this method
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return None
+        return value if isinstance(value, dict) else None
+
+    def set_daemon_health(self, health: dict) -> None:
+        self.set_setting("health", health)
+
+    def live_path(self) -> str | None:
+        """Where the daemon's live signal ring is (firmware_host/live.py), or None."""
+        path = self.get_setting("live_path")
+        return path if isinstance(path, str) and path else None
+
+    def set_live_path(self, path: str) -> None:
+        self.set_setting("live_path", str(path))
+
+    def set_counted_s(self, night_id: int, counted_s: float) -> None:
+        """How much of a night being recorded the stored counts cover, s."""
+        self.set_setting(f"night.{night_id}.counted_s", counted_s)
+
+    def counted_s(self, night_id: int) -> float | None:
+        return self.get_setting(f"night.{night_id}.counted_s")
+
+    def set_raw_stopped(self, night_id: int, reason: str) -> None:
+        """Why a night's raw recording stopped (disk full, I/O error)."""
+        self.set_setting(f"night.{night_id}.raw_stopped", reason)
+
+    def raw_stopped(self, night_id: int) -> str | None:
+        return self.get_setting(f"night.{night_id}.raw_stopped")
+
+    def save_settings(self, *, config: dict, channel_names: list[str], lan_read_only: bool,
+                      mqtt_enabled: bool, mqtt_remote_control: bool, saved_utc: str) -> int:
+        """The page's Settings in one transaction (the daemon never sees half
+        of them); the new ``config_rev``, which tells the daemon to reload."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            self.set_setting("config", config)
+            self.set_setting("mqtt_enabled", bool(mqtt_enabled))
+            self.set_setting("mqtt_remote_control", bool(mqtt_remote_control))
+            self.set_setting("channel_names", list(channel_names))
+            self.set_setting("lan_read_only", bool(lan_read_only))
+            rev = int(self.get_setting("config_rev", 0)) + 1
+            self.set_setting("config_rev", rev)
+            self.set_setting("config_saved_utc", saved_utc)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return rev
+
+    # -- waveform snippets ----------------------------------------------------------
+    def add_snippets(self, night_id: int, rows: Iterable[tuple[int, float, int, bytes]]) -> None:
+        """(recording id, t, channel, float32 bytes) per twitch; one already there is kept."""
+        self.db.executemany("INSERT OR IGNORE INTO snippets (recording_id, night_id, t, channel, values_f32) "
+                            "VALUES (?,?,?,?,?)", [(r, night_id, t, c, b) for r, t, c, b in rows])
+
+    def snippets(self, night_id: int) -> dict[tuple[float, int], tuple[int, bytes]]:
+        """(t, channel) -> (recording id, float32 bytes) for a night's stored waveforms."""
+        rows = self.db.execute("SELECT t, channel, recording_id, values_f32 FROM snippets WHERE night_id = ?",
+                               (night_id,))
+        return {(r[0], r[1]): (r[2], bytes(r[3])) for r in rows}
+
+    def mark_snippets_done(self, night_id: int, done_utc: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO snippet_nights (night_id, done_utc) VALUES (?, ?)",
+                        (night_id, done_utc))
+
+    def nights_without_snippets(self) -> list[int]:
+        """Ended nights with raw recordings whose waveforms were never made (oldest first)."""
+        rows = self.db.execute("SELECT id FROM nights WHERE status != 'recording' AND id NOT IN "
+                               "(SELECT night_id FROM snippet_nights) AND id IN "
+                               "(SELECT night_id FROM recordings WHERE finished = 1) ORDER BY id")
+        return [r[0] for r in rows]
 
     # -- the page's sessions ----------------------------------------------------
     def session_generation(self) -> int:

@@ -45,7 +45,8 @@ from pathlib import Path
 import numpy as np
 
 from . import pins
-from .adc import TwitchmonError
+from .errors import TwitchmonError
+from .sites import EDF_LABEL_CHARS, edf_label
 
 FORMATS = (".edf", ".wav", ".npz", ".csv")
 WAV_SCALE = 64  # 16-bit PCM units per code
@@ -284,19 +285,6 @@ class EdfReader(TraceReader):
         out = self._signals(raw[:k * rec_len].reshape(k, rec_len)).T
         skip = start - first * self._spr
         return out[skip:skip + int(n)]
-
-
-EDF_LABEL_CHARS = 16  #: an EDF signal label's width (ASCII, header field)
-
-
-def edf_label(name: str) -> str:
-    """A channel name as an EDF signal label: printable ASCII (the header is
-    ASCII; accents are dropped, other characters too), at most 16 characters;
-    may be empty."""
-    import unicodedata  # noqa: PLC0415
-
-    ascii_ = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode("ascii")
-    return "".join(c for c in ascii_ if " " <= c <= "~").strip()[:EDF_LABEL_CHARS].rstrip()
 
 
 def edf_labels(names: Sequence[str]) -> list[str]:

@@ -6,6 +6,8 @@ import datetime as dt
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
 
+from firmware_host.events import per_rest_hour
+
 bp = Blueprint("diary", __name__)
 
 #: (key, label): the factors people with benign fasciculations are asked
@@ -34,7 +36,6 @@ def _date_or_404(text: str) -> str:
 
 
 def rate_per_rest_hour(n: dict) -> float | None:
-    from firmware_host.analysis import per_rest_hour  # noqa: PLC0415
     return per_rest_hour(n["total"], n.get("rest_s"))
 
 

@@ -12,7 +12,11 @@ import numpy as np
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 
 from firmware_host import pins
+from firmware_host.config import ConfigError, effective_config
+from firmware_host.events import DETECTOR_STEP_S
 from firmware_host.live import LiveError, LiveReader, classify
+from firmware_host.store import Store
+from firmware_host.window import in_window, window_for
 
 bp = Blueprint("tonight", __name__)
 
@@ -82,7 +86,6 @@ def is_fresh(reader: LiveReader) -> bool:
 
 
 def _config(store):
-    from firmware_host.config import ConfigError, effective_config  # noqa: PLC0415
     try:
         return effective_config(current_app.config.get("CONFIG_FILE"), store)
     except ConfigError:
@@ -101,9 +104,6 @@ def sensors_now(reader: LiveReader | None, names: list[str]) -> tuple[bool, list
 
 
 def tonight_json() -> dict:
-    from firmware_host.daemon import site_names  # noqa: PLC0415
-    from firmware_host.schedule import in_window, window_for  # noqa: PLC0415
-
     store = _store()
     now = dt.datetime.now(dt.timezone.utc)
     cfg = _config(store)
@@ -113,30 +113,29 @@ def tonight_json() -> dict:
         window = {"start": start.isoformat(timespec="minutes"), "end": end.isoformat(timespec="minutes"),
                   "open": in_window(now, cfg), "sensitivity": cfg.sensitivity}
     rec = next((n for n in store.nights(5) if n["status"] == "recording"), None)
-    reader = open_live(store.get_setting("live_path"))
+    reader = open_live(store.live_path())
     try:
-        channels = reader.channels if reader else 4
-        flowing, sensors = sensors_now(reader, site_names(store, channels))
+        channels = reader.channels if reader else len(pins.SITES)
+        flowing, sensors = sensors_now(reader, store.site_names(channels))
     finally:
         if reader is not None:
             reader.close()
     night = None
     if rec is not None:
-        raw_stopped = store.get_setting(f"night.{rec['id']}.raw_stopped")
+        raw_stopped = store.raw_stopped(rec["id"])
         night = {"id": rec["id"], "date": rec["date"], "start": rec["start_utc"], "total": rec["total"],
                  "per_channel": rec["per_channel"], "channel_names": rec["channel_names"],
                  "duration_s": rec["duration_s"], "rest_s": rec["rest_s"], "movements": rec["movements"],
-                 "raw_stopped": raw_stopped, "counted_s": store.get_setting(f"night.{rec['id']}.counted_s")}
+                 "raw_stopped": raw_stopped, "counted_s": store.counted_s(rec["id"])}
     return {"recording": night is not None, "night": night, "window": window, "signal": flowing,
             "sensors": sensors, "demo": bool(current_app.config.get("DEMO"))}
 
 
 @bp.get("/tonight")
 def page():
-    from firmware_host.detector import DetectorConfig  # noqa: PLC0415
     # the detector analyses a chunk once the next one has come: its first result is two chunks in
     return render_template("tonight.html", t=tonight_json(), display_hz=DISPLAY_HZ,
-                           first_count_s=2 * DetectorConfig.chunk_s, step_s=DetectorConfig.chunk_s)
+                           first_count_s=2 * DETECTOR_STEP_S, step_s=DETECTOR_STEP_S)
 
 
 @bp.get("/api/tonight")
@@ -160,7 +159,7 @@ def live():
     ``"night"`` (its counts and rest so far, and ``counted_s``: how much of
     it the detector has analysed, null before its first step) every ``COUNTS_S``."""
     store = _store()
-    path = store.get_setting("live_path")
+    path = store.live_path()
     db_path = store.path
     owner, addr = bool(g.get("owner")), request.remote_addr or "?"
     refused = _streams.take(owner, addr)  # last before the response, which gives it back on close
@@ -169,13 +168,12 @@ def live():
 
     def counts(night_id: int, cache: dict) -> dict | None:
         """The night's counts so far (its own connection: the request's is gone)."""
-        from firmware_host.store import Store  # noqa: PLC0415
         if "store" not in cache:
             cache["store"] = Store(db_path)
         n = cache["store"].night(night_id)
         return None if n is None else {"id": n["id"], "total": n["total"], "per_channel": n["per_channel"],
                                        "movements": n["movements"], "rest_s": n["rest_s"],
-                                       "counted_s": cache["store"].get_setting(f"night.{night_id}.counted_s")}
+                                       "counted_s": cache["store"].counted_s(night_id)}
 
     def stream():
         reader, carry, k, status_at, reader_end = None, np.empty((0, 0)), 1, 0.0, 0

@@ -7,8 +7,9 @@ import datetime as dt
 
 from flask import Blueprint, current_app, jsonify, render_template
 
-from firmware_host.analysis import per_rest_hour
+from firmware_host.events import per_rest_hour
 
+from . import svg
 from .nights import PHONE_W
 from .params import int_arg
 
@@ -62,7 +63,6 @@ def _data():
 
 @bp.get("/trends")
 def page():
-    from . import svg  # noqa: PLC0415
     weeks, dates, names, rates, flags = _data()
     chart = svg.lines(list(zip(names, rates)), [d[5:] for d in dates], width=PHONE_W,
                       title=f"Twitches per rest hour at each site, last {weeks} weeks")
