@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from firmware_host.sampler import SamplerProcess  # noqa: E402
+from firmware_host.sampler_process import SamplerProcess  # noqa: E402
 
 
 def one(source: str, seconds: float, rt: bool) -> dict:

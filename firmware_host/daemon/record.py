@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from .. import pins
-from ..sampler import make_source, sample_loop
+from ..sampler_process import make_source, sample_loop
 from ..traces import open_writer
 
 

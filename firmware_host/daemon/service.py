@@ -29,7 +29,7 @@ from ..log import get_logger
 from ..mqtt import Publisher, settings_for
 from ..notify import sd_notify, watchdog_interval_s
 from ..paths import data_dir as resolve_data_dir
-from ..sampler import SamplerProcess
+from ..sampler_process import SamplerProcess
 from ..schedule import NightScheduler, free_mb, retention
 from ..snippets import SnippetWorker
 from ..sources import default_source, kind
