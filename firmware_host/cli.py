@@ -372,7 +372,8 @@ def _passwd_dir(explicit: str | None) -> Path | None:
 
 
 def cmd_beds(args) -> int:
-    from .mqtt import MqttError, list_beds, parse_section  # noqa: PLC0415
+    from .mqtt import MqttError, parse_section  # noqa: PLC0415
+    from .mqtt_client import list_beds  # noqa: PLC0415
 
     host, _, port = args.broker.rpartition(":") if args.broker.count(":") == 1 else (args.broker, "", "")
     sec = {"host": host or args.broker, "topic_prefix": args.topic_prefix, "device_id": "beds"}

@@ -26,7 +26,8 @@ from ..config import effective_config, load_config
 from ..detector import Detector, DetectorConfig
 from ..live import publish
 from ..log import get_logger
-from ..mqtt import Publisher, settings_for
+from ..mqtt import settings_for
+from ..mqtt_publisher import Publisher
 from ..notify import sd_notify, watchdog_interval_s
 from ..paths import data_dir as resolve_data_dir
 from ..sampler_process import SamplerProcess

@@ -21,7 +21,8 @@ from pathlib import Path
 DAEMON_SIDE = ("firmware_host.daemon", "firmware_host.detector", "firmware_host.adc", "firmware_host.sampler",
                "firmware_host.traces", "firmware_host.snippets", "firmware_host.analysis",
                "firmware_host.simulator", "firmware_host.mcp3008_emulator", "firmware_host.sources",
-               "scipy", "edfio", "pyedflib", "apscheduler")
+               "firmware_host.sampler_process", "firmware_host.mqtt_client", "firmware_host.mqtt_publisher",
+               "scipy", "edfio", "pyedflib", "apscheduler", "paho")
 
 #: routes walked elsewhere or never ending (the live stream holds its thread for minutes)
 SKIP = {"/api/live", "/static/<path:filename>"}
