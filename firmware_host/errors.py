@@ -10,3 +10,19 @@ from __future__ import annotations
 
 class TwitchmonError(Exception):
     """Base of twitchmon's own errors."""
+
+
+class UsageError(TwitchmonError):
+    """Bad usage or unreadable input: the command exits 2 with this one line."""
+
+
+class StartError(TwitchmonError):
+    """A failure at start that is not bad usage (a busy port, no SPI device): exit 1 with this one line."""
+
+
+class TraceError(TwitchmonError, ValueError):
+    """A file that cannot be read as a trace; the message is one line."""
+
+
+class ListenError(OSError):
+    """The page cannot listen on its host and port; the cause is the socket's OSError."""

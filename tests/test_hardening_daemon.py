@@ -351,7 +351,7 @@ def test_the_daemon_outlives_another_process_holding_the_write_lock_for_22_s(tmp
     import time
 
     from crashlib import wait_for_recording
-    from firmware_host.cli import write_simulated
+    from firmware_host.simulator.files import write_simulated
     from firmware_host.simulator import Night
     from firmware_host.store import open_store
     src = tmp_path / "twitchy.edf"
@@ -474,7 +474,7 @@ def test_the_daemon_on_a_disk_that_fills_mid_night_never_exits_and_counts_on(sma
     import time
 
     from crashlib import wait_for_recording
-    from firmware_host.cli import write_simulated
+    from firmware_host.simulator.files import write_simulated
     from firmware_host.simulator import Night
     from firmware_host.store import open_store
     src = tmp_path / "twitchy.edf"

@@ -152,7 +152,7 @@ def test_sampler_deadlines_ignore_the_wall_clock():
 
 def _files():
     """Small valid traces in every format, made once."""
-    from firmware_host.cli import write_simulated
+    from firmware_host.simulator.files import write_simulated
     import tempfile
     d = Path(tempfile.mkdtemp(prefix="twitchmon-fuzz-"))
     night = Night(0.25, seed=3)

@@ -17,6 +17,7 @@ from markupsafe import escape
 from werkzeug.routing import IntegerConverter
 
 from firmware_host import pins
+from firmware_host.errors import ListenError
 from firmware_host.mqtt import banner as mqtt_banner
 from firmware_host.store import DB_NAME, Store, describe, open_store, unavailable
 
@@ -164,10 +165,6 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(hardware_page.bp)
     app.register_blueprint(settings.bp)
     return app
-
-
-class ListenError(OSError):
-    """The page cannot listen on its host and port; the cause is the socket's OSError."""
 
 
 def make_server(app: Flask, host: str, port: int, threads: int = 12, **limits):

@@ -11,15 +11,11 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import TwitchmonError
+from ..errors import TraceError
 
 FORMATS = (".edf", ".wav", ".npz", ".csv")
 WAV_SCALE = 64  # 16-bit PCM units per code
 CODE_MID = 512
-
-
-class TraceError(TwitchmonError, ValueError):
-    """A file that cannot be read as a trace; the message is one line."""
 
 
 @dataclass
