@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from typing import TYPE_CHECKING
 
 from . import pins
+from .detector import Detector, DetectorConfig, Events
 from .events import PEAK_UNIT, counts, night_date, per_rest_hour
 from .events import rounded as _rounded
+from .injection import check as injection_check
 from .traces import open_trace
-
-if TYPE_CHECKING:
-    from .detector import Detector, Events
 
 
 def build_report(source: str, rate_hz: float, channels: int, n_samples: int, events: Events,
@@ -54,9 +52,6 @@ def analyse(path: str | os.PathLike, *, rate_hz: float | None = None, sensitivit
     once) changes the speed, never the events.  ``progress(samples)``, when
     given, is called after each block with the samples it held.  ``check``
     adds the injection-recovery check (firmware_host.injection: one more pass)."""
-    # here, not at the top: the page imports this module and has no use for scipy
-    from .detector import Detector, DetectorConfig, Events  # noqa: PLC0415
-
     with open_trace(path, rate_hz) as reader:
         info = reader.info
         det = Detector(DetectorConfig(rate_hz=info.rate_hz, channels=info.channels, sensitivity=sensitivity))
@@ -72,8 +67,6 @@ def analyse(path: str | os.PathLike, *, rate_hz: float | None = None, sensitivit
                               channel_names=info.channel_names or None, start_unix=info.start_unix,
                               truncated=info.truncated)
     if check:
-        from .injection import check as injection_check  # noqa: PLC0415 - only --check needs it
-
         report["check"] = injection_check(path, report, det, block_samples=block_samples)
     return report
 
@@ -84,23 +77,6 @@ def night_summary(report: dict) -> dict:
     ``peak``, whether the recording was cut, and twitches per rest hour."""
     return {k: report[k] for k in ("counts", "faults", "sensitivity", "peak_unit", "truncated",
                                    "twitches_per_rest_hour") if k in report}
-
-
-def summary_from_detector(det, twitches: list[dict], faults: list[dict], duration_s: float) -> dict:
-    """The same summary for a night recorded live (``twitchmon run``)."""
-    return {"counts": counts(twitches, det.cfg.channels, duration_s), "faults": faults,
-            "sensitivity": det.cfg.sensitivity, "peak_unit": PEAK_UNIT, "truncated": False,
-            "twitches_per_rest_hour": _rounded(per_rest_hour(len(twitches), det.rest_s))}
-
-
-def summary_from_store(store, night_id: int, duration_s: float) -> dict:
-    """The summary of a night rebuilt from what the store holds (a night a
-    power cut ended: the detector's state is gone, its events are not)."""
-    twitches = store.twitches(night_id)
-    night = store.night(night_id)
-    return {"counts": counts(twitches, int(night["channels"]), duration_s), "faults": store.health(night_id),
-            "peak_unit": PEAK_UNIT, "truncated": True,
-            "twitches_per_rest_hour": _rounded(per_rest_hour(len(twitches), night.get("rest_s")))}
 
 
 def save_report(store, report: dict, *, source: str) -> int:

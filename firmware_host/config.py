@@ -32,6 +32,8 @@ start on half a configuration.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,7 +146,6 @@ def config_from_dict(raw: dict, where: str = "config") -> Config:
 
 
 def _hosts(where: str, v) -> tuple[str, ...]:
-    import re  # noqa: PLC0415
     name = re.compile(r"\.?[a-z0-9]([a-z0-9-]{0,62})(\.[a-z0-9]([a-z0-9-]{0,62}))*\.?", re.I)
     if not isinstance(v, list) or not all(isinstance(h, str) and len(h) <= 253 and name.fullmatch(h) for h in v):
         raise ConfigError(f"{where}: web.hosts = {v!r} must be a list of host names like \"twitchmon.home\"")
@@ -178,7 +179,6 @@ def effective_config(path: str | Path | None, store) -> Config:
         try:
             return config_from_dict(merge(raw, over), "settings page")
         except ConfigError as exc:
-            import sys  # noqa: PLC0415
             print(f"twitchmon: ignoring the page's settings: {exc}", file=sys.stderr, flush=True)
     return config_from_dict(raw, str(path))
 

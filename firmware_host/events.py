@@ -62,3 +62,20 @@ def night_date(start: dt.datetime) -> str:
     if local.hour < 12:
         local -= dt.timedelta(days=1)
     return local.date().isoformat()
+
+
+def summary_from_detector(det, twitches: list[dict], faults: list[dict], duration_s: float) -> dict:
+    """The same summary for a night recorded live (``twitchmon run``)."""
+    return {"counts": counts(twitches, det.cfg.channels, duration_s), "faults": faults,
+            "sensitivity": det.cfg.sensitivity, "peak_unit": PEAK_UNIT, "truncated": False,
+            "twitches_per_rest_hour": rounded(per_rest_hour(len(twitches), det.rest_s))}
+
+
+def summary_from_store(store, night_id: int, duration_s: float) -> dict:
+    """The summary of a night rebuilt from what the store holds (a night a
+    power cut ended: the detector's state is gone, its events are not)."""
+    twitches = store.twitches(night_id)
+    night = store.night(night_id)
+    return {"counts": counts(twitches, int(night["channels"]), duration_s), "faults": store.health(night_id),
+            "peak_unit": PEAK_UNIT, "truncated": True,
+            "twitches_per_rest_hour": rounded(per_rest_hour(len(twitches), night.get("rest_s")))}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.optimize import minimize
 
 from . import pins
 from .detector import Detector, DetectorConfig, Events
@@ -93,7 +94,6 @@ def _amp_at(found: np.ndarray, amp: np.ndarray, p: float) -> float | None:
     None when the injections do not bracket it (all found, or none)."""
     if found.all() or not found.any():
         return None
-    from scipy.optimize import minimize  # noqa: PLC0415 - only the check needs it
 
     x = np.log(amp)
 

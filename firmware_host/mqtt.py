@@ -50,6 +50,7 @@ import re
 import socket
 from dataclasses import dataclass, field
 
+from . import __version__
 from .events import SENSOR_STATES, per_rest_hour
 
 DISCOVERY_PREFIX = "homeassistant"  #: Home Assistant's default discovery prefix
@@ -183,8 +184,6 @@ def discovery(m: MqttConfig, sites: list[str], extras: list[str] = ()) -> list[t
     """Home Assistant discovery messages, (topic, JSON payload); an empty
     payload removes an entity (the recording switch when remote control is
     off).  ``extras``: optional summary keys (:data:`OPTIONAL`) to add."""
-    from . import __version__  # noqa: PLC0415
-
     dev = {"identifiers": [f"twitchmon_{m.device_id}"], "name": f"twitchmon {m.device_id}",
            "manufacturer": "twitchmon", "model": "leg-twitch counter (not a medical device)",
            "sw_version": __version__}

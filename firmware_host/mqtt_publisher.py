@@ -11,9 +11,19 @@ import threading
 import time
 from collections.abc import Callable
 
-
-from .mqtt import (BACKOFF_S, CONNACK_TIMEOUT_S, DISCOVERY_PREFIX, KEEPALIVE_S, OPTIONAL, PERIOD_S, MqttConfig,
-                   MqttError, _now_iso, discovery, summary_payload)
+from .mqtt import (
+    BACKOFF_S,
+    CONNACK_TIMEOUT_S,
+    DISCOVERY_PREFIX,
+    KEEPALIVE_S,
+    OPTIONAL,
+    PERIOD_S,
+    MqttConfig,
+    MqttError,
+    _now_iso,
+    discovery,
+    summary_payload,
+)
 from .mqtt_client import _refused, describe, make_client
 from .store import Store
 

@@ -14,6 +14,16 @@ import json
 import multiprocessing as mp
 import os
 import sys
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as Timeout
+from concurrent.futures.process import BrokenProcessPool
+
+from tqdm import tqdm
+
+from .analysis import analyse, save_report
+from .paths import data_dir as resolve
+from .store import open_store
+from .traces import TraceError, open_trace
 
 _done = None  #: samples analysed so far, shared by the workers (a multiprocessing Value)
 
@@ -40,8 +50,6 @@ def _bump(n: int) -> None:
 def _work(job) -> tuple[int, dict | None, str | None, int]:
     """(index, report, error line, exit status) for one file; never raises."""
     i, path, rate_hz, sensitivity, check = job
-    from .analysis import analyse  # noqa: PLC0415
-    from .traces import TraceError  # noqa: PLC0415
     try:
         return i, analyse(path, rate_hz=rate_hz, sensitivity=sensitivity, progress=_bump, check=check), None, 0
     except TraceError as exc:
@@ -55,7 +63,6 @@ def _work(job) -> tuple[int, dict | None, str | None, int]:
 def _total_samples(paths, rate_hz) -> int | None:
     """Frames in all files, from their headers (for the bar), or None when
     a header does not say (NPZ, CSV): then the bar counts without a percentage."""
-    from .traces import TraceError, open_trace  # noqa: PLC0415
     total = 0
     for p in paths:
         try:
@@ -86,21 +93,17 @@ def run(files: list[str], *, jobs: int | None = None, as_json: bool = False, sav
         progress = sys.stderr.isatty()
     store = None
     if save:
-        from .paths import data_dir as resolve  # noqa: PLC0415
-        from .store import open_store  # noqa: PLC0415
         store = open_store(resolve(data_dir))
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     counter = ctx.Value("q", 0)
     pool = futures = None
     if jobs > 1:
-        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
         # (not multiprocessing.Pool: a worker killed mid-file, say by the OOM killer, hangs a Pool for
         # good; here it breaks the pool and each unfinished file gets its line)
         pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(counter,))
         futures = [pool.submit(_work, job) for job in work]  # workers fork here, before any thread of ours
     bar = None
     if progress:
-        from tqdm import tqdm  # noqa: PLC0415
         bar = tqdm(total=_total_samples(files, rate_hz), unit=" frames", unit_scale=True, file=sys.stderr,
                    desc=f"replay {len(files)} file(s) on {jobs} process(es)", dynamic_ncols=True)
     status = 0
@@ -112,7 +115,6 @@ def run(files: list[str], *, jobs: int | None = None, as_json: bool = False, sav
             (bar.write if bar else print)(error, file=sys.stderr)
             return
         if store is not None:
-            from .analysis import save_report  # noqa: PLC0415
             report["night_id"] = save_report(store, report, source=os.path.abspath(files[i]))
         out = json.dumps(report) if as_json else _line(report)
         (bar.write if bar else print)(out, file=sys.stdout)
@@ -128,8 +130,6 @@ def run(files: list[str], *, jobs: int | None = None, as_json: bool = False, sav
                 if bar:
                     bar.update(counter.value - bar.n)
         else:
-            from concurrent.futures import TimeoutError as Timeout  # noqa: PLC0415
-            from concurrent.futures.process import BrokenProcessPool  # noqa: PLC0415
             for (i, path, *_), fut in zip(work, futures):  # in the files' order, whichever finishes first
                 while True:
                     try:

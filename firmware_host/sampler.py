@@ -31,8 +31,7 @@ from . import pins
 from .adc import ADCError
 from .clock import _LIBC, _PR_SET_PDEATHSIG, TIMER_SLACK_NS, FakeClock, MonotonicClock, set_timer_slack  # noqa: F401
 from .shmring import BlockRing, SignalFeed
-from .sources import (AdcSource, EmulatedAdc, FeedSource, Source, TableSource, TableSpi,  # noqa: F401
-                      sampler_source)
+from .sources import AdcSource, EmulatedAdc, FeedSource, Source, TableSource, TableSpi, sampler_source  # noqa: F401
 
 RT_PRIORITY = 50  #: SCHED_FIFO priority the sampler asks for (systemd's LimitRTPRIO allows it)
 

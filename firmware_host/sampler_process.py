@@ -298,8 +298,6 @@ class SamplerProcess:
 
     def get(self, timeout: float | None = None):
         """The next Block; queue.Empty after ``timeout`` s; None once the sampler ended."""
-        import numpy as np  # noqa: PLC0415
-
         t_end = None if timeout is None else time.monotonic() + timeout
         while self._avail == 0:
             if self._ended:

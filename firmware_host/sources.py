@@ -24,8 +24,6 @@ from .adc import MCP3008, open_spidev
 from .mcp3008_emulator import MCP3008Emulator
 from .shmring import FEED_DATA_AT
 
-
-
 # -- the sources the sampler process reads --------------------------------------
 
 class Source:

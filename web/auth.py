@@ -37,8 +37,7 @@ import threading
 import time
 from pathlib import Path
 
-from flask import (Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, session,
-                   url_for)
+from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from werkzeug.sansio.utils import host_is_trusted
 from werkzeug.security import check_password_hash
 

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 from .gaps import GapFiller
 from .record import record
-from .recorder import (CLOSE_WAIT_S, DB_S, FILE_S, HELD_MAX_EVENTS, RESERVE_MB, RETRY_S, SYNC_S, NightRecorder,
-                       Reserve)
+from .recorder import CLOSE_WAIT_S, DB_S, FILE_S, HELD_MAX_EVENTS, RESERVE_MB, RETRY_S, SYNC_S, NightRecorder, Reserve
 from .recovery import recover
 from .service import DAEMON_BUSY_S, Daemon, health_state, run_daemon
 

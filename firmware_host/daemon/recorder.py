@@ -15,8 +15,7 @@ from pathlib import Path
 
 from ..config import effective_config
 from ..detector import Detector, DetectorConfig
-from ..analysis import summary_from_detector
-from ..events import night_date
+from ..events import night_date, summary_from_detector
 from ..log import get_logger
 from ..store import unavailable
 from ..traces import EdfWriter, set_edf_start

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from ..analysis import summary_from_store
+from ..events import summary_from_store
 from ..log import get_logger
 from ..traces import edf_is_unfinished, recover_edf
 

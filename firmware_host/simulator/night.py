@@ -6,7 +6,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from .. import frontend, pins
+from .. import frontend_digital as frontend
+from .. import pins
 from .parts import FAMILY, PROFILES, Twitch
 from .plan import NightPlanning
 

@@ -36,12 +36,12 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..sites import EDF_LABEL_CHARS, edf_label
 from .base import CODE_MID, FORMATS, WAV_SCALE, TraceError, TraceInfo, TraceReader, TraceWriter
 from .csvfile import CsvReader, CsvWriter
-from .edf import (EdfReader, EdfWriter, edf_is_unfinished, edf_labels, recover_edf, set_edf_start)
+from .edf import EdfReader, EdfWriter, edf_is_unfinished, edf_labels, recover_edf, set_edf_start
 from .npz import NpzReader, NpzWriter
 from .wav import WavReader, WavWriter
-from ..sites import EDF_LABEL_CHARS, edf_label
 
 __all__ = ["CODE_MID", "EDF_LABEL_CHARS", "FORMATS", "WAV_SCALE", "CsvReader", "CsvWriter", "EdfReader", "EdfWriter",
            "NpzReader", "NpzWriter", "TraceError", "TraceInfo", "TraceReader", "TraceWriter", "WavReader",

@@ -14,6 +14,7 @@ import numpy as np
 from .. import pins
 from .base import SidecarAnnotations, TraceError, TraceInfo, TraceReader, _check_rate
 
+
 def _csv_rows(reader, where: str):
     """The csv module's rows, its errors (a stray quote swallowing the file,
     a NUL byte) as one-line TraceErrors naming the line."""

@@ -25,6 +25,7 @@ from .. import pins
 from ..sites import EDF_LABEL_CHARS, edf_label
 from .base import TraceError, TraceInfo, TraceReader, _check_rate
 
+
 def _text(field) -> str:
     return field.decode("ascii") if isinstance(field, (bytes, bytearray)) else str(field)
 

@@ -15,6 +15,7 @@ import numpy as np
 from .. import pins
 from .base import SidecarAnnotations, TraceError, TraceInfo, TraceReader, _check_rate
 
+
 class _ZipMembers:
     """Walk a zip's local headers from the front, so a file cut short (its
     central directory lost) still gives the members before the cut."""

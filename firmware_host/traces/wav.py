@@ -12,6 +12,7 @@ import numpy as np
 
 from .base import CODE_MID, WAV_SCALE, SidecarAnnotations, TraceError, TraceInfo, TraceReader, _check_rate
 
+
 class WavReader(TraceReader):
     def __init__(self, path: Path):
         where = str(path)
