@@ -82,6 +82,57 @@ def _line(report: dict) -> str:
             + (f", night {report['night_id']} saved" if "night_id" in report else ""))
 
 
+class _Output:
+    """Says each file's result as it comes: its line (or JSON) on stdout, an
+    error's line on stderr, over the progress bar when there is one; keeps
+    the exit status (2, a bad file, outranks 1)."""
+
+    def __init__(self, files: list[str], store, as_json: bool, bar):
+        self.files, self.store, self.as_json, self.bar = files, store, as_json, bar
+        self.status = 0
+
+    def _say(self, text: str, stream) -> None:
+        (self.bar.write if self.bar else print)(text, file=stream)
+
+    def __call__(self, i: int, report: dict | None, error: str | None, code: int) -> None:
+        if error is not None:
+            self.status = max(self.status, code)
+            self._say(error, sys.stderr)
+            return
+        if self.store is not None:
+            report["night_id"] = save_report(self.store, report, source=os.path.abspath(self.files[i]))
+        self._say(json.dumps(report) if self.as_json else _line(report), sys.stdout)
+        if not self.as_json and report.get("truncated"):
+            self._say(f"note: {self.files[i]} ends mid-record; read up to the last whole record", sys.stderr)
+
+
+def _results(work, pool, futures, counter, bar):
+    """Each file's (index, report, error line, status), in the files' order
+    whichever finishes first, the bar moved as the workers count."""
+    def tick():
+        if bar:
+            bar.update(counter.value - bar.n)
+
+    if pool is None:
+        _init(counter if bar else None)
+        for job in work:
+            yield _work(job)
+            tick()
+        return
+    for (i, path, *_), fut in zip(work, futures):
+        while True:
+            try:
+                result = fut.result(timeout=0.25)
+            except Timeout:
+                tick()
+                continue
+            except BrokenProcessPool:
+                result = (i, None, f"twitchmon replay: {path}: its worker process died (out of memory?)", 1)
+            break
+        tick()
+        yield result
+
+
 def run(files: list[str], *, jobs: int | None = None, as_json: bool = False, save: bool = False,
         data_dir: str | None = None, rate_hz: float | None = None, sensitivity: float = 5.0,
         progress: bool | None = None, check: bool = False) -> int:
@@ -91,9 +142,7 @@ def run(files: list[str], *, jobs: int | None = None, as_json: bool = False, sav
     work = [(i, f, rate_hz, sensitivity, check) for i, f in enumerate(files)]
     if progress is None:
         progress = sys.stderr.isatty()
-    store = None
-    if save:
-        store = open_store(resolve(data_dir))
+    store = open_store(resolve(data_dir)) if save else None
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     counter = ctx.Value("q", 0)
     pool = futures = None
@@ -106,44 +155,10 @@ def run(files: list[str], *, jobs: int | None = None, as_json: bool = False, sav
     if progress:
         bar = tqdm(total=_total_samples(files, rate_hz), unit=" frames", unit_scale=True, file=sys.stderr,
                    desc=f"replay {len(files)} file(s) on {jobs} process(es)", dynamic_ncols=True)
-    status = 0
-
-    def emit(i, report, error, code):
-        nonlocal status
-        if error is not None:
-            status = max(status, code)  # 2 (a bad file) outranks 1
-            (bar.write if bar else print)(error, file=sys.stderr)
-            return
-        if store is not None:
-            report["night_id"] = save_report(store, report, source=os.path.abspath(files[i]))
-        out = json.dumps(report) if as_json else _line(report)
-        (bar.write if bar else print)(out, file=sys.stdout)
-        if not as_json and report.get("truncated"):
-            (bar.write if bar else print)(f"note: {files[i]} ends mid-record; read up to the last whole record",
-                                          file=sys.stderr)
-
+    out = _Output(files, store, as_json, bar)
     try:
-        if pool is None:
-            _init(counter if bar else None)
-            for job in work:
-                emit(*_work(job))
-                if bar:
-                    bar.update(counter.value - bar.n)
-        else:
-            for (i, path, *_), fut in zip(work, futures):  # in the files' order, whichever finishes first
-                while True:
-                    try:
-                        result = fut.result(timeout=0.25)
-                    except Timeout:
-                        if bar:
-                            bar.update(counter.value - bar.n)
-                        continue
-                    except BrokenProcessPool:
-                        result = (i, None, f"twitchmon replay: {path}: its worker process died (out of memory?)", 1)
-                    break
-                if bar:
-                    bar.update(counter.value - bar.n)
-                emit(*result)
+        for result in _results(work, pool, futures, counter, bar):
+            out(*result)
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -152,4 +167,4 @@ def run(files: list[str], *, jobs: int | None = None, as_json: bool = False, sav
         if store is not None:
             store.close()
         sys.stdout.flush()
-    return status
+    return out.status

@@ -102,6 +102,57 @@ class RingSink:
         os.write(self.notify_fd, b"b")  # never blocks: unread bytes <= slots < a pipe's capacity
 
 
+class _Blocks:
+    """Frames packed into the sink's blocks: ``put`` one frame; a full block
+    is committed and the next claimed (a block with no free slot is sampled
+    and dropped, and counted)."""
+
+    def __init__(self, sink, block_samples: int, channels: int, stats: SamplerStats):
+        self.sink, self.size, self.stats = sink, block_samples, stats
+        self.pack = struct.Struct(f"<{channels}H").pack_into
+        self.stride = 2 * channels
+        self.first_k, self.first_t = 0, 0.0
+        self._claim()
+
+    def _claim(self) -> None:
+        self.claimed = self.sink.claim()
+        if self.claimed is None:
+            self.stats.dropped_blocks += 1
+        self.buf, self.off = self.claimed or (bytearray(self.size * self.stride), 0)
+        self.fill = 0
+
+    def put(self, k: int, deadline: float, frame) -> bool:
+        """Pack frame ``k`` (its deadline, s); True when that filled the block."""
+        if self.fill == 0:
+            self.first_k, self.first_t = k, deadline
+        self.pack(self.buf, self.off + self.fill * self.stride, *frame)
+        self.fill += 1
+        if self.fill == self.size:
+            self.flush()
+            return True
+        return False
+
+    def flush(self) -> None:
+        if self.claimed is not None:
+            self.sink.commit(self.buf, self.first_k, self.first_t, self.fill, self.stats.read_errors)
+        self._claim()
+
+    def finish(self) -> None:
+        if self.fill and self.claimed is not None:
+            self.sink.commit(self.buf, self.first_k, self.first_t, self.fill, self.stats.read_errors)
+
+
+def _retry_read(source: Source, retry_backoff_s, pause, stats: SamplerStats):
+    """After a failed read: try again after each back-off; None if every try failed."""
+    for wait in retry_backoff_s:
+        pause(wait)
+        try:
+            return source.read_frame()
+        except ADCError:
+            stats.read_errors += 1
+    return None
+
+
 def sample_loop(source: Source, *, sink, block_samples: int = 100,
                 clock=None, should_stop: Callable[[], bool] = lambda: False,
                 late_tolerance_s: float | None = None, max_frames: int | None = None,
@@ -116,32 +167,12 @@ def sample_loop(source: Source, *, sink, block_samples: int = 100,
     stats = stats or SamplerStats()
     period = 1.0 / (rate_hz or source.rate_hz)
     tol = late_tolerance_s if late_tolerance_s is not None else period / 2
-    C = source.channels
-    pack = struct.Struct(f"<{C}H").pack_into
-    stride = 2 * C
-    hist = stats.late_hist
-    top = LATE_BINS - 1
+    hist, top = stats.late_hist, LATE_BINS - 1
     sleep_until, monotonic, pause, spend = clock.sleep_until, clock.monotonic, clock.pause, clock.spend
-    claimed = sink.claim()
-    if claimed is None:
-        stats.dropped_blocks += 1
-    buf, off = claimed or (bytearray(2 * block_samples * C), 0)
-    fill = 0
+    blocks = _Blocks(sink, block_samples, source.channels, stats)
     t0 = monotonic() + period
     k = 0
-    first_k, first_t = 0, t0
-    last = [pins.ADC_MAX_CODE // 2] * C
-
-    def flush():
-        nonlocal buf, off, fill, claimed
-        if claimed is not None:
-            sink.commit(buf, first_k, first_t, fill, stats.read_errors)
-        claimed = sink.claim()
-        if claimed is None:
-            stats.dropped_blocks += 1
-        buf, off = claimed or (bytearray(2 * block_samples * C), 0)
-        fill = 0
-
+    last = [pins.ADC_MAX_CODE // 2] * source.channels
     while not should_stop() and (max_frames is None or stats.frames < max_frames):
         deadline = t0 + k * period
         sleep_until(deadline)
@@ -149,8 +180,8 @@ def sample_loop(source: Source, *, sink, block_samples: int = 100,
         lateness = now - deadline
         if lateness >= period:  # whole periods gone: skip them, say so
             skip = int(lateness // period)
-            if fill:
-                flush()
+            if blocks.fill:
+                blocks.flush()
             stats.missed += skip
             if len(stats.gaps) < MAX_GAPS:  # a night of stalls must not grow the sampler without bound
                 stats.gaps.append((k, skip))
@@ -163,31 +194,21 @@ def sample_loop(source: Source, *, sink, block_samples: int = 100,
             stats.worst_late_s = lateness
         b = int(lateness / LATE_BIN_S)
         hist[b if b < top else top] += 1
-        frame = None
-        for wait in (0.0, *retry_backoff_s):
-            if wait:
-                pause(wait)
-            try:
-                frame = source.read_frame()
-                break
-            except ADCError:
-                stats.read_errors += 1
+        try:
+            frame = source.read_frame()
+        except ADCError:
+            stats.read_errors += 1
+            frame = _retry_read(source, retry_backoff_s, pause, stats)
         if frame is None:
             frame = last  # flagged: the detector sees a flat line and reports the channel
         last = frame
         spend()
-        if fill == 0:
-            first_k, first_t = k, deadline
-        pack(buf, off + fill * stride, *frame)
-        fill += 1
+        full = blocks.put(k, deadline, frame)
         k += 1
         stats.frames += 1
-        if fill == block_samples:
-            flush()
-            if on_tick is not None:
-                on_tick()
-    if fill and claimed is not None:
-        sink.commit(buf, first_k, first_t, fill, stats.read_errors)
+        if full and on_tick is not None:
+            on_tick()
+    blocks.finish()
     return stats
 
 

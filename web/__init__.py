@@ -55,12 +55,39 @@ def sensor_banner(store, now=None, max_age_s: float = 300.0) -> list[str]:
     return lines
 
 
+class IdConverter(IntegerConverter):
+    """<int:...> in every route: 0 .. 2**63-1, what SQLite can hold
+    (a longer number is a 404, not an OverflowError)."""
+
+    def __init__(self, url_map, **kw):
+        kw.setdefault("max", 2 ** 63 - 1)
+        super().__init__(url_map, **kw)
+
+
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(DATA_DIR=os.environ.get("TWITCHMON_DATA", "."), HOST="127.0.0.1")
     app.config.update(config or {})
+    _open_data_dir(app)
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
+    # the same bound as the server's, for any other WSGI server or the test client: a
+    # bigger body is 413 before request.form reads it (Werkzeug's max_form_memory_size
+    # does not apply to urlencoded forms, only MAX_CONTENT_LENGTH does)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES, MAX_FORM_PARTS=100)
+    _store_per_request(app)
+    _page_globals(app)
+    _error_pages(app)
+    app.url_map.converters["int"] = IdConverter
+    auth.init_app(app)
+    for bp in (nights.bp, tonight.bp, diary.bp, trends.bp, hardware_page.bp, settings.bp):
+        app.register_blueprint(bp)
+    return app
+
+
+def _open_data_dir(app: Flask) -> None:
+    """Create and migrate the store once (StoreError if damaged); the signing key."""
     os.makedirs(app.config["DATA_DIR"], exist_ok=True)
-    st = open_store(app.config["DATA_DIR"], check=True)  # create and migrate once; StoreError if damaged
+    st = open_store(app.config["DATA_DIR"], check=True)
     # the signing key once lived in the database it guards: a new one in its own file
     # (those sessions end once), and none left where a copy of the nights would carry it
     # (a read-only data dir keeps its old row until it is writable again)
@@ -69,12 +96,10 @@ def create_app(config: dict | None = None) -> Flask:
     st.close()
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = load_secret_key(app.config["DATA_DIR"])
-    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
-    # the same bound as the server's, for any other WSGI server or the test client: a
-    # bigger body is 413 before request.form reads it (Werkzeug's max_form_memory_size
-    # does not apply to urlencoded forms, only MAX_CONTENT_LENGTH does)
-    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES, MAX_FORM_PARTS=100)
 
+
+def _store_per_request(app: Flask) -> None:
+    """``app.get_store()``: one store connection per request (flaskr's get_db)."""
     def get_store():
         if "store" not in g:
             g.store = Store(os.path.join(app.config["DATA_DIR"], DB_NAME), app.config.get("DB_BUSY_S", 10.0))
@@ -88,12 +113,15 @@ def create_app(config: dict | None = None) -> Flask:
         if store is not None:
             store.close()
 
+
+def _page_globals(app: Flask) -> None:
+    """What every page shows (the disclaimer, the banners, the theme) and the headers every response carries."""
     @app.context_processor
     def _globals():
         hour = dt.datetime.now().hour
         # dark by default at night, whatever the phone's setting: a bright page at 3 a.m. wakes you
-        return {"disclaimer": DISCLAIMER, "sensor_banner": sensor_banner(get_store()),
-                "mqtt_banner": mqtt_banner(get_store()),
+        return {"disclaimer": DISCLAIMER, "sensor_banner": sensor_banner(app.get_store()),
+                "mqtt_banner": mqtt_banner(app.get_store()),
                 "night_theme": app.config.get("THEME", "night" if hour >= 19 or hour < 8 else "day") == "night"}
 
     @app.template_filter("dur")
@@ -111,9 +139,20 @@ def create_app(config: dict | None = None) -> Flask:
         resp.headers["Referrer-Policy"] = "no-referrer"
         return resp
 
-    def _api_error(code, message):
-        return jsonify({"error": message}), code
 
+def _api_error(code, message):
+    return jsonify({"error": message}), code
+
+
+def _unavailable(msg):
+    if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+        return _api_error(503, msg)
+    return (f"<!doctype html><meta charset=utf-8><title>twitchmon</title><p role=alert>{escape(msg)}.</p>"
+            f"<p><a href=\"/\">Back to the nights</a></p>", 503, {"Content-Type": "text/html; charset=utf-8"})
+
+
+def _error_pages(app: Flask) -> None:
+    """JSON errors under /api/; a busy, full, read-only or damaged store is a 503 line, never a 500."""
     @app.errorhandler(404)
     def _404(e):
         if request.path.startswith("/api/"):
@@ -140,31 +179,6 @@ def create_app(config: dict | None = None) -> Flask:
         if e.errno not in (errno.EROFS, errno.ENOSPC, errno.EDQUOT):
             raise e
         return _unavailable(describe(e))
-
-    def _unavailable(msg):
-        if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
-            return _api_error(503, msg)
-        return (f"<!doctype html><meta charset=utf-8><title>twitchmon</title><p role=alert>{escape(msg)}.</p>"
-                f"<p><a href=\"/\">Back to the nights</a></p>", 503, {"Content-Type": "text/html; charset=utf-8"})
-
-    class IdConverter(IntegerConverter):
-        """<int:...> in every route: 0 .. 2**63-1, what SQLite can hold
-        (a longer number is a 404, not an OverflowError)."""
-
-        def __init__(self, url_map, **kw):
-            kw.setdefault("max", 2 ** 63 - 1)
-            super().__init__(url_map, **kw)
-
-    app.url_map.converters["int"] = IdConverter
-
-    auth.init_app(app)
-    app.register_blueprint(nights.bp)
-    app.register_blueprint(tonight.bp)
-    app.register_blueprint(diary.bp)
-    app.register_blueprint(trends.bp)
-    app.register_blueprint(hardware_page.bp)
-    app.register_blueprint(settings.bp)
-    return app
 
 
 def make_server(app: Flask, host: str, port: int, threads: int = 12, **limits):

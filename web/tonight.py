@@ -151,6 +151,84 @@ def _decimate(frames: np.ndarray, carry: np.ndarray, k: int) -> tuple[np.ndarray
     return out, x[whole:]
 
 
+class _LiveStream:
+    """One viewer's live stream from the daemon's ring: the new frames as
+    display-rate means each tick, the sensors' state each second and the
+    night's counts every ``COUNTS_S`` (with a store connection of its own:
+    the request's is gone once the response streams)."""
+
+    def __init__(self, ring_path, db_path: str):
+        self.ring_path, self.db_path = ring_path, db_path
+        self.reader: LiveReader | None = None
+        self.carry, self.k, self.reader_end = np.empty((0, 0)), 1, 0
+        self.status_at = self.counts_at = 0.0
+        self.store: Store | None = None
+
+    def events(self):
+        deadline = time.monotonic() + STREAM_S
+        try:
+            yield "retry: 1000\n\n"
+            while time.monotonic() < deadline:
+                if self.reader is not None and not is_fresh(self.reader):
+                    self._drop_reader()  # the daemon may have stopped, or restarted with a new ring
+                if self.reader is None and not self._open():
+                    yield f"event: nosignal\ndata: {json.dumps({'signal': False})}\n\n"
+                    time.sleep(1.0)
+                    continue
+                first, frames = self.reader.read()
+                if len(frames):
+                    yield f"data: {json.dumps(self._message(first, frames), separators=(',', ':'))}\n\n"
+                time.sleep(TICK_S)
+        finally:
+            self._drop_reader()
+            if self.store is not None:
+                self.store.close()
+
+    def _drop_reader(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
+            self.reader = None
+
+    def _open(self) -> bool:
+        """Map the ring if it is there and being written; start 5 s back."""
+        self.reader = open_live(self.ring_path)
+        if self.reader is None or not is_fresh(self.reader):
+            self._drop_reader()
+            return False
+        r = self.reader
+        self.k = max(1, int(round(r.rate_hz / DISPLAY_HZ)))
+        r.seen = max(0, r.state()["count"] - int(r.rate_hz * 5))
+        self.carry = np.empty((0, r.channels))
+        return True
+
+    def _message(self, first: int, frames: np.ndarray) -> dict:
+        r = self.reader
+        if len(self.carry) and first != self.reader_end:  # frames lost: start clean
+            self.carry = np.empty((0, r.channels))
+        self.reader_end = first + len(frames)
+        t0 = (first - len(self.carry)) / r.rate_hz
+        y, self.carry = _decimate(frames.astype(np.float64), self.carry, self.k)
+        msg = {"t0": round(t0, 4), "hz": r.rate_hz / self.k, "y": [[round(v, 1) for v in col] for col in y.T.tolist()]}
+        now = time.monotonic()
+        if now - self.status_at >= 1.0:
+            self.status_at = now
+            msg["status"] = classify(r.tail(int(r.rate_hz)), r.rate_hz)
+        night_id = r.state()["night_id"]
+        if night_id is not None and now - self.counts_at >= COUNTS_S:
+            self.counts_at = now
+            msg["night"] = self._counts(night_id)
+        return msg
+
+    def _counts(self, night_id: int) -> dict | None:
+        """The night's counts so far."""
+        if self.store is None:
+            self.store = Store(self.db_path)
+        n = self.store.night(night_id)
+        return None if n is None else {"id": n["id"], "total": n["total"], "per_channel": n["per_channel"],
+                                       "movements": n["movements"], "rest_s": n["rest_s"],
+                                       "counted_s": self.store.counted_s(night_id)}
+
+
 @bp.get("/api/live")
 def live():
     """Server-Sent Events: every ``TICK_S`` the new frames as display-rate
@@ -159,69 +237,11 @@ def live():
     ``"night"`` (its counts and rest so far, and ``counted_s``: how much of
     it the detector has analysed, null before its first step) every ``COUNTS_S``."""
     store = _store()
-    path = store.live_path()
-    db_path = store.path
+    path, db_path = store.live_path(), store.path
     owner, addr = bool(g.get("owner")), request.remote_addr or "?"
     refused = _streams.take(owner, addr)  # last before the response, which gives it back on close
     if refused:
         return jsonify({"error": refused}), 503
-
-    def counts(night_id: int, cache: dict) -> dict | None:
-        """The night's counts so far (its own connection: the request's is gone)."""
-        if "store" not in cache:
-            cache["store"] = Store(db_path)
-        n = cache["store"].night(night_id)
-        return None if n is None else {"id": n["id"], "total": n["total"], "per_channel": n["per_channel"],
-                                       "movements": n["movements"], "rest_s": n["rest_s"],
-                                       "counted_s": cache["store"].counted_s(night_id)}
-
-    def stream():
-        reader, carry, k, status_at, reader_end = None, np.empty((0, 0)), 1, 0.0, 0
-        counts_at, cache = 0.0, {}
-        deadline = time.monotonic() + STREAM_S
-        try:
-            yield "retry: 1000\n\n"
-            while time.monotonic() < deadline:
-                if reader is not None and not is_fresh(reader):
-                    reader.close()
-                    reader = None  # the daemon may have stopped, or restarted with a new ring
-                if reader is None:
-                    reader = open_live(path)
-                    if reader is None or not is_fresh(reader):
-                        if reader is not None:
-                            reader.close()
-                            reader = None
-                        yield f"event: nosignal\ndata: {json.dumps({'signal': False})}\n\n"
-                        time.sleep(1.0)
-                        continue
-                    k = max(1, int(round(reader.rate_hz / DISPLAY_HZ)))
-                    reader.seen = max(0, reader.state()["count"] - int(reader.rate_hz * 5))  # 5 s to start
-                    carry = np.empty((0, reader.channels))
-                first, frames = reader.read()
-                if len(frames):
-                    if len(carry) and first != reader_end:  # frames lost: start clean
-                        carry = np.empty((0, reader.channels))
-                    reader_end = first + len(frames)
-                    t0 = (first - len(carry)) / reader.rate_hz
-                    y, carry = _decimate(frames.astype(np.float64), carry, k)
-                    msg = {"t0": round(t0, 4), "hz": reader.rate_hz / k,
-                           "y": [[round(v, 1) for v in col] for col in y.T.tolist()]}
-                    now = time.monotonic()
-                    if now - status_at >= 1.0:
-                        status_at = now
-                        msg["status"] = classify(reader.tail(int(reader.rate_hz)), reader.rate_hz)
-                    night_id = reader.state()["night_id"]
-                    if night_id is not None and now - counts_at >= COUNTS_S:
-                        counts_at = now
-                        msg["night"] = counts(night_id, cache)
-                    yield f"data: {json.dumps(msg, separators=(',', ':'))}\n\n"
-                time.sleep(TICK_S)
-        finally:
-            if reader is not None:
-                reader.close()
-            if "store" in cache:
-                cache["store"].close()
-
     released = threading.Event()
 
     def release():  # on close, also for a stream never started (client gone before the first byte)
@@ -229,7 +249,7 @@ def live():
             released.set()
             _streams.give(owner, addr)
 
-    resp = Response(stream(), mimetype="text/event-stream",
+    resp = Response(_LiveStream(path, db_path).events(), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
     resp.call_on_close(release)
     return resp
