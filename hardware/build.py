@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import sys
 from pathlib import Path
 
@@ -26,10 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from firmware_host import board, pins  # noqa: E402
+from firmware_host import board, frontend, pins  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import layout  # noqa: E402
 import spice  # noqa: E402
 
 N_CH = len(pins.SITES)
@@ -67,7 +69,6 @@ def bom_rows() -> list[tuple]:
 
 def _ref_ranges(refs: list[str]) -> str:
     """R1, R2, R3, R4 -> R1-R4 (only runs of one prefix)."""
-    import re  # noqa: PLC0415
     parsed = [(re.match(r"([A-Z]+)(\d+)", r).group(1), int(re.match(r"([A-Z]+)(\d+)", r).group(2))) for r in refs]
     if len(refs) > 2 and len({p for p, _ in parsed}) == 1 and \
             [n for _, n in parsed] == list(range(parsed[0][1], parsed[0][1] + len(refs))):
@@ -97,7 +98,6 @@ def _ch_refs(n: int) -> str:
 
 
 def wiring_md() -> str:
-    from firmware_host import frontend  # noqa: PLC0415
     P = board.part
     gain = frontend.passband_gain()
     i_fault = board.patient_current_calc()
@@ -208,6 +208,7 @@ def wiring_md() -> str:
 
 # -------------------------------------------------------- schematic ----
 def schematic_svg() -> str:
+    # schemdraw is the optional [hardware] extra: only drawing the schematic needs it
     import schemdraw  # noqa: PLC0415
     import schemdraw.elements as elm  # noqa: PLC0415
 
@@ -410,7 +411,6 @@ def schematic_svg() -> str:
 # ----------------------------------------------------------- layout ----
 def layout_svg() -> str:
     """The perfboard: every part's pads on the 2.54 mm grid and the wires between them."""
-    import layout  # noqa: PLC0415
     return layout.svg()
 
 

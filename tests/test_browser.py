@@ -11,7 +11,7 @@ import shutil
 import pytest
 from werkzeug.security import generate_password_hash
 
-import browser as B
+from twitchmon_testkit import browser as B
 from firmware_host.store import open_store
 from web import auth, create_app
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import mqttlib
+from twitchmon_testkit import mqttlib
 from firmware_host.config import ConfigError, parse_config
 from firmware_host.mqtt import OPTIONAL, MqttConfig, discovery, summary_payload
 from firmware_host.mqtt_publisher import Publisher

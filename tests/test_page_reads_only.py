@@ -11,7 +11,7 @@ import pytest
 
 from firmware_host.live import publish
 from firmware_host.store import open_store
-from support.pagewalk import DAEMON_SIDE
+from twitchmon_testkit.pagewalk import DAEMON_SIDE
 
 ROOT = Path(__file__).resolve().parent.parent
 WALK = ROOT / "tests" / "support" / "pagewalk.py"
