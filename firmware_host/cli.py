@@ -14,7 +14,7 @@ import sqlite3
 import sys
 import threading
 
-from . import __version__
+from . import __version__, pins
 from .adc import ADCError
 from .config import ConfigError
 from .errors import ListenError, StartError, TraceError, UsageError
@@ -103,7 +103,7 @@ def _recordings(sub) -> None:
     sm.add_argument("--minutes", type=_positive(float), required=True)
     sm.add_argument("--out", required=True)
     sm.add_argument("--seed", type=int, default=0)
-    sm.add_argument("--channels", type=int, default=4)
+    sm.add_argument("--channels", type=int, default=pins.N_CHANNELS)
     sm.add_argument("--rate", type=_positive(float), default=1000.0)
     sm.add_argument("--profile", default="normal", help="normal, hard, quiet, family or a stress profile (firmware_host.simulator.PROFILES)")
     sm.add_argument("--start", default=None, help="ISO-8601 time of the first sample (default 2026-01-01T23:00Z)")
@@ -113,7 +113,7 @@ def _recordings(sub) -> None:
     rc.add_argument("--out", required=True)
     rc.add_argument("--source", default="adc")
     rc.add_argument("--rate", type=_positive(float), default=1000.0)
-    rc.add_argument("--channels", type=int, default=4)
+    rc.add_argument("--channels", type=int, default=pins.N_CHANNELS)
 
 
 def _owner_and_beds(sub) -> None:

@@ -25,7 +25,7 @@ from .config import load_config
 from .paths import data_dir
 from .schedule import clock_is_set
 
-RAW_MB_PER_HOUR = 4 * 1000 * 2 * 3600 / 1e6  #: EDF+ of 4 channels at 1 kHz, 16 bits: 28.8 MB an hour
+RAW_MB_PER_HOUR = pins.N_CHANNELS * 1000 * 2 * 3600 / 1e6  #: EDF+ of 4 channels at 1 kHz, 16 bits: 28.8 MB an hour
 
 
 def board() -> str:
@@ -36,9 +36,9 @@ def board() -> str:
         return ""
 
 
-def check_spi(spi=None, channels: int = 4, **adc_kw) -> tuple[str, str]:
+def check_spi(spi=None, channels: int = pins.N_CHANNELS, **adc_kw) -> tuple[str, str]:
     """Open the SPI device (or use ``spi``) and read each channel once."""
-    where = f"/dev/spidev{pins.SPI_BUS}.{pins.SPI_DEVICE}"
+    where = pins.SPI_DEVICE_PATH
     try:
         adc = MCP3008(spi if spi is not None else open_spidev(), **adc_kw)
         codes = adc.read_many(list(range(channels)))

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from . import pins
 from .mqtt import (
     BACKOFF_S,
     CONNACK_TIMEOUT_S,
@@ -33,7 +34,7 @@ class Publisher:
     ``reconfigure`` return at once (they only set fields and wake the
     thread); ``close`` waits at most ``flush_s`` for the last summary."""
 
-    def __init__(self, settings: MqttConfig | None, store_path: str | os.PathLike, *, channels: int = 4,
+    def __init__(self, settings: MqttConfig | None, store_path: str | os.PathLike, *, channels: int = pins.N_CHANNELS,
                  on_recording: Callable[[bool], None] | None = None, log: Callable[[str], None] | None = None):
         self.store_path = str(store_path)
         self.channels = channels

@@ -33,7 +33,7 @@ from .traces import open_trace
 class SimSource(Source):
     """The simulator, one frame at a time (rendered a second ahead), in process."""
 
-    def __init__(self, channels: int = 4, rate_hz: float = 1000.0, seed: int = 0, hours: float = 1.0,
+    def __init__(self, channels: int = pins.N_CHANNELS, rate_hz: float = 1000.0, seed: int = 0, hours: float = 1.0,
                  profile: str = "normal"):
         self._blocks = sim_blocks(channels, rate_hz, seed, hours, profile)
         self.channels, self.rate_hz = channels, rate_hz
@@ -95,7 +95,7 @@ class EmulatedAdcSource(EmulatedAdc):
     simulated night rendered ahead (so the loop measures the driver and not
     the simulator)."""
 
-    def __init__(self, channels: int = 4, rate_hz: float = 1000.0, seed: int = 0, batch: bool = True,
+    def __init__(self, channels: int = pins.N_CHANNELS, rate_hz: float = 1000.0, seed: int = 0, batch: bool = True,
                  prerender_s: float = 120.0, analog: Source | None = None):
         if analog is None:
             blocks = sim_blocks(channels, rate_hz, seed, hours=prerender_s / 3600)
@@ -146,7 +146,7 @@ IN_PROCESS = {"adc": lambda channels, rate_hz, seed: AdcSource(channels, rate_hz
               "emulator": EmulatedAdcSource, "table": lambda channels, rate_hz, seed: TableSource(channels, rate_hz)}
 
 
-def make_source(spec: str, channels: int = 4, rate_hz: float = 1000.0, seed: int = 0) -> Source:
+def make_source(spec: str, channels: int = pins.N_CHANNELS, rate_hz: float = 1000.0, seed: int = 0) -> Source:
     """A source in this process (``record``; the daemon uses :class:`SamplerProcess`)."""
     k = kind(spec)
     if k.rendered == "file":
@@ -166,7 +166,7 @@ class SamplerProcess:
     sampler has ended.
     """
 
-    def __init__(self, spec: str, channels: int = 4, rate_hz: float = 1000.0, seed: int = 0,
+    def __init__(self, spec: str, channels: int = pins.N_CHANNELS, rate_hz: float = 1000.0, seed: int = 0,
                  block_samples: int = 100, queue_blocks: int = 600, max_frames: int | None = None, *,
                  rt_priority: int = RT_PRIORITY, speed: float | None = None, label: str = "",
                  report_modules: bool = False):

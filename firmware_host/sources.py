@@ -41,10 +41,10 @@ class Source:
 class AdcSource(Source):
     """The MCP3008, live.  ``spi`` defaults to /dev/spidev0.0."""
 
-    def __init__(self, channels: int = 4, rate_hz: float = 1000.0, spi=None, **adc_kw):
+    def __init__(self, channels: int = pins.N_CHANNELS, rate_hz: float = 1000.0, spi=None, **adc_kw):
         self.channels, self.rate_hz = channels, rate_hz
         self.adc = MCP3008(spi if spi is not None else open_spidev(), **adc_kw)
-        self._chans = list(range(channels))
+        self._chans = pins.adc_inputs(channels)  # each recorded channel from its site's input
         self.name = "adc"
 
     def read_frame(self) -> list[int]:
@@ -83,7 +83,7 @@ class TableSpi:
 class TableSource(AdcSource):
     """The real driver over :class:`TableSpi`."""
 
-    def __init__(self, channels: int = 4, rate_hz: float = 1000.0):
+    def __init__(self, channels: int = pins.N_CHANNELS, rate_hz: float = 1000.0):
         spi = TableSpi(channels)
         super().__init__(channels, rate_hz, spi=spi, ioctl=spi.ioctl, batch=True)
         self.name = "table"
@@ -127,7 +127,7 @@ class EmulatedAdc(AdcSource):
     its analog inputs the codes ``analog`` (a :class:`Source`) gives: the
     whole live path without the hardware."""
 
-    def __init__(self, analog: Source, channels: int = 4, rate_hz: float = 1000.0, seed: int = 0,
+    def __init__(self, analog: Source, channels: int = pins.N_CHANNELS, rate_hz: float = 1000.0, seed: int = 0,
                  batch: bool = True):
         self.analog = analog
         self._frame = [512] * channels
@@ -172,7 +172,7 @@ def kind(spec: str) -> SourceKind:
 
 def default_source() -> str:
     """``adc`` where the Pi's SPI device is, else ``sim``."""
-    return "adc" if os.path.exists(f"/dev/spidev{pins.SPI_BUS}.{pins.SPI_DEVICE}") else "sim"
+    return "adc" if os.path.exists(pins.SPI_DEVICE_PATH) else "sim"
 
 
 def sampler_source(reads: str, channels: int, rate_hz: float, *, feed=None, seed: int = 0) -> Source:

@@ -21,7 +21,7 @@ class Night(NightPlanning):
     #: 3.3 V-referenced MCP3008): what the signals' sizes in codes were drawn in
     V1_PER_CODE = 3.3 / 1024
 
-    def __init__(self, minutes: float, *, seed: int = 0, channels: int = 4, rate_hz: float = 1000.0,
+    def __init__(self, minutes: float, *, seed: int = 0, channels: int = pins.N_CHANNELS, rate_hz: float = 1000.0,
                  profile: str = "normal", twitches_per_min: float | None = None, board: bool = False):
         """``board``: pass what the discs make through the v2 sensor board
         (firmware_host.frontend, from the same part table as the schematic:
