@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from . import pins
 from .adc import MCP3008, open_spidev
-from .mcp3008_emulator import MCP3008Emulator
+from .adc.emulator import MCP3008Emulator
 from .shmring import FEED_DATA_AT
 
 # -- the sources the sampler process reads --------------------------------------
