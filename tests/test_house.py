@@ -63,3 +63,12 @@ def test_benchmarks_import_the_installed_package_without_path_edits():
     edits = [f"{p.relative_to(ROOT)}:{i}" for p in sorted((ROOT / "benchmarks").glob("*.py"))
              for i, line in enumerate(p.read_text().splitlines(), 1) if re.search(r"sys\.path\.(insert|append)", line)]
     assert edits == []
+
+
+def test_every_package_is_in_pyproject():
+    """A subpackage missing from pyproject's list is missing from a real (not editable) install."""
+    import tomllib
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {p.parent.relative_to(ROOT).as_posix().replace("/", ".")
+             for d in ("firmware_host", "web") for p in (ROOT / d).rglob("__init__.py")}
+    assert found - listed == set()
