@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import TwitchmonError
+from .log import get_logger
 from .mqtt import KEYS as MQTT_KEYS
 from .mqtt import MqttConfig, MqttError, parse_section
 
@@ -179,7 +179,7 @@ def effective_config(path: str | Path | None, store) -> Config:
         try:
             return config_from_dict(merge(raw, over), "settings page")
         except ConfigError as exc:
-            print(f"twitchmon: ignoring the page's settings: {exc}", file=sys.stderr, flush=True)
+            get_logger(__name__).warning(f"ignoring the page's settings: {exc}")
     return config_from_dict(raw, str(path))
 
 

@@ -42,12 +42,12 @@ class ConsoleHandler(logging.Handler):
 
 
 def get_logger(name: str) -> logging.Logger:
-    """The logger for module ``name``, under twitchmon's one handler."""
-    top = logging.getLogger("firmware_host")
+    """The logger for module ``name`` (the daemon's or the page's), under twitchmon's one handler."""
+    top = logging.getLogger("twitchmon")
     if not any(isinstance(h, ConsoleHandler) for h in top.handlers):
         handler = ConsoleHandler()
         handler.setFormatter(logging.Formatter("twitchmon: %(message)s"))
         top.addHandler(handler)
         top.setLevel(logging.INFO)
         top.propagate = False
-    return logging.getLogger(name)
+    return top.getChild(name)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -26,7 +25,10 @@ from .mqtt import (
     summary_payload,
 )
 from .mqtt_client import _refused, describe, make_client
+from .log import get_logger
 from .store import Store
+
+_log = get_logger(__name__)
 
 
 class Publisher:
@@ -39,7 +41,9 @@ class Publisher:
         self.store_path = str(store_path)
         self.channels = channels
         self.on_recording = on_recording or (lambda on: None)
-        self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        #: how the publisher speaks: a warning each (its news is trouble), the broker's "connected" as news
+        self.log = log or (lambda msg: _log.warning(msg.removeprefix("twitchmon: ")))
+        self._news = log or (lambda msg: _log.info(msg.removeprefix("twitchmon: ")))
         self._want = settings  # what the daemon asked for; the thread applies it
         self._snapshot = (False, None, None)  # recording, night id, sensor status: the one-slot queue
         self._wake = threading.Event()
@@ -202,7 +206,7 @@ class Publisher:
         self.connected = True
         self.delay = BACKOFF_S[0]
         if self.problem is not None:
-            self.log(f"twitchmon: MQTT broker {self.m.where}: connected")
+            self._news(f"twitchmon: MQTT broker {self.m.where}: connected")
         self.problem = None
         self.store.set_setting("mqtt_status", {"ok": True, "broker": self.m.where, "t": _now_iso()})
         client.publish(self.m.topic("availability"), "online", qos=1, retain=True)

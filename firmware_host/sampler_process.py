@@ -25,9 +25,12 @@ from .adc import ADCError
 from .sampler import RT_PRIORITY, Block, SamplerStats
 from .sampler import sample_loop as run_loop
 from .shmring import FEED_DATA_AT, BlockRing, SignalFeed, shared_fd
+from .log import get_logger
 from .simulator import Night
 from .sources import AdcSource, EmulatedAdc, Source, TableSource, kind
 from .traces import open_trace
+
+log = get_logger(__name__)
 
 
 class SimSource(Source):
@@ -338,7 +341,8 @@ class SamplerProcess:
                 self._read_messages(max(0.0, t_end - time.monotonic()))
             try:
                 self.proc.wait(max(0.1, t_end - time.monotonic()))
-            except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired: it would not go
+            except subprocess.TimeoutExpired:  # it would not go: it goes now, and says so
+                log.warning(f"the sampler process did not stop within {timeout:g} s; killed")
                 self.proc.kill()
                 self.proc.wait()
             for fd in (self._notify, self._msg):

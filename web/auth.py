@@ -32,7 +32,6 @@ import os
 import secrets
 import shlex
 import socket
-import sys
 import threading
 import time
 from pathlib import Path
@@ -41,6 +40,7 @@ from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_te
 from werkzeug.sansio.utils import host_is_trusted
 from werkzeug.security import check_password_hash
 
+from firmware_host.log import get_logger
 from firmware_host.paths import SYSTEM_DIR
 from firmware_host.store import private
 
@@ -128,8 +128,8 @@ def load_secret_key(data_dir) -> str:
             tmp.unlink(missing_ok=True)
         except OSError:
             pass
-        print(f"twitchmon: cannot write {p} ({exc.strerror}): this run's logins end when the page restarts",
-              file=sys.stderr, flush=True)
+        get_logger(__name__).warning(f"cannot write {p} ({exc.strerror}): this run's logins end when the page "
+                                     "restarts")
     return key
 
 

@@ -35,7 +35,7 @@ def _header_date(edf) -> dt.date:
     header's dd.mm.yy (85-99 are 19xx, per the EDF specification)."""
     try:
         return edf.recording.startdate
-    except Exception:  # noqa: BLE001 - plain EDF or anonymised: use the header field
+    except (ValueError, IndexError):  # plain EDF, anonymised ('X') or a garbled field: use the header's dd.mm.yy
         d, m, y = (int(v) for v in _text(edf._startdate).split("."))  # noqa: SLF001
         return dt.date(1900 + y if y >= 85 else 2000 + y, m, d)
 
