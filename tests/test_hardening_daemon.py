@@ -298,7 +298,7 @@ def test_events_held_for_a_busy_database_are_bounded_and_the_drop_is_said(tmp_pa
     from firmware_host.detector import run_detector
     from firmware_host.simulator import Night
     from firmware_host.store import open_store
-    monkeypatch.setattr(daemon.recorder, "HELD_MAX_EVENTS", 5)
+    monkeypatch.setattr(daemon.held, "HELD_MAX_EVENTS", 5)
     night = Night(2.0, seed=23, twitches_per_min=40)
     store = open_store(tmp_path, busy_timeout_s=0.05)
     holder = LockHolder(tmp_path / "twitchmon.db")

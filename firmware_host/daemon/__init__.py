@@ -15,19 +15,21 @@ of signal and no stored night.
 Rooms: :mod:`.service` (the :class:`Daemon`: one method per event, jobs
 post messages on its queue), :mod:`.recorder` (one night's files and store
 writes), :mod:`.gaps` (the time base across missed periods),
+:mod:`.held` (store writes that wait for a busy or full store),
 :mod:`.recovery` (what a crash left), :mod:`.record` (``twitchmon record``).
 """
 from __future__ import annotations
 
 from .gaps import GapFiller
 from .record import record
-from .recorder import CLOSE_WAIT_S, DB_S, FILE_S, HELD_MAX_EVENTS, RESERVE_MB, RETRY_S, SYNC_S, NightRecorder, Reserve
+from .held import HELD_MAX_EVENTS, RETRY_S, HeldWrites
+from .recorder import CLOSE_WAIT_S, DB_S, FILE_S, RESERVE_MB, SYNC_S, NightRecorder, Reserve
 from .recovery import recover
 from .service import DAEMON_BUSY_S, Daemon, health_state, run_daemon
 
 __all__ = ["CLOSE_WAIT_S", "DAEMON_BUSY_S", "DB_S", "FILE_S", "HELD_MAX_EVENTS", "RESERVE_MB", "RETRY_S", "SYNC_S",
-           "Daemon", "GapFiller", "NightRecorder", "Reserve", "health_state", "record", "recover", "run_daemon",
-           "site_names"]
+           "Daemon", "GapFiller", "HeldWrites", "NightRecorder", "Reserve", "health_state", "record", "recover",
+           "run_daemon", "site_names"]
 
 
 def site_names(store, channels: int) -> list[str]:

@@ -4,12 +4,10 @@ them (see :class:`NightRecorder`), and the space kept for the counts
 (:class:`Reserve`)."""
 from __future__ import annotations
 
-import collections
 import datetime as dt
 import errno
 import os
 import shutil
-import sqlite3
 import time
 from pathlib import Path
 
@@ -17,17 +15,15 @@ from ..config import effective_config
 from ..detector import Detector, DetectorConfig
 from ..events import night_date, summary_from_detector
 from ..log import get_logger
-from ..store import unavailable
 from ..traces import EdfWriter, set_edf_start
 from ..window import clock_is_set
+from .held import HeldWrites
 
 log = get_logger(__name__)
 
 SYNC_S = 2.0  #: fsync interval for the raw recording, s
 FILE_S = 3600.0  #: one EDF+ file per hour of the night
 DB_S = 60.0  #: how often the night's running duration goes to SQLite, s (SD-card wear)
-RETRY_S = 10.0  #: how often writes the store refused (busy, full) are tried again, s
-HELD_MAX_EVENTS = 200_000  #: events held in memory at most while the store takes no writes (~200 B each)
 CLOSE_WAIT_S = 8.0  #: how long a night's end waits for a busy store, s (systemd's stop timeout is 20 s)
 RESERVE_MB = 8.0  #: space kept for the counts on the data filesystem, MB (see :class:`Reserve`)
 
@@ -98,14 +94,8 @@ class NightRecorder:
         self.start = self.clock()
         self.clock_was_set = clock_is_set(self.start)
         self.raw_stopped_reason: str | None = None
-        # writes the store has not taken yet: in order, then the latest of each running total
-        self._ordered: collections.deque = collections.deque()
-        self._latest: dict = {}
-        self.held_events = 0  #: events waiting in memory for the store
-        self.lost_events = 0  #: events dropped because more than HELD_MAX_EVENTS were waiting
-        self.db_problem: str | None = None  #: why the store takes no writes now, or None
-        self._retry_at = 0.0
-        self._flushing = False
+        self.writes = HeldWrites(on_full=self._disk_full)  #: store writes, held while the store takes none
+        self._db = self.writes.do
         self.reserve = Reserve(data_dir)
         self.reserve.make()
         self.names = store.site_names(channels)
@@ -129,97 +119,31 @@ class NightRecorder:
             date=night_date(self.start), start_utc=self.start.isoformat(timespec="seconds"), source=self._source,
             rate_hz=self.rate_hz, channels=self.channels, channel_names=self.names, status="recording")
 
-    # -- store writes that may wait ---------------------------------------------------
-    def _db(self, op, *, key: str | None = None, events: int = 0) -> None:
-        """Do a store write now, or hold it until the store takes writes.
-        ``key``: a running total (counts, duration) whose latest value
-        replaces an earlier held one; held after every ordered write."""
-        if not (self._ordered or self._latest):
-            try:
-                op()
-                return
-            except sqlite3.Error as exc:
-                if not unavailable(exc):
-                    raise
-                freed = self._unavailable(exc)
-            self._hold(op, key, events)
-            if freed:
-                self.flush(force=True)
-            return
-        self._hold(op, key, events)
-        self.flush()
+    # -- store writes that may wait (daemon/held.py) -------------------------------------
+    @property
+    def held_events(self) -> int:
+        return self.writes.held_events
 
-    def _hold(self, op, key: str | None, events: int) -> None:
-        if key is not None:
-            self._latest.pop(key, None)  # re-inserted last: after every earlier write
-            self._latest[key] = op
-            return
-        if events and self.held_events + events > HELD_MAX_EVENTS:
-            if not self.lost_events:
-                log.warning(f"more than {HELD_MAX_EVENTS} events wait for the database; "
-                      "dropping the newest")
-            self.lost_events += events
-            return
-        self._ordered.append((events, op))
-        self.held_events += events
+    @property
+    def lost_events(self) -> int:
+        return self.writes.lost_events
 
-    def _unavailable(self, exc: sqlite3.Error) -> bool:
-        """Note why the store takes no writes; on a full disk stop raw
-        recording and release the reserve.  True if space was freed."""
-        first = self.db_problem is None
-        self.db_problem = str(exc)
-        self._retry_at = time.monotonic() + RETRY_S
-        if first:
-            log.warning(f"the database takes no writes ({exc}); the night's events are held in memory "
-                  f"and stored when it does; counting goes on")
-        if getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL" or "full" in str(exc):
-            return self._disk_full(f"raw recording stopped: the disk is full ({exc})")
-        return False
+    @property
+    def db_problem(self) -> str | None:
+        return self.writes.db_problem
+
+    def flush(self, force: bool = False) -> bool:
+        """Try the held store writes (see :class:`.held.HeldWrites`); True when nothing is held."""
+        return self.writes.flush(force)
 
     def _disk_full(self, reason: str) -> bool:
+        """The store is full: stop raw recording and give back the reserve; True if space was freed."""
         self.stop_raw(reason)
         if self.reserve.release():
             log.warning(f"released the {self.reserve.bytes / 1e6:g} MB reserve for the night's counts")
-            self._retry_at = 0.0
+            self.writes.retry_now()
             return True
         return False
-
-    def flush(self, force: bool = False) -> bool:
-        """Try the held writes, in order (at most every ``RETRY_S`` unless
-        ``force``).  True when nothing is held."""
-        if self._flushing or not (self._ordered or self._latest):
-            return not (self._ordered or self._latest)
-        if not force and time.monotonic() < self._retry_at:
-            return False
-        self._flushing = True
-        done = 0
-        try:
-            for _attempt in range(3):  # a second go right after the reserve is released
-                try:
-                    while self._ordered:
-                        self._ordered[0][1]()
-                        n, _ = self._ordered.popleft()
-                        self.held_events -= n
-                        done += 1
-                    while self._latest:
-                        key = next(iter(self._latest))
-                        self._latest[key]()
-                        del self._latest[key]
-                        done += 1
-                except sqlite3.Error as exc:
-                    if not unavailable(exc):
-                        raise
-                    if self._unavailable(exc):
-                        continue
-                    return False
-                break
-            else:
-                return False
-            log.warning(f"the database takes writes again; {done} held write(s) stored")
-            self.db_problem = None
-            return True
-        finally:
-            self._flushing = False
 
     # -- raw recording ----------------------------------------------------------------------
     def _open_file(self) -> None:
@@ -364,12 +288,12 @@ class NightRecorder:
             self.store.refresh_counts(self.night_id)
 
         for key in ("running", "duration", "counts"):  # the final write has them all
-            self._latest.pop(key, None)
+            self.writes.drop(key)
         self._db(finish, key="finish")
         t_end = time.monotonic() + wait_s
         while not self.flush(force=True) and time.monotonic() < t_end:
             time.sleep(min(1.0, max(0.0, t_end - time.monotonic())))
-        if self._ordered or self._latest:
+        if self.writes.pending:
             log.warning(f"the database took no writes before the end ({self.db_problem}): "
                   f"{self.held_events} event(s) of this night not stored; its counts stay as last stored")
         elif self.lost_events:
