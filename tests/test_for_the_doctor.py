@@ -12,7 +12,7 @@ import time
 import pytest
 from werkzeug.security import generate_password_hash
 
-from doctorlib import fill_weeks
+from twitchmon_testkit.doctorlib import fill_weeks
 from firmware_host import heart, pins
 from firmware_host.cli import main as cli
 from firmware_host.cramps import before_cramp
