@@ -7,7 +7,6 @@ import datetime as dt
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
 from firmware_host.report import ReportError, gather, parse_period
-from firmware_host.report_pdf import render_pdf
 
 bp = Blueprint("report", __name__)
 
@@ -37,6 +36,8 @@ def page():
         return render_template("report.html", date_from=(today - dt.timedelta(days=DEFAULT_DAYS)).isoformat(),
                                date_to=(today - dt.timedelta(days=1)).isoformat())
     a, b = _period()
+    # fpdf2 (with fontTools) is 44 MB of the page's memory: loaded when a report is drawn, not before
+    from firmware_host.report_pdf import render_pdf  # noqa: PLC0415 - lazy: 44 MB for a monthly PDF
     pdf = render_pdf(_gather(a, b, waveforms=True))
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="twitchmon-report-{a}-to-{b}.pdf"',
