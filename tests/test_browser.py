@@ -7,6 +7,7 @@ failure, elsewhere a skip (no Playwright wheel for 32-bit Raspberry Pi OS).
 """
 import os
 import shutil
+import subprocess
 
 import pytest
 from werkzeug.security import generate_password_hash
