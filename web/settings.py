@@ -45,7 +45,7 @@ def current(store) -> dict:
             "night_end": cfg.night_end.strftime("%H:%M"), "timezone": cfg.timezone or "",
             "sensitivity": cfg.sensitivity, "raw_retention_days": cfg.raw_retention_days,
             "lan_read_only": bool(store.get_setting("lan_read_only", False)),
-            "button_press": "mark" if store.get_setting("button_press", "cramp") == "mark" else "cramp",
+            "button_press": store.button_press(),
             "password_set": store.get_setting("password_hash") is not None, "mqtt": _mqtt_current(cfg, store)}
 
 

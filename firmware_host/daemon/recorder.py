@@ -258,7 +258,7 @@ class NightRecorder:
         at = (self.start + dt.timedelta(seconds=t)).isoformat(timespec="seconds")
 
         def write():
-            if self.store.get_setting("button_press", "cramp") == "mark":
+            if self.store.button_press() == "mark":
                 self.store.add_events(self.night_id, marks=[{"t": t}])
             else:
                 self.store.add_cramp(date=night_date(self.start), source="button", night_id=self.night_id,

@@ -78,7 +78,7 @@ class HealthCheck:
 
 @dataclass(frozen=True)
 class Mark:
-    """The button was pressed: mark this moment of the night."""
+    """The button was pressed: a cramp now, or a mark of this moment (Settings' ``button_press``)."""
 
 
 def health_state(rec) -> str:

@@ -25,6 +25,10 @@ class SettingsFaces:
         r = self.db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
         return json.loads(r[0]) if r else default
 
+    def button_press(self) -> str:
+        """What the bedside button's short press logs: ``cramp`` (the default) or ``mark``."""
+        return "mark" if self.get_setting("button_press", "cramp") == "mark" else "cramp"
+
     def set_setting(self, key: str, value) -> None:
         self.db.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, json.dumps(value)))
