@@ -32,11 +32,10 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from twitchmon_testkit import attacklib, loadlib
+from werkzeug.security import generate_password_hash
 
-import attacklib  # noqa: E402
-import loadlib  # noqa: E402
+from firmware_host.store import open_store
 
 MB = 2 ** 20
 
@@ -94,9 +93,6 @@ def owner_probe(port, stop, out):
 
 
 def run(name, attack, seconds):
-    from firmware_host.store import open_store  # noqa: PLC0415
-    from werkzeug.security import generate_password_hash  # noqa: PLC0415
-
     d = Path(tempfile.mkdtemp(prefix="twitchmon-attack-"))
     loadlib.fill(d)
     st = open_store(d)

@@ -18,13 +18,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from firmware_host.daemon import NightRecorder  # noqa: E402
-from firmware_host.detector import run_detector  # noqa: E402
-from firmware_host.simulator import Night  # noqa: E402
-from firmware_host.store import open_store  # noqa: E402
-from firmware_host.traces import open_trace  # noqa: E402
+from firmware_host.daemon import NightRecorder
+from firmware_host.detector import run_detector
+from firmware_host.simulator import Night
+from firmware_host.store import open_store
+from firmware_host.traces import open_trace
 
 
 def main(minutes: float = 3.0) -> None:

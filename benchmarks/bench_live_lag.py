@@ -19,17 +19,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+from twitchmon_testkit import browser
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from firmware_host.live import LiveWriter  # noqa: E402
-from firmware_host.store import open_store  # noqa: E402
-from web import create_app  # noqa: E402
+from firmware_host.live import LiveWriter
+from firmware_host.store import open_store
+from web import create_app
 
 
 def main(steps: int = 40) -> None:
-    import browser  # tests/browser.py: waitress in a thread  # noqa: PLC0415
 
     d = Path(tempfile.mkdtemp(prefix="twitchmon-lag-"))
     ring = LiveWriter(d / "live.ring", 4, 1000.0)

@@ -17,11 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-import loadlib  # noqa: E402
+from twitchmon_testkit import loadlib
 
 
 def run(seconds: float, with_load: bool) -> None:

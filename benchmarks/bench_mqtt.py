@@ -19,11 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-import loadlib  # noqa: E402
-import mqttlib  # noqa: E402
+from twitchmon_testkit import loadlib, mqttlib
 
 
 def run(seconds: float, mode: str) -> None:

@@ -1,6 +1,6 @@
 """How long the doctor's report takes for a month of nights: gathering the
-figures from the store (with and without the typical waveforms, which read
-the raw EDF files) and drawing the PDF.  Simulated nights as the tests use.
+figures from the store (with and without the typical waveforms, read from
+the snippets the daemon stored) and drawing the PDF.  Simulated nights as the tests use.
 
     python benchmarks/bench_report.py [NIGHTS] [MINUTES]     (default 30 nights of 5 minutes)
 """
@@ -9,13 +9,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from doctorlib import fill_weeks  # noqa: E402
-from firmware_host.report import gather, parse_period  # noqa: E402
-from firmware_host.report_pdf import render_pdf  # noqa: E402
-from firmware_host.store import open_store  # noqa: E402
+from firmware_host.report import gather, parse_period
+from firmware_host.report_pdf import render_pdf
+from firmware_host.store import open_store
+from twitchmon_testkit.doctorlib import fill_weeks
 
 
 def main(nights=30, minutes=5.0):
@@ -23,10 +20,10 @@ def main(nights=30, minutes=5.0):
     period = fill_weeks(str(d), nights=nights, minutes=minutes)
     a, b = parse_period(period["from"], period["to"])
     st = open_store(d)
-    gather(st, a, b, waveforms=False)  # once first: the lazy imports are not the report's time
+    gather(st, a, b, waveforms=False)  # once first: a cold cache is not the report's time
     for waves in (False, True):
         t0 = time.perf_counter()
-        data = gather(st, a, b, data_dir=str(d), waveforms=waves)
+        data = gather(st, a, b, waveforms=waves)
         t1 = time.perf_counter()
         pdf = render_pdf(data)
         t2 = time.perf_counter()

@@ -22,12 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from detector_family import TUNING, night_for  # noqa: E402
+from detector_family import TUNING, night_for
 
-from firmware_host.analysis import analyse  # noqa: E402
-from firmware_host.cli import write_simulated  # noqa: E402
-from firmware_host.scoring import score  # noqa: E402
+from firmware_host.analysis import analyse
+from firmware_host.simulator.files import write_simulated
+from firmware_host.scoring import score
 
 
 def p_found(row: dict, amp: float) -> float:

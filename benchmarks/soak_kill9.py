@@ -15,10 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-import crashlib  # noqa: E402
+from twitchmon_testkit import crashlib
 
 
 def main(kills: int = 20, seed: int = 1) -> None:

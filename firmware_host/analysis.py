@@ -8,50 +8,14 @@ sensor faults and heart rate.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
-from typing import TYPE_CHECKING
 
-from . import pins
+from . import injection, pins
+from .detector import Detector, DetectorConfig, Events
+from .events import PEAK_UNIT, counts, night_date, per_rest_hour
+from .events import rounded as _rounded
+from .heart import HeartTrack
 from .traces import open_trace
-
-if TYPE_CHECKING:
-    from .detector import Detector, Events
-
-
-def hourly_counts(twitches: list[dict], duration_s: float) -> list[int]:
-    """Twitches in each hour from the first sample (the last hour may be short)."""
-    hours = max(1, math.ceil(duration_s / 3600)) if duration_s > 0 else 1
-    out = [0] * hours
-    for tw in twitches:
-        out[min(int(tw["t"] // 3600), hours - 1)] += 1
-    return out
-
-
-PEAK_UNIT = "codes, 3-35 Hz band, heartbeat removed"
-
-
-def per_channel_counts(twitches: list[dict], channels: int) -> list[int]:
-    """Twitches on each channel 0..channels-1."""
-    per = [0] * channels
-    for tw in twitches:
-        per[tw["channel"]] += 1
-    return per
-
-
-def per_rest_hour(count: int, rest_s: float | None) -> float | None:
-    """``count`` per hour at rest; None for a night with no rest."""
-    return count / (rest_s / 3600) if rest_s and rest_s > 0 else None
-
-
-def _rounded(v: float | None) -> float | None:
-    return round(v, 2) if v is not None else None
-
-
-def counts(twitches: list[dict], channels: int, duration_s: float) -> dict:
-    """The report's and the summary's ``counts``: total, per channel, per hour."""
-    return {"total": len(twitches), "per_channel": per_channel_counts(twitches, channels),
-            "per_hour": hourly_counts(twitches, duration_s)}
 
 
 def build_report(source: str, rate_hz: float, channels: int, n_samples: int, events: Events,
@@ -90,10 +54,6 @@ def analyse(path: str | os.PathLike, *, rate_hz: float | None = None, sensitivit
     once) changes the speed, never the events.  ``progress(samples)``, when
     given, is called after each block with the samples it held.  ``check``
     adds the injection-recovery check (firmware_host.injection: one more pass)."""
-    # here, not at the top: the page imports this module and has no use for scipy
-    from .detector import Detector, DetectorConfig, Events  # noqa: PLC0415
-    from .heart import HeartTrack  # noqa: PLC0415
-
     heart = HeartTrack()
     with open_trace(path, rate_hz) as reader:
         info = reader.info
@@ -113,18 +73,8 @@ def analyse(path: str | os.PathLike, *, rate_hz: float | None = None, sensitivit
                               channel_names=info.channel_names or None, start_unix=info.start_unix,
                               truncated=info.truncated, heart=heart)
     if check:
-        from .injection import check as injection_check  # noqa: PLC0415 - only --check needs it
-
-        report["check"] = injection_check(path, report, det, block_samples=block_samples)
+        report["check"] = injection.check(path, report, det, block_samples=block_samples)
     return report
-
-
-def night_date(start: dt.datetime) -> str:
-    """The evening a night belongs to: before noon counts as the day before."""
-    local = start.astimezone()
-    if local.hour < 12:
-        local -= dt.timedelta(days=1)
-    return local.date().isoformat()
 
 
 def night_summary(report: dict) -> dict:
@@ -135,24 +85,6 @@ def night_summary(report: dict) -> dict:
     (the doctor's report says how sure the count is from it)."""
     return {k: report[k] for k in ("counts", "faults", "sensitivity", "peak_unit", "truncated",
                                    "twitches_per_rest_hour", "heart_rate_lowest_10min_bpm", "check") if k in report}
-
-
-def summary_from_detector(det, twitches: list[dict], faults: list[dict], duration_s: float, heart=None) -> dict:
-    """The same summary for a night recorded live (``twitchmon run``)."""
-    return {"counts": counts(twitches, det.cfg.channels, duration_s), "faults": faults,
-            "sensitivity": det.cfg.sensitivity, "peak_unit": PEAK_UNIT, "truncated": False,
-            "twitches_per_rest_hour": _rounded(per_rest_hour(len(twitches), det.rest_s)),
-            "heart_rate_lowest_10min_bpm": heart.lowest_10min_bpm() if heart is not None else None}
-
-
-def summary_from_store(store, night_id: int, duration_s: float) -> dict:
-    """The summary of a night rebuilt from what the store holds (a night a
-    power cut ended: the detector's state is gone, its events are not)."""
-    twitches = store.twitches(night_id)
-    night = store.night(night_id)
-    return {"counts": counts(twitches, int(night["channels"]), duration_s), "faults": store.health(night_id),
-            "peak_unit": PEAK_UNIT, "truncated": True,
-            "twitches_per_rest_hour": _rounded(per_rest_hour(len(twitches), night.get("rest_s")))}
 
 
 def save_report(store, report: dict, *, source: str) -> int:

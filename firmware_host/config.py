@@ -32,12 +32,14 @@ start on half a configuration.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .adc import TwitchmonError
+from .errors import TwitchmonError
+from .log import get_logger
 from .mqtt import KEYS as MQTT_KEYS
 from .mqtt import MqttConfig, MqttError, parse_section
 
@@ -144,7 +146,6 @@ def config_from_dict(raw: dict, where: str = "config") -> Config:
 
 
 def _hosts(where: str, v) -> tuple[str, ...]:
-    import re  # noqa: PLC0415
     name = re.compile(r"\.?[a-z0-9]([a-z0-9-]{0,62})(\.[a-z0-9]([a-z0-9-]{0,62}))*\.?", re.I)
     if not isinstance(v, list) or not all(isinstance(h, str) and len(h) <= 253 and name.fullmatch(h) for h in v):
         raise ConfigError(f"{where}: web.hosts = {v!r} must be a list of host names like \"twitchmon.home\"")
@@ -178,8 +179,7 @@ def effective_config(path: str | Path | None, store) -> Config:
         try:
             return config_from_dict(merge(raw, over), "settings page")
         except ConfigError as exc:
-            import sys  # noqa: PLC0415
-            print(f"twitchmon: ignoring the page's settings: {exc}", file=sys.stderr, flush=True)
+            get_logger(__name__).warning(f"ignoring the page's settings: {exc}")
     return config_from_dict(raw, str(path))
 
 

@@ -10,14 +10,18 @@ import datetime as dt
 import shutil
 import tempfile
 import threading
-
+import time
 from pathlib import Path
+
+from web import create_app, make_server, serve
 
 from . import pins
 from .analysis import build_report, save_report
 from .heart import HeartTrack
 from .detector import Detector, DetectorConfig, Events
+from .live import publish
 from .simulator import Night
+from .snippets import make_snippets
 from .store import open_store
 from .traces import EdfWriter
 
@@ -59,6 +63,7 @@ def fill_nights(data_dir: str, nights: int, minutes: float, *, today: dt.date | 
                               ev, det, start_unix=start.timestamp(), heart=heart)
         nid = save_report(store, report, source="simulator")
         store.finish_recording(store.add_recording(nid, str(rel), 0.0), writer.samples_written)
+        make_snippets(store, data_dir, nid)  # the gallery's waveforms, as the daemon makes them at a night's end
         ids.append(nid)
         log(f"twitchmon demo: night of {day} simulated: {report['counts']['total']} twitches")
     store.close()
@@ -68,10 +73,6 @@ def fill_nights(data_dir: str, nights: int, minutes: float, *, today: dt.date | 
 def live_feed(data_dir: str, stop: threading.Event, *, seed: int = 7, block_s: float = 0.1) -> None:
     """Play a simulated night into the live signal ring at real time, as
     the daemon does with the sensors, so the demo's Tonight page moves."""
-    import time  # noqa: PLC0415
-
-    from .live import publish  # noqa: PLC0415
-
     night = Night(30.0, seed=seed, profile="normal")
     store = open_store(data_dir)
     try:
@@ -95,8 +96,6 @@ def live_feed(data_dir: str, stop: threading.Event, *, seed: int = 7, block_s: f
 def run_demo(port: int = 8080, nights: int = 5, minutes: float = 20.0) -> int:
     """The demo until SIGTERM or Ctrl-C; its data dir is removed however it ends
     (a busy port included: the server listens before anything writes there)."""
-    from web import create_app, make_server, serve  # noqa: PLC0415
-
     data_dir = tempfile.mkdtemp(prefix="twitchmon-demo-")
     stop = threading.Event()
     workers = []

@@ -10,13 +10,22 @@ installer runs it as its last step.
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import shutil
+import socket
+import subprocess
 import warnings
 from pathlib import Path
 
-from . import pins
+from gpiozero import LED, Button, Device
 
-RAW_MB_PER_HOUR = 4 * 1000 * 2 * 3600 / 1e6  #: EDF+ of 4 channels at 1 kHz, 16 bits: 28.8 MB an hour
+from . import pins
+from .adc import MCP3008, ADCError, open_spidev
+from .config import load_config
+from .paths import data_dir
+from .schedule import clock_is_set
+
+RAW_MB_PER_HOUR = pins.N_CHANNELS * 1000 * 2 * 3600 / 1e6  #: EDF+ of 4 channels at 1 kHz, 16 bits: 28.8 MB an hour
 
 
 def board() -> str:
@@ -27,10 +36,9 @@ def board() -> str:
         return ""
 
 
-def check_spi(spi=None, channels: int = 4, **adc_kw) -> tuple[str, str]:
+def check_spi(spi=None, channels: int = pins.N_CHANNELS, **adc_kw) -> tuple[str, str]:
     """Open the SPI device (or use ``spi``) and read each channel once."""
-    from .adc import MCP3008, ADCError, open_spidev  # noqa: PLC0415
-    where = f"/dev/spidev{pins.SPI_BUS}.{pins.SPI_DEVICE}"
+    where = pins.SPI_DEVICE_PATH
     try:
         adc = MCP3008(spi if spi is not None else open_spidev(), **adc_kw)
         codes = adc.read_many(list(range(channels)))
@@ -45,7 +53,6 @@ def check_spi(spi=None, channels: int = 4, **adc_kw) -> tuple[str, str]:
 def check_pin_factory(pin_factory=None) -> tuple[str, str]:
     """gpiozero's pin factory, and the LED and button pins claimed and let go."""
     try:
-        from gpiozero import LED, Button, Device  # noqa: PLC0415
         with warnings.catch_warnings():  # gpiozero warns for each factory it falls back from: the verdict says it
             warnings.simplefilter("ignore")
             factory = pin_factory or Device.pin_factory or Device._default_pin_factory()
@@ -67,7 +74,6 @@ def check_pin_factory(pin_factory=None) -> tuple[str, str]:
 
 def check_clock(now: dt.datetime | None = None, synced: bool | None = None) -> tuple[str, str]:
     """Is the clock set, and is NTP keeping it so?"""
-    from .schedule import clock_is_set  # noqa: PLC0415
     now = now or dt.datetime.now(dt.timezone.utc)
     if synced is None:
         synced = _ntp_synchronised()
@@ -82,7 +88,6 @@ def check_clock(now: dt.datetime | None = None, synced: bool | None = None) -> t
 def _ntp_synchronised() -> bool | None:
     if not shutil.which("timedatectl"):
         return None
-    import subprocess  # noqa: PLC0415
     try:
         r = subprocess.run(["timedatectl", "show", "-p", "NTPSynchronized", "--value"], capture_output=True,
                            text=True, timeout=5)
@@ -111,7 +116,6 @@ def check_space(data_dir, min_free_mb: float) -> tuple[str, str]:
 
 def check_page(host: str, port: int, timeout_s: float = 3.0) -> tuple[str, str]:
     """Does the page answer at its address?"""
-    import http.client  # noqa: PLC0415
     ask = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
     url = f"http://{ask}:{port}/"
     try:
@@ -130,7 +134,6 @@ def check_page(host: str, port: int, timeout_s: float = 3.0) -> tuple[str, str]:
 
 
 def _lan() -> str:
-    import socket  # noqa: PLC0415
     try:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.connect(("192.168.0.1", 9))  # picks the route; a UDP connect sends nothing
@@ -141,9 +144,6 @@ def _lan() -> str:
 
 def run(args, out=print) -> int:
     """All checks, one line each; 1 if any failed."""
-    from .config import load_config  # noqa: PLC0415
-    from .paths import data_dir  # noqa: PLC0415
-
     cfg = load_config(args.config)
     model = board()
     out(f"board: {model or 'not a Raspberry Pi (no /proc/device-tree/model)'}")

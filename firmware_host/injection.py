@@ -15,13 +15,19 @@ channel's noise floor (codes, the detector's residual in its 3-35 Hz band).
 """
 from __future__ import annotations
 
+import argparse
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
+from scipy.optimize import minimize
 
-from . import pins
+from . import analysis, pins
 from .detector import Detector, DetectorConfig, Events
+from .paths import data_dir as resolve_data_dir
 from .simulator import twitch_wave
+from .store import open_store
 from .traces import open_trace
 
 PER_CHANNEL = 20  #: injected twitches per channel
@@ -93,7 +99,6 @@ def _amp_at(found: np.ndarray, amp: np.ndarray, p: float) -> float | None:
     None when the injections do not bracket it (all found, or none)."""
     if found.all() or not found.any():
         return None
-    from scipy.optimize import minimize  # noqa: PLC0415 - only the check needs it
 
     x = np.log(amp)
 
@@ -179,10 +184,6 @@ def check_night(store, data_dir, night_id: int) -> dict:
     after each night, in a process of its own) and keep it in the night's
     summary, where Night detail, the API and the doctor's report show it.
     The night's counts are not touched."""
-    from pathlib import Path  # noqa: PLC0415
-
-    from .analysis import analyse  # noqa: PLC0415
-
     night = store.night(night_id)
     if night is None:
         raise ValueError(f"no night {night_id}")
@@ -191,7 +192,7 @@ def check_night(store, data_dir, night_id: int) -> dict:
         path = Path(rec["path"])
         path = path if path.is_absolute() else Path(data_dir) / path
         if rec["finished"] and path.exists():
-            report = analyse(str(path), sensitivity=(night["summary"] or {}).get("sensitivity", 5.0), check=True)
+            report = analysis.analyse(str(path), sensitivity=(night["summary"] or {}).get("sensitivity", 5.0), check=True)
             checks.append(report["check"])
     if not checks:
         raise ValueError(f"night {night_id} has no finished recording to check")
@@ -202,12 +203,6 @@ def check_night(store, data_dir, night_id: int) -> dict:
 
 def main(argv=None) -> int:
     """``python -m firmware_host.injection --night ID [--data-dir DIR]``: one line, exit 0/1/2."""
-    import argparse  # noqa: PLC0415
-    import sys  # noqa: PLC0415
-
-    from .paths import data_dir as resolve_data_dir  # noqa: PLC0415
-    from .store import open_store  # noqa: PLC0415
-
     ap = argparse.ArgumentParser(prog="python -m firmware_host.injection", description=check_night.__doc__)
     ap.add_argument("--night", type=int, required=True)
     ap.add_argument("--data-dir")

@@ -13,6 +13,7 @@ no such address, and a wildcard bind ("0.0.0.0") is never printed as one.
 """
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import socket
 
@@ -71,7 +72,6 @@ def page_urls(host: str, port: int, hostname: str | None = None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse  # noqa: PLC0415
     p = argparse.ArgumentParser(description="print the URLs a phone can open the page at")
     p.add_argument("--host", default="0.0.0.0", help="the address the page binds (serve --host)")  # noqa: S104
     p.add_argument("--port", type=int, default=8080, help="the page's TCP port")

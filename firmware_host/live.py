@@ -2,7 +2,7 @@
 
 The daemon writes the last few seconds of raw codes into a small ring file
 in memory (``$RUNTIME_DIRECTORY`` under systemd, else ``/dev/shm``: never the
-SD card) and records the file's path in the store (setting ``live_path``).
+SD card) and records the file's path in the store (``Store.live_path``).
 The web process maps the same file read-only and streams what is new as
 Server-Sent Events.  One writer, any number of readers, no locks:
 
@@ -14,7 +14,7 @@ Server-Sent Events.  One writer, any number of readers, no locks:
 
 Layout (little endian): a 64-byte header, then ``capacity`` frames of
 ``channels`` int16 codes, then the names of the sensor states
-(``detector.FAULT_KINDS``, NUL-separated, 256 bytes), so the page reads
+(``events.SENSOR_STATES``, NUL-separated, 256 bytes), so the page reads
 them without importing the detector (and scipy).
 
 ====== ======= =====================================================
@@ -27,7 +27,7 @@ offset type    field
 24     u64     count: frames written so far
 32     f64     updated: Unix time of the last write, s
 40     i64     night id being recorded, or -1 when not recording
-48     8 x u8  sensor status per channel (index into FAULT_KINDS)
+48     8 x u8  sensor status per channel (index into SENSOR_STATES)
 56     8       reserved
 ====== ======= =====================================================
 
@@ -37,6 +37,7 @@ that is one odd sample, and nothing is counted from this path.
 """
 from __future__ import annotations
 
+import hashlib
 import mmap
 import os
 import struct
@@ -45,6 +46,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from . import pins
+from .events import SENSOR_STATES
 
 MAGIC = b"TWLIVE2\0"
 HEADER = struct.Struct("<8sIIdQdq8s8x")
@@ -65,7 +69,6 @@ def default_path(data_dir: str | os.PathLike) -> Path:
     if run:
         return Path(run.split(":")[0]) / "live.ring"
     if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
-        import hashlib  # noqa: PLC0415
         tag = hashlib.sha1(str(Path(data_dir).resolve()).encode()).hexdigest()[:10]
         return Path("/dev/shm") / f"twitchmon-{os.getuid()}-{tag}.ring"
     return Path(data_dir) / "live.ring"
@@ -75,7 +78,7 @@ def publish(store, data_dir, channels: int, rate_hz: float) -> "LiveWriter":
     """Make the ring where :func:`default_path` says and tell the page where
     it is (store setting ``live_path``).  OSError/ValueError if it cannot."""
     w = LiveWriter(default_path(data_dir), channels, rate_hz)
-    store.set_setting("live_path", str(w.path))
+    store.set_live_path(str(w.path))
     return w
 
 
@@ -88,9 +91,7 @@ class LiveWriter:
         self.path = Path(path)
         self.channels, self.rate_hz = channels, float(rate_hz)
         self.capacity = max(1, int(round(seconds * rate_hz)))
-        from .detector import FAULT_KINDS  # noqa: PLC0415 - the daemon's side has the detector anyway
-
-        self.kinds = list(FAULT_KINDS)
+        self.kinds = list(SENSOR_STATES)
         kinds = b"\0".join(k.encode() for k in self.kinds)
         if len(kinds) > KINDS_BYTES:
             raise ValueError("sensor state names do not fit the live ring")
@@ -145,6 +146,11 @@ class LiveWriter:
         self.count += total
         self._header()
 
+    def tail(self, n: int) -> np.ndarray:
+        """The last ``n`` frames written (fewer if the ring holds fewer)."""
+        idx = np.arange(max(0, self.count - min(n, self.capacity)), self.count) % self.capacity
+        return self._ring[idx].copy()
+
     def close(self, remove: bool = True) -> None:
         self._ring = None
         self._mm.close()
@@ -153,36 +159,6 @@ class LiveWriter:
                 self.path.unlink()
             except FileNotFoundError:
                 pass
-
-
-def classify(frames: np.ndarray, rate_hz: float) -> list[str]:
-    """Each channel's state over ``frames`` (about a second of raw codes):
-    ``railed`` (stuck at 0 or 1023 most of the time), ``unplugged`` (flat:
-    std under 0.3 codes), ``hum`` (over 80 % of the power within 1.5 Hz of
-    50 or 60 Hz and their 2nd and 3rd harmonics, and over 5 codes), else
-    ``ok``.  The same tests the detector makes per second, on raw codes, so
-    the page can answer at once while a sensor is being placed."""
-    from . import pins  # noqa: PLC0415
-    x = np.asarray(frames, dtype=np.float64)
-    n, C = x.shape if x.ndim == 2 else (0, 0)
-    if n < 8:
-        return ["ok"] * C
-    railed = 2 * ((x <= 1) | (x >= pins.ADC_MAX_CODE - 1)).sum(axis=0) > n
-    xc = x - x.mean(axis=0)
-    flat = xc.std(axis=0) < 0.3
-    spec = np.abs(np.fft.rfft(xc, axis=0)) ** 2
-    f = np.fft.rfftfreq(n, 1 / rate_hz)
-    total = spec[1:].sum(axis=0) + 1e-12
-    hum = np.zeros(C, dtype=bool)
-    for mains in (50.0, 60.0):
-        sel = np.zeros(len(f), dtype=bool)
-        for h in (1, 2, 3):
-            sel |= np.abs(f - mains * h) <= 1.5
-        ps = spec[sel].sum(axis=0)
-        amp = np.sqrt(2 * ps) / n  # codes, amplitude of the hum
-        hum |= (ps / total > 0.8) & (amp > 5.0)
-    return ["railed" if r else "unplugged" if fl else "hum" if h else "ok"
-            for r, fl, h in zip(railed, flat, hum)]
 
 
 class LiveReader:

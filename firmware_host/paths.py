@@ -19,3 +19,14 @@ def data_dir(explicit: str | os.PathLike | None = None) -> Path:
         return SYSTEM_DIR
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(base) / "twitchmon"
+
+
+def confined(data_dir: str | os.PathLike, rel: str) -> Path | None:
+    """``data_dir/rel`` if it stays inside the data dir (no ``..``, no
+    absolute path, no symlink out), else None."""
+    base = Path(data_dir).resolve()
+    try:
+        p = (base / rel).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+    return p if p.is_relative_to(base) and p != base else None

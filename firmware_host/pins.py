@@ -12,6 +12,12 @@ from dataclasses import dataclass
 #: SPI bus and chip select the MCP3008 sits on (``/dev/spidev0.0``).
 SPI_BUS = 0
 SPI_DEVICE = 0
+SPI_DEVICE_PATH = f"/dev/spidev{SPI_BUS}.{SPI_DEVICE}"
+
+#: the GPIO character devices gpiozero may drive the LED and button through: a
+#: Pi 5's header is on the RP1, gpiochip4 on kernels before 6.6.45 (gpiochip0
+#: after); gpiomem for RPi.GPIO on older boards
+GPIO_DEVICES = ("/dev/gpiochip0", "/dev/gpiochip4", "/dev/gpiomem")
 
 #: SPI clock in Hz.  The MCP3008 datasheet (DS21295) guarantees 3.6 MHz at
 #: VDD = 5 V and 1.35 MHz at VDD = 2.7 V.  We run it at 3.3 V, where a linear
@@ -82,19 +88,37 @@ SITES: tuple[Site, ...] = (
          "Front of the thigh over rectus femoris, mid-way between hip and knee"),
 )
 
+#: the MCP3008 input of each recorded channel 0..n-1, in the table's order
 DEFAULT_CHANNELS = tuple(s.channel for s in SITES)
+
+#: how many sensor channels the daemon samples: one per site (the one place this count is typed)
+N_CHANNELS = len(SITES)
+
+#: the device nodes ``twitchmon.service`` may open (its ``DeviceAllow=``, which
+#: hardware/build.py writes from here): the ADC's SPI device and the GPIO chips
+DEVICES = (SPI_DEVICE_PATH, *GPIO_DEVICES)
+
+
+def adc_inputs(n_channels: int) -> list[int]:
+    """The MCP3008 input each recorded channel 0..n-1 is read from: the
+    sites' own inputs, then the inputs no site uses, in order."""
+    spare = [c for c in range(8) if c not in DEFAULT_CHANNELS]
+    return (list(DEFAULT_CHANNELS) + spare)[:n_channels]
+
+
+def _site_on(ch: int) -> Site | None:
+    """The site recorded as channel ``ch`` (the table's order), or None past it."""
+    return SITES[ch] if ch < len(SITES) else None
 
 
 def site_names(n_channels: int) -> list[str]:
     """Human names for channels 0..n-1 (``Channel 5`` past the table)."""
-    names = [s.name for s in SITES]
-    return [names[i] if i < len(names) else f"Channel {i}" for i in range(n_channels)]
+    return [s.name if (s := _site_on(c)) else f"Channel {c}" for c in range(n_channels)]
 
 
 def legs(n_channels: int) -> list[str]:
     """Leg of each channel 0..n-1; channels past the table get their own group."""
-    table = [s.leg for s in SITES]
-    return [table[i] if i < len(table) else f"ch{i}" for i in range(n_channels)]
+    return [s.leg if (s := _site_on(c)) else f"ch{c}" for c in range(n_channels)]
 
 
 def wiring_rows() -> list[dict[str, str]]:

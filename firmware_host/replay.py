@@ -14,6 +14,16 @@ import json
 import multiprocessing as mp
 import os
 import sys
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as Timeout
+from concurrent.futures.process import BrokenProcessPool
+
+from tqdm import tqdm
+
+from .analysis import analyse, save_report
+from .paths import data_dir as resolve
+from .store import open_store
+from .traces import TraceError, open_trace
 
 _done = None  #: samples analysed so far, shared by the workers (a multiprocessing Value)
 
@@ -40,8 +50,6 @@ def _bump(n: int) -> None:
 def _work(job) -> tuple[int, dict | None, str | None, int]:
     """(index, report, error line, exit status) for one file; never raises."""
     i, path, rate_hz, sensitivity, check = job
-    from .analysis import analyse  # noqa: PLC0415
-    from .traces import TraceError  # noqa: PLC0415
     try:
         return i, analyse(path, rate_hz=rate_hz, sensitivity=sensitivity, progress=_bump, check=check), None, 0
     except TraceError as exc:
@@ -55,7 +63,6 @@ def _work(job) -> tuple[int, dict | None, str | None, int]:
 def _total_samples(paths, rate_hz) -> int | None:
     """Frames in all files, from their headers (for the bar), or None when
     a header does not say (NPZ, CSV): then the bar counts without a percentage."""
-    from .traces import TraceError, open_trace  # noqa: PLC0415
     total = 0
     for p in paths:
         try:
@@ -75,6 +82,57 @@ def _line(report: dict) -> str:
             + (f", night {report['night_id']} saved" if "night_id" in report else ""))
 
 
+class _Output:
+    """Says each file's result as it comes: its line (or JSON) on stdout, an
+    error's line on stderr, over the progress bar when there is one; keeps
+    the exit status (2, a bad file, outranks 1)."""
+
+    def __init__(self, files: list[str], store, as_json: bool, bar):
+        self.files, self.store, self.as_json, self.bar = files, store, as_json, bar
+        self.status = 0
+
+    def _say(self, text: str, stream) -> None:
+        (self.bar.write if self.bar else print)(text, file=stream)
+
+    def __call__(self, i: int, report: dict | None, error: str | None, code: int) -> None:
+        if error is not None:
+            self.status = max(self.status, code)
+            self._say(error, sys.stderr)
+            return
+        if self.store is not None:
+            report["night_id"] = save_report(self.store, report, source=os.path.abspath(self.files[i]))
+        self._say(json.dumps(report) if self.as_json else _line(report), sys.stdout)
+        if not self.as_json and report.get("truncated"):
+            self._say(f"note: {self.files[i]} ends mid-record; read up to the last whole record", sys.stderr)
+
+
+def _results(work, pool, futures, counter, bar):
+    """Each file's (index, report, error line, status), in the files' order
+    whichever finishes first, the bar moved as the workers count."""
+    def tick():
+        if bar:
+            bar.update(counter.value - bar.n)
+
+    if pool is None:
+        _init(counter if bar else None)
+        for job in work:
+            yield _work(job)
+            tick()
+        return
+    for (i, path, *_), fut in zip(work, futures):
+        while True:
+            try:
+                result = fut.result(timeout=0.25)
+            except Timeout:
+                tick()
+                continue
+            except BrokenProcessPool:
+                result = (i, None, f"twitchmon replay: {path}: its worker process died (out of memory?)", 1)
+            break
+        tick()
+        yield result
+
+
 def run(files: list[str], *, jobs: int | None = None, as_json: bool = False, save: bool = False,
         data_dir: str | None = None, rate_hz: float | None = None, sensitivity: float = 5.0,
         progress: bool | None = None, check: bool = False) -> int:
@@ -84,66 +142,23 @@ def run(files: list[str], *, jobs: int | None = None, as_json: bool = False, sav
     work = [(i, f, rate_hz, sensitivity, check) for i, f in enumerate(files)]
     if progress is None:
         progress = sys.stderr.isatty()
-    store = None
-    if save:
-        from .paths import data_dir as resolve  # noqa: PLC0415
-        from .store import open_store  # noqa: PLC0415
-        store = open_store(resolve(data_dir))
+    store = open_store(resolve(data_dir)) if save else None
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     counter = ctx.Value("q", 0)
     pool = futures = None
     if jobs > 1:
-        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
         # (not multiprocessing.Pool: a worker killed mid-file, say by the OOM killer, hangs a Pool for
         # good; here it breaks the pool and each unfinished file gets its line)
         pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(counter,))
         futures = [pool.submit(_work, job) for job in work]  # workers fork here, before any thread of ours
     bar = None
     if progress:
-        from tqdm import tqdm  # noqa: PLC0415
         bar = tqdm(total=_total_samples(files, rate_hz), unit=" frames", unit_scale=True, file=sys.stderr,
                    desc=f"replay {len(files)} file(s) on {jobs} process(es)", dynamic_ncols=True)
-    status = 0
-
-    def emit(i, report, error, code):
-        nonlocal status
-        if error is not None:
-            status = max(status, code)  # 2 (a bad file) outranks 1
-            (bar.write if bar else print)(error, file=sys.stderr)
-            return
-        if store is not None:
-            from .analysis import save_report  # noqa: PLC0415
-            report["night_id"] = save_report(store, report, source=os.path.abspath(files[i]))
-        out = json.dumps(report) if as_json else _line(report)
-        (bar.write if bar else print)(out, file=sys.stdout)
-        if not as_json and report.get("truncated"):
-            (bar.write if bar else print)(f"note: {files[i]} ends mid-record; read up to the last whole record",
-                                          file=sys.stderr)
-
+    out = _Output(files, store, as_json, bar)
     try:
-        if pool is None:
-            _init(counter if bar else None)
-            for job in work:
-                emit(*_work(job))
-                if bar:
-                    bar.update(counter.value - bar.n)
-        else:
-            from concurrent.futures import TimeoutError as Timeout  # noqa: PLC0415
-            from concurrent.futures.process import BrokenProcessPool  # noqa: PLC0415
-            for (i, path, *_), fut in zip(work, futures):  # in the files' order, whichever finishes first
-                while True:
-                    try:
-                        result = fut.result(timeout=0.25)
-                    except Timeout:
-                        if bar:
-                            bar.update(counter.value - bar.n)
-                        continue
-                    except BrokenProcessPool:
-                        result = (i, None, f"twitchmon replay: {path}: its worker process died (out of memory?)", 1)
-                    break
-                if bar:
-                    bar.update(counter.value - bar.n)
-                emit(*result)
+        for result in _results(work, pool, futures, counter, bar):
+            out(*result)
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -152,4 +167,4 @@ def run(files: list[str], *, jobs: int | None = None, as_json: bool = False, sav
         if store is not None:
             store.close()
         sys.stdout.flush()
-    return status
+    return out.status

@@ -175,8 +175,19 @@ def render_pdf(data: dict) -> bytes:
     pdf.para(f"Nights of {d['from']} to {d['to']} ({d['days']} days): {d['nights']} nights recorded, "
              f"{_num(d['rest_h'])} hours at rest in bed. Made by twitchmon on {d['generated']}.", size=9)
     pdf.para(NOT_A_DEVICE, size=7.5, style="I")
+    _page_one(pdf, d)
+    _weeks(pdf, d)
+    pdf.add_page()
+    _cramp_detail(pdf, d)
+    _plm_heart_diary(pdf, d)
+    pdf.h2("Typical twitches at each site")
+    _waves(pdf, d)
+    _how_sure(pdf, d)
+    return bytes(pdf.output())
 
-    # -- page one: the answers -------------------------------------------------
+
+def _page_one(pdf, d: dict) -> None:
+    """Page one: the answers (how often, where, spreading, cramps)."""
     pdf.h2("How often")
     pdf.para(f"{d['total']} twitches in {_num(d['rest_h'])} rest hours: {_num(d['rate'])} twitches per rest hour "
              f"over all sites.")
@@ -207,6 +218,9 @@ def render_pdf(data: dict) -> bytes:
              + (f"median {_num(d['heart']['median_bpm'], 0)} bpm{_lowest(d)} ({d['heart']['nights']} nights)."
                 if d["heart"]["median_bpm"] is not None else "not measured (the sensors did not show it clearly)."))
 
+
+def _weeks(pdf, d: dict) -> None:
+    """Page one's foot: the rates by week, as a chart and a table."""
     pdf.h2("Twitches per rest hour at each site, by week")
     labels = [w["from"][5:] for w in d["weeks"]]
     _chart(pdf, [(s["site"], [w["rates"][s["channel"]] for w in d["weeks"]]) for s in d["sites"]], labels,
@@ -217,30 +231,36 @@ def render_pdf(data: dict) -> bytes:
     site_w = min(24.0, (TEXT_W - 24 - 3 * 15) / max(1, len(d["sites"])))
     pdf.grid(rows, (24,) + (site_w,) * len(d["sites"]) + (15, 15, 15), size=7.5)
 
-    # -- page two: the detail ---------------------------------------------------
-    pdf.add_page()
+
+def _cramp_detail(pdf, d: dict) -> None:
+    """Page two: each cramp (the diary's several in a line), with the 30 minutes before it."""
     pdf.h2("Cramps in detail")
+    cr = d["cramps"]
     timed = [c for c in cr["list"] if c["before"] is not None]
-    if cr["list"]:
-        rows = [["Night of", "Time", "Leg", "How bad", "Logged by", "30 min before", "Whole night"]]
-        grouped: list[list] = []  # the diary's "3 cramps" is one line, not three
-        for c in cr["list"]:
-            b = c["before"]
-            row = [c["date"], c["time"] or "-", c["leg"] or "not said",
-                   "-" if c["severity"] is None else f"{c['severity']}/10", c["source"],
-                   _num(b["rate_before"]) if b else "-", _num(b["rate_night"]) if b else "-"]
-            if grouped and c["time"] is None and grouped[-1][0] == row:
-                grouped[-1][1] += 1
-            else:
-                grouped.append([row, 1])
-        for row, k in grouped[:14]:
-            rows.append(row[:4] + [row[4] if k == 1 else f"{row[4]} ({k})"] + row[5:])
-        pdf.grid(rows, (22, 14, 18, 16, 20, 26, 24), size=7.5)
-        more = f" ({len(grouped) - 14} more lines not listed)" if len(grouped) > 14 else ""
-        pdf.para(f"Twitches per rest hour on the cramping leg's sites, in the 30 minutes before each timed cramp "
-                 f"({len(timed)}) and over the whole night; a leg not said is every site{more}.", size=7)
-    else:
+    if not cr["list"]:
         pdf.para("None logged (the bedside button, the Tonight page and the morning diary all log them).")
+        return
+    rows = [["Night of", "Time", "Leg", "How bad", "Logged by", "30 min before", "Whole night"]]
+    grouped: list[list] = []  # the diary's "3 cramps" is one line, not three
+    for c in cr["list"]:
+        b = c["before"]
+        row = [c["date"], c["time"] or "-", c["leg"] or "not said",
+               "-" if c["severity"] is None else f"{c['severity']}/10", c["source"],
+               _num(b["rate_before"]) if b else "-", _num(b["rate_night"]) if b else "-"]
+        if grouped and c["time"] is None and grouped[-1][0] == row:
+            grouped[-1][1] += 1
+        else:
+            grouped.append([row, 1])
+    for row, k in grouped[:14]:
+        rows.append(row[:4] + [row[4] if k == 1 else f"{row[4]} ({k})"] + row[5:])
+    pdf.grid(rows, (22, 14, 18, 16, 20, 26, 24), size=7.5)
+    more = f" ({len(grouped) - 14} more lines not listed)" if len(grouped) > 14 else ""
+    pdf.para(f"Twitches per rest hour on the cramping leg's sites, in the 30 minutes before each timed cramp "
+             f"({len(timed)}) and over the whole night; a leg not said is every site{more}.", size=7)
+
+
+def _plm_heart_diary(pdf, d: dict) -> None:
+    """Page two: periodic limb movements, heart rate, the diary's factors."""
     pdf.h2("Periodic limb movements")
     pdf.para(f"PLM index {_num(d['plm']['index'])} per hour at rest in bed, {d['plm']['count']} PLMs, scored by the "
              "WASM 2016 rules (Ferri et al., Sleep Medicine 2016): leg movements of 0.5-10 s (bilateral up to 15 s), "
@@ -262,8 +282,10 @@ def render_pdf(data: dict) -> bytes:
         pdf.para("A handful of nights behind a figure means little.", size=7)
     else:
         pdf.para("Nothing ticked in the diary for these nights.", size=7.5)
-    pdf.h2("Typical twitches at each site")
-    _waves(pdf, d)
+
+
+def _how_sure(pdf, d: dict) -> None:
+    """Page two's foot: how sure the count is, and how it was measured."""
     pdf.h2("How sure the count is")
     q = d["quality"]
     sens = ", ".join(f"{s:g}" for s in q["sensitivity"]) or "not recorded"
@@ -284,4 +306,3 @@ def render_pdf(data: dict) -> bytes:
     pdf.para(f"Piezo sensors strapped to the legs ({sites}), read {rates} times a second by a Raspberry Pi through "
              "an MCP3008 ADC. A twitch counts only at rest: not during a movement or the seconds after it; the "
              "heartbeat, breathing and mains hum are removed. " + NOT_A_DEVICE, size=7)
-    return bytes(pdf.output())

@@ -7,6 +7,8 @@ count error is |detected - true| / true for the night (0 when both are 0).
 """
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Sequence
 
 
@@ -49,9 +51,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m firmware_host.scoring REPORT.json TRUTH.json``: score a
     ``twitchmon replay --json`` report against a night's truth (as written
     by ``twitchmon simulate``).  One line per figure; exit 2 on bad input."""
-    import json  # noqa: PLC0415
-    import sys  # noqa: PLC0415
-
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 2:
         print("usage: python -m firmware_host.scoring REPORT.json TRUTH.json", file=sys.stderr)

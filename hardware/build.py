@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import sys
 from pathlib import Path
 
@@ -26,13 +27,19 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from firmware_host import board, pins  # noqa: E402
+from firmware_host import board, frontend, pins  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import layout  # noqa: E402
 import spice  # noqa: E402
 
 N_CH = len(pins.SITES)
+#: the MCP3008's pin of each name (VREF, VDD, AGND, DGND, ...), and the header's ground: from the pin table
+U1_PIN = {name: n for n, name in pins.MCP3008_PINS.items()}
+J1_GND = pins.MCP3008_TO_PI[U1_PIN["DGND"]]
+VREF = f"{pins.VREF_V:.2f} V"
+BIAS = f"{pins.VREF_V / 2:.2f} V"
 
 
 def _si(v: float) -> str:
@@ -67,7 +74,6 @@ def bom_rows() -> list[tuple]:
 
 def _ref_ranges(refs: list[str]) -> str:
     """R1, R2, R3, R4 -> R1-R4 (only runs of one prefix)."""
-    import re  # noqa: PLC0415
     parsed = [(re.match(r"([A-Z]+)(\d+)", r).group(1), int(re.match(r"([A-Z]+)(\d+)", r).group(2))) for r in refs]
     if len(refs) > 2 and len({p for p, _ in parsed}) == 1 and \
             [n for _, n in parsed] == list(range(parsed[0][1], parsed[0][1] + len(refs))):
@@ -97,7 +103,6 @@ def _ch_refs(n: int) -> str:
 
 
 def wiring_md() -> str:
-    from firmware_host import frontend  # noqa: PLC0415
     P = board.part
     gain = frontend.passband_gain()
     i_fault = board.patient_current_calc()
@@ -169,12 +174,14 @@ def wiring_md() -> str:
           "1. Sockets for U1 and U2 (never solder the chips), the 2x20 box header J1 (a 40-way ribbon",
           "   joins it to the Pi, pin 1 to pin 1, so the board need not sit over the Pi), the four jacks.",
           f"2. The reference {P('U3').ref()}, {P('RREF').ref()}, {P('CREF').ref()} and {P('CDREF').ref()} first; "
-          "power it from the Pi and check 2.50 V at U1",
-          "   socket pin 15 and 1.25 V at each BIAS node before going on.",
+          f"power it from the Pi and check {VREF} at U1",
+          f"   socket pin {U1_PIN['VREF']} and {BIAS} at each BIAS node before going on.",
           "3. Each channel's parts, left to right as in the schematic; the clamp diodes' band",
           "   (cathode) goes toward 3V3 for DH and toward the input node for DL.",
-          f"4. {P('CDADC').ref()} at U1 pin 16, {P('CDOP').ref()} at U2 pin 4, {P('CBULK').ref()} beside J1: short leads.",
-          "5. Join AGND (U1 pin 14) and DGND (pin 9) at U1 and run one ground to J1 pin 6.",
+          f"4. {P('CDADC').ref()} at U1 pin {U1_PIN['VDD']}, {P('CDOP').ref()} at U2 pin 4, "
+          f"{P('CBULK').ref()} beside J1: short leads.",
+          f"5. Join AGND (U1 pin {U1_PIN['AGND']}) and DGND (pin {U1_PIN['DGND']}) at U1 and run one ground "
+          f"to J1 pin {J1_GND}.",
           f"6. The button: {P('RPU').ref()} pull-up, {P('RSW').ref()} in series, {P('CSW').ref()} at the GPIO: "
           "bounces shorter than about 10 ms",
           "   of bounce are filtered in hardware, and the daemon sets gpiozero's `bounce_time` to",
@@ -208,6 +215,7 @@ def wiring_md() -> str:
 
 # -------------------------------------------------------- schematic ----
 def schematic_svg() -> str:
+    # schemdraw is the optional [hardware] extra: only drawing the schematic needs it
     import schemdraw  # noqa: PLC0415
     import schemdraw.elements as elm  # noqa: PLC0415
 
@@ -261,7 +269,7 @@ def schematic_svg() -> str:
     d += (n4 := elm.Dot())
     rb, rbt, rbb, cb = P("RB"), P("RBT"), P("RBB"), P("CB")
     d += elm.Resistor().down().length(4.0).at(n4.center).label(lab(rb), loc="bottom")
-    d += (bias := elm.Dot().label("BIAS0 1.25 V", loc="left", ofst=(-0.2, -0.5)))
+    d += (bias := elm.Dot().label(f"BIAS0 {BIAS}", loc="left", ofst=(-0.2, -0.5)))
     d += elm.Resistor().down().length(3.0).label(lab(rbb), loc="bottom")
     d += elm.Ground()
     d += elm.Line().right().length(3.0).at(bias.center)
@@ -330,7 +338,7 @@ def schematic_svg() -> str:
         d += elm.Line().right().length(1.0).at(anchor)
         d += elm.Label().label(f"J1 pin {pi_pin} ({bcm})", loc="right")
     d += elm.Line().right().length(1.0).at(u1.pin15)
-    d += elm.Label().label("VREF (U3, 2.5 V)", loc="right")
+    d += elm.Label().label(f"VREF (U3, {pins.VREF_V:g} V)", loc="right")
     for p in sorted(pins.PI_HEADER):
         if p in (1, 6, 11, 13):
             anchor = getattr(j1, f"pin{p}")
@@ -344,8 +352,8 @@ def schematic_svg() -> str:
     u3, rref, cref, cdref = P("U3"), P("RREF"), P("CREF"), P("CDREF")
     d += elm.Vdd().at((0, yr)).label("3V3")
     d += elm.Resistor().down().at((0, yr)).length(2.5).label(lab(rref), loc="bottom")
-    d += (vr := elm.Dot().label("VREF 2.50 V", loc="left", ofst=(-0.2, 0)))
-    d += elm.Zener().down().reverse().length(3.0).label(f"{u3.ref()} LM4040 2.5 V\n(TO-92) K top, A bottom",
+    d += (vr := elm.Dot().label(f"VREF {VREF}", loc="left", ofst=(-0.2, 0)))
+    d += elm.Zener().down().reverse().length(3.0).label(f"{u3.ref()} {u3.text}\n(TO-92) K top, A bottom",
                                                         loc="bottom", ofst=(0.1, 0))
     d += elm.Ground()
     d += elm.Line().right().length(5.5).at(vr.center)
@@ -353,11 +361,12 @@ def schematic_svg() -> str:
     d += elm.Capacitor().down().length(3.0).label(lab(cref), loc="bottom")
     d += elm.Ground()
     d += elm.Line().right().length(3.5).at(vr2.center)
-    d += elm.Capacitor().down().length(3.0).label(f"{cdref.ref()}\n{cdref.text}\nat U1 pin 15", loc="bottom")
+    d += elm.Capacitor().down().length(3.0).label(f"{cdref.ref()}\n{cdref.text}\nat U1 pin {U1_PIN['VREF']}", loc="bottom")
     d += elm.Ground()
     for i, role in enumerate(("CDADC", "CDOP", "CBULK")):
         p = P(role)
-        where = {"CDADC": "at U1 pin 16", "CDOP": "at U2 pin 4", "CBULK": "at J1"}[role]
+        where = {"CDADC": f"at U1 pin {U1_PIN['VDD']}", "CDOP": "at U2 pin 4",
+                 "CBULK": "at J1"}[role]
         x = 14.0 + 4.0 * i
         d += elm.Vdd().at((x, yr)).label("3V3")
         d += elm.Capacitor().down().at((x, yr)).length(3.0).label(f"{p.ref()}\n{p.text}\n{where}", loc="bottom")
@@ -399,7 +408,7 @@ def schematic_svg() -> str:
         d += elm.Label().at((-2, yt - 0.75 * i)).label(r, loc="right", fontsize=13, font="monospace")
     notes = ["Notes:",
              "Ground: the discs' brass faces, the cable shields and the jack sleeves are GND;",
-             "AGND (U1 14) and DGND (U1 9) join at U1 and go to J1 pin 6.",
+             f"AGND (U1 {U1_PIN['AGND']}) and DGND (U1 {U1_PIN['DGND']}) join at U1 and go to J1 pin {J1_GND}.",
              "Power: a power bank or an IEC 60601-1 (2 MOPP) adapter only; see WIRING.md.",
              "twitchmon is not a medical device."]
     for i, r in enumerate(notes):
@@ -410,8 +419,25 @@ def schematic_svg() -> str:
 # ----------------------------------------------------------- layout ----
 def layout_svg() -> str:
     """The perfboard: every part's pads on the 2.54 mm grid and the wires between them."""
-    import layout  # noqa: PLC0415
     return layout.svg()
+
+
+# ----------------------------------------------------------- systemd ----
+UNIT = ROOT / "systemd" / "twitchmon.service"
+_DEVICES_START = "# DeviceAllow: written by hardware/build.py"
+_DEVICES_END = "# (end of the written DeviceAllow)"
+
+
+def unit_with_devices(unit: str) -> str:
+    """The daemon's unit with its ``DeviceAllow=`` lines written from the pin
+    table (``pins.DEVICES``), between the two marker comments."""
+    lines = unit.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith(_DEVICES_START))
+    end = next(i for i, line in enumerate(lines) if line.startswith(_DEVICES_END))
+    head = start + 1
+    while head < end and lines[head].startswith("#"):  # the marker's own comment lines stay
+        head += 1
+    return "".join(lines[:head] + [f"DeviceAllow={d} rw\n" for d in pins.DEVICES] + lines[end:])
 
 
 def build(out_dir: Path) -> list[Path]:
@@ -429,3 +455,6 @@ def build(out_dir: Path) -> list[Path]:
 if __name__ == "__main__":
     for p in build(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE):
         print(f"wrote {p}")
+    if len(sys.argv) <= 1:  # the committed files: the unit's device list too
+        UNIT.write_text(unit_with_devices(UNIT.read_text(encoding="utf-8")), encoding="utf-8")
+        print(f"wrote {UNIT}")

@@ -11,12 +11,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+from firmware_host.cli import main as cli
+from twitchmon_testkit.doctorlib import fill_weeks
 
-from doctorlib import fill_weeks  # noqa: E402
-from firmware_host.cli import main as cli  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(out: Path) -> None:

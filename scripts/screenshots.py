@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-import browser as B  # noqa: E402
+from twitchmon_testkit import browser as B  # noqa: E402
 from firmware_host.demo import fill_nights  # noqa: E402
 from web import create_app  # noqa: E402
 

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from firmware_host.cli import write_simulated
+from firmware_host.simulator.files import write_simulated
 from firmware_host.simulator import Night
 
 

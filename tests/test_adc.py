@@ -100,7 +100,7 @@ def test_cs_change_on_the_last_transfer_merges_frames():
     adc = MCP3008(emu, ioctl=emu.ioctl)
     msg_codes = adc.read_many([0, 1])
     assert msg_codes == [11, 22]
-    msg = adc._messages[((0, 1), False)]
+    (msg,) = adc.transport.messages.values()  # the one prebuilt message of this frame
     msg.transfers[1].cs_change = 1  # the mistake the driver avoids
     adc.read_many([0, 1])
     assert adc.read_many([0, 1]) != [11, 22]  # second message fell into the first's window

@@ -7,11 +7,12 @@ failure, elsewhere a skip (no Playwright wheel for 32-bit Raspberry Pi OS).
 """
 import os
 import shutil
+import subprocess
 
 import pytest
 from werkzeug.security import generate_password_hash
 
-import browser as B
+from twitchmon_testkit import browser as B
 from firmware_host.store import open_store
 from web import auth, create_app
 
@@ -160,7 +161,6 @@ def test_log_a_cramp_on_tonight(chromium, site):
 
 
 def test_the_report_link_gives_the_doctor_s_pdf(chromium, site, tmp_path):
-    import subprocess  # noqa: PLC0415
     url, _, _ = site
     page = chromium.new_page(accept_downloads=True)
     w = B.Watch(page)

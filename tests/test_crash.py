@@ -4,7 +4,7 @@ import signal
 
 import pytest
 
-import crashlib
+from twitchmon_testkit import crashlib
 from firmware_host.store import open_store
 
 

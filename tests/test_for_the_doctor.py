@@ -12,7 +12,7 @@ import time
 import pytest
 from werkzeug.security import generate_password_hash
 
-from doctorlib import fill_weeks
+from twitchmon_testkit.doctorlib import fill_weeks
 from firmware_host import heart, pins
 from firmware_host.cli import main as cli
 from firmware_host.cramps import before_cramp
@@ -442,3 +442,13 @@ def test_the_report_lists_the_dates_the_new_site_flag_fired(tmp_path):
     assert [(f["date"], f["site"]) for f in data["new_site_flags"]] == [("2026-10-12", "Right thigh")]
     text = " ".join(_pdftext(render_pdf(data), tmp_path).split())
     assert "New site flagged on 2026-10-12: Right thigh" in text
+
+
+def test_the_page_loads_the_pdf_writer_only_when_a_report_is_drawn(tmp_path):
+    """fpdf2 costs the page's process 44 MB: a page that never draws a report never holds it."""
+    import sys
+    code = ("import sys; from web import create_app; "
+            f"c = create_app({{'DATA_DIR': {str(tmp_path / 'd')!r}, 'TESTING': True}}).test_client(); "
+            "assert c.get('/report').status_code == 200; print('fpdf' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -142,7 +142,7 @@ def _tmp_env(tmp_path):
 
 @pytest.mark.skipif(__import__("os").path.exists("/dev/spidev0.0"), reason="this machine has an SPI device")
 def test_run_from_an_adc_that_is_not_there_is_one_line_exit_1_and_no_sampler_left(tmp_path):
-    from crashlib import gone
+    from twitchmon_testkit.crashlib import gone
     r = _cli("run", "--source", "adc", "--always", "--data-dir", str(tmp_path), timeout=60)
     assert r.returncode == 1
     assert r.stderr.strip().splitlines() == [
@@ -298,7 +298,7 @@ def test_events_held_for_a_busy_database_are_bounded_and_the_drop_is_said(tmp_pa
     from firmware_host.detector import run_detector
     from firmware_host.simulator import Night
     from firmware_host.store import open_store
-    monkeypatch.setattr(daemon, "HELD_MAX_EVENTS", 5)
+    monkeypatch.setattr(daemon.held, "HELD_MAX_EVENTS", 5)
     night = Night(2.0, seed=23, twitches_per_min=40)
     store = open_store(tmp_path, busy_timeout_s=0.05)
     holder = LockHolder(tmp_path / "twitchmon.db")
@@ -350,8 +350,8 @@ def test_the_daemon_outlives_another_process_holding_the_write_lock_for_22_s(tmp
     import signal
     import time
 
-    from crashlib import wait_for_recording
-    from firmware_host.cli import write_simulated
+    from twitchmon_testkit.crashlib import wait_for_recording
+    from firmware_host.simulator.files import write_simulated
     from firmware_host.simulator import Night
     from firmware_host.store import open_store
     src = tmp_path / "twitchy.edf"
@@ -473,8 +473,8 @@ def test_the_daemon_on_a_disk_that_fills_mid_night_never_exits_and_counts_on(sma
     import signal
     import time
 
-    from crashlib import wait_for_recording
-    from firmware_host.cli import write_simulated
+    from twitchmon_testkit.crashlib import wait_for_recording
+    from firmware_host.simulator.files import write_simulated
     from firmware_host.simulator import Night
     from firmware_host.store import open_store
     src = tmp_path / "twitchy.edf"

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware_host import board, frontend, pins
+from firmware_host import board, frontend, frontend_digital, pins
 
 HW = Path(__file__).resolve().parent.parent / "hardware"
 GENERATED = ["schematic.svg", "layout.svg", "BOM.csv", "WIRING.md", "frontend.cir"]
@@ -255,9 +255,9 @@ def test_ngspice_patient_currents(spice):
 # ------------------------------------------------------ front-end model ----
 def test_frontend_rests_at_mid_scale_and_clips_at_the_rails():
     rate = 1000.0
-    assert set(np.unique(frontend.to_codes(np.zeros(2000), rate))) <= {511, 512}
+    assert set(np.unique(frontend_digital.to_codes(np.zeros(2000), rate))) <= {511, 512}
     t = np.arange(4000) / rate
-    big = frontend.to_codes(2.0 * np.sin(2 * np.pi * 10 * t), rate)
+    big = frontend_digital.to_codes(2.0 * np.sin(2 * np.pi * 10 * t), rate)
     # the op-amp output stops 25 mV above ground (code 10); the ADC saturates at VREF (1023)
     floor_code = int(board.OPAMP_SWING_V / pins.VREF_V * 1024)
     assert big.min() == floor_code == 10 and big.max() == 1023 and big.dtype == np.uint16
@@ -266,7 +266,7 @@ def test_frontend_rests_at_mid_scale_and_clips_at_the_rails():
 def test_frontend_gain_in_codes_per_mv_at_the_disc():
     rate, f = 1000.0, 10.0
     t = np.arange(int(4 * rate)) / rate
-    codes = frontend.to_codes(1e-3 * np.sin(2 * np.pi * f * t), rate).astype(float)
+    codes = frontend_digital.to_codes(1e-3 * np.sin(2 * np.pi * f * t), rate).astype(float)
     settled = codes[int(2 * rate):] - 512
     amp = (settled.max() - settled.min()) / 2
     expect = frontend.codes_per_mv() * abs(frontend.analog_response(f)) / frontend.passband_gain()
@@ -278,7 +278,7 @@ def test_frontend_digital_response_matches_the_analog_one_in_the_band():
     from scipy import signal as sps
     for rate, tol_db in ((250.0, 0.5), (500.0, 0.15), (1000.0, 0.05)):
         f = np.array([1.0, 3.0, 20.0, 40.0, 10.0])
-        _, h = sps.sosfreqz(frontend.sos(rate), worN=f, fs=rate)
+        _, h = sps.sosfreqz(frontend_digital.sos(rate), worN=f, fs=rate)
         err = np.abs(20 * np.log10(np.abs(h) / np.abs(frontend.analog_response(f))))
         assert err.max() < tol_db, (rate, err)  # the twitch band; nearer Nyquist the bilinear warp adds attenuation
         assert err[-1] < 1e-6  # exact at the prewarp frequency
@@ -288,16 +288,16 @@ def test_frontend_streams_like_one_call_and_handles_channels():
     rate = 500.0
     rng = np.random.default_rng(1)
     x = rng.normal(0, 0.02, (3000, 4))
-    whole = frontend.to_codes(x, rate)
-    zi = frontend.initial_state(rate, 4)
+    whole = frontend_digital.to_codes(x, rate)
+    zi = frontend_digital.initial_state(rate, 4)
     parts = []
     for a in range(0, 3000, 700):
-        c, zi = frontend.to_codes(x[a:a + 700], rate, zi)
+        c, zi = frontend_digital.to_codes(x[a:a + 700], rate, zi)
         parts.append(c)
     assert np.array_equal(np.vstack(parts), whole)
-    assert np.array_equal(frontend.to_codes(x[:, 2], rate), whole[:, 2])
+    assert np.array_equal(frontend_digital.to_codes(x[:, 2], rate), whole[:, 2])
     with pytest.raises(ValueError):
-        frontend.sos(50.0)
+        frontend_digital.sos(50.0)
 
 
 def test_frontend_module_imports_without_scipy_at_the_top():

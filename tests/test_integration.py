@@ -39,7 +39,7 @@ def test_a_sampler_killed_mid_night_stops_the_daemon_in_one_line_and_keeps_the_n
     import os
     import signal
 
-    from crashlib import gone, start, wait_for_recording
+    from twitchmon_testkit.crashlib import gone, start, wait_for_recording
     from firmware_host.store import open_store
     data = tmp_path / "data"
     p = start(data, text=True)

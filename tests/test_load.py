@@ -1,6 +1,6 @@
 """The page under load while the daemon samples: nothing fails and the
 sampler keeps every block (timing figures: benchmarks/bench_load.py)."""
-import loadlib
+from twitchmon_testkit import loadlib
 
 
 def test_page_under_load_while_the_daemon_records(tmp_path):

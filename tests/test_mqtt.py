@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-import mqttlib
+from twitchmon_testkit import mqttlib
 from firmware_host.config import ConfigError, parse_config
-from firmware_host.mqtt import OPTIONAL, MqttConfig, Publisher, discovery, summary_payload
+from firmware_host.mqtt import OPTIONAL, MqttConfig, discovery, summary_payload
+from firmware_host.mqtt_publisher import Publisher
 from firmware_host.store import open_store
 
 pytestmark = pytest.mark.mqtt
@@ -507,5 +508,5 @@ def test_daemon_has_no_network_unless_the_mqtt_drop_in_is_installed(tmp_path):
         r = subprocess.run(["systemd-analyze", "verify", "--man=no", str(units / "twitchmon.service")],
                            capture_output=True, text=True)
         assert r.returncode == 0 and r.stderr.strip() == "", r.stderr
-    from firmware_host.mqtt import describe
+    from firmware_host.mqtt_client import describe
     assert "twitchmon-mqtt.conf" in describe(OSError(97, "Address family not supported by protocol"))

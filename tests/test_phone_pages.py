@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-import browser as B
+from twitchmon_testkit import browser as B
 from web import create_app
 
 why = B.chromium_available()

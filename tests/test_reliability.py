@@ -91,7 +91,8 @@ def test_spi_errors_and_an_unplugged_sensor_mid_night_make_no_phantom_twitches()
 
 
 def test_sampler_backs_off_on_a_dead_bus_and_carries_on():
-    from firmware_host.sampler import EmulatedAdcSource, FakeClock, sample_loop
+    from firmware_host.clock import FakeClock
+    from firmware_host.sampler_process import EmulatedAdcSource, sample_loop
 
     def run(work, frames, source):
         blocks = []
@@ -151,7 +152,7 @@ def test_sampler_deadlines_ignore_the_wall_clock():
 
 def _files():
     """Small valid traces in every format, made once."""
-    from firmware_host.cli import write_simulated
+    from firmware_host.simulator.files import write_simulated
     import tempfile
     d = Path(tempfile.mkdtemp(prefix="twitchmon-fuzz-"))
     night = Night(0.25, seed=3)

@@ -1,7 +1,9 @@
 """The sampling loop's timing logic on a fake clock."""
 import numpy as np
 
-from firmware_host.sampler import EmulatedAdcSource, FakeClock, Source, sample_loop
+from firmware_host.clock import FakeClock
+from firmware_host.sampler_process import EmulatedAdcSource, sample_loop
+from firmware_host.sources import Source
 
 
 class Counter(Source):

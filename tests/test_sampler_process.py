@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from firmware_host.adc import decode
-from firmware_host.sampler import (TIMER_SLACK_NS, FakeClock, MonotonicClock, SamplerProcess, Source, TableSpi,
-                                   sample_loop, set_timer_slack)
+from firmware_host.clock import TIMER_SLACK_NS, FakeClock, MonotonicClock, set_timer_slack
+from firmware_host.sampler_process import SamplerProcess, sample_loop
+from firmware_host.sources import Source, TableSpi
 
 HEAVY = ("numpy", "scipy", "flask", "werkzeug", "edfio", "mne", "apscheduler", "firmware_host.detector",
          "firmware_host.simulator", "firmware_host.traces", "firmware_host.store", "web")

@@ -7,7 +7,7 @@ import numpy as np
 from scipy import signal as sps
 
 from firmware_host.detector import filters
-from firmware_host.simulator import _piezo_highpass
+from firmware_host.simulator.parts import _piezo_highpass
 
 
 def test_piezo_highpass_is_scipys_butter_and_lfilter_bit_for_bit():

@@ -101,3 +101,27 @@ def test_daemon_tells_systemd_it_is_ready_and_pings_the_watchdog(tmp_path):
         p.wait(timeout=30)
         s.close()
     assert got[0] == b"READY=1" and got.count(b"WATCHDOG=1") >= 3
+
+
+def _build():
+    """hardware/build.py as a module (it writes the unit's device list from the pin table)."""
+    import importlib.util
+    path = Path(__file__).resolve().parent.parent / "hardware" / "build.py"
+    spec = importlib.util.spec_from_file_location("build", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_unit_s_devices_are_the_pin_table_s(monkeypatch):
+    """twitchmon.service may open exactly pins.DEVICES: its DeviceAllow lines
+    are written from the table (python hardware/build.py) and stay so."""
+    from firmware_host import pins
+    build = _build()
+    unit = build.UNIT.read_text(encoding="utf-8")
+    assert build.unit_with_devices(unit) == unit, "systemd/twitchmon.service is stale: run python hardware/build.py"
+    allowed = [line.split("=", 1)[1].rsplit(" ", 1)[0] for line in unit.splitlines() if line.startswith("DeviceAllow=")]
+    assert allowed == list(pins.DEVICES) and allowed[0] == f"/dev/spidev{pins.SPI_BUS}.{pins.SPI_DEVICE}"
+    monkeypatch.setattr(pins, "DEVICES", ("/dev/spidev1.0", "/dev/gpiochip0"))
+    moved = build.unit_with_devices(unit)
+    assert "DeviceAllow=/dev/spidev1.0 rw" in moved and "DeviceAllow=/dev/spidev0.0 rw" not in moved

@@ -114,7 +114,7 @@ def test_an_open_tonight_page_moves_from_counting_starts_to_the_rest_so_far(tmp_
     itself from the stream (rest, the note hidden) without a reload."""
     import threading
 
-    import browser as B
+    from twitchmon_testkit import browser as B
     import web.tonight as tn
     # streams end by themselves soon, so none outlives the test holding a live-view slot
     monkeypatch.setattr(tn, "STREAM_S", 2.0)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-import attacklib
+from twitchmon_testkit import attacklib
 
 
 @pytest.fixture

@@ -209,8 +209,10 @@ def test_foreign_or_short_live_files_are_refused(tmp_path):
         LiveReader(tmp_path / "missing")
 
 
-def test_classify_names_each_sensor_fault():
-    from firmware_host.live import classify
+def test_classify_window_names_each_sensor_fault():
+    """The daemon judges the last second with the detector's own tests and
+    writes the states into the live ring; the page only reads them."""
+    from firmware_host.detector.faults import classify_window as classify
     rng = np.random.default_rng(1)
     t = np.arange(1000) / 1000
     ok = 512 + 4 * rng.standard_normal(1000) + 20 * np.sin(2 * np.pi * 1.2 * t)
@@ -227,7 +229,19 @@ def _ring_app(tmp_path, status_codes):
     st.set_setting("live_path", str(w.path))
     st.close()
     w.write(status_codes)
+    _judge_sensors(w)
     return create_app({"DATA_DIR": str(d), "TESTING": True}), w
+
+
+def _judge_sensors(ring):
+    """What the daemon does once a second: the last second judged by the
+    detector's faults stage, written into the ring (the page only reads it)."""
+    from types import SimpleNamespace
+
+    from firmware_host.daemon import Daemon
+    from firmware_host.daemon.nightcheck import NightChecks
+    Daemon.judge_sensors(SimpleNamespace(live=ring, rate=ring.rate_hz, gain=1.0, rec=None, sensors_at=-1e9,
+                                         checks=NightChecks()))
 
 
 def test_tonight_reports_each_sensor_from_the_live_signal(tmp_path):

@@ -6,11 +6,25 @@ outside the Pi: no CDN, no external fonts.
 """
 from __future__ import annotations
 
+import datetime as dt
+import errno
+import logging
 import os
+import sqlite3
 
 from flask import Flask, g, jsonify, request
+from markupsafe import escape
+from werkzeug.routing import IntegerConverter
 
-from firmware_host.store import open_store
+from firmware_host import pins
+from firmware_host.errors import ListenError
+from firmware_host.mqtt import banner as mqtt_banner
+from firmware_host.store import DB_NAME, Store, describe, open_store, unavailable
+
+from . import auth, diary, hardware_page, nights, report, settings, tonight, trends
+from .auth import load_secret_key
+from .server import MAX_BODY_BYTES
+from .server import make_server as make_guarded_server
 
 DISCLAIMER = ("twitchmon is not a medical device and does not diagnose. Persistent or spreading "
               "twitching, weakness or muscle wasting are reasons to see a doctor.")
@@ -18,15 +32,9 @@ DISCLAIMER = ("twitchmon is not a medical device and does not diagnose. Persiste
 
 def sensor_banner(store, now=None, max_age_s: float = 300.0) -> list[str]:
     """Lines for the page's banner from the daemon's last health check
-    (setting ``health``): each sensor that is not ok, if the check is recent."""
-    import datetime as dt  # noqa: PLC0415
-    import json  # noqa: PLC0415
-    import sqlite3  # noqa: PLC0415
-
-    from firmware_host import pins  # noqa: PLC0415
-
+    (:meth:`Store.daemon_health`): each sensor that is not ok, if the check is recent."""
     try:
-        h = json.loads(store.get_setting("health", "null") or "null")
+        h = store.daemon_health()
         t = dt.datetime.fromisoformat(h["t"])
         status = list(h["status"])
     except (TypeError, ValueError, KeyError, sqlite3.Error):  # a damaged store: no banner, the page says the rest
@@ -34,7 +42,10 @@ def sensor_banner(store, now=None, max_age_s: float = 300.0) -> list[str]:
     now = now or dt.datetime.now(dt.timezone.utc)
     if (now - t).total_seconds() > max_age_s:
         return []
-    names = pins.site_names(len(status))
+    try:
+        names = store.site_names(len(status))  # the owner's names, as Tonight shows them
+    except sqlite3.Error:
+        names = pins.site_names(len(status))
     lines = [f"{names[i]} sensor: {st}" for i, st in enumerate(status) if st != "ok"]
     if h.get("spi_errors"):
         lines.append(f"the ADC did not answer {h['spi_errors']} time(s) in the last check (SPI read errors)")
@@ -44,12 +55,39 @@ def sensor_banner(store, now=None, max_age_s: float = 300.0) -> list[str]:
     return lines
 
 
+class IdConverter(IntegerConverter):
+    """<int:...> in every route: 0 .. 2**63-1, what SQLite can hold
+    (a longer number is a 404, not an OverflowError)."""
+
+    def __init__(self, url_map, **kw):
+        kw.setdefault("max", 2 ** 63 - 1)
+        super().__init__(url_map, **kw)
+
+
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(DATA_DIR=os.environ.get("TWITCHMON_DATA", "."), HOST="127.0.0.1")
     app.config.update(config or {})
+    _open_data_dir(app)
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
+    # the same bound as the server's, for any other WSGI server or the test client: a
+    # bigger body is 413 before request.form reads it (Werkzeug's max_form_memory_size
+    # does not apply to urlencoded forms, only MAX_CONTENT_LENGTH does)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES, MAX_FORM_PARTS=100)
+    _store_per_request(app)
+    _page_globals(app)
+    _error_pages(app)
+    app.url_map.converters["int"] = IdConverter
+    auth.init_app(app)
+    for bp in (nights.bp, tonight.bp, diary.bp, trends.bp, hardware_page.bp, settings.bp, report.bp):
+        app.register_blueprint(bp)
+    return app
+
+
+def _open_data_dir(app: Flask) -> None:
+    """Create and migrate the store once (StoreError if damaged); the signing key."""
     os.makedirs(app.config["DATA_DIR"], exist_ok=True)
-    st = open_store(app.config["DATA_DIR"], check=True)  # create and migrate once; StoreError if damaged
+    st = open_store(app.config["DATA_DIR"], check=True)
     # the signing key once lived in the database it guards: a new one in its own file
     # (those sessions end once), and none left where a copy of the nights would carry it
     # (a read-only data dir keeps its old row until it is writable again)
@@ -57,18 +95,13 @@ def create_app(config: dict | None = None) -> Flask:
         st.delete_setting("secret_key")
     st.close()
     if not app.config.get("SECRET_KEY"):
-        from .auth import load_secret_key  # noqa: PLC0415
         app.config["SECRET_KEY"] = load_secret_key(app.config["DATA_DIR"])
-    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict")
-    from .server import MAX_BODY_BYTES  # noqa: PLC0415
-    # the same bound as the server's, for any other WSGI server or the test client: a
-    # bigger body is 413 before request.form reads it (Werkzeug's max_form_memory_size
-    # does not apply to urlencoded forms, only MAX_CONTENT_LENGTH does)
-    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES, MAX_FORM_PARTS=100)
 
+
+def _store_per_request(app: Flask) -> None:
+    """``app.get_store()``: one store connection per request (flaskr's get_db)."""
     def get_store():
         if "store" not in g:
-            from firmware_host.store import Store, DB_NAME  # noqa: PLC0415
             g.store = Store(os.path.join(app.config["DATA_DIR"], DB_NAME), app.config.get("DB_BUSY_S", 10.0))
         return g.store
 
@@ -80,14 +113,15 @@ def create_app(config: dict | None = None) -> Flask:
         if store is not None:
             store.close()
 
+
+def _page_globals(app: Flask) -> None:
+    """What every page shows (the disclaimer, the banners, the theme) and the headers every response carries."""
     @app.context_processor
     def _globals():
-        import datetime as dt  # noqa: PLC0415
-        from firmware_host.mqtt import banner as mqtt_banner  # noqa: PLC0415
         hour = dt.datetime.now().hour
         # dark by default at night, whatever the phone's setting: a bright page at 3 a.m. wakes you
-        return {"disclaimer": DISCLAIMER, "sensor_banner": sensor_banner(get_store()),
-                "mqtt_banner": mqtt_banner(get_store()),
+        return {"disclaimer": DISCLAIMER, "sensor_banner": sensor_banner(app.get_store()),
+                "mqtt_banner": mqtt_banner(app.get_store()),
                 "night_theme": app.config.get("THEME", "night" if hour >= 19 or hour < 8 else "day") == "night"}
 
     @app.template_filter("dur")
@@ -105,9 +139,20 @@ def create_app(config: dict | None = None) -> Flask:
         resp.headers["Referrer-Policy"] = "no-referrer"
         return resp
 
-    def _api_error(code, message):
-        return jsonify({"error": message}), code
 
+def _api_error(code, message):
+    return jsonify({"error": message}), code
+
+
+def _unavailable(msg):
+    if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+        return _api_error(503, msg)
+    return (f"<!doctype html><meta charset=utf-8><title>twitchmon</title><p role=alert>{escape(msg)}.</p>"
+            f"<p><a href=\"/\">Back to the nights</a></p>", 503, {"Content-Type": "text/html; charset=utf-8"})
+
+
+def _error_pages(app: Flask) -> None:
+    """JSON errors under /api/; a busy, full, read-only or damaged store is a 503 line, never a 500."""
     @app.errorhandler(404)
     def _404(e):
         if request.path.startswith("/api/"):
@@ -120,12 +165,9 @@ def create_app(config: dict | None = None) -> Flask:
             return _api_error(400, getattr(e, "description", "bad request"))
         return e
 
-    import sqlite3  # noqa: PLC0415
-
     @app.errorhandler(sqlite3.DatabaseError)
     def _db_unavailable(e):
         """Busy, full, read-only or damaged: say which, 503, never a 500 page."""
-        from firmware_host.store import describe, unavailable  # noqa: PLC0415
         if not unavailable(e):
             raise e
         return _unavailable(describe(e))
@@ -134,47 +176,9 @@ def create_app(config: dict | None = None) -> Flask:
     def _disk_unavailable(e):
         """A file beside the database (the MQTT password) on a read-only or full
         data dir: the same 503 line as the database's."""
-        import errno  # noqa: PLC0415
-
-        from firmware_host.store import describe  # noqa: PLC0415
         if e.errno not in (errno.EROFS, errno.ENOSPC, errno.EDQUOT):
             raise e
         return _unavailable(describe(e))
-
-    def _unavailable(msg):
-        from markupsafe import escape  # noqa: PLC0415
-
-        if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
-            return _api_error(503, msg)
-        return (f"<!doctype html><meta charset=utf-8><title>twitchmon</title><p role=alert>{escape(msg)}.</p>"
-                f"<p><a href=\"/\">Back to the nights</a></p>", 503, {"Content-Type": "text/html; charset=utf-8"})
-
-    from werkzeug.routing import IntegerConverter  # noqa: PLC0415
-
-    class IdConverter(IntegerConverter):
-        """<int:...> in every route: 0 .. 2**63-1, what SQLite can hold
-        (a longer number is a 404, not an OverflowError)."""
-
-        def __init__(self, url_map, **kw):
-            kw.setdefault("max", 2 ** 63 - 1)
-            super().__init__(url_map, **kw)
-
-    app.url_map.converters["int"] = IdConverter
-
-    from . import auth, diary, hardware_page, nights, report, settings, tonight, trends  # noqa: PLC0415
-    auth.init_app(app)
-    app.register_blueprint(nights.bp)
-    app.register_blueprint(tonight.bp)
-    app.register_blueprint(diary.bp)
-    app.register_blueprint(trends.bp)
-    app.register_blueprint(hardware_page.bp)
-    app.register_blueprint(settings.bp)
-    app.register_blueprint(report.bp)
-    return app
-
-
-class ListenError(OSError):
-    """The page cannot listen on its host and port; the cause is the socket's OSError."""
 
 
 def make_server(app: Flask, host: str, port: int, threads: int = 12, **limits):
@@ -182,8 +186,6 @@ def make_server(app: Flask, host: str, port: int, threads: int = 12, **limits):
     its keyword overrides), already listening: a busy port or a bad host is a
     :class:`ListenError` here, before the caller starts anything else or says
     it is serving."""
-    from .server import make_server as make_guarded_server  # noqa: PLC0415
-
     try:
         return make_guarded_server(app, host, port, threads, **limits)
     except OSError as exc:
@@ -195,8 +197,6 @@ def make_server(app: Flask, host: str, port: int, threads: int = 12, **limits):
 
 def serve(app: Flask, host: str, port: int, threads: int = 12, server=None) -> None:
     """Serve with waitress until stopped (``server`` from :func:`make_server`, or made here)."""
-    import logging  # noqa: PLC0415
-
     logging.basicConfig()  # waitress's warnings (connection limit, errors) to stderr, as waitress.serve does
     server = server or make_server(app, host, port, threads)
     print(f"twitchmon: serving http://{host}:{port}/", flush=True)

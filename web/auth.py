@@ -30,16 +30,18 @@ import hmac
 import ipaddress
 import os
 import secrets
+import shlex
 import socket
 import threading
 import time
 from pathlib import Path
 
-from flask import (Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, session,
-                   url_for)
+from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from werkzeug.sansio.utils import host_is_trusted
 from werkzeug.security import check_password_hash
 
+from firmware_host.log import get_logger
+from firmware_host.paths import SYSTEM_DIR
 from firmware_host.store import private
 
 bp = Blueprint("auth", __name__)
@@ -122,13 +124,12 @@ def load_secret_key(data_dir) -> str:
             os.fsync(f.fileno())
         os.replace(tmp, p)
     except OSError as exc:  # a read-only data dir still shows its nights; logins last until a restart
-        import sys  # noqa: PLC0415
         try:
             tmp.unlink(missing_ok=True)
         except OSError:
             pass
-        print(f"twitchmon: cannot write {p} ({exc.strerror}): this run's logins end when the page restarts",
-              file=sys.stderr, flush=True)
+        get_logger(__name__).warning(f"cannot write {p} ({exc.strerror}): this run's logins end when the page "
+                                     "restarts")
     return key
 
 
@@ -245,10 +246,6 @@ def _give_back(addr: str, stamp: float) -> None:
 
 def passwd_command() -> str:
     """The command that sets the password for the data dir this page serves."""
-    import os  # noqa: PLC0415
-    import shlex  # noqa: PLC0415
-
-    from firmware_host.paths import SYSTEM_DIR  # noqa: PLC0415
     d = os.path.abspath(current_app.config["DATA_DIR"])
     if d == str(SYSTEM_DIR):
         return "sudo twitchmon passwd"  # install.sh puts it on PATH

@@ -6,23 +6,13 @@ import datetime as dt
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
 
+from firmware_host.cramps import LEGS
+from firmware_host.figures import CRAMP_ROW, FACTOR_KEYS, FACTORS, comparison, rate_per_rest_hour  # noqa: F401 - the page's names
+
 bp = Blueprint("diary", __name__)
 
-#: (key, label): the factors people with benign fasciculations are asked
-#: about, and medicines known to cause twitching.
-FACTORS = (
-    ("caffeine", "Caffeine"), ("alcohol", "Alcohol"), ("smoking", "Smoking"), ("exercise", "Exercise"),
-    ("fatigue", "Fatigue"), ("stress", "Stress"), ("anxiety", "Anxiety"),
-    ("magnesium", "Magnesium supplement"), ("calcium", "Calcium supplement"),
-    ("beta_agonist", "Beta-adrenergic agonist (e.g. salbutamol inhaler)"),
-    ("chlorpheniramine", "Chlorpheniramine"), ("dimenhydrinate", "Dimenhydrinate"),
-    ("diphenhydramine", "Diphenhydramine"), ("nortriptyline", "Nortriptyline"),
-    ("methylphenidate", "Methylphenidate"), ("pseudoephedrine", "Pseudoephedrine"),
-)
-FACTOR_KEYS = {k for k, _ in FACTORS}
 MAX_NOTES = 2000
 MAX_CRAMPS = 20  #: cramps one diary entry may report for a night
-CRAMP_ROW = ("cramps", "Cramps (any logged)")  #: the comparison's row for nights with cramps
 
 
 def _store():
@@ -34,31 +24,6 @@ def _date_or_404(text: str) -> str:
         return dt.date.fromisoformat(text).isoformat()
     except ValueError:
         abort(404)
-
-
-def rate_per_rest_hour(n: dict) -> float | None:
-    from firmware_host.analysis import per_rest_hour  # noqa: PLC0415
-    return per_rest_hour(n["total"], n.get("rest_s"))
-
-
-def comparison(nights: list[dict], diary: dict[str, dict]) -> list[dict]:
-    """Per factor: mean twitches per rest hour on nights with it and without
-    it (nights with rest only), and how many nights are behind each mean."""
-    rated = [(n["date"], rate_per_rest_hour(n), n.get("cramps", 0) > 0) for n in nights]
-    rated = [(d, r, c) for d, r, c in rated if r is not None]
-    out = []
-    for key, label in (*FACTORS, CRAMP_ROW):
-        if key == CRAMP_ROW[0]:  # a night's cramps come from the cramps however logged, not a tick
-            has = [c for _, _, c in rated]
-        else:
-            has = [key in diary.get(d, {}).get("factors", []) for d, _, _ in rated]
-        with_f = [r for (_, r, _), h in zip(rated, has) if h]
-        without = [r for (_, r, _), h in zip(rated, has) if not h]
-        out.append({"factor": key, "label": label,
-                    "with": {"nights": len(with_f), "rate": round(sum(with_f) / len(with_f), 2) if with_f else None},
-                    "without": {"nights": len(without),
-                                "rate": round(sum(without) / len(without), 2) if without else None}})
-    return out
 
 
 def _data():
@@ -97,7 +62,6 @@ def rows(nights: list[dict], diary: dict[str, dict], today: str, cramps: list[di
 def _cramp_form(form) -> tuple[int, str | None, int | None] | None:
     """(how many, leg, how bad) from the diary form; None when the form has no
     cramp fields (a client that only ticks factors leaves them as they are)."""
-    from firmware_host.cramps import LEGS  # noqa: PLC0415
     if "cramps" not in form:
         return None
     raw = form.get("cramps", "").strip() or "0"

@@ -7,7 +7,9 @@ from __future__ import annotations
 import csv
 import io
 from importlib import resources
+from pathlib import Path
 
+import markdown
 from flask import Blueprint, Response, jsonify, render_template
 from markupsafe import Markup
 
@@ -18,7 +20,6 @@ bp = Blueprint("hardware", __name__)
 
 def _file(name: str) -> str:
     """A file of hardware/: in the package when installed, beside it in a checkout."""
-    from pathlib import Path  # noqa: PLC0415
     checkout = Path(__file__).resolve().parent.parent / "hardware" / name
     if checkout.is_file():
         return checkout.read_text(encoding="utf-8")
@@ -31,7 +32,6 @@ def bom() -> list[dict]:
 
 def guide_html() -> Markup:
     """WIRING.md (our own file, generated) as HTML."""
-    import markdown  # noqa: PLC0415
     return Markup(markdown.markdown(_file("WIRING.md"), extensions=["tables"]))
 
 

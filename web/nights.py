@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 import csv
-import io
-
 import datetime as dt
+import io
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, send_file, url_for
 
+from firmware_host import pins
+from firmware_host.cramps import before_cramp
+from firmware_host.events import hourly_counts, per_channel_counts, per_rest_hour
+from firmware_host.figures import fault_spans
+from firmware_host.paths import confined
+from firmware_host.waveforms import AFTER_S, BEFORE_S, UNIT, decode
+
+from . import svg
 from .params import int_arg
 
 bp = Blueprint("nights", __name__)
@@ -20,7 +27,6 @@ def _store():
 
 
 def night_json(n: dict) -> dict:
-    from firmware_host.analysis import per_rest_hour  # noqa: PLC0415
     rate = per_rest_hour(n["total"], n["rest_s"])
     return {"id": n["id"], "date": n["date"], "start": n["start_utc"], "end": n["end_utc"],
             "total": n["total"], "per_channel": n["per_channel"], "rest_s": n["rest_s"],
@@ -53,8 +59,6 @@ def check_rows(check, names: list[str]) -> list[dict] | None:
 def cramp_list(store, n: dict, twitches: list[dict] | None = None, movements: list[dict] | None = None) -> list[dict]:
     """The night's cramps, each timed one with the twitch rate on its leg in
     the 30 min before it against the night's rest rate on the same sites."""
-    from firmware_host import pins  # noqa: PLC0415
-    from firmware_host.cramps import before_cramp  # noqa: PLC0415
     twitches = store.twitches(n["id"]) if twitches is None else twitches
     movements = store.movements(n["id"]) if movements is None else movements
     legs = pins.legs(n["channels"])
@@ -87,14 +91,17 @@ def _night_or_404(night_id: int) -> dict:
 
 
 def _hourly(store, n) -> list[int]:
-    from firmware_host.analysis import hourly_counts  # noqa: PLC0415
+    """Twitches per hour: as stored at the night's end, else (a night still
+    being recorded) counted from its events."""
+    per_hour = n["summary"].get("counts", {}).get("per_hour") if n["status"] != "recording" else None
+    if isinstance(per_hour, list) and all(isinstance(k, int) for k in per_hour):
+        return per_hour
     return hourly_counts(store.twitches(n["id"]), n["duration_s"] or 0)
 
 
 @bp.get("/")
 def index():
     limit = int_arg("limit", 30, 1, 1000)
-    from . import svg  # noqa: PLC0415
     nights = [night_json(n) for n in _store().nights(limit)]
     last30 = list(reversed(nights[:30]))
     spark = svg.sparkline([n["twitches_per_rest_hour"] for n in last30],
@@ -112,45 +119,46 @@ PER_PAGE = 24  #: twitches per page of the waveform gallery
 PHONE_W = 360  #: the night's charts' drawing width in SVG units: about a phone's CSS px
 
 
-def fault_spans(changes: list[dict], duration_s: float) -> list[tuple[float, float]]:
-    """(start, end) seconds where any sensor was not ok, from status changes."""
-    bad: dict[int, float] = {}
-    spans = []
-    for c in changes:
-        if c["status"] != "ok" and c["channel"] not in bad:
-            bad[c["channel"]] = c["t"]
-        elif c["status"] == "ok" and c["channel"] in bad:
-            spans.append((bad.pop(c["channel"]), c["t"]))
-    spans += [(t, duration_s) for t in bad.values()]
-    return sorted(spans)
-
-
 def _local(n: dict, t_s: float) -> dt.datetime:
     return (dt.datetime.fromisoformat(n["start_utc"]) + dt.timedelta(seconds=t_s)).astimezone()
 
 
+def _on_device(data_dir, recordings: list[dict]) -> set[int]:
+    """Ids of the recordings whose raw file is still in the data dir
+    (retention deletes them; a snippet goes with its file)."""
+    out = set()
+    for r in recordings:
+        p = confined(data_dir, r["path"])
+        if p is not None and p.exists():
+            out.add(r["id"])
+    return out
+
+
 def _gallery(store, n: dict, twitches: list[dict], page: int) -> tuple[list[dict], int, bool]:
-    from firmware_host.waveforms import AFTER_S, BEFORE_S, Snippets  # noqa: PLC0415
+    """A page of the waveform gallery from the stored snippets (made by the
+    daemon at the night's end, firmware_host/snippets.py)."""
     pages = max(1, -(-len(twitches) // PER_PAGE))
     if page > pages:
         abort(404)
-    snip = Snippets(store, current_app.config["DATA_DIR"], n)
+    recs = store.recordings(n["id"])
+    on_device = _on_device(current_app.config["DATA_DIR"], recs)
+    stored = store.snippets(n["id"]) if on_device else {}
     names = n["channel_names"]
     items = []
     first = (page - 1) * PER_PAGE
     for k, tw in enumerate(twitches[first: first + PER_PAGE], start=first + 1):
-        y = snip.get(tw["t"], tw["channel"])
+        rec_id, values = stored.get((tw["t"], tw["channel"]), (None, None))
+        y = decode(values) if rec_id in on_device else None
         site = names[tw["channel"]] if tw["channel"] < len(names) else f"channel {tw['channel']}"
         items.append({"n": k, "t": tw["t"], "time": _local(n, tw["t"]).strftime("%H:%M:%S"),
                       "channel": tw["channel"], "site": site, "peak": tw["peak"],
                       "duration_ms": tw["duration_ms"], "rate_hz": n["rate_hz"], "before_s": BEFORE_S,
-                      "after_s": AFTER_S, "y": None if y is None else [round(float(v), 2) for v in y]})
-    return items, pages, snip.has_raw
+                      "after_s": AFTER_S, "y": None if y is None else [round(v, 2) for v in y]})
+    return items, pages, bool(on_device)
 
 
 @bp.get("/nights/<int:night_id>")
 def night_page(night_id: int):
-    from . import svg  # noqa: PLC0415
     store = _store()
     n = _night_or_404(night_id)
     page = int_arg("page", 1, 1, 100000)
@@ -175,7 +183,7 @@ def night_page(night_id: int):
     return render_template("nights/detail.html", night=night_json(n), hourly=hourly, hour_labels=labels,
                            charts=charts, gallery=items, page=page, pages=pages, has_raw=has_raw,
                            recordings=recs, movements=movements, cramps=cramps,
-                           raw_stopped=store.get_setting(f"night.{night_id}.raw_stopped"))
+                           raw_stopped=store.raw_stopped(night_id))
 
 
 @bp.get("/api/nights/<int:night_id>")
@@ -198,13 +206,12 @@ def api_waveforms(night_id: int):
     page = int_arg("page", 1, 1, 100000)
     items, pages, has_raw = _gallery(store, n, store.twitches(night_id), page)
     return jsonify({"night": night_id, "page": page, "pages": pages, "per_page": PER_PAGE, "raw": has_raw,
-                    "unit": "codes, 3-35 Hz band-pass", "twitches": items})
+                    "unit": UNIT, "twitches": items})
 
 
 @bp.get("/nights/<int:night_id>/recordings/<int:rec_id>.edf")
 def download_edf(night_id: int, rec_id: int):
     """One of the night's EDF+ files (an hour each), twitches annotated."""
-    from firmware_host.waveforms import confined  # noqa: PLC0415
     store = _store()
     n = _night_or_404(night_id)
     rec = next((r for r in store.recordings(night_id) if r["id"] == rec_id), None)
@@ -220,7 +227,6 @@ def download_edf(night_id: int, rec_id: int):
 def api_events(night_id: int):
     store = _store()
     n = _night_or_404(night_id)
-    from firmware_host.analysis import per_channel_counts  # noqa: PLC0415
     tw = store.twitches(night_id)
     per = per_channel_counts(tw, n["channels"])
     return jsonify({"night": night_id, "rate_hz": n["rate_hz"], "channels": n["channels"],

@@ -6,13 +6,14 @@ import datetime as dt
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
+from firmware_host.report import ReportError, gather, parse_period
+
 bp = Blueprint("report", __name__)
 
 DEFAULT_DAYS = 28  #: the period the page offers first: the last four weeks
 
 
 def _period():
-    from firmware_host.report import ReportError, parse_period  # noqa: PLC0415
     try:
         return parse_period(request.args.get("from"), request.args.get("to"))
     except ReportError as exc:
@@ -20,9 +21,8 @@ def _period():
 
 
 def _gather(a, b, waveforms: bool):
-    from firmware_host.report import ReportError, gather  # noqa: PLC0415
     try:
-        return gather(current_app.get_store(), a, b, data_dir=current_app.config["DATA_DIR"], waveforms=waveforms)
+        return gather(current_app.get_store(), a, b, waveforms=waveforms)
     except ReportError as exc:
         abort(400, description=str(exc))
 
@@ -36,7 +36,8 @@ def page():
         return render_template("report.html", date_from=(today - dt.timedelta(days=DEFAULT_DAYS)).isoformat(),
                                date_to=(today - dt.timedelta(days=1)).isoformat())
     a, b = _period()
-    from firmware_host.report_pdf import render_pdf  # noqa: PLC0415
+    # fpdf2 (with fontTools) is 44 MB of the page's memory: loaded when a report is drawn, not before
+    from firmware_host.report_pdf import render_pdf  # noqa: PLC0415 - lazy: 44 MB for a monthly PDF
     pdf = render_pdf(_gather(a, b, waveforms=True))
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="twitchmon-report-{a}-to-{b}.pdf"',

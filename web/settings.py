@@ -7,13 +7,18 @@ or at the next night (sensitivity, names)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
 from werkzeug.security import generate_password_hash
 
 from firmware_host import pins
+from firmware_host.config import ConfigError, config_from_dict, effective_config, load_raw, merge
+from firmware_host.lan import page_urls
+from firmware_host.mqtt import KEYS, default_device_id, settings_for
+from firmware_host.sites import site_name_problem
 
-from .auth import check_password
+from .auth import check_password, passwd_command
 
 bp = Blueprint("settings", __name__)
 
@@ -27,30 +32,24 @@ def _store():
 @bp.context_processor
 def _phone():
     """The addresses a phone on the home network opens this page at (none on loopback)."""
-    from firmware_host.lan import page_urls  # noqa: PLC0415
-
-    from .auth import passwd_command  # noqa: PLC0415
     port = int(request.environ.get("SERVER_PORT") or 80)
     return {"phone_urls": page_urls(current_app.config["HOST"], port), "passwd_command": passwd_command()}
 
 
 def current(store) -> dict:
-    from firmware_host.config import ConfigError, effective_config  # noqa: PLC0415
-    from firmware_host.daemon import site_names  # noqa: PLC0415
     try:
         cfg = effective_config(current_app.config.get("CONFIG_FILE"), store)
     except ConfigError as exc:
         abort(500, description=str(exc))
-    return {"channel_names": site_names(store, len(pins.SITES)), "night_start": cfg.night_start.strftime("%H:%M"),
+    return {"channel_names": store.site_names(len(pins.SITES)), "night_start": cfg.night_start.strftime("%H:%M"),
             "night_end": cfg.night_end.strftime("%H:%M"), "timezone": cfg.timezone or "",
             "sensitivity": cfg.sensitivity, "raw_retention_days": cfg.raw_retention_days,
             "lan_read_only": bool(store.get_setting("lan_read_only", False)),
-            "button_press": "mark" if store.get_setting("button_press", "cramp") == "mark" else "cramp",
+            "button_press": store.button_press(),
             "password_set": store.get_setting("password_hash") is not None, "mqtt": _mqtt_current(cfg, store)}
 
 
 def _mqtt_current(cfg, store) -> dict:
-    from firmware_host.mqtt import KEYS, default_device_id, settings_for  # noqa: PLC0415
     m = cfg.mqtt
     out = {k: (getattr(m, k, None) if m else None) or "" for k in KEYS}
     out["device_id"] = out["device_id"] or default_device_id()
@@ -62,7 +61,6 @@ def _mqtt_current(cfg, store) -> dict:
 
 def _mqtt_form(form) -> dict | None:
     """The [mqtt] override from the form's MQTT section; None when no broker is named."""
-    from firmware_host.mqtt import KEYS  # noqa: PLC0415
     sec = {k: form.get(f"mqtt_{k}", "").strip() for k in KEYS}
     if not sec["host"]:
         if form.get("mqtt_enabled") == "on":
@@ -78,7 +76,6 @@ def _mqtt_form(form) -> dict | None:
 
 def _save_mqtt_password(form, over: dict) -> None:
     """A password typed on the page goes to a file only the service reads (0600)."""
-    import os  # noqa: PLC0415
     pw = form.get("mqtt_password", "")
     if pw and "mqtt" in over:
         path = os.path.join(current_app.config["DATA_DIR"], "mqtt-password")
@@ -91,8 +88,6 @@ def _save_mqtt_password(form, over: dict) -> None:
 
 def _validate(form) -> tuple[dict, list[str]]:
     """The override dict and site names from the form; ConfigError/ValueError on bad input."""
-    from firmware_host.config import load_raw, config_from_dict, merge  # noqa: PLC0415
-    from firmware_host.daemon import site_name_problem  # noqa: PLC0415
     names = [form.get(f"name{c}", "").strip() for c in range(len(pins.SITES))]
     problem = site_name_problem(names)
     if problem:
@@ -131,7 +126,6 @@ def api():
 
 @bp.post("/settings")
 def save():
-    from firmware_host.config import ConfigError  # noqa: PLC0415
     store = _store()
     try:
         over, names = _validate(request.form)
@@ -142,15 +136,13 @@ def save():
         return render_template("settings.html", s=current(store), error=msg, saved=None,
                                sites=pins.SITES), 400
     _save_mqtt_password(request.form, over)
-    store.set_setting("config", over)
-    store.set_setting("mqtt_enabled", request.form.get("mqtt_enabled") == "on")
-    store.set_setting("mqtt_remote_control", request.form.get("mqtt_remote_control") == "on")
-    store.set_setting("channel_names", names)
-    store.set_setting("lan_read_only", request.form.get("lan_read_only") == "on")
-    # what the bedside button's short press logs: a cramp unless the owner chose a plain mark
-    store.set_setting("button_press", "mark" if request.form.get("button_press") == "mark" else "cramp")
-    store.set_setting("config_rev", int(store.get_setting("config_rev", 0)) + 1)
-    store.set_setting("config_saved_utc", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    store.save_settings(config=over, channel_names=names,
+                        lan_read_only=request.form.get("lan_read_only") == "on",
+                        mqtt_enabled=request.form.get("mqtt_enabled") == "on",
+                        mqtt_remote_control=request.form.get("mqtt_remote_control") == "on",
+                        # what the bedside button's short press logs: a cramp unless the owner chose a plain mark
+                        button_press="mark" if request.form.get("button_press") == "mark" else "cramp",
+                        saved_utc=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     if request.headers.get("Accept", "").startswith("application/json"):
         return jsonify(current(store))
     return redirect(url_for("settings.page", saved=1))

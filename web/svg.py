@@ -72,11 +72,10 @@ def timeline(duration_s: float, movements: list[dict], twitches: list[dict], fau
 
 def waveform(y, rate_hz: float, onset_s: float, *, title: str, width: int = 240, height: int = 90) -> Markup:
     """A twitch's snippet (codes, band-passed) with its onset marked."""
-    import numpy as np  # noqa: PLC0415
-    y = np.asarray(y, dtype=float)
-    if not len(y):
+    y = [float(v) for v in y]
+    if not y:
         return Markup("")
-    m = float(np.max(np.abs(y))) or 1.0
+    m = max(abs(v) for v in y) or 1.0
     n = len(y)
     step = max(1, n // width)
     pts = " ".join(f"{_f(i * width / n)},{_f(height / 2 - (height / 2 - 4) * y[i] / m)}" for i in range(0, n, step))

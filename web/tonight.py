@@ -9,10 +9,15 @@ import threading
 import time
 
 import numpy as np
-from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
+from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request, url_for
 
 from firmware_host import pins
-from firmware_host.live import LiveError, LiveReader, classify
+from firmware_host.config import ConfigError, effective_config
+from firmware_host.cramps import LEGS
+from firmware_host.events import DETECTOR_STEP_S, night_date
+from firmware_host.live import LiveError, LiveReader
+from firmware_host.store import Store
+from firmware_host.window import in_window, window_for
 
 bp = Blueprint("tonight", __name__)
 
@@ -82,7 +87,6 @@ def is_fresh(reader: LiveReader) -> bool:
 
 
 def _config(store):
-    from firmware_host.config import ConfigError, effective_config  # noqa: PLC0415
     try:
         return effective_config(current_app.config.get("CONFIG_FILE"), store)
     except ConfigError:
@@ -90,20 +94,19 @@ def _config(store):
 
 
 def sensors_now(reader: LiveReader | None, names: list[str]) -> tuple[bool, list[dict]]:
-    """(signal flowing?, [{"site", "status"}]) from the last second of the ring."""
+    """(signal flowing?, [{"site", "status"}]) as the daemon last classified
+    each sensor (the detector's tests on the last second, written into the
+    ring once a second: the page does not import the detector)."""
     if reader is None:
         return False, [{"site": n, "status": "no signal"} for n in names]
     if not is_fresh(reader):
         return False, [{"site": n, "status": "no signal"} for n in names[:reader.channels]]
-    status = classify(reader.tail(int(reader.rate_hz)), reader.rate_hz)
+    status = reader.state()["status"]
     names = (list(names) + pins.site_names(reader.channels)[len(names):])[:reader.channels]
     return True, [{"site": names[i], "status": s} for i, s in enumerate(status)]
 
 
 def tonight_json() -> dict:
-    from firmware_host.daemon import site_names  # noqa: PLC0415
-    from firmware_host.schedule import in_window, window_for  # noqa: PLC0415
-
     store = _store()
     now = dt.datetime.now(dt.timezone.utc)
     cfg = _config(store)
@@ -113,31 +116,29 @@ def tonight_json() -> dict:
         window = {"start": start.isoformat(timespec="minutes"), "end": end.isoformat(timespec="minutes"),
                   "open": in_window(now, cfg), "sensitivity": cfg.sensitivity}
     rec = next((n for n in store.nights(5) if n["status"] == "recording"), None)
-    reader = open_live(store.get_setting("live_path"))
+    reader = open_live(store.live_path())
     try:
-        channels = reader.channels if reader else 4
-        flowing, sensors = sensors_now(reader, site_names(store, channels))
+        channels = reader.channels if reader else len(pins.SITES)
+        flowing, sensors = sensors_now(reader, store.site_names(channels))
     finally:
         if reader is not None:
             reader.close()
     night = None
     if rec is not None:
-        raw_stopped = store.get_setting(f"night.{rec['id']}.raw_stopped")
+        raw_stopped = store.raw_stopped(rec["id"])
         night = {"id": rec["id"], "date": rec["date"], "start": rec["start_utc"], "total": rec["total"],
                  "per_channel": rec["per_channel"], "channel_names": rec["channel_names"],
                  "duration_s": rec["duration_s"], "rest_s": rec["rest_s"], "movements": rec["movements"],
-                 "raw_stopped": raw_stopped, "counted_s": store.get_setting(f"night.{rec['id']}.counted_s"),
-                 "cramps": rec["cramps"]}
+                 "raw_stopped": raw_stopped, "counted_s": store.counted_s(rec["id"]), "cramps": rec["cramps"]}
     return {"recording": night is not None, "night": night, "window": window, "signal": flowing,
             "sensors": sensors, "demo": bool(current_app.config.get("DEMO"))}
 
 
 @bp.get("/tonight")
 def page():
-    from firmware_host.detector import DetectorConfig  # noqa: PLC0415
     # the detector analyses a chunk once the next one has come: its first result is two chunks in
     return render_template("tonight.html", t=tonight_json(), display_hz=DISPLAY_HZ,
-                           first_count_s=2 * DetectorConfig.chunk_s, step_s=DetectorConfig.chunk_s,
+                           first_count_s=2 * DETECTOR_STEP_S, step_s=DETECTOR_STEP_S,
                            cramp_logged=request.args.get("cramp") is not None)
 
 
@@ -150,9 +151,6 @@ def api():
 def log_cramp():
     """"Log a cramp": now, on the night being recorded (timed on it), else on
     the evening it belongs to (before noon: the night before)."""
-    from firmware_host.analysis import night_date  # noqa: PLC0415
-    from firmware_host.cramps import LEGS  # noqa: PLC0415
-    from flask import abort, redirect, url_for  # noqa: PLC0415
     leg = request.form.get("leg", "").strip() or None
     if leg is not None and leg not in LEGS:
         abort(400, description="leg: left, right or both")
@@ -180,6 +178,84 @@ def _decimate(frames: np.ndarray, carry: np.ndarray, k: int) -> tuple[np.ndarray
     return out, x[whole:]
 
 
+class _LiveStream:
+    """One viewer's live stream from the daemon's ring: the new frames as
+    display-rate means each tick, the sensors' state each second and the
+    night's counts every ``COUNTS_S`` (with a store connection of its own:
+    the request's is gone once the response streams)."""
+
+    def __init__(self, ring_path, db_path: str):
+        self.ring_path, self.db_path = ring_path, db_path
+        self.reader: LiveReader | None = None
+        self.carry, self.k, self.reader_end = np.empty((0, 0)), 1, 0
+        self.status_at = self.counts_at = 0.0
+        self.store: Store | None = None
+
+    def events(self):
+        deadline = time.monotonic() + STREAM_S
+        try:
+            yield "retry: 1000\n\n"
+            while time.monotonic() < deadline:
+                if self.reader is not None and not is_fresh(self.reader):
+                    self._drop_reader()  # the daemon may have stopped, or restarted with a new ring
+                if self.reader is None and not self._open():
+                    yield f"event: nosignal\ndata: {json.dumps({'signal': False})}\n\n"
+                    time.sleep(1.0)
+                    continue
+                first, frames = self.reader.read()
+                if len(frames):
+                    yield f"data: {json.dumps(self._message(first, frames), separators=(',', ':'))}\n\n"
+                time.sleep(TICK_S)
+        finally:
+            self._drop_reader()
+            if self.store is not None:
+                self.store.close()
+
+    def _drop_reader(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
+            self.reader = None
+
+    def _open(self) -> bool:
+        """Map the ring if it is there and being written; start 5 s back."""
+        self.reader = open_live(self.ring_path)
+        if self.reader is None or not is_fresh(self.reader):
+            self._drop_reader()
+            return False
+        r = self.reader
+        self.k = max(1, int(round(r.rate_hz / DISPLAY_HZ)))
+        r.seen = max(0, r.state()["count"] - int(r.rate_hz * 5))
+        self.carry = np.empty((0, r.channels))
+        return True
+
+    def _message(self, first: int, frames: np.ndarray) -> dict:
+        r = self.reader
+        if len(self.carry) and first != self.reader_end:  # frames lost: start clean
+            self.carry = np.empty((0, r.channels))
+        self.reader_end = first + len(frames)
+        t0 = (first - len(self.carry)) / r.rate_hz
+        y, self.carry = _decimate(frames.astype(np.float64), self.carry, self.k)
+        msg = {"t0": round(t0, 4), "hz": r.rate_hz / self.k, "y": [[round(v, 1) for v in col] for col in y.T.tolist()]}
+        now = time.monotonic()
+        if now - self.status_at >= 1.0:
+            self.status_at = now
+            msg["status"] = r.state()["status"]
+        night_id = r.state()["night_id"]
+        if night_id is not None and now - self.counts_at >= COUNTS_S:
+            self.counts_at = now
+            msg["night"] = self._counts(night_id)
+        return msg
+
+    def _counts(self, night_id: int) -> dict | None:
+        """The night's counts so far."""
+        if self.store is None:
+            self.store = Store(self.db_path)
+        n = self.store.night(night_id)
+        return None if n is None else {"id": n["id"], "total": n["total"], "per_channel": n["per_channel"],
+                                       "movements": n["movements"], "rest_s": n["rest_s"],
+                                       "counted_s": self.store.counted_s(night_id)}
+
+
 @bp.get("/api/live")
 def live():
     """Server-Sent Events: every ``TICK_S`` the new frames as display-rate
@@ -188,70 +264,11 @@ def live():
     ``"night"`` (its counts and rest so far, and ``counted_s``: how much of
     it the detector has analysed, null before its first step) every ``COUNTS_S``."""
     store = _store()
-    path = store.get_setting("live_path")
-    db_path = store.path
+    path, db_path = store.live_path(), store.path
     owner, addr = bool(g.get("owner")), request.remote_addr or "?"
     refused = _streams.take(owner, addr)  # last before the response, which gives it back on close
     if refused:
         return jsonify({"error": refused}), 503
-
-    def counts(night_id: int, cache: dict) -> dict | None:
-        """The night's counts so far (its own connection: the request's is gone)."""
-        from firmware_host.store import Store  # noqa: PLC0415
-        if "store" not in cache:
-            cache["store"] = Store(db_path)
-        n = cache["store"].night(night_id)
-        return None if n is None else {"id": n["id"], "total": n["total"], "per_channel": n["per_channel"],
-                                       "movements": n["movements"], "rest_s": n["rest_s"],
-                                       "counted_s": cache["store"].get_setting(f"night.{night_id}.counted_s")}
-
-    def stream():
-        reader, carry, k, status_at, reader_end = None, np.empty((0, 0)), 1, 0.0, 0
-        counts_at, cache = 0.0, {}
-        deadline = time.monotonic() + STREAM_S
-        try:
-            yield "retry: 1000\n\n"
-            while time.monotonic() < deadline:
-                if reader is not None and not is_fresh(reader):
-                    reader.close()
-                    reader = None  # the daemon may have stopped, or restarted with a new ring
-                if reader is None:
-                    reader = open_live(path)
-                    if reader is None or not is_fresh(reader):
-                        if reader is not None:
-                            reader.close()
-                            reader = None
-                        yield f"event: nosignal\ndata: {json.dumps({'signal': False})}\n\n"
-                        time.sleep(1.0)
-                        continue
-                    k = max(1, int(round(reader.rate_hz / DISPLAY_HZ)))
-                    reader.seen = max(0, reader.state()["count"] - int(reader.rate_hz * 5))  # 5 s to start
-                    carry = np.empty((0, reader.channels))
-                first, frames = reader.read()
-                if len(frames):
-                    if len(carry) and first != reader_end:  # frames lost: start clean
-                        carry = np.empty((0, reader.channels))
-                    reader_end = first + len(frames)
-                    t0 = (first - len(carry)) / reader.rate_hz
-                    y, carry = _decimate(frames.astype(np.float64), carry, k)
-                    msg = {"t0": round(t0, 4), "hz": reader.rate_hz / k,
-                           "y": [[round(v, 1) for v in col] for col in y.T.tolist()]}
-                    now = time.monotonic()
-                    if now - status_at >= 1.0:
-                        status_at = now
-                        msg["status"] = classify(reader.tail(int(reader.rate_hz)), reader.rate_hz)
-                    night_id = reader.state()["night_id"]
-                    if night_id is not None and now - counts_at >= COUNTS_S:
-                        counts_at = now
-                        msg["night"] = counts(night_id, cache)
-                    yield f"data: {json.dumps(msg, separators=(',', ':'))}\n\n"
-                time.sleep(TICK_S)
-        finally:
-            if reader is not None:
-                reader.close()
-            if "store" in cache:
-                cache["store"].close()
-
     released = threading.Event()
 
     def release():  # on close, also for a stream never started (client gone before the first byte)
@@ -259,7 +276,7 @@ def live():
             released.set()
             _streams.give(owner, addr)
 
-    resp = Response(stream(), mimetype="text/event-stream",
+    resp = Response(_LiveStream(path, db_path).events(), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
     resp.call_on_close(release)
     return resp

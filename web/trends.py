@@ -7,50 +7,13 @@ import datetime as dt
 
 from flask import Blueprint, current_app, jsonify, render_template
 
-from firmware_host.analysis import per_rest_hour
+from firmware_host.figures import site_rates, spread_flags
 
+from . import svg
 from .nights import PHONE_W
 from .params import int_arg
 
 bp = Blueprint("trends", __name__)
-
-RECENT_NIGHTS = 7  #: the last nights compared with the ones before
-MIN_BASELINE = 5  #: nights needed before them for a comparison
-QUIET_RATE = 0.5  #: at most this many twitches per rest hour before: a quiet site
-NEW_RATE = 2.0  #: at least this many per rest hour lately: a site that started
-NEW_NIGHTS = 3  #: on at least this many of the recent nights
-
-
-def site_rates(nights: list[dict]) -> tuple[list[str], list[str], list[list[float | None]]]:
-    """(dates oldest first, site names, rates[site][night] twitches per rest
-    hour; None for a night without rest)."""
-    nights = sorted(nights, key=lambda n: (n["date"], n["id"]))
-    C = max((len(n["per_channel"]) for n in nights), default=0)
-    names = [f"channel {c}" for c in range(C)]
-    for n in nights:  # the newest names win
-        for c, nm in enumerate(n["channel_names"][:C]):
-            names[c] = nm
-    rates = [[per_rest_hour(n["per_channel"][c], n.get("rest_s")) if c < len(n["per_channel"]) else None
-              for n in nights] for c in range(C)]
-    return [n["date"] for n in nights], names, rates
-
-
-def spread_flags(dates: list[str], names: list[str], rates: list[list[float | None]]) -> list[dict]:
-    """Sites quiet over the earlier nights that twitch on several recent ones."""
-    flags = []
-    for c, series in enumerate(rates):
-        rated = [(d, r) for d, r in zip(dates, series) if r is not None]
-        recent, before = rated[-RECENT_NIGHTS:], rated[:-RECENT_NIGHTS]
-        if len(before) < MIN_BASELINE or len(recent) < NEW_NIGHTS:
-            continue
-        base = sum(r for _, r in before) / len(before)
-        now = sum(r for _, r in recent) / len(recent)
-        active = [d for d, r in recent if r >= NEW_RATE]
-        if base <= QUIET_RATE and now >= NEW_RATE and len(active) >= NEW_NIGHTS:
-            flags.append({"channel": c, "site": names[c], "since": active[0], "before_rate": round(base, 2),
-                          "recent_rate": round(now, 2), "before_nights": len(before), "recent_nights": len(recent)})
-    return flags
-
 
 def night_extras(nights: list[dict]) -> tuple[list[float | None], list[float | None]]:
     """Per night, oldest first (as :func:`site_rates`): the PLM index
@@ -74,7 +37,6 @@ def _data():
 
 @bp.get("/trends")
 def page():
-    from . import svg  # noqa: PLC0415
     weeks, dates, names, rates, flags, plm, hr = _data()
     labels = [d[5:] for d in dates]
     chart = svg.lines(list(zip(names, rates)), labels, width=PHONE_W,

@@ -9,6 +9,12 @@ import shutil
 import threading
 import time
 from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+from waitress.server import create_server
+
+from firmware_host.demo import live_feed as feed
+from firmware_host.store import open_store
 
 CHROMIUM = os.environ.get("TWITCHMON_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -30,7 +36,6 @@ def chromium_available() -> str | None:
 @contextmanager
 def served(app):
     """Serve ``app`` with waitress on 127.0.0.1:<free port>; yields the base URL."""
-    from waitress.server import create_server  # noqa: PLC0415
     server = create_server(app, host="127.0.0.1", port=0, threads=12, ident="twitchmon-test")
     t = threading.Thread(target=server.run, daemon=True)
     t.start()
@@ -43,12 +48,10 @@ def served(app):
 @contextmanager
 def live_feed(data_dir: str, seconds_per_block: float = 0.05):
     """Write a simulated night into a live ring at real time, as the daemon does."""
-    from firmware_host.demo import live_feed as feed  # noqa: PLC0415
     stop = threading.Event()
     t = threading.Thread(target=feed, args=(data_dir, stop), kwargs={"block_s": seconds_per_block}, daemon=True)
     t.start()
     deadline = time.monotonic() + 10
-    from firmware_host.store import open_store  # noqa: PLC0415
     while time.monotonic() < deadline:  # the ring exists and is registered
         st = open_store(data_dir)
         ok = st.get_setting("live_path")
@@ -85,7 +88,6 @@ class Watch:
         page.on("request", self._request)
 
     def _request(self, req):
-        from urllib.parse import urlsplit  # noqa: PLC0415
         u = urlsplit(req.url)
         if u.scheme in ("http", "https", "ws", "wss"):
             self.hosts.add(u.hostname or "")

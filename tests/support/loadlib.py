@@ -14,7 +14,9 @@ import threading
 import time
 from pathlib import Path
 
-import crashlib
+from firmware_host.demo import fill_nights
+
+from . import crashlib
 
 PAGES = ["/", "/tonight", "/trends", "/diary", "/hardware", "/api/nights", "/api/tonight", "/nights/1",
          "/api/nights/1/waveforms", "/export.csv"]
@@ -135,5 +137,4 @@ class Load:
 
 
 def fill(data_dir: Path) -> None:
-    from firmware_host.demo import fill_nights  # noqa: PLC0415
     fill_nights(str(data_dir), 3, 2.0, log=lambda *_: None)

@@ -12,8 +12,9 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
-import loadlib
+from . import loadlib
 
 SECOND_LOOPBACK = "127.0.0.2"  #: an attacker's source address that is not the owner's 127.0.0.1
 
@@ -217,7 +218,6 @@ def login_storm(port: int, n: int = 40, password: str = "wrong password",
     go = threading.Barrier(len(forms))
 
     def post(c, cookie, tok):
-        from urllib.parse import urlencode  # noqa: PLC0415
         body = urlencode({"csrf_token": tok, "password": password})
         go.wait()
         try:

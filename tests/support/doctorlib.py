@@ -1,10 +1,13 @@
 """Simulated weeks for the doctor's report: nights simulated and detected
 as the demo stores them, with leg movements in periodic series, cramps
-logged the three ways and diary entries.  Shared by tests/test_for_the_doctor.py
-and scripts/report_sample.py (the README's picture of page one)."""
+logged the three ways and diary entries.  Shared by tests/test_for_the_doctor.py,
+benchmarks/bench_report.py and scripts/report_sample.py (the README's picture of page one)."""
 from __future__ import annotations
 
 import datetime as dt
+
+from firmware_host.demo import fill_nights
+from firmware_host.store import open_store
 
 
 def fill_weeks(data_dir: str, nights: int = 15, minutes: float = 2.0, *, today: dt.date | None = None) -> dict:
@@ -14,8 +17,6 @@ def fill_weeks(data_dir: str, nights: int = 15, minutes: float = 2.0, *, today: 
     apart (5 PLMs by WASM 2016), every fourth a bilateral one of 4; the
     newest night a timed cramp from the page, the one before a diary entry
     of two cramps; the diary ticks magnesium on even nights."""
-    from firmware_host.demo import fill_nights  # noqa: PLC0415
-    from firmware_host.store import open_store  # noqa: PLC0415
     today = today or dt.date.today()
     ids = fill_nights(data_dir, nights, minutes, today=today, log=lambda *_: None)
     st = open_store(data_dir)

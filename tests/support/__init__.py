@@ -1,0 +1,1 @@
+"""Helpers the tests and benchmarks share (fixtures' data, page walks, servers)."""
