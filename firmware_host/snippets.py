@@ -16,13 +16,13 @@ import sqlite3
 import threading
 
 import numpy as np
-from scipy.signal import butter, sosfiltfilt
 
+from .detector import filters
 from .log import get_logger
 from .paths import confined
 from .store import unavailable
 from .traces import EdfReader, TraceError
-from .waveforms import AFTER_S, BAND_HZ, BEFORE_S, encode, recording_at
+from .waveforms import AFTER_S, BEFORE_S, encode, recording_at
 
 log = get_logger(__name__)
 
@@ -35,8 +35,9 @@ class _Reader:
     def __init__(self, data_dir, rate_hz: float):
         self.data_dir, self.rate = data_dir, float(rate_hz)
         self._files: dict[int, EdfReader | None] = {}
-        hi = min(BAND_HZ[1], 0.45 * self.rate)
-        self._sos = butter(2, [BAND_HZ[0], hi], btype="band", fs=self.rate, output="sos")
+        # the detector's 3-35 Hz band at the recording's rate (from the
+        # design table: the daemon makes snippets without scipy.signal)
+        self._sos = filters.design("band", self.rate)
 
     def _file(self, rec: dict) -> EdfReader | None:
         if rec["id"] not in self._files:
@@ -62,7 +63,7 @@ class _Reader:
         lead = want0 - a
         if want0 < 0 or len(x) < lead + n:
             return None
-        y = sosfiltfilt(self._sos, x - np.median(x)) if len(x) > 15 else x - np.median(x)
+        y = filters.sosfiltfilt(self._sos, x - np.median(x)) if len(x) > 15 else x - np.median(x)
         return y[lead:lead + n]
 
 

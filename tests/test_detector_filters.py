@@ -61,3 +61,24 @@ def test_the_detector_does_not_load_scipy_signal():
             "print(sorted(m for m in sys.modules if m.startswith('scipy.signal')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['scipy.signal._sosfilt']"
+
+
+@pytest.mark.parametrize("rate", [250.0, 500.0, 1000.0, 2000.0])
+def test_sosfiltfilt_is_scipys_bit_for_bit(rate):
+    rng = np.random.default_rng(int(rate))
+    sos = filters.design("band", rate)
+    assert np.array_equal(sos, sps.butter(2, [3.0, 35.0], "bandpass", fs=rate, output="sos"))
+    for n in (16, 100, 2250):
+        x = rng.normal(0, 20, n).cumsum()
+        assert np.array_equal(filters.sosfiltfilt(sos, x), sps.sosfiltfilt(sos, x)), n
+    with pytest.raises(ValueError):
+        filters.sosfiltfilt(sos, np.zeros(15))
+
+
+def test_the_daemon_and_its_snippets_do_not_load_scipy_signal():
+    """The daemon makes each twitch's waveform snippet at an hour's end; it must not carry scipy.signal for it."""
+    code = ("import sys, numpy as np; import firmware_host.daemon; from firmware_host.detector import filters;"
+            "filters.sosfiltfilt(filters.design('band', 1000.0), np.arange(500.0) % 7);"
+            "print(sorted(m for m in sys.modules if m.startswith('scipy.signal') or m.startswith('scipy.optimize')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['scipy.signal._sosfilt']"
