@@ -15,7 +15,7 @@ from .detector import Detector, DetectorConfig, Events
 from .events import PEAK_UNIT, counts, night_date, per_rest_hour
 from .events import rounded as _rounded
 from .heart import HeartTrack
-from .traces import open_trace
+from .traces import TraceError, open_trace
 
 
 def build_report(source: str, rate_hz: float, channels: int, n_samples: int, events: Events,
@@ -67,6 +67,8 @@ def analyse(path: str | os.PathLike, *, rate_hz: float | None = None, sensitivit
             heart.update(det)
             if progress is not None:
                 progress(len(block))
+        if n == 0:  # cut before its first whole record: there is nothing to count
+            raise TraceError(f"{path}: no whole record of signal in the file")
         events.extend(det.finish())
         heart.update(det)
         report = build_report(os.path.basename(str(path)), info.rate_hz, info.channels, n, events, det,

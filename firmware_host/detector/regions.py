@@ -60,7 +60,7 @@ def learn_floor(r: np.ndarray, a_abs: int, b_abs: int, windows: list, faults: Fa
         upd = learn & ~np.isnan(st.sigma)
         a = rt.a_floor * rest.mean()
         st.sigma[upd] = np.exp(np.log(st.sigma[upd]) + a * (np.log(est[upd]) - np.log(st.sigma[upd])))
-    elif np.isnan(st.sigma).all():  # no rest yet: the quietest second, never a movement's level
+    elif np.isnan(st.sigma).all() and r.shape[1]:  # no rest yet: the quietest second, never a movement's level
         st.sigma = quietest_second(r, rt.fw) + 1e-3
     return st
 
