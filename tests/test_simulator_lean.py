@@ -1,8 +1,6 @@
 """The simulator plays a night in the daemon (`run --source sim`, the demo):
-it must make scipy's numbers without carrying scipy.signal."""
-import subprocess
-import sys
-
+it must make scipy's numbers without carrying scipy.signal (that it does
+not load it: tests/test_detector_filters.py)."""
 import numpy as np
 from scipy import signal as sps
 
@@ -21,10 +19,3 @@ def test_piezo_highpass_is_scipys_butter_and_lfilter_bit_for_bit():
             y, _ = filters.sosfilt(sos, x[None, :], np.zeros((1, 1, 2)))
             assert np.array_equal(y[0], sps.lfilter(b, a, x)), (rate, fc)
 
-
-def test_playing_a_night_does_not_load_scipy_signal():
-    code = ("import sys; from firmware_host.simulator import Night;"
-            "n = Night(0.5, seed=3, profile='hard'); [b for b in n.blocks(4096)];"
-            "print(sorted(m for m in sys.modules if m.startswith('scipy.signal')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['scipy.signal._sosfilt']"
