@@ -18,6 +18,7 @@ from web import create_app, make_server, serve
 from . import pins
 from .analysis import build_report, save_report
 from .heart import HeartTrack
+from .injection import check_night
 from .detector import Detector, DetectorConfig, Events
 from .live import publish
 from .simulator import Night
@@ -64,6 +65,7 @@ def fill_nights(data_dir: str, nights: int, minutes: float, *, today: dt.date | 
         nid = save_report(store, report, source="simulator")
         store.finish_recording(store.add_recording(nid, str(rel), 0.0), writer.samples_written)
         make_snippets(store, data_dir, nid)  # the gallery's waveforms, as the daemon makes them at a night's end
+        check_night(store, data_dir, nid)  # the night checks itself, as the daemon has it done after each night
         ids.append(nid)
         log(f"twitchmon demo: night of {day} simulated: {report['counts']['total']} twitches")
     store.close()
