@@ -55,10 +55,8 @@ export PYTHONPATH="$work/repo"
 "$py" -m pytest -x -q -p no:cacheprovider $tests >/dev/null || {
   echo "scripts/mutation.sh: the tests fail before any mutation: fix them first" >&2; exit 1; }
 "$py" -m cosmic_ray.cli init "$work/cr.toml" "$work/session.sqlite"
-if [ "$sample" != 0 ] || [ -n "$lines" ]; then
-  n="$sample"; [ "$n" = 0 ] && n=1000000
-  "$py" "$repo/scripts/mutation_tool.py" sample "$work/session.sqlite" "$n" "${SEED:-1}" $lines
-fi
+n="$sample"; [ "$n" = 0 ] && n=1000000
+"$py" "$repo/scripts/mutation_tool.py" sample "$work/session.sqlite" "$n" "${SEED:-1}" $lines
 echo "mutation: $path against $tests"
 "$py" -m cosmic_ray.cli exec "$work/cr.toml" "$work/session.sqlite"
 "$py" "$repo/scripts/mutation_tool.py" report "$work/session.sqlite" "$path" "$repo/docs/mutation.md" "$floor"

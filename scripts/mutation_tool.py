@@ -14,6 +14,7 @@ number), so they survive edits elsewhere in the file.
 """
 from __future__ import annotations
 
+import ast
 import random
 import re
 import sys
@@ -25,9 +26,36 @@ from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
 EQUIVALENT = re.compile(r"^- `([^`]+)` `([^`]+)` `(.*?)` → `(.*?)` — (.+)$")
 
 
+ANNOTATION = "equivalent: inside an annotation, which `from __future__ import annotations` never evaluates"
+
+
+def annotation_spans(path: Path) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """(start, end) (line, column) of every annotation in a module that
+    postpones them; none when it does not (there they are evaluated)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    postponed = any(isinstance(n, ast.ImportFrom) and n.module == "__future__" and
+                    any(a.name == "annotations" for a in n.names) for n in tree.body)
+    if not postponed:
+        return []
+    nodes = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.returns is not None:
+            nodes.append(node.returns)
+        elif isinstance(node, ast.arg) and node.annotation is not None:
+            nodes.append(node.annotation)
+        elif isinstance(node, ast.AnnAssign):
+            nodes.append(node.annotation)
+    return [((a.lineno, a.col_offset), (a.end_lineno, a.end_col_offset)) for a in nodes]
+
+
 def sample(session: str, n: int, seed: int, lines: str | None = None) -> None:
     with use_db(session, WorkDB.Mode.open) as db:
         items = sorted(db.pending_work_items, key=lambda w: w.job_id)
+        spans = annotation_spans(items[0].mutations[0].module_path) if items else []
+        in_annotation = [w.job_id for w in items
+                         if any(a <= tuple(w.mutations[0].start_pos) < b for a, b in spans)]
+        db.set_multiple_results(in_annotation, WorkResult(output=ANNOTATION, worker_outcome=WorkerOutcome.SKIPPED))
+        items = [w for w in items if w.job_id not in set(in_annotation)]
         if lines:
             first, last = (int(x) for x in lines.split("-"))
             items = [w for w in items if first <= w.mutations[0].start_pos[0] <= last]
@@ -37,8 +65,8 @@ def sample(session: str, n: int, seed: int, lines: str | None = None) -> None:
         keep = {w.job_id for w in random.Random(seed).sample(items, min(n, len(items)))}
         skip = [w.job_id for w in db.pending_work_items if w.job_id not in keep]
         db.set_multiple_results(skip, WorkResult(output="not sampled", worker_outcome=WorkerOutcome.SKIPPED))
-        print(f"mutation: {len(keep)} of {db.num_work_items} mutants sampled (seed {seed}"
-              f"{', lines ' + lines if lines else ''})")
+        print(f"mutation: {len(keep)} of {len(items)} mutants sampled (seed {seed}"
+              f"{', lines ' + lines if lines else ''}); {len(in_annotation)} more are in annotations, equivalent")
 
 
 def changed_lines(diff: str) -> tuple[str, str]:
@@ -60,10 +88,13 @@ def equivalents(md: Path, module: str) -> dict[tuple[str, str, str], str]:
 def report(session: str, module: str, md: str, min_score: float) -> int:
     eq = equivalents(Path(md), module)
     killed, survived, equivalent = [], [], []
+    annotations = 0
     with use_db(session, WorkDB.Mode.open) as db:
         for item, result in db.completed_work_items:
             if result.worker_outcome != WorkerOutcome.NORMAL:
-                if result.worker_outcome != WorkerOutcome.SKIPPED:
+                if result.output == ANNOTATION:
+                    annotations += 1
+                elif result.worker_outcome != WorkerOutcome.SKIPPED:
                     print(f"mutation: {item.job_id} did not run: {result.worker_outcome} {result.output[-300:]}")
                 continue
             spec = item.mutations[0]
@@ -83,7 +114,7 @@ def report(session: str, module: str, md: str, min_score: float) -> int:
         print(f"SURVIVED    L{line} {op}: {before}  ->  {after}")
         print(f"  (if equivalent, docs/mutation.md: - `{module}` `{op}` `{before}` → `{after}` — why)")
     print(f"mutation: {module}: {len(killed)} killed, {len(survived)} survived, {len(equivalent)} equivalent "
-          f"set aside: score {score:.1f}% (floor {min_score:g}%)")
+          f"set aside ({annotations} more in annotations, not run): score {score:.1f}% (floor {min_score:g}%)")
     return 0 if score >= min_score else 1
 
 

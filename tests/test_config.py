@@ -193,3 +193,11 @@ def test_run_with_a_bad_config_is_one_line_exit_2(tmp_path, capsys):
         assert main(["run", "--source", "sim", "--config", str(bad), "--data-dir", str(tmp_path / "d")]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and re.search(r"bad\.toml", err[0]), err
+
+
+def test_settings_cannot_change_under_the_daemons_feet():
+    import dataclasses
+    cfg = Config()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.sensitivity = 9.0
+    assert {cfg: 1}[Config()] == 1  # frozen, so hashable and equal by value
