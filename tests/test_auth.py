@@ -233,3 +233,16 @@ def test_an_unwritable_key_file_still_gives_a_key_for_this_run(tmp_path, capsys)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "logins end when the page restarts" in err[0] and str(tmp_path) in err[0]
     assert sorted(f.name for f in tmp_path.iterdir()) == [auth.SECRET_FILE]  # no temporary file left
+
+
+def test_sessions_work_at_any_generation(tmp_path, clock):
+    """Generations are compared by value: past 256 they are no longer
+    Python's cached small ints."""
+    d = tmp_path / "data"
+    st = open_store(d)
+    st.set_setting("password_hash", generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000"))
+    st.set_setting("session_generation", 100_000)
+    st.close()
+    app = create_app({"DATA_DIR": str(d), "HOST": "0.0.0.0", "TESTING": True})
+    g = Guest(app)
+    assert g.login(PASSWORD) == 302 and g.get("/api/nights").status_code == 200
