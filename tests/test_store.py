@@ -338,3 +338,110 @@ def test_which_errors_are_the_database_being_unavailable_or_damaged():
 
 def test_store_errors_are_value_errors():
     assert issubclass(StoreError, ValueError)  # commands answer ValueErrors with exit 2
+
+
+def _null_in_a_not_null_column(path):
+    """A file SQLite opens but whose integrity check fails (a NOT NULL column holding NULL)."""
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE t (a)")
+    db.execute("INSERT INTO t VALUES (NULL)")
+    db.execute("PRAGMA writable_schema = ON")
+    db.execute("UPDATE sqlite_master SET sql = 'CREATE TABLE t (a NOT NULL)' WHERE name = 't'")
+    db.commit()
+    db.close()
+
+
+def test_integrity_and_the_quick_check_at_start_see_damage(tmp_path):
+    store = open_store(tmp_path)
+    assert store.integrity_ok()
+    store.close()
+    _null_in_a_not_null_column(tmp_path / DB_NAME)
+    assert not Store(tmp_path / DB_NAME).integrity_ok()
+    assert open_store(tmp_path).schema_version() == 3  # without the check it opens
+    with pytest.raises(StoreError) as e:
+        open_store(tmp_path, check=True)
+    assert "damaged, NULL value in t.a" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_schema_version_of_an_empty_version_table_is_0(tmp_path):
+    db = sqlite3.connect(tmp_path / "x.db")
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    db.commit()
+    db.close()
+    assert Store(tmp_path / "x.db").schema_version() == 0
+
+
+def test_open_store_makes_a_nested_data_dir(tmp_path):
+    assert open_store(tmp_path / "a" / "b" / "c").schema_version() == 3
+
+
+def test_night_fields_are_keywords_only(tmp_path):
+    store = open_store(tmp_path)
+    with pytest.raises(TypeError):
+        store.add_night("2026-05-01", "2026-05-01T22:00:00+00:00", "sim", 500.0, 4, ["a", "b", "c", "d"])
+
+
+def test_a_twitch_on_a_channel_the_night_does_not_have_is_not_counted(tmp_path):
+    store = open_store(tmp_path)
+    nid = _night(store, channels=2)
+    store.add_events(nid, twitches=[{"t": 1.0, "channel": 2}, {"t": 2.0, "channel": -1}, {"t": 3.0, "channel": 1}])
+    assert store.refresh_counts(nid) == {"total": 1, "per_channel": [0, 1], "movements": 0}
+
+
+def test_private_leaves_files_that_are_already_private_as_they_are(tmp_path):
+    for mode in (0o400, 0o700, 0o600):
+        p = tmp_path / f"f{mode:o}"
+        p.write_text("x")
+        os.chmod(p, mode)
+        private(p)
+        assert stat.S_IMODE(p.stat().st_mode) == mode, oct(mode)
+
+
+def test_damaged_by_sqlites_own_error_name():
+    for name in ("SQLITE_CORRUPT", "SQLITE_CORRUPT_INDEX", "SQLITE_NOTADB"):
+        e = sqlite3.OperationalError("x")
+        e.sqlite_errorname = name
+        assert damaged(e), name
+    e = sqlite3.OperationalError("x")
+    e.sqlite_errorname = "SQLITE_BUSY"
+    assert not damaged(e)
+
+
+@pytest.fixture
+def read_only(monkeypatch):
+    """The data dirs named become unwritable to the store (as a read-only mount is; root ignores modes)."""
+    dirs = set()
+    real = os.access
+
+    def access(path, mode, *a, **kw):
+        if mode & os.W_OK and os.path.abspath(path) in dirs:
+            return False
+        return real(path, mode, *a, **kw)
+
+    monkeypatch.setattr(os, "access", access)
+    return lambda d: dirs.add(os.path.abspath(d))
+
+
+def test_a_read_only_data_dir_is_read_but_never_written(tmp_path, read_only):
+    d = tmp_path / "data dir?#1"  # characters a file: URI must quote
+    store = open_store(d)
+    nid = _night(store)
+    store.close()
+    read_only(d)
+    store = open_store(d)
+    assert store.readonly and store.night(nid)["date"] == "2026-05-01"
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        store.set_setting("x", 1)
+    assert not (d / (DB_NAME + "-wal")).exists() or (d / (DB_NAME + "-wal")).stat().st_size == 0
+
+
+def test_a_read_only_data_dir_without_a_database_or_with_an_old_one_is_one_line(tmp_path, read_only):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    read_only(empty)
+    with pytest.raises(StoreError, match="is read-only and holds no database"):
+        open_store(empty)
+    old = _v1(tmp_path / "old")
+    read_only(old)
+    with pytest.raises(StoreError, match="needs upgrading, but .* is read-only"):
+        open_store(old)
