@@ -281,13 +281,15 @@ def test_the_driver_takes_the_batched_path_on_a_spidev(monkeypatch):
         assert adc.read_many([0, 1, 2, 3]) == [7, 8, 9, 10]
         assert len(kernel.calls) == 1 and kernel.calls[0][0] == fd
         assert not MCP3008(spi, batch=False).batch  # asked not to
+        assert not MCP3008(emu, batch=False, ioctl=kernel.ioctl).batch  # even with an ioctl to hand
         adc.close()
         assert spi.closed
     finally:
         os.close(fd)
 
 
-@pytest.mark.parametrize("what", ["regular file", "/dev/null", "closed", "negative", "no fileno", "raises"])
+@pytest.mark.parametrize("what", ["regular file", "/dev/null", "closed", "negative", "no fileno", "raises",
+                                  "not a number"])
 def test_anything_else_is_read_one_conversion_at_a_time(tmp_path, what):
     import os
     emu = MCP3008Emulator(seed=11)
@@ -300,8 +302,8 @@ def test_anything_else_is_read_one_conversion_at_a_time(tmp_path, what):
     elif what == "closed":
         fd = os.open("/dev/null", os.O_RDWR)
         os.close(fd)
-    fileno = {"negative": lambda: -1, "raises": lambda: (_ for _ in ()).throw(OSError("closed"))}.get(
-        what, lambda: fd)
+    fileno = {"negative": lambda: -1, "raises": lambda: (_ for _ in ()).throw(OSError("closed")),
+              "not a number": lambda: None}.get(what, lambda: fd)
     if what == "no fileno":
         fileno = None
     emu.fileno = fileno
@@ -370,3 +372,13 @@ def test_opening_a_missing_spidev_is_one_adc_error():
     needs.module("spidev")  # a dependency on Linux, like the device
     with pytest.raises(ADCError, match=r"cannot open /dev/spidev9\.7"):
         open_spidev(9, 7)
+
+
+def test_a_spidev_on_file_descriptor_0_is_still_a_spidev(monkeypatch):
+    """A daemon started with stdin closed can get the device as fd 0."""
+    import fcntl
+    import os
+    real_readlink = os.readlink
+    monkeypatch.setattr(os, "readlink", lambda p: "/dev/spidev0.1" if p == "/proc/self/fd/0" else real_readlink(p))
+    monkeypatch.setattr(fcntl, "ioctl", lambda *a: 0)
+    assert MCP3008(_SpiDevLike(0)).batch
