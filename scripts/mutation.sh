@@ -19,19 +19,31 @@ module="${1:?usage: scripts/mutation.sh MODULE [SAMPLE] [FIRST-LAST]}"
 sample="${2:-60}"
 lines="${3:-}"
 floor=90
-case "$module" in
-  auth|web/auth.py) path=web/auth.py; tests="tests/test_auth.py tests/test_access.py" ;;
-  store|firmware_host/store.py|firmware_host/store) path=firmware_host/store.py
-    tests="tests/test_store.py tests/test_store_web.py" ;;
-  config|firmware_host/config.py) path=firmware_host/config.py; tests="tests/test_config.py tests/test_schedule.py" ;;
-  adc|firmware_host/adc.py|firmware_host/adc) path=firmware_host/adc.py; tests="tests/test_adc.py" ;;
-  schedule|firmware_host/schedule.py) path=firmware_host/schedule.py; tests="tests/test_schedule.py" ;;
-  detector|firmware_host/detector.py) path=firmware_host/detector.py; floor=80
-    tests="tests/test_detector.py tests/test_detector_physics.py tests/test_fixtures.py" ;;
-  *) echo "scripts/mutation.sh: unknown module $module (auth, store, config, adc, schedule, detector)" >&2; exit 2 ;;
+case "$module" in  # the short names
+  auth) module=web/auth.py ;;
+  store|config|adc|schedule|detector) module="firmware_host/$module.py" ;;
 esac
-# a module that became a package (firmware_host/store/): mutate its files one run each
-[ -e "$repo/$path" ] || { echo "scripts/mutation.sh: $path is not there; give the file's path" >&2; exit 2; }
+case "$module" in  # each module's own tests; a module split into a package keeps them
+  web/auth.py) tests="tests/test_auth.py tests/test_access.py" ;;
+  firmware_host/store.py|firmware_host/store/*.py) tests="tests/test_store.py tests/test_store_web.py" ;;
+  firmware_host/config.py|firmware_host/config/*.py) tests="tests/test_config.py tests/test_schedule.py" ;;
+  firmware_host/adc.py|firmware_host/adc/*.py) tests="tests/test_adc.py" ;;
+  firmware_host/schedule.py) tests="tests/test_schedule.py" ;;
+  firmware_host/detector.py|firmware_host/detector/*.py) floor=80
+    tests="tests/test_detector.py tests/test_detector_physics.py tests/test_fixtures.py" ;;
+  *) echo "scripts/mutation.sh: no tests known for $module (auth, store, config, adc, schedule, detector)" >&2
+     exit 2 ;;
+esac
+path="$module"
+if [ ! -f "$repo/$path" ]; then
+  pkg="${path%.py}"
+  if [ -d "$repo/$pkg" ]; then
+    echo "scripts/mutation.sh: $path is now the package $pkg/: give one of its files, e.g. $(ls "$repo/$pkg"/*.py | head -1 | sed "s|$repo/||")" >&2
+  else
+    echo "scripts/mutation.sh: $path is not there" >&2
+  fi
+  exit 2
+fi
 "$py" -c "import cosmic_ray" 2>/dev/null || {
   echo "scripts/mutation.sh: cosmic-ray is not installed: $py -m pip install -e '.[test,mutation]'" >&2; exit 2; }
 

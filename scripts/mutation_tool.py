@@ -20,9 +20,6 @@ import re
 import sys
 from pathlib import Path
 
-from cosmic_ray.work_db import WorkDB, use_db
-from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
-
 EQUIVALENT = re.compile(r"^- `([^`]+)` `([^`]+)` `(.*?)` → `(.*?)` — (.+)$")
 
 
@@ -49,6 +46,8 @@ def annotation_spans(path: Path) -> list[tuple[tuple[int, int], tuple[int, int]]
 
 
 def sample(session: str, n: int, seed: int, lines: str | None = None) -> None:
+    from cosmic_ray.work_db import WorkDB, use_db  # noqa: PLC0415 - the dev extra; the parsers below need none
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult  # noqa: PLC0415
     with use_db(session, WorkDB.Mode.open) as db:
         items = sorted(db.pending_work_items, key=lambda w: w.job_id)
         spans = annotation_spans(items[0].mutations[0].module_path) if items else []
@@ -86,6 +85,8 @@ def equivalents(md: Path, module: str) -> dict[tuple[str, str, str], str]:
 
 
 def report(session: str, module: str, md: str, min_score: float) -> int:
+    from cosmic_ray.work_db import WorkDB, use_db  # noqa: PLC0415
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome  # noqa: PLC0415
     eq = equivalents(Path(md), module)
     killed, survived, equivalent = [], [], []
     annotations = 0
