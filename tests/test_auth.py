@@ -246,3 +246,35 @@ def test_sessions_work_at_any_generation(tmp_path, clock):
     app = create_app({"DATA_DIR": str(d), "HOST": "0.0.0.0", "TESTING": True})
     g = Guest(app)
     assert g.login(PASSWORD) == 302 and g.get("/api/nights").status_code == 200
+
+
+def test_failures_older_than_the_window_do_not_count_while_newer_ones_do(lan, clock):
+    g = Guest(lan)
+    assert g.login("x") == 401
+    clock["t"] += 200.0
+    assert [g.login("x") for _ in range(4)] == [401] * 4  # five failures within 300 s
+    clock["t"] += 150.0  # the first is now 350 s old, the other four 150 s
+    assert g.login("x") == 401
+    assert g.login("x") == 429
+
+
+def test_with_no_password_set_no_password_logs_in_from_the_lan(tmp_path, clock):
+    d = tmp_path / "data"
+    open_store(d).close()
+    app = create_app({"DATA_DIR": str(d), "HOST": "0.0.0.0", "TESTING": True})
+    g = Guest.__new__(Guest)  # the page offers no form then: a session with a token, as a crafted request has
+    g.addr, g.c, g.tok = next(_addr), app.test_client(), "t" * 43
+    with g.c.session_transaction() as sess:
+        sess["csrf"] = g.tok
+    for pw in ("", "anything", "correct horse"):
+        assert g.login(pw) == 401
+    assert g.get("/api/nights").status_code == 401
+
+
+def test_the_page_offers_log_out_on_the_lan_and_no_login_on_loopback(lan, clock, client):
+    g = Guest(lan)
+    assert "Log out" not in g.get("/login").get_data(as_text=True)
+    assert g.login(PASSWORD) == 302
+    assert "Log out" in g.get("/").get_data(as_text=True)
+    home = client.get("/").get_data(as_text=True)  # loopback: everyone is the owner, nobody logs in
+    assert "Log out" not in home and "Log in" not in home

@@ -445,3 +445,7 @@ def test_a_read_only_data_dir_without_a_database_or_with_an_old_one_is_one_line(
     read_only(old)
     with pytest.raises(StoreError, match="needs upgrading, but .* is read-only"):
         open_store(old)
+
+
+def test_the_default_busy_wait_is_the_pages(tmp_path):
+    assert Store(tmp_path / DB_NAME).busy_timeout_s == 10.0 == open_store(tmp_path).busy_timeout_s
