@@ -359,6 +359,22 @@ def test_the_default_scheduler_is_in_the_configured_zone_with_late_jobs_run_once
     sch.start()
     try:
         assert sch.scheduler.running and sch.job("health") is not None
+        # a job added later (by the daemon) gets the same rules as the window's jobs
+        sch.scheduler.add_job(lambda: None, "interval", hours=1, id="later")
+        later = sch.job("later")
+        assert (later.misfire_grace_time, later.coalesce, later.max_instances) == (MISFIRE_GRACE_S, True, 1)
     finally:
         sch.shutdown()
     assert not sch.scheduler.running
+
+
+def test_free_mb_keeps_the_fraction(monkeypatch):
+    import shutil
+    import types
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: types.SimpleNamespace(total=0, used=0, free=500_700_000))
+    assert free_mb("/") == 500.7  # 500.7 MB is not under a 500.5 MB floor
+
+
+def test_scheduler_jobs_are_named_not_positional():
+    with pytest.raises(TypeError):
+        NightScheduler(CFG, lambda: None, lambda: None, lambda: None, lambda: None, lambda: None)
