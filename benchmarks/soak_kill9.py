@@ -35,6 +35,8 @@ def main(kills: int = 20, seed: int = 1) -> None:
           f"earlier nights changed {sum(r['earlier_nights_changed'] for r in rows)}; "
           f"EDF files not opening {sum(not r['edf_open'] for r in rows)}; "
           f"orphaned samplers {sum(r['orphan'] for r in rows)}")
+    # the promise (README, Reliability): a crash costs at most a few seconds of signal
+    print(f"worst loss within 5 s: {'yes' if lost[-1] <= 5.0 else 'NO'}")
 
 
 if __name__ == "__main__":

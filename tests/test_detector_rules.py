@@ -98,6 +98,11 @@ def test_inside_a_bigger_twitch_on_the_same_leg_is_its_echo_while_it_lasts():
     decide([tw(20.0, 0, 100.0, dur_ms=400.0)], st=st2)
     out, _ = decide([tw(20.41, 1, 10.0)], st=st2)
     assert out == [(20.41, 1)]
+    # whichever sensor of the leg the source is on (here the second, echo on the first)
+    st4 = rules.RuleState.new(4)
+    decide([tw(20.0, 1, 100.0, dur_ms=400.0)], st=st4)
+    out, _ = decide([tw(20.3, 0, 59.0)], st=st4)
+    assert out == [] and st4.rejected["coincident"] == 1
     # the other leg is never this rule's echo
     st3 = rules.RuleState.new(4)
     decide([tw(20.0, 0, 100.0, dur_ms=400.0)], st=st3)
@@ -120,6 +125,15 @@ def test_a_tail_follows_a_twitch_three_times_its_size(gap_s, peak, kept):
     assert st.rejected["tail"] == (0 if kept else 1)
 
 
+def test_a_tails_window_is_measured_from_the_twitchs_end_in_seconds():
+    """0.25 s from the end: a 400-ms twitch at 40 s ends at 40.4 s (ms / 1000)."""
+    for gap_s, kept in ((0.2497, False), (0.2503, True)):
+        st = rules.RuleState.new(4)
+        decide([tw(40.0, 2, 100.0, dur_ms=400.0)], st=st)
+        out, _ = decide([tw(40.4 + gap_s, 2, 20.0)], st=st)
+        assert bool(out) is kept, gap_s
+
+
 # -- the heart's rhythm ------------------------------------------------------------------
 
 def _rhythm(times, period_s=1.0, at_beat=True, chan=0):
@@ -138,6 +152,13 @@ def test_three_in_step_with_the_heart_on_its_beats_are_beats():
     assert _rhythm([10.0, 11.0, 12.0], period_s=None)[0] == [False, False, False]  # no heartbeat tracked
 
 
+def test_the_rhythm_follows_the_tracked_period_not_a_second():
+    """At 75 beats a minute (0.8 s) candidates 0.8 s, or 1.6 s, apart are in step."""
+    assert _rhythm([10.0, 10.8, 11.6], period_s=0.8)[0] == [True, True, True]
+    assert _rhythm([10.0, 10.8, 12.4], period_s=0.8)[0] == [True, True, True]
+    assert _rhythm([10.0, 11.0, 12.0], period_s=0.8)[0] == [False, False, False]
+
+
 @pytest.mark.parametrize("dt,linked", [(1.11, True), (1.13, False), (0.89, True), (0.87, False)])
 def test_in_step_means_within_12_percent_of_a_period(dt, linked):
     got, _ = _rhythm([10.0, 10.0 + dt, 10.0 + 2 * dt])
@@ -153,6 +174,11 @@ def test_the_rhythm_carries_over_calls_and_a_rhythmic_candidate_is_not_counted()
     assert b[0].rhythmic and st.cand_times[0] == [10.0, 11.0, 12.0]
     out, st2 = decide(b)
     assert out == [] and st2.rejected["rhythmic"] == 1
+    # what is carried over is bounded (the last three onsets), with or without a tracked beat
+    rules.mark_rhythmic(0, [tw(13.0, 0, 30.0), tw(14.0, 0, 30.0)], 1.0, st)
+    assert st.cand_times[0] == [12.0, 13.0, 14.0]
+    rules.mark_rhythmic(0, [tw(15.0, 0, 30.0), tw(16.0, 0, 30.0)], None, st)
+    assert st.cand_times[0] == [14.0, 15.0, 16.0]
 
 
 # -- what is decided when ------------------------------------------------------------

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from twitchmon_testkit import needs
 
 from firmware_host import board, frontend, frontend_digital, pins
 
@@ -36,7 +37,7 @@ def _svg_texts(svg: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    pytest.importorskip("schemdraw")
+    needs.module("schemdraw")  # the test extra installs it
     out = tmp_path_factory.mktemp("hw")
     _module("build").build(out)
     return out

@@ -13,8 +13,9 @@ EVERYWHERE = PRODUCT + [p for d in ("tests", "benchmarks", "scripts", "hardware"
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 #: imported inside functions on purpose, each documented where it is imported: spidev exists on
-#: Linux only (pyproject's marker), playwright not on 32-bit ARM, mne and schemdraw are extras
-OPTIONAL = {"spidev", "playwright", "mne", "schemdraw"}
+#: Linux only (pyproject's marker), playwright not on 32-bit ARM, mne and schemdraw are extras, and so
+#: is cosmic_ray (the mutation extra: scripts/mutation_tool.py's parsers are tested without it)
+OPTIONAL = {"spidev", "playwright", "mne", "schemdraw", "cosmic_ray"}
 #: imported inside one function on purpose, each documented there: scipy.signal costs 75 MB, so the
 #: detector's filters load it only for a rate outside their table, the simulator only to draw a
 #: night through the v2 board (tests/test_simulator_lean.py); fpdf2 costs the page 44 MB, so the

@@ -4,12 +4,13 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from twitchmon_testkit import needs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware_host.config import Config, ConfigError, load_config, parse_config
 from firmware_host.daemon import NightRecorder, recover
-from firmware_host.schedule import (MISFIRE_GRACE_S, NightScheduler, clock_is_set, in_window, retention,
+from firmware_host.schedule import (MISFIRE_GRACE_S, NightScheduler, clock_is_set, free_mb, in_window, retention,
                                     window_for, window_hours)
 from firmware_host.simulator import Night
 from firmware_host.store import open_store
@@ -56,6 +57,20 @@ def test_window_always_contains_now_or_is_next(naive, s, e):
     start, end = window_for(now, cfg)
     assert now < end and start < end
     assert window_hours(start, end) <= 25
+    # the window is the first one not yet over: every window from a week
+    # around, built here from the wall clock alone, that ends after now ends
+    # no earlier than this one
+    local = now.astimezone(LONDON).date()
+    ends = []
+    for k in range(-7, 8):
+        day = local + dt.timedelta(days=k)
+        w_start = dt.datetime.combine(day, cfg.night_start, tzinfo=LONDON)
+        w_end = dt.datetime.combine(day, cfg.night_end, tzinfo=LONDON)
+        if w_end <= w_start:
+            w_end = dt.datetime.combine(day + dt.timedelta(days=1), cfg.night_end, tzinfo=LONDON)
+        if w_end > now:
+            ends.append((w_end, w_start))
+    assert (end, start) == min(ends)
 
 
 def _scheduler(cfg):
@@ -106,10 +121,13 @@ def test_config_file_round_trip_and_one_line_errors(tmp_path):
 @given(st.text(max_size=300))
 @settings(max_examples=300, deadline=None)
 def test_config_parser_only_ever_raises_config_error(text):
+    """Any text is a Config or one line that names the file; no other exception."""
     try:
-        parse_config(text)
-    except ConfigError:
-        pass
+        cfg = parse_config(text, "any.toml")
+    except ConfigError as exc:
+        assert str(exc).startswith("any.toml: ") and "\n" not in str(exc)
+    else:
+        assert isinstance(cfg, Config) and cfg.night_start != cfg.night_end
 
 
 def _record(store, tmp_path, seconds, clock=None, **kw):
@@ -183,7 +201,7 @@ def test_a_night_begun_before_the_clock_was_set_is_dated_once_it_is(tmp_path):
     n = store.night(rec.night_id)
     assert n["duration_s"] == pytest.approx(30.0)  # from samples, not from the wall clock
     # the raw file, opened on the 1970 clock, is dated too: MNE reads the right start
-    mne = pytest.importorskip("mne")
+    mne = needs.module("mne")
     raw = mne.io.read_raw_edf(tmp_path / store.recordings(rec.night_id)[0]["path"], verbose="error")
     assert raw.info["meas_date"] == dt.datetime(2026, 5, 4, 23, 9, 30, tzinfo=UTC)
 
@@ -216,3 +234,147 @@ def test_serve_refuses_a_bad_settings_file_in_one_line(tmp_path, capsys):
     assert main(["serve", "--config", str(bad), "--data-dir", str(tmp_path / "d")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "night.start" in err[0]
+
+
+# -- the rules people rely on, pinned one by one --------------------------------
+
+DAY = Config(night_start=dt.time(1, 0), night_end=dt.time(5, 0), timezone="Europe/London")  # a nap-like window
+
+
+def test_after_a_same_day_window_the_next_one_is_tomorrows():
+    assert window_for(at(2026, 1, 15, 6), DAY) == (at(2026, 1, 16, 1), at(2026, 1, 16, 5))
+    assert window_for(at(2026, 1, 15, 0, 30), DAY) == (at(2026, 1, 15, 1), at(2026, 1, 15, 5))
+    assert window_for(at(2026, 1, 15, 3), DAY) == (at(2026, 1, 15, 1), at(2026, 1, 15, 5))
+
+
+def test_at_the_very_end_of_a_window_the_next_one_is_given():
+    assert window_for(at(2026, 1, 15, 7, 30), CFG) == (at(2026, 1, 15, 22), at(2026, 1, 16, 7, 30))
+    assert window_for(at(2026, 1, 15, 5), DAY) == (at(2026, 1, 16, 1), at(2026, 1, 16, 5))
+    assert not in_window(at(2026, 1, 15, 5), DAY) and in_window(at(2026, 1, 15, 1), DAY)
+
+
+def test_the_window_is_in_the_configured_zone_whatever_zone_now_is_in():
+    ny = Config(night_start=dt.time(22, 0), night_end=dt.time(6, 0), timezone="America/New_York")
+    now = dt.datetime(2026, 1, 15, 4, 0, tzinfo=UTC)  # 23:00 the evening before in New York
+    start, end = window_for(now, ny)
+    assert start == dt.datetime(2026, 1, 14, 22, 0, tzinfo=ZoneInfo("America/New_York"))
+    assert start.astimezone(UTC) == dt.datetime(2026, 1, 15, 3, 0, tzinfo=UTC) and window_hours(start, end) == 8
+
+
+def test_the_clock_counts_as_set_from_2025_on():
+    assert clock_is_set(dt.datetime(2025, 1, 1, tzinfo=UTC))
+    assert clock_is_set(dt.datetime(2025, 6, 1, tzinfo=UTC))
+    assert not clock_is_set(dt.datetime(2024, 12, 31, 23, 59, 59, tzinfo=UTC))
+    assert not clock_is_set(dt.datetime(1970, 1, 1, tzinfo=UTC))
+
+
+def test_free_mb_is_megabytes_of_free_space(tmp_path):
+    import os
+    st_ = os.statvfs(tmp_path)
+    expected_mb = st_.f_bavail * st_.f_frsize / 1_000_000  # what an unprivileged writer may still use
+    assert free_mb(tmp_path) == pytest.approx(expected_mb, rel=0.01, abs=50)
+
+
+class _Recs:
+    """A store with just what retention reads: nights and their raw files."""
+
+    def __init__(self, rows):
+        self.nights = {i: {"start_utc": start} for i, (start, _, _) in enumerate(rows)}
+        self.recs = [{"id": 100 + i, "night_id": i, "path": path, "finished": fin}
+                     for i, (_, path, fin) in enumerate(rows)]
+        self.deleted = []
+
+    def recordings(self):
+        return list(self.recs)
+
+    def night(self, night_id):
+        return self.nights.get(night_id)
+
+    def delete_recording(self, rec_id):
+        self.deleted.append(rec_id)
+
+
+def test_retention_keeps_a_night_exactly_n_days_old_and_deletes_one_a_second_older(tmp_path):
+    now = dt.datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
+    edge = (now - dt.timedelta(days=30)).isoformat()
+    older = (now - dt.timedelta(days=30, seconds=1)).isoformat()
+    for name in ("edge.edf", "older.edf", "open.edf"):
+        (tmp_path / name).write_bytes(b"x")
+    store = _Recs([(edge, "edge.edf", 1), (older, "older.edf", 1), (older, "open.edf", 0)])
+    assert retention(store, tmp_path, now, days=30) == ["older.edf"]
+    assert store.deleted == [101]
+    assert (tmp_path / "edge.edf").exists() and not (tmp_path / "older.edf").exists()
+    assert (tmp_path / "open.edf").exists()  # still being written: never deleted
+
+
+def test_retention_never_deletes_outside_the_data_dir(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    outside = tmp_path / "precious.edf"
+    outside.write_bytes(b"keep me")
+    (data / "mine.edf").write_bytes(b"x")
+    old = "2020-01-01T00:00:00+00:00"
+    store = _Recs([(old, "../precious.edf", 1), (old, str(outside), 1), (old, "mine.edf", 1)])
+    store.recs.append({"id": 103, "night_id": 9, "path": "mine.edf", "finished": 1})
+    assert retention(store, data, dt.datetime(2026, 1, 1, tzinfo=UTC), days=30) == ["mine.edf"]
+    assert outside.read_bytes() == b"keep me" and store.deleted == [102]
+
+
+def test_retention_forgets_a_raw_file_already_gone(tmp_path):
+    store = _Recs([("2020-01-01T00:00:00+00:00", "gone.edf", 1)])
+    assert retention(store, tmp_path, dt.datetime(2026, 1, 1, tzinfo=UTC), days=1) == ["gone.edf"]
+    assert store.deleted == [100]
+
+
+def test_daily_and_periodic_jobs_run_when_documented():
+    sch, _ = _scheduler(CFG)
+    noon = sch.job("retention").trigger.get_next_fire_time(None, at(2026, 7, 1, 9))
+    assert noon == at(2026, 7, 1, 12) and noon.astimezone(UTC).hour == 11  # local noon, BST
+    after = at(2026, 7, 1, 9)
+    assert sch.job("disk-guard").trigger.interval == dt.timedelta(seconds=60)
+    assert sch.job("health").trigger.interval == dt.timedelta(seconds=30)
+    assert sch.job("night-close").trigger.get_next_fire_time(None, after) == at(2026, 7, 2, 7, 30)
+    assert sch.job("night-open").trigger.get_next_fire_time(None, after) == at(2026, 7, 1, 22)
+    for job_id in ("night-open", "night-close", "retention", "disk-guard", "health"):
+        assert sch.job(job_id).max_instances == 1
+
+
+def test_jobs_may_be_an_hour_late():
+    assert MISFIRE_GRACE_S == 3600  # "an hour lets a late rollover or retention still run once"
+
+
+def test_reschedule_moves_the_window_edges():
+    sch, _ = _scheduler(CFG)
+    sch.reschedule(Config(night_start=dt.time(23, 15), night_end=dt.time(6, 45), timezone="Europe/London"))
+    after = at(2026, 7, 1, 9)
+    assert sch.job("night-open").trigger.get_next_fire_time(None, after) == at(2026, 7, 1, 23, 15)
+    assert sch.job("night-close").trigger.get_next_fire_time(None, after) == at(2026, 7, 2, 6, 45)
+    assert sch.job("retention").trigger.get_next_fire_time(None, after) == at(2026, 7, 1, 12)
+
+
+def test_the_default_scheduler_is_in_the_configured_zone_with_late_jobs_run_once():
+    sch = NightScheduler(CFG, open_night=lambda: None, close_night=lambda: None, retention_job=lambda: None,
+                         disk_guard=lambda: None, health=lambda: None)
+    assert sch.scheduler.timezone == LONDON
+    sch.start()
+    try:
+        assert sch.scheduler.running and sch.job("health") is not None
+        # a job added later (by the daemon) gets the same rules as the window's jobs
+        sch.scheduler.add_job(lambda: None, "interval", hours=1, id="later")
+        later = sch.job("later")
+        assert (later.misfire_grace_time, later.coalesce, later.max_instances) == (MISFIRE_GRACE_S, True, 1)
+    finally:
+        sch.shutdown()
+    assert not sch.scheduler.running
+
+
+def test_free_mb_keeps_the_fraction(monkeypatch):
+    import shutil
+    import types
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: types.SimpleNamespace(total=0, used=0, free=500_700_000))
+    assert free_mb("/") == 500.7  # 500.7 MB is not under a 500.5 MB floor
+
+
+def test_scheduler_jobs_are_named_not_positional():
+    with pytest.raises(TypeError):
+        NightScheduler(CFG, lambda: None, lambda: None, lambda: None, lambda: None, lambda: None)

@@ -3,6 +3,7 @@ filed under, and Tonight says when counting has not started yet rather
 than showing 0 twitches in 0 min at rest as if it were the count."""
 import datetime as dt
 import json
+import os
 import re
 import time
 from html import unescape
@@ -120,6 +121,8 @@ def test_an_open_tonight_page_moves_from_counting_starts_to_the_rest_so_far(tmp_
     monkeypatch.setattr(tn, "STREAM_S", 2.0)
     why = B.chromium_available()
     if why:
+        if os.environ.get("CI"):  # .ci/run installs Debian's chromium: missing there is a failure
+            pytest.fail(f"browser test cannot run on CI: {why}")
         pytest.skip(why)
     store = open_store(tmp_path)
     night = Night(1.5, seed=11, profile="quiet", twitches_per_min=0.0)

@@ -1,0 +1,280 @@
+"""web/auth.py's rules one by one: the login limit per address and its
+window, the password check's queue, the Host allow-list, the signing key's
+file, sessions and their generation."""
+import itertools
+import os
+import re
+import stat
+import threading
+import time
+
+import pytest
+from werkzeug.security import generate_password_hash
+
+from firmware_host.store import open_store
+from web import auth, create_app
+
+PASSWORD = "correct horse"
+_addr = (f"10.77.{i // 250}.{i % 250 + 1}" for i in itertools.count())
+_epoch = itertools.count(10 ** 6, 10 ** 5)  # each test's clock starts long after the last one's ended
+
+
+def _token(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+@pytest.fixture(scope="module")
+def lan(tmp_path_factory):
+    d = tmp_path_factory.mktemp("auth") / "data"
+    st = open_store(d)
+    st.set_setting("password_hash", generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000"))  # quick: these tests log in often
+    st.close()
+    return create_app({"DATA_DIR": str(d), "HOST": "0.0.0.0", "TESTING": True})
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The login limit's clock, moved by hand (time.monotonic, far from the real one)."""
+    now = {"t": time.monotonic() + next(_epoch)}
+    monkeypatch.setattr(time, "monotonic", lambda: now["t"])
+    return now
+
+
+class Guest:
+    """One browser at one LAN address."""
+
+    def __init__(self, app, addr=None):
+        self.addr = addr or next(_addr)
+        self.c = app.test_client()
+        self.tok = _token(self.get("/login").get_data(as_text=True))
+
+    def get(self, url):
+        return self.c.get(url, environ_base={"REMOTE_ADDR": self.addr})
+
+    def login(self, password, url="/login"):
+        return self.c.post(url, data={"password": password, "csrf_token": self.tok},
+                           environ_base={"REMOTE_ADDR": self.addr}).status_code
+
+
+def test_five_failures_lock_an_address_for_exactly_the_window(lan, clock):
+    g = Guest(lan)
+    assert [g.login(f"guess{i}") for i in range(5)] == [401] * 5
+    assert g.login(PASSWORD) == 429
+    clock["t"] += auth.WINDOW_S - 0.5
+    assert g.login(PASSWORD) == 429  # still inside the window of the first failure
+    clock["t"] += 0.5
+    assert g.login(PASSWORD) == 302  # the window has passed: the owner gets in
+    assert auth.WINDOW_S == 300.0 and auth.MAX_FAILS == 5  # what the 429 page tells ("wait five minutes")
+
+
+def test_the_limit_slides_failure_by_failure(lan, clock):
+    g = Guest(lan)
+    for _ in range(5):
+        assert g.login("nope") == 401
+        clock["t"] += 60.0
+    # the first failure (300 s ago) has left the window, the other four have not
+    assert g.login("nope") == 401
+    assert g.login("nope") == 429
+
+
+def test_one_address_guessing_does_not_lock_out_another(lan, clock):
+    guesser, owner = Guest(lan), Guest(lan)
+    assert [guesser.login(f"g{i}") for i in range(6)] == [401] * 5 + [429]
+    assert owner.login("typo") == 401 and owner.login(PASSWORD) == 302
+    assert guesser.login(PASSWORD) == 429
+
+
+def test_the_right_password_does_not_use_up_the_budget(lan, clock):
+    g = Guest(lan)
+    assert [g.login("x") for _ in range(4)] == [401] * 4
+    assert g.login(PASSWORD) == 302
+    g2 = Guest(lan, g.addr)  # logged out again, same address
+    assert g2.login("x") == 401  # the fifth failure, not the sixth
+    assert g2.login(PASSWORD) == 429
+
+
+def test_quiet_addresses_are_forgotten(lan, clock):
+    for _ in range(3):
+        Guest(lan).login("x")
+    clock["t"] += auth.WINDOW_S
+    Guest(lan).login("x")
+    assert len(auth._fails) == 1  # the table of addresses does not grow for ever
+
+
+def test_a_busy_password_check_is_503_and_costs_no_attempt(lan, clock, monkeypatch):
+    g = Guest(lan)
+    monkeypatch.setattr(auth, "HASH_WAIT_S", 0.01)
+    with auth._hashing:  # another check holds the one hashing slot
+        assert [g.login(PASSWORD) for _ in range(6)] == [503] * 6
+    assert [g.login("x") for _ in range(5)] == [401] * 5
+
+
+def test_check_password_answers_and_refuses_when_the_queue_is_full():
+    h = generate_password_hash("pw", method="pbkdf2:sha256:1000")
+    assert auth.check_password(h, "pw") is True and auth.check_password(h, "pW") is False
+    held = []
+    for _ in range(auth.MAX_WAITING + 1):
+        assert auth._waiting.acquire(blocking=False)
+        held.append(1)
+    try:
+        assert not auth._waiting.acquire(blocking=False)  # the queue holds MAX_WAITING + the one hashing
+        assert auth.check_password(h, "pw") is None
+    finally:
+        for _ in held:
+            auth._waiting.release()
+    assert auth.check_password(h, "pw") is True
+    assert auth.MAX_WAITING == 4 and auth.HASH_WAIT_S == 10.0
+
+
+def test_a_check_waits_its_turn_rather_than_failing(monkeypatch):
+    h = generate_password_hash("pw", method="pbkdf2:sha256:1000")
+    got = []
+    auth._hashing.acquire()
+    t = threading.Thread(target=lambda: got.append(auth.check_password(h, "pw")))
+    t.start()
+    auth._hashing.release()  # well within HASH_WAIT_S
+    t.join(30)
+    assert got == [True]
+
+
+def test_next_after_login_stays_on_this_site(lan, clock):
+    for nxt, where in [("/diary", "/diary"), ("//evil.example/", "/"), ("https://evil.example/", "/"),
+                       ("diary", "/")]:
+        g = Guest(lan)
+        r = g.c.post(f"/login?next={nxt}", data={"password": PASSWORD, "csrf_token": g.tok},
+                     environ_base={"REMOTE_ADDR": g.addr})
+        assert r.status_code == 302 and r.headers["Location"] == where, nxt
+
+
+def test_a_session_lives_until_the_generation_moves(lan, clock):
+    a, b = Guest(lan), Guest(lan)
+    assert a.login(PASSWORD) == 302 and b.login(PASSWORD) == 302
+    assert a.get("/api/nights").status_code == 200 and b.get("/api/nights").status_code == 200
+    page = a.get("/diary").get_data(as_text=True)
+    r = a.c.post("/logout/all", data={"csrf_token": _token(page)}, environ_base={"REMOTE_ADDR": a.addr})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/login")
+    assert a.get("/api/nights").status_code == 401 and b.get("/api/nights").status_code == 401
+    c = Guest(lan)
+    assert c.login(PASSWORD) == 302 and c.get("/api/nights").status_code == 200  # new sessions work
+
+
+def test_the_login_page_names_the_passwd_command_for_its_data_dir(tmp_path):
+    app = create_app({"DATA_DIR": str(tmp_path / "my data"), "HOST": "0.0.0.0", "TESTING": True})
+    html = app.test_client().get("/login", environ_base={"REMOTE_ADDR": next(_addr)}).get_data(as_text=True)
+    assert f"twitchmon passwd --data-dir &#39;{tmp_path / 'my data'}&#39;" in html
+    from firmware_host.paths import SYSTEM_DIR
+    with app.test_request_context():
+        app.config["DATA_DIR"] = str(SYSTEM_DIR)
+        assert auth.passwd_command() == "sudo twitchmon passwd"
+
+
+# -- names and addresses ------------------------------------------------------------
+
+@pytest.mark.parametrize("host,loop", [("localhost", True), ("", True), ("127.0.0.1", True), ("127.3.2.1", True),
+                                       ("::1", True), ("0.0.0.0", False), ("192.168.1.5", False),
+                                       ("twitchmon.local", False), ("localhost.evil", False)])
+def test_is_loopback(host, loop):
+    assert auth.is_loopback(host) is loop
+
+
+def test_allowed_hosts_on_loopback_and_on_the_lan(monkeypatch):
+    monkeypatch.setattr("socket.gethostname", lambda: "BedPi")
+    assert auth.allowed_hosts("127.0.0.1", ("x.home",)) == (".localhost",)
+    names = auth.allowed_hosts("0.0.0.0", ("Twitchmon.Home", "bedpi"))
+    assert names == (".localhost", "bedpi", "bedpi.local", "twitchmon.home")
+    assert auth.allowed_hosts("pi.lan") == (".localhost", "bedpi", "bedpi.local", "pi.lan")
+    assert auth.allowed_hosts("192.168.1.5") == auth.allowed_hosts("::") == auth.allowed_hosts("0.0.0.0")
+
+
+@pytest.mark.parametrize("header,bound,ok", [
+    ("127.0.0.1:8080", "127.0.0.1", True), ("localhost:8080", "127.0.0.1", True),
+    ("[::1]:8080", "127.0.0.1", True), ("a.localhost", "127.0.0.1", True),
+    ("evil.example:8080", "127.0.0.1", False), ("192.168.1.5:8080", "127.0.0.1", False),
+    ("[2001:db8::1]:80", "127.0.0.1", False),
+    ("192.168.1.5:8080", "0.0.0.0", True), ("[fe80::1]:8080", "0.0.0.0", True), ("fe80::1", "0.0.0.0", True),
+    ("bedpi.local:8080", "0.0.0.0", True), ("BEDPI:8080", "0.0.0.0", True), ("evil.example", "0.0.0.0", False),
+    ("bedpi.local.evil.example", "0.0.0.0", False)])
+def test_host_ok(header, bound, ok):
+    names = (".localhost", "bedpi", "bedpi.local")
+    assert auth.host_ok(header, bound, names) is ok
+
+
+def test_a_request_to_another_name_is_refused_first(lan):
+    r = lan.test_client().get("/login", headers={"Host": "rebind.example"})
+    assert r.status_code == 400 and b"rebind.example" in r.data
+
+
+# -- the signing key ---------------------------------------------------------------
+
+def test_secret_key_is_made_once_owner_only_and_kept(tmp_path):
+    key = auth.load_secret_key(tmp_path)
+    p = tmp_path / auth.SECRET_FILE
+    assert len(key) == 64 and p.read_text() == key + "\n"
+    assert stat.S_IMODE(p.stat().st_mode) == 0o600
+    assert auth.load_secret_key(tmp_path) == key
+    os.chmod(p, 0o644)  # a hand copy widened it
+    assert auth.load_secret_key(tmp_path) == key and stat.S_IMODE(p.stat().st_mode) == 0o600
+    assert [f.name for f in tmp_path.iterdir()] == [auth.SECRET_FILE]  # no temporary file left
+
+
+def test_a_short_or_empty_key_file_is_replaced(tmp_path):
+    p = tmp_path / auth.SECRET_FILE
+    p.write_text("x" * 31 + "\n")
+    key = auth.load_secret_key(tmp_path)
+    assert len(key) == 64 and p.read_text().strip() == key
+    p.write_text("y" * 32)
+    assert auth.load_secret_key(tmp_path) == "y" * 32  # 32 characters is long enough
+
+
+def test_an_unwritable_key_file_still_gives_a_key_for_this_run(tmp_path, capsys):
+    (tmp_path / auth.SECRET_FILE).mkdir()  # cannot be read as a key nor replaced by one, even by root
+    key = auth.load_secret_key(tmp_path)
+    assert len(key) == 64 and auth.load_secret_key(tmp_path) != key  # a new one each run
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "logins end when the page restarts" in err[0] and str(tmp_path) in err[0]
+    assert sorted(f.name for f in tmp_path.iterdir()) == [auth.SECRET_FILE]  # no temporary file left
+
+
+def test_sessions_work_at_any_generation(tmp_path, clock):
+    """Generations are compared by value: past 256 they are no longer
+    Python's cached small ints."""
+    d = tmp_path / "data"
+    st = open_store(d)
+    st.set_setting("password_hash", generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000"))
+    st.set_setting("session_generation", 100_000)
+    st.close()
+    app = create_app({"DATA_DIR": str(d), "HOST": "0.0.0.0", "TESTING": True})
+    g = Guest(app)
+    assert g.login(PASSWORD) == 302 and g.get("/api/nights").status_code == 200
+
+
+def test_failures_older_than_the_window_do_not_count_while_newer_ones_do(lan, clock):
+    g = Guest(lan)
+    assert g.login("x") == 401
+    clock["t"] += 200.0
+    assert [g.login("x") for _ in range(4)] == [401] * 4  # five failures within 300 s
+    clock["t"] += 150.0  # the first is now 350 s old, the other four 150 s
+    assert g.login("x") == 401
+    assert g.login("x") == 429
+
+
+def test_with_no_password_set_no_password_logs_in_from_the_lan(tmp_path, clock):
+    d = tmp_path / "data"
+    open_store(d).close()
+    app = create_app({"DATA_DIR": str(d), "HOST": "0.0.0.0", "TESTING": True})
+    g = Guest.__new__(Guest)  # the page offers no form then: a session with a token, as a crafted request has
+    g.addr, g.c, g.tok = next(_addr), app.test_client(), "t" * 43
+    with g.c.session_transaction() as sess:
+        sess["csrf"] = g.tok
+    for pw in ("", "anything", "correct horse"):
+        assert g.login(pw) == 401
+    assert g.get("/api/nights").status_code == 401
+
+
+def test_the_page_offers_log_out_on_the_lan_and_no_login_on_loopback(lan, clock, client):
+    g = Guest(lan)
+    assert "Log out" not in g.get("/login").get_data(as_text=True)
+    assert g.login(PASSWORD) == 302
+    assert "Log out" in g.get("/").get_data(as_text=True)
+    home = client.get("/").get_data(as_text=True)  # loopback: everyone is the owner, nobody logs in
+    assert "Log out" not in home and "Log in" not in home
