@@ -201,12 +201,13 @@ class Detector:
                                                 self.beat_state.g, rt, self.cfg, self.move_state)
         out.movements += mv
         windows = movement.not_rest_windows(self.move_state, rt, self.cfg)
-        self.beat_state = heartbeat.evidence(e, clip, abs0, good, windows, hist.base, rt, self.beat_state)
+        rest = heartbeat.chunk_rest(windows, abs0, clip)
+        self.beat_state = heartbeat.evidence(e, rest, abs0, good, hist.base, rt, self.beat_state)
         # beats are tracked on every channel that was fine for any second of
         # the chunk, leaving out its bad seconds (a fault must not stop the
         # heartbeat's subtraction for the whole chunk around it)
         usable = (part["status"] == 0).any(axis=0)
-        self.beat_state = heartbeat.track(hist, self._last_len, clip, usable, windows, self.region_state.sigma, rt,
+        self.beat_state = heartbeat.track(hist, self._last_len, rest, usable, windows, self.region_state.sigma, rt,
                                           self.beat_state,
                                           lambda a, b: faults.span_mask(self.fault_state, a, b))
 

@@ -115,7 +115,13 @@ def folded_level(e: np.ndarray, ok: np.ndarray, period: float) -> np.ndarray:
         lvl = np.nanmax(prof, axis=1)
     return np.where(enough, lvl, np.nan)
 
-def evidence(e: np.ndarray, clip: np.ndarray, abs0: int, good: np.ndarray, windows: list, base: int,
+def chunk_rest(windows: list, abs0: int, clip: np.ndarray) -> np.ndarray:
+    """The chunk's samples (from working index ``abs0``) at rest and with no
+    channel clipping: where the heartbeat stages look (evidence, level)."""
+    return ~not_rest_mask(windows, abs0, abs0 + clip.shape[1]) & ~clip.any(axis=0)
+
+
+def evidence(e: np.ndarray, rest: np.ndarray, abs0: int, good: np.ndarray, base: int,
              rt: Rates, st: BeatState) -> BeatState:
     """Is the heartbeat there, and at what period?  The pulse envelope of
     this chunk's rest seconds, every good channel scaled to its median and
@@ -125,7 +131,6 @@ def evidence(e: np.ndarray, clip: np.ndarray, abs0: int, good: np.ndarray, windo
     chunk with under 10 s of rest keeps what the last chunk said."""
     fw = rt.fw
     n = e.shape[1]
-    rest = ~not_rest_mask(windows, abs0, abs0 + n) & ~clip.any(axis=0)
     lo, hi = int(0.45 * fw), int(1.6 * fw)
     if not good.any() or rest.sum() < max(10 * fw, 2 * hi):
         return st
@@ -250,36 +255,31 @@ def _search(e: np.ndarray, base: int, lo: int, hi: int, good: np.ndarray, exclud
 LEVEL_X_FOLDED, LEVEL_RESET_X = 2.5, 1.2
 
 
-def _check_level(e: np.ndarray, a0: int, clip: np.ndarray, good: np.ndarray, windows: list, excluded,
-                 st: BeatState) -> None:
+def _check_level(e: np.ndarray, a0: int, rest: np.ndarray, good: np.ndarray, excluded, st: BeatState) -> None:
     """Compare each channel's beat level with the envelope of this chunk
     (``e``, from working index ``a0``) folded at the tracked period, at rest
     and where the channel is fine; reset a level far above it."""
     n = e.shape[1]
-    ok = (~not_rest_mask(windows, a0, a0 + n) & ~clip.any(axis=0))[None, :] & ~excluded(a0, a0 + n)
+    ok = rest[None, :] & ~excluded(a0, a0 + n)
     folded = folded_level(e, ok, st.period)
     high = good & (folded > 0) & (st.g > LEVEL_X_FOLDED * folded)  # (NaN compares False)
     if high.any():
         st.g = np.where(high, LEVEL_RESET_X * folded, st.g)
 
 
-def track(hist: History, n_new: int, clip: np.ndarray, good: np.ndarray, windows: list, sigma: np.ndarray,
-          rt: Rates, st: BeatState, excluded=None) -> BeatState:
+def track(hist: History, n_new: int, rest: np.ndarray, good: np.ndarray, windows: list, sigma: np.ndarray,
+          rt: Rates, st: BeatState, excluded) -> BeatState:
     """Beats in the newest ``n_new`` samples of ``hist`` (and what was not
     searched before), then their fit (:func:`fit`): the model in ``hist``.
+    ``rest``: the newest samples at rest and unclipped (:func:`chunk_rest`);
     ``good``: channels with any use in the chunk; ``excluded(a_abs, b_abs)``:
     (channels, b_abs - a_abs), True where a channel is excluded (a fault)."""
-    if excluded is None:
-        def excluded(a_abs, b_abs):
-            return np.zeros((len(good), b_abs - a_abs), dtype=bool)
     e, base, fw = hist.e, hist.base, rt.fw
     if not good.any():
         return st
     if not st.g_init:
         # the beat level from rest only: a night that opens with a
         # movement must not set it (nothing is learned outside rest)
-        a0 = base + e.shape[1] - n_new
-        rest = ~not_rest_mask(windows, a0, a0 + n_new) & ~clip.any(axis=0)
         if rest.sum() < 6 * fw:
             return st
         st.g = beat_level(e[:, -n_new:][:, rest], fw)
@@ -294,7 +294,7 @@ def track(hist: History, n_new: int, clip: np.ndarray, good: np.ndarray, windows
         st.searched = base + hi
         return st
     end_abs = base + hi
-    _check_level(e[:, -n_new:], base + e.shape[1] - n_new, clip, good, windows, excluded, st)
+    _check_level(e[:, -n_new:], base + e.shape[1] - n_new, rest, good, excluded, st)
     snap = (len(st.beats), st.n_placed, set(st.placed), st.beat_h)
     _search(e, base, lo, hi, good, excluded, rt, st)
     if (not st.beats or end_abs - st.beats[-1] > 6 * fw) and hi - lo > 6 * fw and \
