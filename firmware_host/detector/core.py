@@ -177,6 +177,12 @@ class Detector:
         ny = hist.y.shape[1]
         analysis_end = ny - (0 if final else newest_len)
         self._end_guard = hist.base + ny - rt.post - int(0.1 * rt.fw)
+        bs = self.beat_state
+        if final and bs.on and bs.beats:
+            # the beats after the last one tracked are not in the model (the
+            # search waits for 1.7 periods that never come): what is left
+            # of them must not count as twitches at the end of a recording
+            self._end_guard = min(self._end_guard, bs.beats[-1] + rt.post)
         a0 = self._analysed_upto - hist.base
         if analysis_end > a0 >= 0 or (final and analysis_end >= a0 >= 0):
             self._analyse(a0, analysis_end, out, final=final)
