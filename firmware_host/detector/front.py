@@ -48,6 +48,47 @@ def _mains(xd: np.ndarray, ff: float) -> float:
     return max(power, key=power.get) if power else 50.0
 
 
+def _lone_glitches(ext: np.ndarray, med: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(channels, ext columns) of lone samples at a rail: the median of
+    three would replace them.  Usually none (checked cheaply first)."""
+    centre = ext[:, 1:-1]
+    if centre.min() > 0 and centre.max() < pins.ADC_MAX_CODE:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    c, i = np.nonzero(((centre <= 0) | (centre >= pins.ADC_MAX_CODE)) & (med != centre))
+    return c, i + 1
+
+
+#: around a glitch, this many mains periods each side are fitted
+GLITCH_FIT_PERIODS = 3
+
+
+def repair_glitches(ext: np.ndarray, lone: tuple, lengths: list[int], rate_hz: float,
+                    mains_hz: float) -> np.ndarray:
+    """A copy of ``ext`` with each lone rail sample replaced by a least-
+    squares fit, around it, of a level, a slope and the mains and its
+    second harmonic.  The fit sees only the glitch's own chunk (and the
+    two samples before it), so a block's split does not change it."""
+    out = ext.copy()
+    w = max(4, int(round(GLITCH_FIT_PERIODS * rate_hz / mains_hz)))
+    ends = np.cumsum([0] + list(lengths))  # chunk k's centres: ext columns ends[k]+1 .. ends[k+1]
+    om = 2 * np.pi * mains_hz / rate_hz
+    harmonics = [h for h in (1, 2) if h * mains_hz < rate_hz / 2 - 5]
+    for c, p in zip(*lone):
+        k = int(np.searchsorted(ends, p - 1, side="right")) - 1
+        lo, hi = max(int(ends[k]), p - w), min(int(ends[k + 1]) + 2, p + w + 1)
+        idx = np.arange(lo, hi)
+        v = ext[c, lo:hi]
+        keep = (idx != p) & (v > 0) & (v < pins.ADC_MAX_CODE)
+        t = (idx - p).astype(np.float64)
+        cols = [np.ones_like(t), t] + [f(h * om * t) for h in harmonics for f in (np.cos, np.sin)]
+        basis = np.stack(cols, axis=1)
+        if keep.sum() < basis.shape[1] + 4:
+            continue  # too little around it: the median's stand-in stays
+        coef, *_ = np.linalg.lstsq(basis[keep], v[keep].astype(np.float64), rcond=None)
+        out[c, p] = coef[0] + sum(coef[2 + 2 * j] for j in range(len(harmonics)))  # the fit at t = 0
+    return out
+
+
 def start(xd: np.ndarray, xw: np.ndarray, rt: Rates) -> FrontState:
     """The filters for a stream whose first chunk is ``xd`` (filter rate) and
     ``xw`` (working rate), each started in its steady state for the first
@@ -81,6 +122,15 @@ def front(ext: np.ndarray, lengths: list[int], rt: Rates, state: FrontState | No
     D, D2, Dt = rt.D, rt.D2, rt.Dt
     n = ext.shape[1] - 2
     med = median3(ext, *((s_[:, :n] for s_ in scratch) if scratch else ()))
+    lone = _lone_glitches(ext, med)
+    if len(lone[0]):
+        # under mains hum the median's stand-in for a glitch (a neighbour)
+        # is off by up to the hum's swing, which the band-pass turns into a
+        # twitch-sized spike: the glitch is first replaced by the hum and
+        # slope fitted around it
+        mains = state.mains_hz if state else _mains(block_mean(med, D)[:, :lengths[0] // D], rt.ff)
+        ext = repair_glitches(ext, lone, lengths, rt.rate_hz, mains)
+        med = median3(ext, *((s_[:, :n] for s_ in scratch) if scratch else ()))
     xd = block_mean(med, D)  # filter rate; med[:, i] is centred on ext[:, i + 1]
     n_w = n // Dt
     # clipping: the median is at a rail only where two of three raw samples
