@@ -104,6 +104,8 @@ def rates(cfg: DetectorConfig) -> Rates:
 #: in a subtracted beat's burst window a region must also pass this many
 #: times what that channel's beats usually leave behind (their 75th percentile)
 REMNANT_X_LEVEL = 3.0
+#: on a subtracted beat a twitch must pass this share of the beat's own 40 ms mean |x|
+REMNANT_BEAT_SHARE = 0.3
 #: a candidate on a subtracted beat that a mix of the beat's misfits (size,
 #: timing, width, rate) explains to this share of its variance is a remnant
 REMNANT_R2 = 0.8

@@ -21,7 +21,7 @@ from .faults import FaultState, bad_during
 from .heartbeat import BeatState
 from .history import History
 from .movement import not_rest_mask
-from .params import ONSET_SHARE, REGION_SHARE, REMNANT_CORR, REMNANT_R2, REMNANT_SHARE, REMNANT_X_LEVEL, SPLIT_SHARE, DetectorConfig, Rates
+from .params import ONSET_SHARE, REMNANT_BEAT_SHARE, REGION_SHARE, REMNANT_CORR, REMNANT_R2, REMNANT_SHARE, REMNANT_X_LEVEL, SPLIT_SHARE, DetectorConfig, Rates
 
 
 @dataclass
@@ -67,29 +67,42 @@ def learn_floor(r: np.ndarray, a_abs: int, b_abs: int, windows: list, faults: Fa
 
 def beat_remnant(act: np.ndarray, span0: int, nh: int, not_rest: np.ndarray, beats: BeatState, rt: Rates):
     """Fiducials of the beats subtracted in or near the span (working
-    samples from ``span0``), and per channel the 75th percentile over this
-    chunk's beats at rest of the largest 40 ms mean |residual| in a beat's
-    window (codes)."""
-    C, n = act.shape
-    a, b = rt.burst
+    samples from ``span0``), and per channel what this chunk's beats at
+    rest leave behind at each point of a beat's window: the median over
+    the beats of the 40 ms mean |residual| at that offset from the
+    fiducial, (channels, pre + post) codes; None with under 5 such beats.
+    A median over beats: the twitches of a bad spell that fall on some
+    beats do not raise it."""
+    a, b = rt.pre, rt.post
     if not beats.fit_f:
-        return np.zeros(0, dtype=np.int64), np.zeros(C)
+        return np.zeros(0, dtype=np.int64), None
     f = np.concatenate(beats.fit_f) - span0
-    f = f[(f + b > 0) & (f - a < n)]
-    whole = f[(f - a >= nh) & (f + b <= n)]  # this chunk's beats, whole windows
+    f = f[(f + b > 0) & (f - a < act.shape[1])]
+    whole = f[(f - a >= nh) & (f + b <= act.shape[1])]  # this chunk's beats, whole windows
     if len(whole):
         win = whole[:, None] + np.arange(-a, b)[None, :]  # (k, a+b)
         whole = whole[~not_rest[win].any(axis=1)]
     if len(whole) < 5:
-        return f, np.zeros(C)
-    # the largest value in each window [fid - a, fid + b): reduceat over
-    # (start, end) pairs, keeping the starts' results; a last window that
-    # ends with the span runs to its end without an end index
-    bounds = np.stack([whole - a, whole + b], axis=1).ravel()
-    if bounds[-1] == n:
-        bounds = bounds[:-1]
-    peaks = np.maximum.reduceat(act, bounds, axis=1)[:, ::2]  # (C, k)
-    return f, percentile_rows(peaks, 0.75)
+        return f, None
+    win = whole[:, None] + np.arange(-a, b)[None, :]
+    return f, np.median(act[:, win], axis=1)  # (C, a+b)
+
+
+def remnant_map(f: np.ndarray, n: int, nh: int, prof_hist, prof, rt: Rates, C: int) -> np.ndarray:
+    """(C, n) codes: at each sample of the span, what the subtracted beat
+    whose window holds it usually leaves there (the older chunk's profile
+    before ``nh``, the newest's after; the larger where windows overlap);
+    0 where no beat was subtracted."""
+    out = np.zeros((C, n))
+    a, b = rt.pre, rt.post
+    for fid in f.tolist():
+        prof_f = prof_hist if fid < nh else prof
+        if prof_f is None:
+            continue
+        lo, hi = max(fid - a, 0), min(fid + b, n)
+        seg = out[:, lo:hi]
+        np.maximum(seg, prof_f[:, lo - (fid - a):hi - (fid - a)], out=seg)
+    return out
 
 
 def near_beat(f: np.ndarray, pos: np.ndarray, rt: Rates) -> np.ndarray:
@@ -180,9 +193,10 @@ def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: Histor
     st.r_hist, st.sig_hist = r, sig
     merge = int(cfg.merge_ms / 1000 * fw)
     not_rest = not_rest_mask(windows, span0, span0 + n)
-    beat_f, lvl = beat_remnant(act, span0, nh, not_rest, beats, rt)
-    lvl_hist = st.lvl_hist if st.lvl_hist is not None else lvl
-    st.lvl_hist = lvl
+    beat_f, prof = beat_remnant(act, span0, nh, not_rest, beats, rt)
+    prof_hist = st.lvl_hist if st.lvl_hist is not None else prof
+    st.lvl_hist = prof if prof is not None else prof_hist
+    prof = st.lvl_hist
     above = _above(act, nh, REGION_SHARE * k_hi, sig, sig_hist, st)
     flat = np.flatnonzero(above)
     if not len(flat):
@@ -191,10 +205,10 @@ def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: Histor
                                                             final, span0, st)
     began_hist = s_pos < nh
     sig_c = np.where(began_hist, sig_hist[c_r], sig[c_r])  # the floor where each began
-    # where a beat was subtracted, a region must also stand well above
-    # what this channel's beats usually leave behind
-    need = np.where(near_beat(beat_f, s_pos, rt), REMNANT_X_LEVEL * np.where(began_hist, lvl_hist[c_r], lvl[c_r]), 0.0)
-    strong = (peak_act >= k_hi * sig_c) & (peak_act >= need)
+    thr = _thresholds(act, nh, k_hi, sig, sig_hist, remnant_map(beat_f, n, nh, prof_hist, prof, rt, len(act)),
+                      hist, span0, rt)
+    cs = np.concatenate([[0], np.cumsum((act >= thr).ravel())])  # some sample of a region above them
+    strong = cs[e_flat + 1] > cs[s_flat]
     c_r, s_pos, e_pos, peak_act, s_flat, e_flat, sig_c = (
         v[strong] for v in (c_r, s_pos, e_pos, peak_act, s_flat, e_flat, sig_c))
     if not len(c_r):
@@ -214,6 +228,25 @@ def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: Histor
     _judge(found, span, span0, (v[ok] for v in (c_r, s_pos, e_pos, dur_ms, peak_act, sig_c)),
            near_beat(beat_f, s_pos[ok], rt), hist, faults, rt, st)
     return found, st
+
+
+def _thresholds(act: np.ndarray, nh: int, k_hi: float, sig: np.ndarray, sig_hist: np.ndarray, remnant: np.ndarray,
+                hist: History, span0: int, rt: Rates) -> np.ndarray:
+    """(C, n) codes: the activity a twitch must reach at each sample of the
+    span: ``k_hi`` noise floors (the older chunk's before ``nh``); where a
+    beat was subtracted, also well above what this channel's beats usually
+    leave at that point of the beat (``remnant``, from :func:`remnant_map`)
+    and a share of the beat's own size (a misfit grows with the beat)."""
+    n = act.shape[1]
+    thr = np.empty_like(act)
+    thr[:, :nh] = k_hi * sig_hist[:, None]
+    thr[:, nh:] = k_hi * sig[:, None]
+    np.maximum(thr, REMNANT_X_LEVEL * remnant, out=thr)
+    m0 = span0 - hist.base
+    if m0 >= 0 and hist.model.shape[1] >= m0 + n:
+        mact = moving_mean(np.abs(hist.model[:, m0:m0 + n]), max(1, int(round(0.04 * rt.fw))))
+        np.maximum(thr, REMNANT_BEAT_SHARE * mact, out=thr)
+    return thr
 
 
 def _judge(found: dict, span: np.ndarray, span0: int, cols, at_beat: np.ndarray, hist: History,

@@ -1,0 +1,68 @@
+"""Two edges where the detector counted what was not a twitch, each on a
+trace built for it (both found on the simulator family's nights, both
+failed before the fix):
+
+- a lone glitch (one sample at a rail) under strong mains hum: the 3-point
+  median put a neighbour in its place, off by up to the hum's swing, and
+  the band-pass made that a twitch-sized spike (250 Hz sampling of 50 Hz
+  hum, on the v2 board's gain, made a hundred a night);
+- the end of a recording: the last beats are never tracked (the search
+  waits for 1.7 periods that do not come), so what is left of them was
+  counted as a twitch in the last second.
+"""
+import numpy as np
+import pytest
+
+from firmware_host.detector import run_detector
+from firmware_host.simulator import Night
+
+
+def quiet(minutes, seed, **kw):
+    n = Night(minutes, seed=seed, profile="quiet", **kw)
+    n.movements, n.faults = [], []
+    return n
+
+
+@pytest.mark.parametrize("rate_hz", [250.0, 500.0])
+def test_lone_glitches_under_strong_hum_are_not_counted(rate_hz):
+    n = quiet(3, seed=7, rate_hz=rate_hz, channels=2)
+    n.mains_hz = 50.0
+    n.hum = np.array([40.0, 25.0])  # codes: a v2 board's gain on an unshielded lead
+    rng = np.random.default_rng(3)
+    k = int(n.duration_s)  # one glitch a second, alternately 0 and the top code
+    n.glitch_idx = np.sort(rng.choice(n.n_samples, k, replace=False))
+    n.glitch_ch = rng.integers(0, 2, k)
+    n.glitch_val = np.where(np.arange(k) % 2, 1023, 0)
+    # a board with gain 10: this much hum is what it picks up, not a fault
+    ev, _ = run_detector(n.blocks(20_000), n.rate_hz, n.channels, gain=10.0)
+    assert [(round(t.t, 2), t.channel) for t in ev.twitches] == []
+
+
+def test_glitch_repair_follows_the_hum():
+    from firmware_host.detector import front
+    from firmware_host.detector.params import DetectorConfig, rates
+    rt = rates(DetectorConfig(rate_hz=250.0, channels=1))
+    t = np.arange(2 + 2500)
+    clean = 512 + 40 * np.sin(2 * np.pi * 50 * t / 250 + 0.4) + 0.01 * t
+    ext = clean[None, :].astype(np.float32).copy()
+    ext[0, 1001] = 0.0
+    ext[0, 1702] = 1023.0
+    med = front.median3(ext)
+    lone = front._lone_glitches(ext, med)
+    assert lone[1].tolist() == [1001, 1702]
+    out = front.repair_glitches(ext, lone, [2500], 250.0, 50.0)
+    assert abs(out[0, 1001] - clean[1001]) < 0.5 and abs(out[0, 1702] - clean[1702]) < 0.5
+    assert abs(med[0, 1000] - clean[1001]) > 10  # what the median alone gave: a neighbour's value
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_the_last_beats_of_a_recording_are_not_counted(seed):
+    n = quiet(2, seed=seed, channels=2)
+    n.hb_amp = np.array([25.0, 18.0])  # a strong heartbeat, tracked all night
+    n.glitch_idx = n.glitch_idx[:0]
+    x = np.concatenate(list(n.blocks(30_000)))
+    for cut_s in (0.0, 0.3, 0.7, 1.1):  # the recording stops anywhere in a beat
+        xx = x[:len(x) - int(cut_s * n.rate_hz)]
+        ev, det = run_detector([xx], n.rate_hz, n.channels)
+        assert det.heart_rate_bpm is not None
+        assert [round(t.t, 2) for t in ev.twitches] == [], cut_s
