@@ -118,9 +118,9 @@ def test_inside_a_bigger_twitch_on_the_same_leg_is_its_echo_while_it_lasts():
     (0.24, 34.0, True),   # over a third of it: a twitch of its own
 ])
 def test_a_tail_follows_a_twitch_three_times_its_size(gap_s, peak, kept):
-    st = rules.RuleState.new(4)
-    decide([tw(40.0, 2, 100.0, dur_ms=200.0)], st=st)
-    out, _ = decide([tw(40.2 + gap_s, 2, peak)], st=st)
+    st = rules.RuleState.new(4)  # a long twitch: its end is past the relaxation window below
+    decide([tw(40.0, 2, 100.0, dur_ms=500.0)], st=st)
+    out, _ = decide([tw(40.5 + gap_s, 2, peak)], st=st)
     assert bool(out) is kept
     assert st.rejected["tail"] == (0 if kept else 1)
 
@@ -132,6 +132,21 @@ def test_a_tails_window_is_measured_from_the_twitchs_end_in_seconds():
         decide([tw(40.0, 2, 100.0, dur_ms=400.0)], st=st)
         out, _ = decide([tw(40.4 + gap_s, 2, 20.0)], st=st)
         assert bool(out) is kept, gap_s
+
+
+@pytest.mark.parametrize("after_s,peak,kept", [
+    (0.59, 59.0, False),  # within 0.6 s of its onset, under 0.6 of it: its relaxation
+    (0.61, 59.0, True),   # later: a twitch of its own
+    (0.59, 60.0, True),   # not under 0.6 of it: a twitch of its own
+])
+def test_a_smaller_candidate_soon_after_a_twitchs_onset_is_its_relaxation(after_s, peak, kept):
+    st = rules.RuleState.new(4)
+    decide([tw(40.0, 2, 100.0, dur_ms=100.0)], st=st)
+    out, _ = decide([tw(40.0 + after_s, 2, peak)], st=st)
+    assert bool(out) is kept
+    assert st.rejected["tail"] == (0 if kept else 1)
+    out, _ = decide([tw(40.0 + after_s + 1e-3, 3, peak)], st=st)  # another sensor: its own twitch
+    assert len(out) == 1
 
 
 # -- the heart's rhythm ------------------------------------------------------------------

@@ -47,6 +47,12 @@ CROSSTALK_SAME_LEG, CROSSTALK_OTHER_LEG = 0.6, 0.3
 COINCIDENT_STANDOUT = 3.0
 #: a candidate within TAIL_S after a twitch TAIL_RATIO times its size on its channel is that twitch's tail
 TAIL_S, TAIL_RATIO = 0.25, 3.0
+#: a twitch relaxes within about this long after its onset (the slower of
+#: the recorded time courses, stretched): a candidate on its channel that
+#: soon after its onset, and under this share of it, is its relaxation seen
+#: through the piezo's high-pass, not a new twitch (a real one that small
+#: that soon is lost: a limit said in docs/detector.md)
+RELAX_S, RELAX_SHARE = 0.6, 0.6
 #: a candidate this correlated with the beat model (or its slope) under it, and smaller, is a beat remnant
 REMNANT_CORR = 0.75
 #: in step with the heart: three candidates each 1 or 2 periods apart within this share of a period

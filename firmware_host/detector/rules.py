@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .events import FAULT_OK, Twitch
-from .params import (COINCIDENT_STANDOUT, CROSSTALK_OTHER_LEG, CROSSTALK_SAME_LEG, RHYTHM_TOL, TAIL_RATIO,
-                     TAIL_S, DetectorConfig)
+from .params import (COINCIDENT_STANDOUT, CROSSTALK_OTHER_LEG, CROSSTALK_SAME_LEG, RELAX_S, RELAX_SHARE, RHYTHM_TOL,
+                     TAIL_RATIO, TAIL_S, DetectorConfig)
 
 
 @dataclass
@@ -99,6 +99,8 @@ def _why_not(win: Twitch, legs: list[str], st: RuleState) -> str | None:
     prev = st.last_on_chan.get(win.channel)
     if prev is not None and win.t - (prev.t + prev.duration_ms / 1000) < TAIL_S and win.peak * TAIL_RATIO < prev.peak:
         return "tail"  # the tail or rebound of a big twitch just ended on this channel
+    if prev is not None and win.t - prev.t < RELAX_S and win.peak < RELAX_SHARE * prev.peak:
+        return "tail"  # the relaxation of a twitch begun on this channel: smaller, and within its time course
     src = st.last_on_leg.get(legs[win.channel])
     if src is not None and src.channel != win.channel and src.t <= win.t <= src.t + src.duration_ms / 1000 \
             and win.peak < CROSSTALK_SAME_LEG * src.peak:
