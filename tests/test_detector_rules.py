@@ -13,8 +13,9 @@ LEGS = ["left", "left", "right", "right"]
 OK4 = ["ok"] * 4
 
 
-def tw(t, ch, peak, dur_ms=100.0, at_beat=False, rhythmic=False):
-    return Twitch(t=t, channel=ch, duration_ms=dur_ms, peak=peak, snr=peak, rhythmic=rhythmic, at_beat=at_beat)
+def tw(t, ch, peak, dur_ms=100.0, at_beat=False, rhythmic=False, beat_like=0.0):
+    return Twitch(t=t, channel=ch, duration_ms=dur_ms, peak=peak, snr=peak, rhythmic=rhythmic, at_beat=at_beat,
+                  beat_like=beat_like)
 
 
 def decide(cands, status=OK4, legs=LEGS, horizon=float("inf"), st=None):
@@ -147,6 +148,41 @@ def test_a_smaller_candidate_soon_after_a_twitchs_onset_is_its_relaxation(after_
     assert st.rejected["tail"] == (0 if kept else 1)
     out, _ = decide([tw(40.0 + after_s + 1e-3, 3, peak)], st=st)  # another sensor: its own twitch
     assert len(out) == 1
+
+
+# -- a beat the tracker missed ------------------------------------------------------
+
+def test_a_candidate_shaped_like_a_whole_beat_is_a_beat():
+    out, st = decide([tw(12.0, 1, 40.0, beat_like=0.97)])  # alone: 0.97 or more
+    assert out == [] and st.rejected["beat"] == 1
+    out, _ = decide([tw(12.0, 1, 40.0, beat_like=0.969)])
+    assert out == [(12.0, 1)]
+
+
+def test_a_beat_felt_on_every_sensor_of_a_group_is_a_beat():
+    # two channels at once, each 0.93 like its own beat: the heart, felt by both
+    out, st = decide([tw(20.0, 0, 30.0, beat_like=0.93), tw(20.05, 2, 25.0, beat_like=0.95)])
+    assert out == [] and st.rejected["coincident"] == 1
+    # one of them not beat-like: two twitches (sites are independent)
+    out, _ = decide([tw(20.0, 0, 30.0, beat_like=0.929), tw(20.05, 2, 25.0, beat_like=0.95)])
+    assert out == [(20.0, 0), (20.05, 2)]
+    # one channel only: the group rule needs another sensor
+    out, _ = decide([tw(20.0, 0, 30.0, beat_like=0.95)])
+    assert out == [(20.0, 0)]
+
+
+def test_beat_likeness_tells_a_whole_beat_from_a_twitch():
+    from firmware_host.simulator import twitch_wave
+    fw = 125.0
+    t = np.arange(int(0.6 * fw)) / fw - 0.3
+    template = np.exp(-0.5 * (t / 0.04) ** 2) * np.sin(2 * np.pi * 9 * t + 0.3)  # a beat's burst
+    beat = 1.3 * template[int(0.2 * fw):int(0.55 * fw)]  # an early, stronger beat, as the residual holds it
+    assert regions.beat_likeness(beat, template) > 0.97
+    rng = np.random.default_rng(2)
+    likes = [regions.beat_likeness(twitch_wave(rng, fw)[:int(0.35 * fw)], template) for _ in range(40)]
+    assert max(likes) < 0.93, likes
+    assert regions.beat_likeness(np.zeros(10), template) == 0.0  # no signal: nothing like a beat
+    assert regions.beat_likeness(template, template[:10]) == 0.0  # longer than the template: not judged
 
 
 # -- the heart's rhythm ------------------------------------------------------------------

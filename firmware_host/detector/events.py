@@ -16,6 +16,7 @@ class Twitch:
     snr: float  #: peak 40 ms mean |x| over the channel's noise floor
     rhythmic: bool = False  #: in step with the heart (see rules.mark_rhythmic)
     at_beat: bool = False  #: onset inside the burst window of a subtracted beat
+    beat_like: float = 0.0  #: likeness to the channel's whole beat, 0..1 (regions.beat_likeness)
 
     def as_dict(self) -> dict:
         return {"t": round(self.t, 4), "channel": self.channel, "duration_ms": round(self.duration_ms, 1),

@@ -226,7 +226,7 @@ def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: Histor
         ok &= span0 + e_pos <= end_guard  # the last beats' windows are not whole
     found = {c: [] for c in np.unique(c_r).tolist()}
     _judge(found, span, span0, (v[ok] for v in (c_r, s_pos, e_pos, dur_ms, peak_act, sig_c)),
-           near_beat(beat_f, s_pos[ok], rt), hist, faults, rt, st)
+           near_beat(beat_f, s_pos[ok], rt), hist, faults, rt, st, beats.templates if beats.on else None)
     return found, st
 
 
@@ -249,11 +249,29 @@ def _thresholds(act: np.ndarray, nh: int, k_hi: float, sig: np.ndarray, sig_hist
     return thr
 
 
+def beat_likeness(seg: np.ndarray, template: np.ndarray) -> float:
+    """How like a whole beat ``seg`` is (0..1): the largest normalised cross-
+    correlation of it with the channel's beat template, against the whole
+    template's energy (a match to a small part of the template is not a
+    beat).  A beat the tracker missed (an early, ectopic one) is left whole
+    in the residual and scores near 1; a twitch seldom passes 0.95."""
+    if len(seg) < 4 or len(seg) > len(template):
+        return 0.0
+    s = seg - seg.mean()
+    den = float(np.linalg.norm(s) * np.linalg.norm(template))
+    if den <= 0:
+        return 0.0
+    return float(np.abs(np.correlate(template, s, "valid")).max()) / den
+
+
 def _judge(found: dict, span: np.ndarray, span0: int, cols, at_beat: np.ndarray, hist: History,
-           faults: FaultState, rt: Rates, st: RegionState) -> None:
+           faults: FaultState, rt: Rates, st: RegionState, templates: np.ndarray | None = None) -> None:
     """Candidates into ``found`` (per channel), less those on an excluded
     channel and beat remnants; ``cols``: channel, start, end, duration (ms),
-    peak activity and floor of each region."""
+    peak activity and floor of each region; ``templates``: the beat
+    templates (C, L) while the heartbeat is tracked, for each candidate's
+    likeness to a beat (from 0.1 s before its onset to 0.25 s after)."""
+    pre, post = int(0.1 * rt.fw), int(0.25 * rt.fw)
     c_r, s_pos, e_pos, dur_ms, peak_act, sig_c = cols
     for c, a, b, d, pa, sc, ab in zip(c_r.tolist(), s_pos.tolist(), e_pos.tolist(), dur_ms.tolist(),
                                       peak_act.tolist(), sig_c.tolist(), at_beat.tolist()):
@@ -263,7 +281,9 @@ def _judge(found: dict, span: np.ndarray, span0: int, cols, at_beat: np.ndarray,
         if is_beat_remnant(span[c, a:b + 1], hist.model[c, m0:m0 + b + 1 - a]):
             st.rejected_remnants += 1
             continue
-        found[c].append(Twitch(rt.t(span0 + a), c, d, float(np.abs(span[c, a:b + 1]).max()), pa / sc, at_beat=ab))
+        like = 0.0 if templates is None else beat_likeness(span[c, max(a - pre, 0):a + post], templates[c])
+        found[c].append(Twitch(rt.t(span0 + a), c, d, float(np.abs(span[c, a:b + 1]).max()), pa / sc, at_beat=ab,
+                               beat_like=like))
 
 
 def _above(act: np.ndarray, nh: int, k: float, sig: np.ndarray, sig_hist: np.ndarray, st: RegionState) -> np.ndarray:

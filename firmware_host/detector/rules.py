@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .events import FAULT_OK, Twitch
-from .params import (COINCIDENT_STANDOUT, CROSSTALK_OTHER_LEG, CROSSTALK_SAME_LEG, RELAX_S, RELAX_SHARE, RHYTHM_TOL,
+from .params import (BEAT_LIKE_ALONE, BEAT_LIKE_GROUP, COINCIDENT_STANDOUT, CROSSTALK_OTHER_LEG, CROSSTALK_SAME_LEG, RELAX_S, RELAX_SHARE, RHYTHM_TOL,
                      TAIL_RATIO, TAIL_S, DetectorConfig)
 
 
@@ -30,7 +30,7 @@ class RuleState:
     last_on_leg: dict = field(default_factory=dict)  #: leg -> its last twitch
     cand_times: list = field(default_factory=list)  #: per channel, the last candidate onsets (s)
     twitch_count: int = 0
-    rejected: dict = field(default_factory=lambda: {"coincident": 0, "tail": 0, "rhythmic": 0})  #: why, how many
+    rejected: dict = field(default_factory=lambda: {"coincident": 0, "tail": 0, "rhythmic": 0, "beat": 0})  #: why, how many
 
     @classmethod
     def new(cls, channels: int) -> "RuleState":
@@ -75,6 +75,8 @@ def _group_survivors(group: list[Twitch], n_good: int) -> list[Twitch]:
     or a jolt is not; with two channels only, both at once must also sit on
     a beat.  Such a group keeps only a twitch far above the rest."""
     chans = {p.channel for p in group}
+    if len(chans) >= 2 and all(p.beat_like >= BEAT_LIKE_GROUP for p in group):
+        return []  # a beat the tracker missed, on every sensor that shows it
     if len(chans) >= 3 or (len(chans) == 2 == n_good and any(p.at_beat for p in group)):
         peaks = sorted((p.peak for p in group), reverse=True)
         return [p for p in group if p.peak >= COINCIDENT_STANDOUT * peaks[1]]
@@ -107,6 +109,8 @@ def _why_not(win: Twitch, legs: list[str], st: RuleState) -> str | None:
         return "coincident"  # inside a bigger twitch on a sensor of the same leg, while it lasts: its echo
     if win.rhythmic:
         return "rhythmic"
+    if win.beat_like >= BEAT_LIKE_ALONE:
+        return "beat"
     return None
 
 
