@@ -235,7 +235,7 @@ class Detector:
             self._decide(out, float("inf"))
 
     def _decide(self, out: Events, horizon_s: float) -> None:
-        tw, self.rule_state = rules.decide(horizon_s, self.fault_state.status, self.legs, self.cfg, self.rule_state)
+        tw, self.rule_state = rules.decide(horizon_s, self.legs, self.cfg, self.rule_state)
         out.twitches += tw
 
 

@@ -50,7 +50,7 @@ TAIL_S, TAIL_RATIO = 0.25, 3.0
 #: a candidate this like a whole beat of its channel is a beat the tracker
 #: missed: alone, or (a little less like) with every other member of its
 #: group on other channels as like theirs (a beat is felt by all sensors)
-BEAT_LIKE_ALONE, BEAT_LIKE_GROUP = 0.97, 0.93
+BEAT_LIKE_ALONE, BEAT_LIKE_GROUP = 0.97, 0.95
 #: a twitch relaxes within about this long after its onset (the slower of
 #: the recorded time courses, stretched): a candidate on its channel that
 #: soon after its onset, and under this share of it, is its relaxation seen

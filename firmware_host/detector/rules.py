@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .events import FAULT_OK, Twitch
+from .events import Twitch
 from .params import (BEAT_LIKE_ALONE, BEAT_LIKE_GROUP, COINCIDENT_STANDOUT, CROSSTALK_OTHER_LEG, CROSSTALK_SAME_LEG, RELAX_S, RELAX_SHARE, RHYTHM_TOL,
                      TAIL_RATIO, TAIL_S, DetectorConfig)
 
@@ -69,15 +69,16 @@ def mark_rhythmic(c: int, found: list[Twitch], period_s: float | None, st: RuleS
     return found
 
 
-def _group_survivors(group: list[Twitch], n_good: int) -> list[Twitch]:
+def _group_survivors(group: list[Twitch]) -> list[Twitch]:
     """Three channels or more at once: three independent sites within 80 ms
     is rare by chance (well under 1% at 20 twitches a minute each), a beat
-    or a jolt is not; with two channels only, both at once must also sit on
-    a beat.  Such a group keeps only a twitch far above the rest."""
+    or a jolt is not: such a group keeps only a twitch far above the rest.
+    Two at once are two twitches unless each is shaped like its channel's
+    whole beat (a beat the tracker missed, felt by every sensor)."""
     chans = {p.channel for p in group}
     if len(chans) >= 2 and all(p.beat_like >= BEAT_LIKE_GROUP for p in group):
         return []  # a beat the tracker missed, on every sensor that shows it
-    if len(chans) >= 3 or (len(chans) == 2 == n_good and any(p.at_beat for p in group)):
+    if len(chans) >= 3:
         peaks = sorted((p.peak for p in group), reverse=True)
         return [p for p in group if p.peak >= COINCIDENT_STANDOUT * peaks[1]]
     return group
@@ -114,21 +115,20 @@ def _why_not(win: Twitch, legs: list[str], st: RuleState) -> str | None:
     return None
 
 
-def decide(horizon_s: float, status: list[str], legs: list[str], cfg: DetectorConfig,
+def decide(horizon_s: float, legs: list[str], cfg: DetectorConfig,
            st: RuleState) -> tuple[list[Twitch], RuleState]:
     """Decide the pending candidates older than ``horizon_s``, in groups of
-    those within ``crosstalk_ms`` of each other; ``status``: each channel's
-    fault state.  Returns the twitches, in time order per group."""
+    those within ``crosstalk_ms`` of each other.  Returns the twitches, in
+    time order per group."""
     pend = sorted(st.pending, key=lambda tw: tw.t)
     xt = cfg.crosstalk_ms / 1000
-    n_good = sum(s == FAULT_OK for s in status)
     out = []
     i = 0
     while i < len(pend) and pend[i].t < horizon_s:
         j = i + 1
         while j < len(pend) and pend[j].t - pend[i].t <= xt:
             j += 1
-        group = _group_survivors(pend[i:j], n_good)
+        group = _group_survivors(pend[i:j])
         i = j
         if not group:
             st.rejected["coincident"] += 1
