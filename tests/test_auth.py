@@ -77,6 +77,25 @@ def test_the_limit_slides_failure_by_failure(lan, clock):
     assert g.login("nope") == 429
 
 
+def test_the_window_runs_from_each_failure_also_just_after_boot(lan, monkeypatch):
+    """The page starts at boot, and time.monotonic counts from boot, so on a
+    Pi that has just started the failures carry small stamps: the window is
+    still five minutes from each one, no longer (the owner is let in once
+    they are old) and no shorter (those within it still count)."""
+    now = {"t": 30.0}  # 30 s after boot
+    monkeypatch.setattr(time, "monotonic", lambda: now["t"])
+    g = Guest(lan)
+    for _ in range(5):  # failures at 30, 40, 50, 60 and 70 s
+        assert g.login("guess") == 401
+        now["t"] += 10.0
+    assert g.login(PASSWORD) == 429
+    now["t"] = 30.0 + auth.WINDOW_S  # the first has left the window, four are within it
+    assert g.login("guess") == 401  # so this is the fifth in the window, not the sixth
+    assert g.login(PASSWORD) == 429  # and those four with it still count
+    now["t"] = 30.0 + 2 * auth.WINDOW_S  # ten minutes after boot, every failure is older than the window
+    assert g.login(PASSWORD) == 302
+
+
 def test_one_address_guessing_does_not_lock_out_another(lan, clock):
     guesser, owner = Guest(lan), Guest(lan)
     assert [guesser.login(f"g{i}") for i in range(6)] == [401] * 5 + [429]

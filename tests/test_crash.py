@@ -37,7 +37,9 @@ def test_kill_9_soak_twenty_times(tmp_path):
 
 def test_sigterm_stops_cleanly_and_edf_opens_in_mne_with_annotations(tmp_path):
     mne = needs.module("mne")
-    p = crashlib.start(tmp_path)
+    # 25 s of signal, so the night holds events to annotate (rest comes ~15 s in), played 4 times
+    # faster than real time: the signal, the night and its file are the same, the wait is not
+    p = crashlib.start(tmp_path, speed=4.0)
     try:
         crashlib.wait_for_recording(p, tmp_path, 25, timeout=90)
         p.send_signal(signal.SIGTERM)

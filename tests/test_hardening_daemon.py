@@ -2,6 +2,7 @@
 7b505e1, reproduced, and what must hold now.  Trace input (15), site names
 (13), one-line errors at start (14), a full disk (3), a busy database (7), a
 damaged or missing database (8) and a read-only data dir (11)."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -480,14 +481,17 @@ def test_the_daemon_on_a_disk_that_fills_mid_night_never_exits_and_counts_on(sma
     src = tmp_path / "twitchy.edf"
     write_simulated(Night(1.0, seed=5, twitches_per_min=40), src, dt.datetime(2026, 1, 1, 23, tzinfo=dt.timezone.utc))
     data = small_fs(24)
+    # the night played 3 times faster than real time: 36 s of it after the fill take 12 s
+    speed = 3.0
     p = subprocess.Popen([sys.executable, "-m", "firmware_host.cli", "run", "--source", str(src), "--always",
-                          "--data-dir", str(data)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                          "--data-dir", str(data)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, "TWITCHMON_SIM_SPEED": str(speed)})
     try:
         wait_for_recording(p, data, 2)
         assert (data / ".twitchmon-reserve").exists()
         _fill(data, 100_000)
         t0 = time.monotonic()
-        while time.monotonic() - t0 < 36:
+        while time.monotonic() - t0 < 36 / speed:
             assert p.poll() is None, p.stderr.read()
             time.sleep(0.5)
         p.send_signal(signal.SIGTERM)

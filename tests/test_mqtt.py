@@ -64,16 +64,23 @@ def _night_of(data_dir, night_id) -> dict:
 
 
 def _recording_grows(data_dir, p) -> None:
-    """The daemon is alive and its raw recording grows: it keeps recording."""
-    def size():
+    """The daemon is alive and its raw recording grows: it keeps recording.
+    A night started since the call is measured from its own file's start (not
+    against the size the last night's file ended at, which would make every
+    restart wait out the previous night's length)."""
+    def newest():
         files = sorted(Path(data_dir).glob("recordings/*/*.edf"), key=lambda f: f.stat().st_mtime)
-        return files[-1].stat().st_size if files else 0
-    first = size()
+        return (files[-1], files[-1].stat().st_size) if files else (None, 0)
+    first_file, first = newest()
+
+    def grown() -> bool:
+        f, size = newest()
+        return size > (first if f == first_file else 0) + 8000
     t_end = time.monotonic() + 20
-    while time.monotonic() < t_end and size() <= first + 8000:
+    while time.monotonic() < t_end and not grown():
         assert p.poll() is None, p.stderr.read()[-1500:]
         time.sleep(0.2)
-    assert size() > first + 8000, "the recording stopped growing"
+    assert grown(), "the recording stopped growing"
 
 
 # -- settings file ---------------------------------------------------------------
@@ -405,11 +412,13 @@ def test_tls_broker_self_signed_ca(tmp_path):
 
 
 def test_three_beds_on_one_broker_and_twitchmon_beds(broker, tmp_path):
+    SPEED = 4.0
     sub = mqttlib.Subscriber(broker.port, ["twitchmon/#", "homeassistant/#"])
     beds = {}
     for k in (1, 2, 3):
         cfg = mqttlib.write_config(tmp_path / f"bed{k}.toml", broker.port, f"bed{k}")
-        beds[f"bed{k}"] = (tmp_path / f"bed{k}", mqttlib.start_daemon(tmp_path / f"bed{k}", cfg, seed=k))
+        beds[f"bed{k}"] = (tmp_path / f"bed{k}", mqttlib.start_daemon(tmp_path / f"bed{k}", cfg, seed=k,
+                                                                     speed=SPEED))
     try:
         for name, (d, p) in beds.items():
             sub.wait(lambda ms, n=name: [x for x in ms if x[0] == f"twitchmon/{n}/state"
@@ -417,8 +426,9 @@ def test_three_beds_on_one_broker_and_twitchmon_beds(broker, tmp_path):
         # remote control is off on these beds: a start/stop from the broker is ignored
         sub.c.publish("twitchmon/bed2/recording/set", "OFF", qos=1)
         # rest comes ~15 s in on these simulated nights; the detector's last events come at the
-        # night's end (SIGTERM), so 35 s gives each bed its own few twitches
-        time.sleep(35)
+        # night's end (SIGTERM), so 35 s of signal (played SPEED times faster) gives each bed its own
+        # few twitches
+        time.sleep(35 / SPEED)
     finally:
         errs = {name: mqttlib.stop_daemon(p)[1] for name, (d, p) in beds.items()}
     sub.wait(lambda ms: len({s["device_id"] for s in mqttlib.summaries(ms)}) == 3, 60, "three summaries")

@@ -34,7 +34,8 @@ def test_the_first_screen_says_what_it_is_and_leads_to_the_guide_and_the_tour():
     assert "not a medical device" in first
     cmds = re.findall(r"```sh\n(.+?)\n```", first)
     assert cmds[:2] == ["python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/twitchmon demo",
-                        "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest -q"]
+                        "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest -q -n auto "
+                        "--dist loadfile"]
     pics = [a or b for a, b in _pictures(first)]
     assert pics and all((ROOT / p).is_file() for p in pics)
     links = dict((t.lower(), a) for t, a in re.findall(r"\[([^\]]+)\]\(#([^)]+)\)", first))

@@ -15,11 +15,13 @@ from firmware_host.daemon import recover
 from firmware_host.store import open_store
 
 
-def start(data_dir, source: str = "sim", text: bool = False) -> subprocess.Popen:
-    """``twitchmon run --always`` on ``data_dir``, output piped."""
+def start(data_dir, source: str = "sim", text: bool = False, speed: float | None = None) -> subprocess.Popen:
+    """``twitchmon run --always`` on ``data_dir``, output piped; ``speed``: a
+    simulated or recorded source played that many times faster than real
+    time ($TWITCHMON_SIM_SPEED; the daemon's own timers keep the wall clock)."""
     return subprocess.Popen([sys.executable, "-m", "firmware_host.cli", "run", "--source", source, "--always",
                              "--data-dir", str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=text)
+                            text=text, env={**os.environ, **({"TWITCHMON_SIM_SPEED": str(speed)} if speed else {})})
 
 
 def wait_for_recording(p, data_dir, seconds, timeout=60, old=frozenset()) -> Path:

@@ -170,14 +170,17 @@ def write_config(path: Path, port: int, device_id: str, **extra) -> Path:
     return path
 
 
-def start_daemon(data_dir: Path, config: Path | None, source: str = "sim", seed: int = 0) -> subprocess.Popen:
-    """``twitchmon run --source sim --always`` on its own data dir and config, output as text."""
+def start_daemon(data_dir: Path, config: Path | None, source: str = "sim", seed: int = 0,
+                 speed: float | None = None) -> subprocess.Popen:
+    """``twitchmon run --source sim --always`` on its own data dir and config, output as text;
+    ``speed``: the simulated signal that many times faster than real time ($TWITCHMON_SIM_SPEED)."""
     cmd = [sys.executable, "-m", "firmware_host.cli", "run", "--source", source, "--always",
            "--data-dir", str(data_dir), "--seed", str(seed)]
     if config is not None:
         cmd += ["--config", str(config)]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**os.environ, "PYTHONUNBUFFERED": "1",
+                                 **({"TWITCHMON_SIM_SPEED": str(speed)} if speed else {})})
 
 
 def stop_daemon(p: subprocess.Popen, timeout: float = 60) -> tuple[str, str]:
