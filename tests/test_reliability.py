@@ -80,8 +80,10 @@ def test_spi_errors_and_an_unplugged_sensor_mid_night_make_no_phantom_twitches()
     y[b:b + 60_000, 1] = 511  # left thigh unplugged: flat
     ev, det = run_detector([y], night.rate_hz, night.channels)
     got = [(round(t.t, 3), t.channel) for t in ev.twitches]
-    # nothing new (onsets may move by a few ms when the filters restart after a fault)
-    assert all(any(c == c2 and abs(t - t2) <= 0.05 for t2, c2 in clean) for t, c in got)
+    # nothing new (onsets may move by a few ms when the filters restart after
+    # a fault), unless it is a real twitch the clean run missed
+    real = [(tw.t, tw.channel) for tw in night.twitches]
+    assert all(any(c == c2 and abs(t - t2) <= 0.05 for t2, c2 in clean + real) for t, c in got)
     assert not any(a / 1000 <= t <= (a + 10_000) / 1000 for t, _ in got)
     assert not any(c == 1 and b / 1000 <= t <= (b + 60_000) / 1000 for t, c in got)
     flagged = {(f["channel"], f["status"]) for f in ev.faults}

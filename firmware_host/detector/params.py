@@ -61,8 +61,10 @@ RELAX_S, RELAX_SHARE = 0.6, 0.6
 REMNANT_CORR = 0.75
 #: in step with the heart: three candidates each 1 or 2 periods apart within this share of a period
 RHYTHM_TOL = 0.12
-#: a region longer than ``max_twitch_ms`` is cut where its activity falls below this share of its peak
+#: a region longer than ``SPLIT_MS`` is cut where its activity falls below this share of its peak
 SPLIT_SHARE = 0.15
+#: over this (ms) a region may be two twitches in a row (a bad spell, a long one and the next)
+SPLIT_MS = 300.0
 
 
 @dataclass(frozen=True)

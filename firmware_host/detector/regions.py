@@ -21,7 +21,7 @@ from .faults import FaultState, bad_during
 from .heartbeat import BeatState
 from .history import History
 from .movement import not_rest_mask
-from .params import ONSET_SHARE, REMNANT_BEAT_SHARE, REGION_SHARE, REMNANT_CORR, REMNANT_R2, REMNANT_SHARE, REMNANT_X_LEVEL, SPLIT_SHARE, DetectorConfig, Rates
+from .params import ONSET_SHARE, REMNANT_BEAT_SHARE, SPLIT_MS, REGION_SHARE, REMNANT_CORR, REMNANT_R2, REMNANT_SHARE, REMNANT_X_LEVEL, SPLIT_SHARE, DetectorConfig, Rates
 
 
 @dataclass
@@ -358,12 +358,14 @@ def _find(flat, act, above, n, nh, merge, sig, sig_hist, k_hi, final, span0, st:
 
 
 def _lengths(act, c_r, s_pos, e_pos, peak_act, sig_c, k_hi, merge, cfg: DetectorConfig, rt: Rates):
-    """Each region's duration (ms); a region too long for one twitch is
-    several close together (a bad spell), or one big twitch's long tail:
-    cut where its activity falls below 15% of its peak, each part judged."""
+    """Each region's duration (ms); a region over ``SPLIT_MS`` may be
+    several twitches close together (a bad spell, a long one and the next)
+    or one big twitch's long tail: cut where its activity falls below 15%
+    of its peak, each part judged (a part that is a twitch's relaxation is
+    then the rules' to drop)."""
     fw = rt.fw
     dur_ms = (e_pos - s_pos + 1) / fw * 1000
-    long_i = np.flatnonzero(dur_ms > cfg.max_twitch_ms)
+    long_i = np.flatnonzero(dur_ms > SPLIT_MS)
     if not len(long_i):
         return c_r, s_pos, e_pos, peak_act, sig_c, dur_ms
     parts = [split_long(act[c_r[i]], int(s_pos[i]), int(e_pos[i]), float(peak_act[i]),
