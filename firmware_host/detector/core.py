@@ -151,7 +151,7 @@ class Detector:
         """The night's median heart rate (bpm) over the chunks where the
         heartbeat was tracked with confidence; None when it never was (the
         heartbeat below what the sensors can show, or no rest)."""
-        return self.beat_state.heart_rate_bpm(self.rt.fw)
+        return self.beat_state.heart_rate_bpm(self.rt.fw, self.region_state.analysed_samples // self.rt.chunk_w)
 
     # -- one chunk -----------------------------------------------------------
     def _run(self, ext: np.ndarray, lengths: list[int]) -> Events:

@@ -22,7 +22,7 @@ from .arrays import median_rows, second_smallest
 from .beatfit import fit
 from .movement import not_rest_mask, overlaps
 from .history import History
-from .params import CONF_OFF, CONF_ON, Rates
+from .params import CONF_OFF, CONF_ON, HR_MIN_CHUNKS, HR_MIN_SHARE, Rates
 
 
 @dataclass
@@ -52,10 +52,12 @@ class BeatState:
     def new(cls, channels: int, L: int) -> "BeatState":
         return cls(np.ones(channels), np.zeros(channels, dtype=int), np.zeros((0, channels, L)))
 
-    def heart_rate_bpm(self, fw: float) -> float | None:
+    def heart_rate_bpm(self, fw: float, chunks: int = 0) -> float | None:
         """The median heart rate (bpm) over the chunks where the heartbeat was
-        tracked with confidence; None when it never was."""
-        if not self.periods:
+        tracked with confidence; None when it was in fewer than 3 of them,
+        or in under a tenth of the ``chunks`` analysed (a heartbeat at the
+        noise, confident by chance in a chunk or two, reads a wrong rate)."""
+        if len(self.periods) < max(HR_MIN_CHUNKS, HR_MIN_SHARE * chunks):
             return None
         return round(60.0 * fw / float(np.median(self.periods)), 1)
 

@@ -40,6 +40,8 @@ REGION_SHARE = 0.4
 #: beat tracking starts when the pulse envelope's autocorrelation at the beat
 #: period stands this high above its trough (0..1), and stops below the second
 CONF_ON, CONF_OFF = 0.3, 0.15
+#: the night's heart rate is said only if tracked in this many chunks, and this share of those analysed
+HR_MIN_CHUNKS, HR_MIN_SHARE = 3, 0.1
 #: a candidate this much smaller than a simultaneous one elsewhere is its
 #: echo (crosstalk): up to half on the same leg, far less through the body
 CROSSTALK_SAME_LEG, CROSSTALK_OTHER_LEG = 0.6, 0.3
