@@ -33,7 +33,7 @@ case "$module" in  # each module's own tests
   firmware_host/adc/*.py) tests="tests/test_adc.py tests/test_adc_transports.py" ;;
   firmware_host/schedule.py|firmware_host/window.py) tests="tests/test_schedule.py" ;;
   firmware_host/detector/rules.py|firmware_host/detector/regions.py) floor=80
-    tests="tests/test_detector_rules.py tests/test_detector_physics.py" ;;
+    tests="tests/test_detector_rules.py tests/test_detector_physics.py tests/test_detector_edges.py" ;;
   firmware_host/detector/*.py) floor=80
     tests="tests/test_detector.py tests/test_detector_rules.py tests/test_detector_physics.py tests/test_fixtures.py" ;;
   store|adc|detector|firmware_host/store.py|firmware_host/adc.py|firmware_host/detector.py)

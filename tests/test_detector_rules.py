@@ -92,6 +92,13 @@ def test_inside_a_bigger_twitch_on_the_same_leg_is_its_echo_while_it_lasts():
     decide([tw(20.0, 0, 100.0, dur_ms=400.0)], st=st2)
     out, _ = decide([tw(20.41, 1, 10.0)], st=st2)
     assert out == [(20.41, 1)]
+    # its window ends where the source does, in seconds (ms / 1000): a 1000-ms
+    # twitch at 20 s lasts to 21.000 s, not 21.001 (ms / 999)
+    for t, kept in ((20.9995, False), (21.0005, True)):
+        st5 = rules.RuleState.new(4)
+        decide([tw(20.0, 0, 100.0, dur_ms=1000.0)], st=st5)
+        out, _ = decide([tw(t, 1, 20.0)], st=st5)
+        assert bool(out) is kept, t
     # whichever sensor of the leg the source is on (here the second, echo on the first)
     st4 = rules.RuleState.new(4)
     decide([tw(20.0, 1, 100.0, dur_ms=400.0)], st=st4)
@@ -141,6 +148,23 @@ def test_a_smaller_candidate_soon_after_a_twitchs_onset_is_its_relaxation(after_
     assert st.rejected["tail"] == (0 if kept else 1)
     out, _ = decide([tw(40.0 + after_s + 1e-3, 3, peak)], st=st)  # another sensor: its own twitch
     assert len(out) == 1
+
+
+def test_one_member_of_a_group_ruled_out_does_not_take_the_others_with_it():
+    st = rules.RuleState.new(4)
+    decide([tw(10.0, 0, 100.0)], st=st)
+    # 0.3 s later: the first twitch's relaxation on its sensor, and at once a
+    # twitch of its own on the other leg; the first is dropped, not the second
+    out, _ = decide([tw(10.3, 0, 20.0), tw(10.32, 2, 25.0)], st=st)
+    assert out == [(10.32, 2)] and st.rejected["tail"] == 1
+
+
+def test_a_group_ruled_out_does_not_stop_the_decisions_after_it():
+    # three sensors at once (a jolt), then a twitch of its own a second later,
+    # decided in the same call (the end of a recording decides all at once)
+    jolt = [tw(30.0, 0, 30.0), tw(30.01, 1, 20.0), tw(30.02, 2, 10.0)]
+    out, st = decide(jolt + [tw(31.0, 3, 25.0)])
+    assert out == [(31.0, 3)] and st.rejected["coincident"] == 1 and st.pending == []
 
 
 # -- a beat the tracker missed ------------------------------------------------------
