@@ -73,18 +73,6 @@ def median_rows(x: np.ndarray) -> np.ndarray:
     return (x[:, :h].max(axis=1) + x[:, h]) / 2
 
 
-def percentile_rows(x: np.ndarray, q: float) -> np.ndarray:
-    """``np.percentile(x, 100 * q, axis=1)`` (its default linear method, to
-    the bit), without its overhead; x has at least 2 columns."""
-    v = np.sort(x, axis=1)
-    vi = (v.shape[1] - 1) * q
-    i = int(np.floor(vi))
-    g = vi - i
-    lo, hi = v[:, i], v[:, min(i + 1, v.shape[1] - 1)]
-    d = hi - lo
-    return hi - d * (1 - g) if g >= 0.5 else lo + d * g
-
-
 def masked_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Median along axis 1 of ``values`` where ``mask``; 0 for rows with none."""
     k = mask.sum(axis=1)

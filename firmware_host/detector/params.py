@@ -115,8 +115,9 @@ def rates(cfg: DetectorConfig) -> Rates:
                  K=max(1, int(round(0.07 * fw))), burst=(int(0.3 * fw), int(0.15 * fw)),
                  a_floor=float(1.0 - np.exp(-cfg.chunk_s / 38.0)), a_beat=float(1.0 - np.exp(-cfg.chunk_s / 18.0)))
 
-#: in a subtracted beat's burst window a region must also pass this many
-#: times what that channel's beats usually leave behind (their 75th percentile)
+#: in a subtracted beat's window a region must also pass this many times
+#: what that channel's beats usually leave at that point of the window
+#: (the median over the chunk's beats at rest)
 REMNANT_X_LEVEL = 3.0
 #: on a subtracted beat a twitch must pass this share of the beat's own 40 ms mean |x|
 REMNANT_BEAT_SHARE = 0.3

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arrays import gradient, median_rows, moving_mean, percentile_rows, quietest_second
+from .arrays import gradient, median_rows, moving_mean, quietest_second
 from .events import Twitch
 from .faults import FaultState, bad_during
 from .heartbeat import BeatState
@@ -30,7 +30,7 @@ class RegionState:
     last_end: np.ndarray  #: end of each channel's last decided region, working index
     r_hist: np.ndarray  #: the last analysed chunk's residual
     sig_hist: np.ndarray | None = None  #: the floors that chunk was analysed with
-    lvl_hist: np.ndarray | None = None  #: ... and its beat-remnant levels
+    prof_hist: np.ndarray | None = None  #: ... and what its beats left at each point of their window
     quiet_before: np.ndarray | None = None  #: was the sample before the span quiet, per channel
     quiet_next: np.ndarray | None = None
     rest_samples: int = 0  #: working samples at rest so far
@@ -79,12 +79,10 @@ def beat_remnant(act: np.ndarray, span0: int, nh: int, not_rest: np.ndarray, bea
     f = np.concatenate(beats.fit_f) - span0
     f = f[(f + b > 0) & (f - a < act.shape[1])]
     whole = f[(f - a >= nh) & (f + b <= act.shape[1])]  # this chunk's beats, whole windows
-    if len(whole):
-        win = whole[:, None] + np.arange(-a, b)[None, :]  # (k, a+b)
-        whole = whole[~not_rest[win].any(axis=1)]
-    if len(whole) < 5:
+    win = whole[:, None] + np.arange(-a, b)[None, :]  # (k, a+b)
+    win = win[~not_rest[win].any(axis=1)]  # ... at rest
+    if len(win) < 5:
         return f, None
-    win = whole[:, None] + np.arange(-a, b)[None, :]
     return f, np.median(act[:, win], axis=1)  # (C, a+b)
 
 
@@ -194,9 +192,10 @@ def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: Histor
     merge = int(cfg.merge_ms / 1000 * fw)
     not_rest = not_rest_mask(windows, span0, span0 + n)
     beat_f, prof = beat_remnant(act, span0, nh, not_rest, beats, rt)
-    prof_hist = st.lvl_hist if st.lvl_hist is not None else prof
-    st.lvl_hist = prof if prof is not None else prof_hist
-    prof = st.lvl_hist
+    prof_hist = st.prof_hist if st.prof_hist is not None else prof
+    if prof is None:  # too few beats at rest in this chunk: the last chunk's profile serves
+        prof = prof_hist
+    st.prof_hist = prof
     above = _above(act, nh, REGION_SHARE * k_hi, sig, sig_hist, st)
     flat = np.flatnonzero(above)
     if not len(flat):
