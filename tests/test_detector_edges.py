@@ -14,18 +14,13 @@ import numpy as np
 import pytest
 
 from firmware_host.detector import run_detector
-from firmware_host.simulator import Night
-
-
-def quiet(minutes, seed, **kw):
-    n = Night(minutes, seed=seed, profile="quiet", **kw)
-    n.movements, n.faults = [], []
-    return n
+from firmware_host.scoring import score
+from twitchmon_testkit.nights import place, quiet_night
 
 
 @pytest.mark.parametrize("rate_hz", [250.0, 500.0])
 def test_lone_glitches_under_strong_hum_are_not_counted(rate_hz):
-    n = quiet(3, seed=7, rate_hz=rate_hz, channels=2)
+    n = quiet_night(3, seed=7, rate_hz=rate_hz, channels=2)
     n.mains_hz = 50.0
     n.hum = np.array([40.0, 25.0])  # codes: a v2 board's gain on an unshielded lead
     rng = np.random.default_rng(3)
@@ -40,8 +35,6 @@ def test_lone_glitches_under_strong_hum_are_not_counted(rate_hz):
 
 def test_glitch_repair_follows_the_hum():
     from firmware_host.detector import front
-    from firmware_host.detector.params import DetectorConfig, rates
-    rt = rates(DetectorConfig(rate_hz=250.0, channels=1))
     t = np.arange(2 + 2500)
     clean = 512 + 40 * np.sin(2 * np.pi * 50 * t / 250 + 0.4) + 0.01 * t
     ext = clean[None, :].astype(np.float32).copy()
@@ -57,9 +50,8 @@ def test_glitch_repair_follows_the_hum():
 
 @pytest.mark.parametrize("seed", [3, 4, 5])
 def test_the_last_beats_of_a_recording_are_not_counted(seed):
-    n = quiet(2, seed=seed, channels=2)
+    n = quiet_night(2, seed=seed, channels=2)
     n.hb_amp = np.array([25.0, 18.0])  # a strong heartbeat, tracked all night
-    n.glitch_idx = n.glitch_idx[:0]
     x = np.concatenate(list(n.blocks(30_000)))
     for cut_s in (0.0, 0.3, 0.7, 1.1):  # the recording stops anywhere in a beat
         xx = x[:len(x) - int(cut_s * n.rate_hz)]
@@ -74,21 +66,12 @@ def test_a_twitch_soon_after_another_on_its_site_counts():
     region (one count) unless it lasted over 1 s; now a region over 300 ms
     is cut where its activity falls below 15% of its peak.  (Before: 23 of
     30 found; closer pairs are still often one count, docs/detector.md.)"""
-    from firmware_host.scoring import score
-    from firmware_host.simulator import Twitch, twitch_shapes
-    n = quiet(3, seed=21, channels=2)
-    n.glitch_idx = n.glitch_idx[:0]
-    rng = np.random.default_rng(5)
-    shapes, rate = twitch_shapes()
-    placed = []
-    for k, t0 in enumerate(np.arange(20.0, 170.0, 10.0)):
-        for dt, peak in ((0.0, 40.0), (0.45 + 0.02 * (k % 10), 45.0)):
-            w = n._twitch_wave(rng, shapes, rate, stretch=0.8)
-            placed.append(Twitch(float(t0 + dt), 0, peak, w * peak / np.abs(w).max()))
-    n.twitches = placed
-    n._tw_start = np.array([int(round(tw.t * n.rate_hz)) - 20 for tw in placed], dtype=np.int64)
+    n = quiet_night(3, seed=21, channels=2)
+    pairs = [(t0 + dt, 0, peak) for k, t0 in enumerate(np.arange(20.0, 170.0, 10.0))
+             for dt, peak in ((0.0, 40.0), (0.45 + 0.02 * (k % 10), 45.0))]
+    place(n, pairs, seed=5, stretch=0.8)
     ev, _ = run_detector(n.blocks(20_000), n.rate_hz, n.channels)
-    s = score([x.as_dict() for x in ev.twitches], [{"t": tw.t, "channel": 0} for tw in placed])
+    s = score([x.as_dict() for x in ev.twitches], [{"t": tw.t, "channel": 0} for tw in n.twitches])
     assert s["recall"] >= 0.85 and s["precision"] >= 0.95, s
 
 
@@ -114,28 +97,18 @@ def test_a_bad_spell_on_one_sensor_at_a_fast_heart_is_counted(seed):
     """A twitch every 0.9-1.5 s for half a minute on the left calf, a heart
     of 100 bpm: most twitches fall in some beat's window.  The threshold on
     a subtracted beat was 3x the 75th percentile of the chunk's beats'
-    window peaks, which the spell itself raised, so it hid the spell (7, 5
-    and 9 of 23 found); now it is 3x, at each point of the beat, the median
-    over the beats of what they leave there (18, 23 and 23 of 23)."""
-    from firmware_host.scoring import score
-    from firmware_host.simulator import Twitch, twitch_shapes
-    n = quiet(3, seed=seed, channels=2)
-    n.glitch_idx = n.glitch_idx[:0]
+    window peaks, which the spell itself raised, so it hid the spell (5, 6
+    and 6 of 24 found); now it is 3x, at each point of the beat, the median
+    over the beats of what they leave there (18, 21 and 21 of 24)."""
+    n = quiet_night(3, seed=seed, channels=2)
     n.hr_bpm = 100.0
     n.beats, n.beat_amp = n._plan_beats(np.random.default_rng(seed))
     n._beat_variation(None)
     n._finish_plan()
     n.hb_amp = np.array([6.0, 5.0])
     rng = np.random.default_rng(5)
-    shapes, rate = twitch_shapes()
-    placed, t = [], 62.0
-    while t < 90.0:
-        w = n._twitch_wave(rng, shapes, rate)
-        peak = float(rng.uniform(8, 20))
-        placed.append(Twitch(t, 0, peak, w * peak / np.abs(w).max()))
-        t += float(rng.uniform(0.9, 1.5))
-    n.twitches = placed
-    n._tw_start = np.array([int(round(tw.t * n.rate_hz)) - 20 for tw in placed], dtype=np.int64)
+    onsets = 62.0 + np.cumsum(np.concatenate([[0.0], rng.uniform(0.9, 1.5, 40)]))
+    place(n, [(t, 0, rng.uniform(8, 20)) for t in onsets[onsets < 90.0]], seed=5)
     ev, _ = run_detector(n.blocks(20_000), n.rate_hz, n.channels)
-    s = score([x.as_dict() for x in ev.twitches], [{"t": tw.t, "channel": 0} for tw in placed])
+    s = score([x.as_dict() for x in ev.twitches], [{"t": tw.t, "channel": 0} for tw in n.twitches])
     assert s["recall"] >= 0.75 and s["precision"] >= 0.9, s

@@ -11,30 +11,8 @@ import pytest
 
 from firmware_host.detector import run_detector
 from firmware_host.scoring import score
-from firmware_host.simulator import Movement, Night, Twitch, twitch_shapes
-
-
-def quiet_night(minutes, seed, **over):
-    n = Night(minutes, seed=seed, profile="quiet")
-    n.movements, n.faults = [], []
-    n.glitch_idx = n.glitch_idx[:0]
-    for k, v in over.items():
-        setattr(n, k, v)
-    return n
-
-
-def place(n, twitches, seed=0):
-    """Put twitches (onset s, channel, peak codes) on the night, each a real
-    twitch time course through the piezo's high-pass."""
-    rng = np.random.default_rng(seed)
-    shapes, rate = twitch_shapes()
-    out = []
-    for t, ch, peak in sorted(twitches):
-        wave = n._twitch_wave(rng, shapes, rate)
-        out.append(Twitch(float(t), ch, float(peak), wave * peak / np.abs(wave).max()))
-    n.twitches = out
-    n._tw_start = np.array([int(round(tw.t * n.rate_hz)) - 20 for tw in out], dtype=np.int64)
-    return n
+from firmware_host.simulator import Movement, Night
+from twitchmon_testkit.nights import place, quiet_night
 
 
 def detect(n):
