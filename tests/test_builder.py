@@ -4,6 +4,7 @@ The walk from ``install.sh`` to a phone runs in its own network and UTS
 namespaces (root and ``unshare``): skipped where they cannot be made,
 a failure on CI.
 """
+import importlib.util
 import json
 import os
 import re
@@ -110,6 +111,16 @@ def _traversable_tmp() -> Path:
     return base
 
 
+def _readable_code(base: Path) -> Path:
+    """The project's package and the installed packages ``twitchmon
+    passwd`` imports (werkzeug and its markupsafe), copied under ``base``."""
+    src = base / "src"
+    shutil.copytree(ROOT / "firmware_host", src / "firmware_host")
+    for name in ("werkzeug", "markupsafe"):
+        shutil.copytree(importlib.util.find_spec(name).submodule_search_locations[0], src / name)
+    return src
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
 def test_passwd_as_a_user_who_cannot_write_the_service_data_dir_says_so_and_writes_nothing():
     base = _traversable_tmp()
@@ -124,12 +135,13 @@ def test_passwd_as_a_user_who_cannot_write_the_service_data_dir_says_so_and_writ
                 "sys.exit(main(['passwd']))")
         env = {k: v for k, v in ENV.items() if k not in ("TWITCHMON_DATA", "XDG_DATA_HOME")}
         env["HOME"] = str(home)
-        # the venv's interpreter may sit under root's home: Debian's, with the venv's packages
+        # the venv's interpreter may sit under root's home: Debian's, with
+        # copies of the code it runs, as the checkout and its venv may sit
+        # under a directory only root can enter (mktemp -d makes it 0700)
         py = Path("/usr/bin/python3")
-        site = next(Path(sys.prefix).glob("lib/python3*/site-packages"), None)
-        if not py.exists() or site is None:
+        if not py.exists():
             pytest.skip("no interpreter the nobody user can run")
-        env["PYTHONPATH"] = f"{ROOT}:{site}"
+        env["PYTHONPATH"] = str(_readable_code(base))
         r = subprocess.run([str(py), "-c", code], input="owl at night 7\n", capture_output=True,
                            text=True, env=env, timeout=60, user=NOBODY, group=NOBODY, extra_groups=[])
         assert r.returncode == 1, (r.stdout, r.stderr)
