@@ -36,6 +36,7 @@ class RegionState:
     rest_samples: int = 0  #: working samples at rest so far
     analysed_samples: int = 0
     rejected_remnants: int = 0  #: candidates with a subtracted beat's shape
+    provisional: bool = False  #: the floors stand in from a night without rest yet (see learn_floor)
 
     @classmethod
     def new(cls, channels: int) -> "RegionState":
@@ -55,13 +56,17 @@ def learn_floor(r: np.ndarray, a_abs: int, b_abs: int, windows: list, faults: Fa
     if rest.sum() >= 3 * rt.fw:  # learn from the rest samples alone, as much as there was rest
         est = median_rows(np.abs((r if rest.all() else r[:, rest])[:, ::3])) / 0.6745 + 1e-3  # every 3rd sample is plenty
         learn = ~bad_now
+        if st.provisional:  # the stand-in was a moving leg's level: forgotten at the first rest
+            st.sigma = np.where(learn, est, np.nan)
+            st.provisional = False
         if np.isnan(st.sigma).any():
             st.sigma = np.where(np.isnan(st.sigma) & learn, est, st.sigma)
         upd = learn & ~np.isnan(st.sigma)
         a = rt.a_floor * rest.mean()
         st.sigma[upd] = np.exp(np.log(st.sigma[upd]) + a * (np.log(est[upd]) - np.log(st.sigma[upd])))
-    elif np.isnan(st.sigma).all() and r.shape[1]:  # no rest yet: the quietest second, never a movement's level
+    elif np.isnan(st.sigma).all() and r.shape[1]:  # no rest yet: the quietest second stands in until there is
         st.sigma = quietest_second(r, rt.fw) + 1e-3
+        st.provisional = True
     return st
 
 
