@@ -32,8 +32,8 @@ class MoveState:
     run_start: int | None = None  #: the open run of activity, working index
     run_last: int | None = None
     run_chans: set = field(default_factory=set)
-    run_strong: int = 0  #: working samples of slow swing or clipping in the run
-    run_active: int = 0  #: working samples of any activity in the run
+    run_strong: np.ndarray | int = 0  #: per channel, working samples of its slow swing or clipping in the run
+    run_active: np.ndarray | int = 0  #: per channel, working samples of its activity in the run
     windows: list = field(default_factory=list)  #: confirmed movements, working index [start, end]
     movements: list = field(default_factory=list)  #: every movement closed so far
 
@@ -44,9 +44,11 @@ class MoveState:
 
 def _is_movement(st: MoveState, fw: float) -> bool:
     n = st.run_last - st.run_start
-    if st.run_strong >= int(STRONG_S * fw):
+    if np.max(st.run_strong) >= int(STRONG_S * fw):
         return True
-    return n >= int(BROAD_S * fw) and st.run_active >= BROAD_SHARE * n
+    # on one sensor: a leg moving swings and shakes each of its sensors;
+    # independent sites twitching in turn make a run only together
+    return n >= int(BROAD_S * fw) and np.max(st.run_active) >= BROAD_SHARE * n
 
 
 def _confirm(st: MoveState) -> None:
@@ -150,13 +152,13 @@ def movement(lf: np.ndarray, y: np.ndarray, e: np.ndarray, clip: np.ndarray, abs
         splits = np.flatnonzero(np.diff(idx) > gap)
         starts = np.concatenate([[idx[0]], idx[splits + 1]])
         ends = np.concatenate([idx[splits], [idx[-1]]])
-        cs_strong = np.concatenate([[0], np.cumsum(strong)])
-        cs_active = np.concatenate([[0], np.cumsum(active)])
+        cs_strong = np.concatenate([np.zeros((len(strong_c), 1), dtype=np.int64), np.cumsum(strong_c, axis=1)], axis=1)
+        cs_active = np.concatenate([np.zeros((len(active_c), 1), dtype=np.int64), np.cumsum(active_c, axis=1)], axis=1)
         for s, en in zip(starts, ends):
             s_abs, e_abs = abs0 + int(s), abs0 + int(en)
             chans = set(np.flatnonzero(active_c[:, s:en + 1].any(axis=1)).tolist())
-            strong_n = int(cs_strong[en + 1] - cs_strong[s])
-            active_n = int(cs_active[en + 1] - cs_active[s])
+            strong_n = cs_strong[:, en + 1] - cs_strong[:, s]
+            active_n = cs_active[:, en + 1] - cs_active[:, s]
             if st.run_start is not None and s_abs - st.run_last <= gap:
                 st.run_last = e_abs
                 st.run_chans |= chans
