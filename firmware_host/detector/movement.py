@@ -3,8 +3,10 @@
 A movement bends the piezo (slow 0.3-3 Hz swings far above that channel's
 slow floor) or clips it, for 0.5 s in all; or fills at least 2 s with
 broadband activity (the envelope far above the noise and the beat level)
-most of the time.  A train of twitches swings the signal slowly for a
-moment only and is over within a second, so it is never a movement.
+most of the time; each on one sensor, as a leg moving swings and shakes
+every sensor on it.  A train of twitches swings the signal slowly for a
+moment only and is over within a second, so it is never a movement, and
+sites twitching in turn fill the time only together.
 Nothing counts from ``pre_movement_s`` before a movement until ``settle_s``
 after it; those windows (and the first ``warmup_s``) are "not rest".
 """
