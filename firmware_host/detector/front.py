@@ -52,10 +52,16 @@ def _lone_glitches(ext: np.ndarray, med: np.ndarray) -> tuple[np.ndarray, np.nda
     """(channels, ext columns) of lone samples at a rail: the median of
     three would replace them.  Usually none (checked cheaply first)."""
     centre = ext[:, 1:-1]
-    if centre.min() > 0 and centre.max() < pins.ADC_MAX_CODE:
+    low, high = centre.min() <= 0, centre.max() >= pins.ADC_MAX_CODE
+    if not (low or high):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    c, i = np.nonzero(((centre <= 0) | (centre >= pins.ADC_MAX_CODE)) & (med != centre))
-    return c, i + 1
+    # the rail samples first (few), then which of them the median replaces
+    if low and high:
+        c, i = np.nonzero((centre <= 0) | (centre >= pins.ADC_MAX_CODE))
+    else:
+        c, i = np.nonzero(centre <= 0) if low else np.nonzero(centre >= pins.ADC_MAX_CODE)
+    lone = med[c, i] != centre[c, i]
+    return c[lone], i[lone] + 1
 
 
 #: around a glitch, this many mains periods each side are fitted
@@ -73,18 +79,23 @@ def repair_glitches(ext: np.ndarray, lone: tuple, lengths: list[int], rate_hz: f
     ends = np.cumsum([0] + list(lengths))  # chunk k's centres: ext columns ends[k]+1 .. ends[k+1]
     om = 2 * np.pi * mains_hz / rate_hz
     harmonics = [h for h in (1, 2) if h * mains_hz < rate_hz / 2 - 5]
-    for c, p in zip(*lone):
-        k = int(np.searchsorted(ends, p - 1, side="right")) - 1
-        lo, hi = max(int(ends[k]), p - w), min(int(ends[k + 1]) + 2, p + w + 1)
-        idx = np.arange(lo, hi)
+    cs, ps = lone
+    ks = np.searchsorted(ends, ps - 1, side="right") - 1
+    los = np.maximum(ends[ks], ps - w).tolist()
+    his = np.minimum(ends[ks + 1] + 2, ps + w + 1).tolist()
+    bases = {}  # the basis depends only on the window's reach either side (most glitches: w, w)
+    for c, p, lo, hi in zip(cs.tolist(), ps.tolist(), los, his):
+        basis = bases.get((lo - p, hi - p))
+        if basis is None:
+            t = np.arange(lo - p, hi - p).astype(np.float64)
+            cols = [np.ones_like(t), t] + [f(h * om * t) for h in harmonics for f in (np.cos, np.sin)]
+            basis = bases[(lo - p, hi - p)] = np.stack(cols, axis=1)
         v = ext[c, lo:hi]
-        keep = (idx != p) & (v > 0) & (v < pins.ADC_MAX_CODE)
-        t = (idx - p).astype(np.float64)
-        cols = [np.ones_like(t), t] + [f(h * om * t) for h in harmonics for f in (np.cos, np.sin)]
-        basis = np.stack(cols, axis=1)
-        if keep.sum() < basis.shape[1] + 4:
+        keep = (v > 0) & (v < pins.ADC_MAX_CODE)
+        keep[p - lo] = False
+        if np.count_nonzero(keep) < basis.shape[1] + 4:
             continue  # too little around it: the median's stand-in stays
-        coef, *_ = np.linalg.lstsq(basis[keep], v[keep].astype(np.float64), rcond=None)
+        coef = np.linalg.lstsq(basis[keep], v[keep].astype(np.float64), rcond=None)[0]
         out[c, p] = coef[0] + sum(coef[2 + 2 * j] for j in range(len(harmonics)))  # the fit at t = 0
     return out
 
@@ -130,7 +141,10 @@ def front(ext: np.ndarray, lengths: list[int], rt: Rates, state: FrontState | No
         # slope fitted around it
         mains = state.mains_hz if state else _mains(block_mean(med, D)[:, :lengths[0] // D], rt.ff)
         ext = repair_glitches(ext, lone, lengths, rt.rate_hz, mains)
-        med = median3(ext, *((s_[:, :n] for s_ in scratch) if scratch else ()))
+        # only the medians whose three samples hold a repaired one change
+        for c, p in zip(*(v.tolist() for v in lone)):
+            a, b = max(p - 2, 0), min(p, n - 1) + 1
+            med[c, a:b] = median3(ext[c, a:b + 2])
     xd = block_mean(med, D)  # filter rate; med[:, i] is centred on ext[:, i + 1]
     n_w = n // Dt
     # clipping: the median is at a rail only where two of three raw samples
