@@ -11,6 +11,7 @@ kept, so later template updates do not change the past.
 """
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 
@@ -185,12 +186,16 @@ def _pick(peaks: list, end_abs: int, s0: int, base: int, st: BeatState) -> tuple
     if last is not None and last < base + s0 - 2 * P:
         last = None  # the rhythm was lost (tracking was off, or a long gap): start again
     searched = end_abs
+    # peaks come in order of time: those still ahead are peaks[j:], and a
+    # window's are found by bisection (not by filtering the list each beat)
+    at = [q for q, _ in peaks]
+    j = 0
     while True:
         if last is None:  # the first clear peak starts the rhythm
-            first = [(p, h) for p, h in peaks if h >= 0.5]
-            if not first:
+            first = next((pk for pk in peaks[j:] if pk[1] >= 0.5), None)
+            if first is None:
                 break
-            p, h = first[0]
+            p, h = first
         else:
             # the next beat: the highest peak between 0.55 and 1.7 periods
             # on (an ectopic beat comes early), weighted to where the
@@ -201,7 +206,7 @@ def _pick(peaks: list, end_abs: int, s0: int, base: int, st: BeatState) -> tuple
             if w1 > end_abs:
                 searched = int(last) + 1
                 break
-            cands = [(p, h) for p, h in peaks if w0 <= p <= w1]
+            cands = peaks[bisect.bisect_left(at, w0, j):bisect.bisect_right(at, w1, j)]
             if cands:
                 # a beat-sized peak off the expected time beats a small one on
                 # it: a run of noise peaks must not hold the rhythm on a wrong phase
@@ -226,7 +231,7 @@ def _pick(peaks: list, end_abs: int, s0: int, base: int, st: BeatState) -> tuple
             new.append(p)
             st.beat_h += 0.1 * (min(h, 3.0) - st.beat_h)  # a typical beat's peak height
         last = p
-        peaks = [(q, g) for q, g in peaks if q > p]
+        j = bisect.bisect_right(at, p, j)
     return new, searched
 
 
