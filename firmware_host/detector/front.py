@@ -77,6 +77,15 @@ def repair_glitches(ext: np.ndarray, lone: tuple, lengths: list[int], rate_hz: f
     second harmonic.  The fit sees only the glitch's own chunk (and the
     two samples before it), so a block's split does not change it."""
     out = ext.copy()
+    for c, p, v in _glitch_fits(ext, lone, lengths, rate_hz, mains_hz):
+        out[c, p] = v
+    return out
+
+
+def _glitch_fits(ext: np.ndarray, lone: tuple, lengths: list[int], rate_hz: float,
+                 mains_hz: float) -> list[tuple[int, int, float]]:
+    """(channel, column, the fit at it) for each lone glitch that has enough
+    samples around it (see :func:`repair_glitches`)."""
     w = max(4, int(round(GLITCH_FIT_PERIODS * rate_hz / mains_hz)))
     ends = np.cumsum([0] + list(lengths))  # chunk k's centres: ext columns ends[k]+1 .. ends[k+1]
     om = 2 * np.pi * mains_hz / rate_hz
@@ -86,6 +95,7 @@ def repair_glitches(ext: np.ndarray, lone: tuple, lengths: list[int], rate_hz: f
     los = np.maximum(ends[ks], ps - w).tolist()
     his = np.minimum(ends[ks + 1] + 2, ps + w + 1).tolist()
     bases = {}  # the basis depends only on the window's reach either side (most glitches: w, w)
+    fits = []
     for c, p, lo, hi in zip(cs.tolist(), ps.tolist(), los, his):
         basis = bases.get((lo - p, hi - p))
         if basis is None:
@@ -98,8 +108,8 @@ def repair_glitches(ext: np.ndarray, lone: tuple, lengths: list[int], rate_hz: f
         if np.count_nonzero(keep) < basis.shape[1] + 4:
             continue  # too little around it: the median's stand-in stays
         coef = np.linalg.lstsq(basis[keep], v[keep].astype(np.float64), rcond=None)[0]
-        out[c, p] = coef[0] + sum(coef[2 + 2 * j] for j in range(len(harmonics)))  # the fit at t = 0
-    return out
+        fits.append((c, p, coef[0] + sum(coef[2 + 2 * j] for j in range(len(harmonics)))))  # the fit at t = 0
+    return fits
 
 
 def start(xd: np.ndarray, xw: np.ndarray, rt: Rates) -> FrontState:
@@ -142,11 +152,17 @@ def front(ext: np.ndarray, lengths: list[int], rt: Rates, state: FrontState | No
         # twitch-sized spike: the glitch is first replaced by the hum and
         # slope fitted around it
         mains = state.mains_hz if state else _mains(block_mean(med, D)[:, :lengths[0] // D], rt.ff)
-        ext = repair_glitches(ext, lone, lengths, rt.rate_hz, mains)
-        # only the medians whose three samples hold a repaired one change
+        # only the medians whose three samples hold a repaired one change:
+        # each is formed again from a copy of those samples, repaired (the
+        # values repair_glitches would put in a copy of the whole batch)
+        fixed = {(c, p): v for c, p, v in _glitch_fits(ext, lone, lengths, rt.rate_hz, mains)}
         for c, p in zip(*(v.tolist() for v in lone)):
             a, b = max(p - 2, 0), min(p, n - 1) + 1
-            med[c, a:b] = median3(ext[c, a:b + 2])
+            seg = ext[c, a:b + 2].copy()
+            for q in range(a, b + 2):
+                if (c, q) in fixed:
+                    seg[q - a] = fixed[(c, q)]
+            med[c, a:b] = median3(seg)
     xd = block_mean(med, D)  # filter rate; med[:, i] is centred on ext[:, i + 1]
     n_w = n // Dt
     # clipping: the median is at a rail only where two of three raw samples
