@@ -153,6 +153,23 @@ def _glitch_fits(ext: np.ndarray, lone: tuple, lengths: list[int], rate_hz: floa
     return [(c, p, coef[0] + sum(coef[2 + 2 * j] for j in range(len(harmonics)))) for c, p, coef in coefs]  # the fit at t = 0
 
 
+def _repair_medians(ext: np.ndarray, med: np.ndarray, lone: tuple, fits: list) -> None:
+    """The medians of ``ext`` whose three samples hold a repaired glitch
+    (``fits``: from :func:`_glitch_fits`), formed again in ``med``: each
+    from a copy of those samples with the repairs in (the values
+    repair_glitches would put in a copy of the whole batch); no other
+    median changes."""
+    n = med.shape[1]
+    fixed = {(c, p): v for c, p, v in fits}
+    for c, p in zip(*(v.tolist() for v in lone)):
+        a, b = max(p - 2, 0), min(p, n - 1) + 1
+        seg = ext[c, a:b + 2].copy()
+        for q in range(a, b + 2):
+            if (c, q) in fixed:
+                seg[q - a] = fixed[(c, q)]
+        med[c, a:b] = median3(seg)
+
+
 def start(xd: np.ndarray, xw: np.ndarray, rt: Rates) -> FrontState:
     """The filters for a stream whose first chunk is ``xd`` (filter rate) and
     ``xw`` (working rate), each started in its steady state for the first
@@ -193,17 +210,7 @@ def front(ext: np.ndarray, lengths: list[int], rt: Rates, state: FrontState | No
         # twitch-sized spike: the glitch is first replaced by the hum and
         # slope fitted around it
         mains = state.mains_hz if state else _mains(block_mean(med, D)[:, :lengths[0] // D], rt.ff)
-        # only the medians whose three samples hold a repaired one change:
-        # each is formed again from a copy of those samples, repaired (the
-        # values repair_glitches would put in a copy of the whole batch)
-        fixed = {(c, p): v for c, p, v in _glitch_fits(ext, lone, lengths, rt.rate_hz, mains)}
-        for c, p in zip(*(v.tolist() for v in lone)):
-            a, b = max(p - 2, 0), min(p, n - 1) + 1
-            seg = ext[c, a:b + 2].copy()
-            for q in range(a, b + 2):
-                if (c, q) in fixed:
-                    seg[q - a] = fixed[(c, q)]
-            med[c, a:b] = median3(seg)
+        _repair_medians(ext, med, lone, _glitch_fits(ext, lone, lengths, rt.rate_hz, mains))
     xd = block_mean(med, D)  # filter rate; med[:, i] is centred on ext[:, i + 1]
     n_w = n // Dt
     # clipping: the median is at a rail only where two of three raw samples
