@@ -21,7 +21,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize
 
 from . import analysis, pins
 from .detector import Detector, DetectorConfig, Events
@@ -99,6 +98,10 @@ def _amp_at(found: np.ndarray, amp: np.ndarray, p: float) -> float | None:
     None when the injections do not bracket it (all found, or none)."""
     if found.all() or not found.any():
         return None
+
+    # scipy.optimize (about 0.3 s to import) only here: a replay without
+    # --check must not pay for it
+    from scipy.optimize import minimize  # noqa: PLC0415
 
     x = np.log(amp)
 

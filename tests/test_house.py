@@ -19,8 +19,9 @@ OPTIONAL = {"spidev", "playwright", "mne", "schemdraw", "cosmic_ray"}
 #: imported inside one function on purpose, each documented there: scipy.signal costs 75 MB, so the
 #: detector's filters load it only for a rate outside their table, the simulator only to draw a
 #: night through the v2 board (tests/test_simulator_lean.py); fpdf2 costs the page 44 MB, so the
-#: page loads the PDF writer only when someone asks for the doctor's report
-LAZY = {"firmware_host/detector/filters.py": {"scipy"},
+#: page loads the PDF writer only when someone asks for the doctor's report; scipy.optimize costs
+#: every replay 0.25 s and 40 MB, so the injection check loads it only to fit its recovery curve
+LAZY = {"firmware_host/detector/filters.py": {"scipy"}, "firmware_host/injection.py": {"scipy"},
         "firmware_host/simulator/night.py": {"firmware_host.frontend_digital"},
         "web/report.py": {"firmware_host.report_pdf"}}
 MARK = "noqa: " + "PLC0415"  #: (spelt in two so that this file does not count itself)

@@ -67,6 +67,14 @@ def median_rows(x: np.ndarray) -> np.ndarray:
     longer needs (it is partitioned in place): several times faster."""
     n = x.shape[1]
     h = n // 2
+    if n >= 256:
+        # long rows: the two middle ranks at once, which in this numpy
+        # partitions several times faster than a single kth (short rows go
+        # the other way); x[:, h - 1] is then the lower half's maximum
+        x.partition([h - 1, h], axis=1)
+        if n % 2:
+            return x[:, h].copy()
+        return (x[:, h - 1] + x[:, h]) / 2
     x.partition(h, axis=1)
     if n % 2:
         return x[:, h].copy()

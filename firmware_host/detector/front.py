@@ -52,14 +52,43 @@ def _lone_glitches(ext: np.ndarray, med: np.ndarray) -> tuple[np.ndarray, np.nda
     """(channels, ext columns) of lone samples at a rail: the median of
     three would replace them.  Usually none (checked cheaply first)."""
     centre = ext[:, 1:-1]
-    if centre.min() > 0 and centre.max() < pins.ADC_MAX_CODE:
+    low, high = centre.min() <= 0, centre.max() >= pins.ADC_MAX_CODE
+    if not (low or high):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    c, i = np.nonzero(((centre <= 0) | (centre >= pins.ADC_MAX_CODE)) & (med != centre))
-    return c, i + 1
+    # the rail samples first (few), then which of them the median replaces;
+    # flat indices (a 2-D nonzero costs several times more)
+    if low and high:
+        at_rail = (centre <= 0) | (centre >= pins.ADC_MAX_CODE)
+    else:
+        at_rail = centre <= 0 if low else centre >= pins.ADC_MAX_CODE
+    c, i = np.divmod(np.flatnonzero(at_rail), centre.shape[1])
+    lone = med[c, i] != centre[c, i]
+    return c[lone], i[lone] + 1
 
 
 #: around a glitch, this many mains periods each side are fitted
 GLITCH_FIT_PERIODS = 3
+
+
+try:  # the gufunc np.linalg.lstsq calls, which takes a stack of problems
+    from numpy.linalg._umath_linalg import lstsq as _LSTSQ
+except ImportError:  # not where this numpy keeps it: one np.linalg.lstsq per glitch
+    _LSTSQ = None
+
+
+def _svd_failed(err, flag):
+    raise np.linalg.LinAlgError("SVD did not converge in Linear Least Squares")
+
+
+def _lstsq_stacked(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``np.linalg.lstsq(A, b, rcond=None)[0]`` for each row b of ``B``
+    (problems, rows of A), in one call of the gufunc lstsq itself makes
+    (the same LAPACK solve per problem, so the same bits): (problems, A's columns)."""
+    m, n = A.shape
+    rcond = np.finfo(np.float64).eps * max(n, m)
+    with np.errstate(call=_svd_failed, invalid="call", over="ignore", divide="ignore", under="ignore"):
+        x = _LSTSQ(np.broadcast_to(A, (len(B), m, n)), B[:, :, None], rcond, signature="ddd->ddid")[0]
+    return x[:, :, 0]
 
 
 def repair_glitches(ext: np.ndarray, lone: tuple, lengths: list[int], rate_hz: float,
@@ -69,24 +98,76 @@ def repair_glitches(ext: np.ndarray, lone: tuple, lengths: list[int], rate_hz: f
     second harmonic.  The fit sees only the glitch's own chunk (and the
     two samples before it), so a block's split does not change it."""
     out = ext.copy()
+    for c, p, v in _glitch_fits(ext, lone, lengths, rate_hz, mains_hz):
+        out[c, p] = v
+    return out
+
+
+def _glitch_fits(ext: np.ndarray, lone: tuple, lengths: list[int], rate_hz: float,
+                 mains_hz: float) -> list[tuple[int, int, float]]:
+    """(channel, column, the fit at it) for each lone glitch that has enough
+    samples around it (see :func:`repair_glitches`)."""
     w = max(4, int(round(GLITCH_FIT_PERIODS * rate_hz / mains_hz)))
     ends = np.cumsum([0] + list(lengths))  # chunk k's centres: ext columns ends[k]+1 .. ends[k+1]
     om = 2 * np.pi * mains_hz / rate_hz
     harmonics = [h for h in (1, 2) if h * mains_hz < rate_hz / 2 - 5]
-    for c, p in zip(*lone):
-        k = int(np.searchsorted(ends, p - 1, side="right")) - 1
-        lo, hi = max(int(ends[k]), p - w), min(int(ends[k + 1]) + 2, p + w + 1)
-        idx = np.arange(lo, hi)
+    cs, ps = lone
+    ks = np.searchsorted(ends, ps - 1, side="right") - 1
+    los = np.maximum(ends[ks], ps - w)
+    his = np.minimum(ends[ks + 1] + 2, ps + w + 1)
+    bases = {}  # the basis depends only on the window's reach either side (most glitches: w, w)
+
+    def basis_for(a: int, b: int) -> np.ndarray:
+        if (a, b) not in bases:
+            t = np.arange(a, b).astype(np.float64)
+            cols = [np.ones_like(t), t] + [f(h * om * t) for h in harmonics for f in (np.cos, np.sin)]
+            bases[(a, b)] = np.stack(cols, axis=1)
+        return bases[(a, b)]
+
+    coefs = []  # (channel, column, the fit's coefficients)
+    done = np.zeros(len(cs), dtype=bool)
+    # the usual glitch: its whole window inside its chunk and no other rail
+    # sample in it; these share one basis and are fitted in one stacked call
+    # (each item gets the very least-squares solve np.linalg.lstsq makes)
+    whole_i = np.flatnonzero((los == ps - w) & (his == ps + w + 1))
+    if len(whole_i) and _LSTSQ is not None:
+        win = ext[cs[whole_i][:, None], ps[whole_i][:, None] + np.arange(-w, w + 1)[None, :]]  # (G, 2w+1)
+        ok = (win > 0) & (win < pins.ADC_MAX_CODE)
+        ok[:, w] = True
+        usual = ok.all(axis=1)
+        cols = np.flatnonzero(np.arange(2 * w + 1) != w)
+        A = basis_for(-w, w + 1)[cols]
+        if usual.any() and len(cols) >= A.shape[1] + 4:
+            u_i = whole_i[usual]
+            X = _lstsq_stacked(A, win[usual][:, cols].astype(np.float64))
+            coefs += zip(cs[u_i].tolist(), ps[u_i].tolist(), X)
+            done[u_i] = True
+    for c, p, lo, hi in zip(cs[~done].tolist(), ps[~done].tolist(), los[~done].tolist(), his[~done].tolist()):
+        basis = basis_for(lo - p, hi - p)
         v = ext[c, lo:hi]
-        keep = (idx != p) & (v > 0) & (v < pins.ADC_MAX_CODE)
-        t = (idx - p).astype(np.float64)
-        cols = [np.ones_like(t), t] + [f(h * om * t) for h in harmonics for f in (np.cos, np.sin)]
-        basis = np.stack(cols, axis=1)
-        if keep.sum() < basis.shape[1] + 4:
+        keep = (v > 0) & (v < pins.ADC_MAX_CODE)
+        keep[p - lo] = False
+        if np.count_nonzero(keep) < basis.shape[1] + 4:
             continue  # too little around it: the median's stand-in stays
-        coef, *_ = np.linalg.lstsq(basis[keep], v[keep].astype(np.float64), rcond=None)
-        out[c, p] = coef[0] + sum(coef[2 + 2 * j] for j in range(len(harmonics)))  # the fit at t = 0
-    return out
+        coefs.append((c, p, np.linalg.lstsq(basis[keep], v[keep].astype(np.float64), rcond=None)[0]))
+    return [(c, p, coef[0] + sum(coef[2 + 2 * j] for j in range(len(harmonics)))) for c, p, coef in coefs]  # the fit at t = 0
+
+
+def _repair_medians(ext: np.ndarray, med: np.ndarray, lone: tuple, fits: list) -> None:
+    """The medians of ``ext`` whose three samples hold a repaired glitch
+    (``fits``: from :func:`_glitch_fits`), formed again in ``med``: each
+    from a copy of those samples with the repairs in (the values
+    repair_glitches would put in a copy of the whole batch); no other
+    median changes."""
+    n = med.shape[1]
+    fixed = {(c, p): v for c, p, v in fits}
+    for c, p in zip(*(v.tolist() for v in lone)):
+        a, b = max(p - 2, 0), min(p, n - 1) + 1
+        seg = ext[c, a:b + 2].copy()
+        for q in range(a, b + 2):
+            if (c, q) in fixed:
+                seg[q - a] = fixed[(c, q)]
+        med[c, a:b] = median3(seg)
 
 
 def start(xd: np.ndarray, xw: np.ndarray, rt: Rates) -> FrontState:
@@ -129,8 +210,7 @@ def front(ext: np.ndarray, lengths: list[int], rt: Rates, state: FrontState | No
         # twitch-sized spike: the glitch is first replaced by the hum and
         # slope fitted around it
         mains = state.mains_hz if state else _mains(block_mean(med, D)[:, :lengths[0] // D], rt.ff)
-        ext = repair_glitches(ext, lone, lengths, rt.rate_hz, mains)
-        med = median3(ext, *((s_[:, :n] for s_ in scratch) if scratch else ()))
+        _repair_medians(ext, med, lone, _glitch_fits(ext, lone, lengths, rt.rate_hz, mains))
     xd = block_mean(med, D)  # filter rate; med[:, i] is centred on ext[:, i + 1]
     n_w = n // Dt
     # clipping: the median is at a rail only where two of three raw samples

@@ -11,8 +11,8 @@ kept, so later template updates do not change the past.
 """
 from __future__ import annotations
 
+import bisect
 import math
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -109,12 +109,19 @@ def folded_level(e: np.ndarray, ok: np.ndarray, period: float) -> np.ndarray:
     idx = (np.arange(K)[:, None] * period + np.arange(nb)[None, :] * (period / nb)).astype(np.int64)  # (K, nb)
     v = e[:, idx]  # (C, K, nb)
     okv = (ok if ok.ndim == 2 else np.broadcast_to(ok, e.shape))[:, idx]
-    enough = okv.sum(axis=(1, 2)) >= 4 * nb
-    v = np.where(okv, v, np.nan)
-    with warnings.catch_warnings():  # all-NaN bins are expected: "no data"
-        warnings.simplefilter("ignore", RuntimeWarning)
-        prof = np.nanmedian(v, axis=1)  # (C, nb)
-        lvl = np.nanmax(prof, axis=1)
+    n_ok = okv.sum(axis=1)  # (C, nb)
+    enough = n_ok.sum(axis=1) >= 4 * nb
+    # the median over beats of the ok samples in each bin, as np.nanmedian
+    # gives it to the bit (the two middle values' sum over 2), but by one
+    # sort with the rest sent to the end: nanmedian's masked-array path
+    # costs several times more; a bin with none is "no data"
+    v = np.where(okv, v, np.inf)
+    v.sort(axis=1)
+    h = n_ok // 2
+    lo = np.take_along_axis(v, np.maximum(np.where(n_ok % 2 == 1, h, h - 1), 0)[:, None, :], axis=1)[:, 0]
+    hi = np.take_along_axis(v, np.minimum(h, K - 1)[:, None, :], axis=1)[:, 0]
+    prof = np.where(n_ok > 0, (lo + hi) / 2, -np.inf)  # (C, nb)
+    lvl = prof.max(axis=1)
     return np.where(enough, lvl, np.nan)
 
 def chunk_rest(windows: list, abs0: int, clip: np.ndarray) -> np.ndarray:
@@ -139,7 +146,7 @@ def evidence(e: np.ndarray, rest: np.ndarray, abs0: int, good: np.ndarray, base:
     ee = e[good]
     # each channel scaled to its median and clipped at 3x it, so a twitch or
     # a knock (large and rare) cannot make a period of its own
-    z = np.minimum(ee / (np.median(ee[:, rest], axis=1)[:, None] + 1e-9), 3.0).sum(axis=0)
+    z = np.minimum(ee / (median_rows(ee[:, rest])[:, None] + 1e-9), 3.0).sum(axis=0)  # (a copy: partitioned)
     z = np.where(rest, z - z[rest].mean(), 0.0)
     nfft = 1 << int(np.ceil(np.log2(2 * n)))
     ac = np.fft.irfft(np.abs(np.fft.rfft(z, nfft)) ** 2, nfft)[:hi + 2]
@@ -179,12 +186,16 @@ def _pick(peaks: list, end_abs: int, s0: int, base: int, st: BeatState) -> tuple
     if last is not None and last < base + s0 - 2 * P:
         last = None  # the rhythm was lost (tracking was off, or a long gap): start again
     searched = end_abs
+    # peaks come in order of time: those still ahead are peaks[j:], and a
+    # window's are found by bisection (not by filtering the list each beat)
+    at = [q for q, _ in peaks]
+    j = 0
     while True:
         if last is None:  # the first clear peak starts the rhythm
-            first = [(p, h) for p, h in peaks if h >= 0.5]
-            if not first:
+            first = next((pk for pk in peaks[j:] if pk[1] >= 0.5), None)
+            if first is None:
                 break
-            p, h = first[0]
+            p, h = first
         else:
             # the next beat: the highest peak between 0.55 and 1.7 periods
             # on (an ectopic beat comes early), weighted to where the
@@ -195,7 +206,7 @@ def _pick(peaks: list, end_abs: int, s0: int, base: int, st: BeatState) -> tuple
             if w1 > end_abs:
                 searched = int(last) + 1
                 break
-            cands = [(p, h) for p, h in peaks if w0 <= p <= w1]
+            cands = peaks[bisect.bisect_left(at, w0, j):bisect.bisect_right(at, w1, j)]
             if cands:
                 # a beat-sized peak off the expected time beats a small one on
                 # it: a run of noise peaks must not hold the rhythm on a wrong phase
@@ -220,7 +231,7 @@ def _pick(peaks: list, end_abs: int, s0: int, base: int, st: BeatState) -> tuple
             new.append(p)
             st.beat_h += 0.1 * (min(h, 3.0) - st.beat_h)  # a typical beat's peak height
         last = p
-        peaks = [(q, g) for q, g in peaks if q > p]
+        j = bisect.bisect_right(at, p, j)
     return new, searched
 
 

@@ -88,7 +88,9 @@ def beat_remnant(act: np.ndarray, span0: int, nh: int, not_rest: np.ndarray, bea
     win = win[~not_rest[win].any(axis=1)]  # ... at rest
     if len(win) < 5:
         return f, None
-    return f, np.median(act[:, win], axis=1)  # (C, a+b)
+    # the median over beats (np.median's value, to the bit), beats last so
+    # each point's values are a contiguous row
+    return f, median_rows(act[:, win.T].reshape(-1, len(win))).reshape(len(act), -1)  # (C, a+b)
 
 
 def remnant_map(f: np.ndarray, n: int, nh: int, prof_hist, prof, rt: Rates, C: int) -> np.ndarray:

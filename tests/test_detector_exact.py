@@ -1,0 +1,91 @@
+"""The detector's faster forms give the very bits of the plain numpy forms
+they stand in for (a speed-up must not change one event): the stacked
+least-squares solve of the glitch repair, the folded beat level's median
+without np.nanmedian, and the glitch repair as a whole against a plain
+per-glitch np.linalg.lstsq."""
+import warnings
+
+import numpy as np
+import pytest
+
+from firmware_host import pins
+from firmware_host.detector import front
+from firmware_host.detector.heartbeat import folded_level
+
+
+@pytest.mark.skipif(front._LSTSQ is None, reason="this numpy has no stacked lstsq gufunc: the plain form is used")
+def test_stacked_lstsq_is_numpys_lstsq_to_the_bit():
+    rng = np.random.default_rng(11)
+    for _ in range(60):
+        m, n, g = int(rng.integers(10, 130)), int(rng.integers(2, 7)), int(rng.integers(1, 30))
+        A = rng.standard_normal((m, n)) * rng.choice([1.0, 1e3])
+        B = rng.normal(500, 30, (g, m)).round()
+        X = front._lstsq_stacked(A, B)
+        for b, x in zip(B, X):
+            assert x.tobytes() == np.linalg.lstsq(A, b, rcond=None)[0].tobytes()
+
+
+def _folded_level_nanmedian(e, ok, period):
+    """folded_level as first written: np.nanmedian over the beats."""
+    C, n = e.shape
+    nb = max(8, int(round(period / 2)))
+    K = int((n - 1) // period)
+    if K < 4:
+        return np.full(C, np.nan)
+    idx = (np.arange(K)[:, None] * period + np.arange(nb)[None, :] * (period / nb)).astype(np.int64)
+    okv = (ok if ok.ndim == 2 else np.broadcast_to(ok, e.shape))[:, idx]
+    v = np.where(okv, e[:, idx], np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lvl = np.nanmax(np.nanmedian(v, axis=1), axis=1)
+    return np.where(okv.sum(axis=(1, 2)) >= 4 * nb, lvl, np.nan)
+
+
+def test_folded_level_is_the_nanmedian_form_to_the_bit():
+    rng = np.random.default_rng(12)
+    for t in range(300):
+        C, n, period = int(rng.integers(1, 9)), int(rng.integers(50, 4000)), float(rng.uniform(50, 200))
+        e = rng.gamma(2, 1, (C, n))
+        if t % 3 == 0:
+            e = np.round(e, 1)  # ties
+        p = rng.choice([0.0, 0.05, 0.5, 0.95, 1.0])
+        ok = rng.random((C, n)) > p if t % 2 else rng.random(n) > p
+        assert folded_level(e, ok, period).tobytes() == _folded_level_nanmedian(e, ok, period).tobytes()
+
+
+def _repair_plain(ext, lone, lengths, rate_hz, mains_hz):
+    """The glitch repair with one np.linalg.lstsq per glitch."""
+    out = ext.copy()
+    w = max(4, int(round(front.GLITCH_FIT_PERIODS * rate_hz / mains_hz)))
+    ends = np.cumsum([0] + list(lengths))
+    om = 2 * np.pi * mains_hz / rate_hz
+    harmonics = [h for h in (1, 2) if h * mains_hz < rate_hz / 2 - 5]
+    for c, p in zip(*lone):
+        k = int(np.searchsorted(ends, p - 1, side="right")) - 1
+        lo, hi = max(int(ends[k]), p - w), min(int(ends[k + 1]) + 2, p + w + 1)
+        idx = np.arange(lo, hi)
+        v = ext[c, lo:hi]
+        keep = (idx != p) & (v > 0) & (v < pins.ADC_MAX_CODE)
+        t = (idx - p).astype(np.float64)
+        basis = np.stack([np.ones_like(t), t] + [f(h * om * t) for h in harmonics for f in (np.cos, np.sin)], axis=1)
+        if keep.sum() < basis.shape[1] + 4:
+            continue
+        coef = np.linalg.lstsq(basis[keep], v[keep].astype(np.float64), rcond=None)[0]
+        out[c, p] = coef[0] + sum(coef[2 + 2 * j] for j in range(len(harmonics)))
+    return out
+
+
+@pytest.mark.parametrize("rate_hz", [250.0, 1000.0])
+def test_glitch_repair_is_the_plain_per_glitch_fit_to_the_bit(rate_hz):
+    rng = np.random.default_rng(13)
+    lengths = [3000, 3000, 3000]
+    t = np.arange(2 + sum(lengths)) / rate_hz
+    ext = (500 + 40 * np.sin(2 * np.pi * 50 * t)[None] + rng.normal(0, 3, (3, len(t)))).round().astype(np.float32)
+    m = 120
+    ext[rng.integers(0, 3, m), rng.integers(0, len(t), m)] = rng.choice([0.0, 1023.0], m)
+    ext[1, 2999:3003] = 0.0  # a run at a chunk's edge, and glitches close together
+    ext[2, 500] = ext[2, 503] = 1023.0
+    lone = front._lone_glitches(ext, front.median3(ext))
+    assert len(lone[0]) > 80
+    got = front.repair_glitches(ext, lone, lengths, rate_hz, 50.0)
+    assert got.tobytes() == _repair_plain(ext, lone, lengths, rate_hz, 50.0).tobytes()
