@@ -19,12 +19,33 @@ by < 0.1 dB and < 0.35 degrees from 0.1 Hz to 2 kHz):
    (to the AC-grounded bias) parallel with CIN and the node's parasitics
    (clamps, op-amp input): a ~1 Hz high-pass, the divider RB / (RP + RB)
    = 0.59 and a ~170 Hz pole;
-2. gain stage: 1 + (RF || CF) / (RG + CG): gain 17 from ~1.6 Hz, falling
-   toward 1 above the CF pole (~83 Hz); the op-amp output clips here;
-3. the passive RA1/CA1/RA2/CA2 ladder: two more poles (~61 and ~420 Hz).
+2. gain stage: 1 + (RF || CF) / (RG + CG): gain 3 from ~1.6 Hz, a shelf
+   falling toward 1 between its pole (~170 Hz) and zero (~510 Hz); the
+   op-amp output clips here;
+3. the passive RA1/CA1/RA2/CA2 ladder: two more poles (~51 and ~146 Hz).
 
-Overall: 9.5 V/V in the pass band (1.9-45 Hz at -3 dB), 3.9 codes per mV
-at the disc (:func:`codes_per_mv`).
+Overall: 1.7 V/V in the pass band (1.8-44 Hz at -3 dB), 0.69 codes per mV
+at the disc (:func:`codes_per_mv`), 2.2 codes per code of the first board
+(:func:`detector_gain`).
+
+The gain is chosen by a headroom rule (:func:`gain_bounds`), in codes of
+the first board (unity gain into 3.3 V: 3.22 mV at the disc), the unit the
+simulator family draws in:
+
+* the largest resting signal, a heartbeat of 130 codes (~420 mV peak at the
+  disc, the strongest the family draws) with a twitch of 80 codes (the
+  largest) on its crest, 210 codes, must stay inside the ADC's swing about
+  mid-scale (the nearer limit: 502 codes down to the op-amp's floor, 25 mV)
+  with 5 % of it to spare, for the rest level's error (1 % bias divider,
+  op-amp offset: ~5 codes) and the parts' spread: gain <= 2.27;
+* the ADC's quantisation noise (1 LSB / sqrt 12) must stay under a third of
+  the quietest sensor noise the family draws (0.45 codes rms), so it adds
+  under 6 % to it: gain >= 1.92.
+
+The board's 2.22 puts 210 codes at 467 ADC codes (93 % of the swing), and
+1 LSB is 0.45 first-board codes (0.13 rms).  The first v2 board's gain
+(17 in the stage, 12.6 codes per code) left +-40 first-board codes about
+mid-scale, so every beat of a strong heartbeat clipped.
 
 This module is the analog model and costs only numpy (the hardware script
 and page read it); the digital filters that play it sample by sample are in
@@ -45,6 +66,23 @@ from . import board, pins
 PREWARP_HZ = 10.0
 #: Lowest sampling rate the model accepts (Hz): the pass band must fit under Nyquist.
 MIN_RATE_HZ = 100.0
+
+#: The headroom rule (module docstring), in codes of the first board: unity
+#: gain into a 3.3 V reference, 3.22 mV at the disc per code.
+V1_REF_V = 3.3
+#: The strongest resting heartbeat (BCG) the simulator family draws, peak (~420 mV at the disc).
+LARGEST_BEAT_V1_CODES = 130.0
+#: The largest twitch it draws, peak.
+LARGEST_TWITCH_V1_CODES = 80.0
+#: The quietest sensor noise it draws, rms.
+SMALLEST_NOISE_V1_CODES = 0.45
+#: Share of the swing kept free of the largest resting signal: the rest
+#: level's error (1 % bias divider, op-amp offset: ~5 codes) and the gain's
+#: spread over the parts' bounds.
+HEADROOM_MARGIN = 0.05
+#: Largest ratio of the ADC's quantisation noise to the quietest sensor noise
+#: (1/3: it adds under 6 % in quadrature).
+QUANT_NOISE_SHARE = 1.0 / 3.0
 
 
 def _input_tf() -> tuple[np.ndarray, np.ndarray]:
@@ -113,5 +151,38 @@ def codes_per_mv() -> float:
 
 def detector_gain() -> float:
     """Codes per code of the first board (unity gain, 3.3 V reference) in
-    the pass band: the detector's ``gain`` for this board (about 12.6)."""
-    return codes_per_mv() / ((pins.ADC_MAX_CODE + 1) / 3300.0)
+    the pass band: the detector's ``gain`` for this board (about 2.2)."""
+    return codes_per_mv() / ((pins.ADC_MAX_CODE + 1) / (V1_REF_V * 1000))
+
+
+def swing_codes() -> float:
+    """ADC codes from the rest level to the nearer clip: the op-amp's floor
+    (25 mV above ground) below, the ADC's full scale (VREF) above."""
+    lsb_v = pins.VREF_V / (pins.ADC_MAX_CODE + 1)
+    rest = board.bias_v()
+    return min(rest - board.OPAMP_SWING_V, pins.VREF_V - rest) / lsb_v
+
+
+def largest_rest_codes() -> float:
+    """ADC codes the largest resting signal (heartbeat with a twitch on its
+    crest, :data:`LARGEST_BEAT_V1_CODES` + :data:`LARGEST_TWITCH_V1_CODES`)
+    swings from the rest level, at the pass-band gain."""
+    return (LARGEST_BEAT_V1_CODES + LARGEST_TWITCH_V1_CODES) * detector_gain()
+
+
+def quantisation_v1_codes() -> float:
+    """One ADC step in codes of the first board (what the detector's noise is measured in)."""
+    return 1.0 / detector_gain()
+
+
+def gain_bounds() -> tuple[float, float]:
+    """(lowest, highest) :func:`detector_gain` the headroom rule allows (module docstring).
+
+    Lowest: quantisation noise 1 LSB / sqrt(12) at most
+    :data:`QUANT_NOISE_SHARE` of :data:`SMALLEST_NOISE_V1_CODES`; highest:
+    the largest resting signal inside (1 - :data:`HEADROOM_MARGIN`) of
+    :func:`swing_codes`.
+    """
+    lo = 1.0 / (math.sqrt(12) * QUANT_NOISE_SHARE * SMALLEST_NOISE_V1_CODES)
+    hi = (1 - HEADROOM_MARGIN) * swing_codes() / (LARGEST_BEAT_V1_CODES + LARGEST_TWITCH_V1_CODES)
+    return lo, hi

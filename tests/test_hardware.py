@@ -219,10 +219,13 @@ def test_ngspice_pass_band_gain_and_anti_alias_at_nominal_and_at_both_bound_corn
 
 
 @pytest.mark.parametrize("values, complaint", [
-    ({"CF": 3.3e-9}, "500 Hz"),
+    ({"CF": 220e-9}, "high edge"),
+    ({"RA2": 1e3}, "500 Hz"),  # the ladder before the gain came down: at gain 3 it is 1 dB short
     ({"CA1": 0.22e-6, "CA2": 0.22e-6}, "500 Hz"),
     ({"CG": 1e-6}, "low edge"),
     ({"RB": 1e6}, "gain"),
+    ({"RF": 160e3, "CF": 12e-9}, "gain"),  # the first v2 board's stage (gain 17): the heartbeat clips
+    ({"RF": 5.1e3}, "gain"),  # gain 1.5: one ADC step too coarse for the quietest sensor
 ])
 def test_ngspice_check_fails_a_value_outside_its_bound(spice, values, complaint):
     assert board.bound_violations(values)
@@ -272,7 +275,65 @@ def test_frontend_gain_in_codes_per_mv_at_the_disc():
     amp = (settled.max() - settled.min()) / 2
     expect = frontend.codes_per_mv() * abs(frontend.analog_response(f)) / frontend.passband_gain()
     assert abs(amp - expect) <= 1.0  # within the quantisation
-    assert 3.5 < frontend.codes_per_mv() < 4.5
+    lo, hi = frontend.gain_bounds()  # codes per first-board code, whose code is 3.3 V / 1024
+    assert lo * 1024 / 3300 <= frontend.codes_per_mv() <= hi * 1024 / 3300
+
+
+def _largest_rest_signal_v(rate, beat_hz, sigma_s, twitch):
+    """The headroom rule's largest resting signal at the disc, volts: a
+    heartbeat burst shaped as the simulator draws it (a sine under a Gaussian
+    envelope) of LARGEST_BEAT_V1_CODES, and a twitch of LARGEST_TWITCH_V1_CODES
+    whose peak lands on the beat's crest, same sign."""
+    v1 = frontend.V1_REF_V / 1024  # volts at the disc per first-board code
+    t = np.arange(int(3 * rate)) / rate
+    tau = t - 1.5
+    beat = np.exp(-0.5 * (tau / sigma_s) ** 2) * np.cos(2 * np.pi * beat_hz * tau)
+    x = frontend.LARGEST_BEAT_V1_CODES * beat
+    k = int(np.argmax(np.abs(twitch)))
+    s = int(1.5 * rate) - k
+    x[s:s + len(twitch)] += frontend.LARGEST_TWITCH_V1_CODES * twitch * np.sign(twitch[k])
+    return x * v1
+
+
+def test_the_largest_resting_signal_stays_inside_the_adc_swing_with_margin():
+    """A 130-code heartbeat with an 80-code twitch on its crest (first-board
+    codes, ~680 mV at the disc) through the board: never at a rail, and its
+    peak inside (1 - HEADROOM_MARGIN) of the swing about mid-scale.  At the
+    first v2 board's gain 17 (12.6 codes per code) it clips by 3x."""
+    from firmware_host.simulator.parts import twitch_wave
+    rate = 1000.0
+    swing = frontend.swing_codes()
+    assert 495 < swing < 505  # the op-amp's floor, 25 mV, is the nearer limit
+    assert frontend.largest_rest_codes() <= (1 - frontend.HEADROOM_MARGIN) * swing
+    rng = np.random.default_rng(7)
+    worst = 0.0
+    for beat_hz in (6.0, 9.0, 12.0):  # the family's range of beat frequencies
+        for sigma_s in (0.025, 0.06):
+            for _ in range(3):
+                x = _largest_rest_signal_v(rate, beat_hz, sigma_s, twitch_wave(rng, rate))
+                codes = frontend_digital.to_codes(x, rate).astype(float)
+                assert codes.min() > int(board.OPAMP_SWING_V / pins.VREF_V * 1024) and codes.max() < 1023
+                worst = max(worst, np.abs(codes - 512).max())
+    assert 0.6 * swing < worst <= (1 - frontend.HEADROOM_MARGIN) * swing, (worst, swing)
+
+
+def test_one_adc_step_stays_well_below_the_quietest_sensor_noise():
+    """The quantisation noise (1 LSB / sqrt 12, in first-board codes) at most a
+    third of the quietest sensor noise the family draws (0.45 codes rms), so it
+    adds under 6 % to it; measured on the board's own quantiser (a 10 Hz tone
+    against the same tone unquantised).  Fails if the gain drops below 1.92."""
+    q_rms = frontend.quantisation_v1_codes() / np.sqrt(12)
+    assert q_rms <= frontend.QUANT_NOISE_SHARE * frontend.SMALLEST_NOISE_V1_CODES
+    from scipy import signal as sps
+    rate = 1000.0
+    t = np.arange(20_000) / rate
+    x = 30 * frontend.V1_REF_V / 1024 * np.sin(2 * np.pi * 10.0 * t)  # 30 first-board codes
+    analog = sps.sosfilt(frontend_digital.sos(rate), x) * 1024 / pins.VREF_V  # ADC codes, unquantised
+    codes = frontend_digital.to_codes(x, rate).astype(float) - 512
+    measured = np.std(codes[2000:] - analog[2000:]) / frontend.detector_gain()  # first-board codes rms
+    assert abs(measured - q_rms) < 0.15 * q_rms, (measured, q_rms)
+    assert measured <= frontend.QUANT_NOISE_SHARE * frontend.SMALLEST_NOISE_V1_CODES
+    assert np.sqrt(1 + (measured / frontend.SMALLEST_NOISE_V1_CODES) ** 2) < 1.06
 
 
 def test_frontend_digital_response_matches_the_analog_one_in_the_band():
