@@ -28,3 +28,29 @@ def test_the_v2_gain_is_the_boards_passband_gain_in_first_board_codes():
     assert abs(frontend.detector_gain() - frontend.passband_gain() * 3.3 / 2.5) < 1e-9
     lo, hi = frontend.gain_bounds()
     assert lo <= frontend.detector_gain() <= hi and 2.1 < frontend.detector_gain() < 2.3
+
+
+def test_a_night_through_the_board_amplifies_the_sensors_noise_and_adds_the_adcs():
+    # the noise a night draws (0.5-4 first-board codes) is mostly the
+    # sensor's: the disc, the strap, the body.  It goes through the board's
+    # gain and filters like a twitch does; only ADC_NOISE_LSB of it is the
+    # converter's own, added after.  (Added after the board whole, as it
+    # once was, the noise did not grow with the gain and the board's nights
+    # looked cleaner than they would be.)
+    from firmware_host.frontend_digital import to_codes
+    from firmware_host.simulator import Night
+    from twitchmon_testkit.nights import quiet_night
+
+    fs, sd = 500.0, 3.0
+    n = quiet_night(1, seed=5, channels=1, rate_hz=fs, board=True)
+    n.noise_sd = np.array([sd])
+    n.hb_amp[:] = 0
+    n.hum[:] = 0
+    n.breath_amp[:] = 0
+    n.drift_gain = 0 * n.drift_gain
+    got = np.concatenate(list(n.blocks(10_000))).astype(float)[2000:, 0].std()
+    adc = Night.ADC_NOISE_LSB
+    sensor = np.random.default_rng(1).standard_normal(n.n_samples) * np.sqrt(sd ** 2 - adc ** 2)
+    through = to_codes(sensor * Night.V1_PER_CODE, fs).astype(float)[2000:]
+    want = np.sqrt(through.std() ** 2 + adc ** 2)
+    assert abs(got / want - 1) < 0.08, (got, want)

@@ -19,14 +19,21 @@ class Night(NightPlanning):
     #: volts at the disc per code of the first board (unity-gain buffers into a
     #: 3.3 V-referenced MCP3008): what the signals' sizes in codes were drawn in
     V1_PER_CODE = 3.3 / 1024
+    #: the ADC's own noise, LSB rms (a SAR converter's transition noise; its
+    #: rounding is done apart): of the noise drawn per night (``noise_sd``,
+    #: first-board codes), this much is the ADC's, and the rest is the
+    #: sensor's (the disc, the strap, the body), which a board with gain
+    #: amplifies like any signal
+    ADC_NOISE_LSB = 0.3
 
     def __init__(self, minutes: float, *, seed: int = 0, channels: int = pins.N_CHANNELS, rate_hz: float = 1000.0,
                  profile: str = "normal", twitches_per_min: float | None = None, board: bool = False):
         """``board``: pass what the discs make through the v2 sensor board
         (firmware_host.frontend, from the same part table as the schematic:
         gain, high-pass and anti-alias poles, rails, the ADC's 2.5 V
-        reference) instead of the first board's unity gain; the noise drawn
-        is then the ADC's, added after the board."""
+        reference) instead of the first board's unity gain; of the noise
+        drawn, the sensor's part goes through the board and the ADC's
+        (``ADC_NOISE_LSB``) is added after it."""
         if profile not in PROFILES:
             raise ValueError(f"profile must be one of {PROFILES}")
         self.board = bool(board)
@@ -111,7 +118,9 @@ class Night(NightPlanning):
         self._add_movements(x, t, rng)
         if self.board:
             self._add_board_hum(x, t, noise)
-            x = self._through_board(b, x - self.offset - noise) + noise
+            adc_sd = np.minimum(self.ADC_NOISE_LSB, self.noise_sd)
+            sensor = noise * (np.sqrt(self.noise_sd ** 2 - adc_sd ** 2) / self.noise_sd)
+            x = self._through_board(b, x - self.offset - noise + sensor) + rng.standard_normal((self.BLOCK, C)) * adc_sd
         self._add_faults(x, t, rng)
         codes = np.clip(np.rint(x), 0, pins.ADC_MAX_CODE).astype(np.uint16)
         lo = np.searchsorted(self.glitch_idx, i0)
