@@ -30,7 +30,7 @@ class TraceInfo:
     truncated: bool = False  #: the file ends inside a record / row / frame
     notes: list[str] = field(default_factory=list)
     #: codes per code of the first board: the sensor board's gain as the
-    #: recording says (an EDF+ prefilter field "gain:12.58"), else 1
+    #: recording says (an EDF+ prefilter field "gain:2.22"), else 1
     gain: float = 1.0
 
     @property

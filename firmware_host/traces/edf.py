@@ -222,7 +222,7 @@ def edf_labels(names: Sequence[str]) -> list[str]:
 
 
 def _gain_from(signals) -> float:
-    """The board gain a recording's prefilter field names ("gain:12.58"), else 1."""
+    """The board gain a recording's prefilter field names ("gain:2.22"), else 1."""
     for sig in signals[:1]:
         m = re.search(r"gain:([0-9.]+)", str(getattr(sig, "prefiltering", "") or ""))
         if m:
