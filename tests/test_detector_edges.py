@@ -15,8 +15,7 @@ import pytest
 
 from firmware_host.detector import run_detector
 from firmware_host.scoring import score
-from firmware_host.simulator import Movement
-from twitchmon_testkit.nights import place, quiet_night
+from twitchmon_testkit.nights import place, quiet_night, scored
 
 
 @pytest.mark.parametrize("rate_hz", [250.0, 500.0])
@@ -115,25 +114,6 @@ def test_a_bad_spell_on_one_sensor_at_a_fast_heart_is_counted(seed):
     assert s["recall"] >= 0.75 and s["precision"] >= 0.9, s
 
 
-def test_a_movement_filling_the_first_chunk_does_not_raise_the_floor_after_it():
-    # a leg moving through the whole first chunk leaves no rest second to
-    # learn the floor from; the quietest second of the movement stood in and
-    # the floors at rest then crept down from it over minutes (on the family's
-    # coincident night 20008, 65 of 126 twitches after the movement lost)
-    rng = np.random.default_rng(46)
-    twitches = [(float(t), int(c), float(p)) for t, c, p in
-                zip(np.arange(38.0, 128.0, 3.0), rng.integers(0, 4, 30), rng.uniform(8, 25, 30))]
-    plain = place(quiet_night(3, seed=46), twitches)
-    moving = place(quiet_night(3, seed=46), twitches)
-    comps = np.column_stack([rng.uniform(0.3, 4.0, 6), rng.uniform(0, 2 * np.pi, 6), rng.standard_normal(6)])
-    moving.movements = [Movement(0.0, 31.0, [0, 1, 2, 3], 300.0, comps)]
-    a = score([x.as_dict() for x in run_detector(plain.blocks(20_000), 1000.0, 4)[0].twitches], _truth(plain))
-    b = score([x.as_dict() for x in run_detector(moving.blocks(20_000), 1000.0, 4)[0].twitches], _truth(moving))
-    assert a["recall"] >= 0.95, a
-    assert b["recall"] >= a["recall"] - 1 / 30, (a, b)
-    assert b["precision"] >= 0.95, b
-
-
 def test_sites_twitching_in_turn_are_not_a_movement():
     # a movement swings or shakes each sensor of the leg that moves, for
     # 0.5 s of slow swing or 2 s mostly filled with activity.  Eight sites
@@ -144,11 +124,8 @@ def test_sites_twitching_in_turn_are_not_a_movement():
     n = quiet_night(2, seed=47, channels=8)
     place(n, [(30.0 + 0.3 * k, k % 8, 40.0 + 2.0 * (k % 5)) for k in range(16)], stretch=1.0)
     ev, _ = run_detector(n.blocks(20_000), n.rate_hz, n.channels)
-    s = score([x.as_dict() for x in ev.twitches], _truth(n))
+    s = scored(n)
     assert ev.movements == [], [m.as_dict() for m in ev.movements]
     assert s["recall"] >= 14 / 16, s
     assert s["precision"] == 1.0, s
 
-
-def _truth(n):
-    return [{"t": tw.t, "channel": tw.channel} for tw in n.twitches]

@@ -11,8 +11,8 @@ import pytest
 
 from firmware_host.detector import run_detector
 from firmware_host.scoring import score
-from firmware_host.simulator import Movement, Night
-from twitchmon_testkit.nights import place, quiet_night
+from firmware_host.simulator import Night
+from twitchmon_testkit.nights import open_with_movement, place, quiet_night, scored
 
 
 def detect(n):
@@ -69,20 +69,27 @@ def test_a_heartbeat_at_or_below_the_noise_is_read_right_or_not_at_all(hb_x_nois
     assert ev.twitches == []
 
 
-def test_a_night_opening_with_a_long_movement_counts_like_the_same_night_without_it():
+@pytest.mark.parametrize("minutes, seed, first_s, every_s, k, move_end_s", [
     # point 4: the noise floor was learned from the opening movement (24-113
     # codes against 0.8 at rest) and frozen for minutes
-    rng = np.random.default_rng(44)
+    (5, 44, 40.0, 9.0, 28, 25.0),
+    # a leg moving through the whole first chunk leaves no rest second to
+    # learn the floor from; the quietest second of the movement stood in and
+    # the floors at rest then crept down from it over minutes (on the
+    # family's coincident night 20008, 65 of 126 twitches after the movement
+    # lost; recall 0.63 here before the stand-in was forgotten at the first rest)
+    (3, 46, 38.0, 3.0, 30, 31.0),
+], ids=["movement-then-rest-in-the-first-chunk", "movement-filling-the-first-chunk"])
+def test_a_night_opening_with_a_long_movement_counts_like_the_same_night_without_it(
+        minutes, seed, first_s, every_s, k, move_end_s):
+    rng = np.random.default_rng(seed)
     twitches = [(float(t), int(c), float(p)) for t, c, p in
-                zip(np.arange(40.0, 290.0, 9.0), rng.integers(0, 4, 28), rng.uniform(6, 20, 28))]
-    plain = place(quiet_night(5, seed=44), twitches)
-    moving = place(quiet_night(5, seed=44), twitches)
-    comps = np.column_stack([rng.uniform(0.3, 4.0, 6), rng.uniform(0, 2 * np.pi, 6), rng.standard_normal(6)])
-    moving.movements = [Movement(0.0, 25.0, [0, 1, 2, 3], 300.0, comps)]
-    a = score([x.as_dict() for x in detect(plain)[0].twitches], truth(plain))
-    b = score([x.as_dict() for x in detect(moving)[0].twitches], truth(moving))
+                zip(first_s + every_s * np.arange(k), rng.integers(0, 4, k), rng.uniform(6, 20, k) if seed == 44
+                    else rng.uniform(8, 25, k))]
+    a = scored(place(quiet_night(minutes, seed=seed), twitches))
+    b = scored(open_with_movement(place(quiet_night(minutes, seed=seed), twitches), move_end_s, rng))
     assert a["recall"] >= 0.95, a
-    assert b["recall"] >= a["recall"] - 1 / 28, (a, b)
+    assert b["recall"] >= a["recall"] - 1 / k, (a, b)
     assert b["precision"] >= 0.95, b
 
 

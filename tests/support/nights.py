@@ -4,7 +4,9 @@ glitches) with twitches placed by hand, so a test controls the one thing it
 is about."""
 import numpy as np
 
-from firmware_host.simulator import Night, Twitch, twitch_shapes
+from firmware_host.detector import run_detector
+from firmware_host.scoring import score
+from firmware_host.simulator import Movement, Night, Twitch, twitch_shapes
 
 
 def quiet_night(minutes, seed, **night_kw):
@@ -28,3 +30,17 @@ def place(n, twitches, seed=0, stretch=None):
     n.twitches = out
     n._tw_start = np.array([int(round(tw.t * n.rate_hz)) - 20 for tw in out], dtype=np.int64)
     return n
+
+
+def open_with_movement(n, end_s, rng, amp=300.0):
+    """The night opens with the whole body moving from 0 to ``end_s`` (slow
+    swings of ``amp`` codes, the simulator's kind, drawn from ``rng``)."""
+    comps = np.column_stack([rng.uniform(0.3, 4.0, 6), rng.uniform(0, 2 * np.pi, 6), rng.standard_normal(6)])
+    n.movements = [Movement(0.0, float(end_s), list(range(n.channels)), float(amp), comps)]
+    return n
+
+
+def scored(n, block=20_000):
+    """The detector over the night, scored against the twitches placed on it."""
+    ev, _ = run_detector(n.blocks(block), n.rate_hz, n.channels)
+    return score([x.as_dict() for x in ev.twitches], [{"t": tw.t, "channel": tw.channel} for tw in n.twitches])
