@@ -1,8 +1,7 @@
 """The detector's faster forms give the very bits of the plain numpy forms
-they stand in for (a speed-up must not change one event): the stacked
-least-squares solve of the glitch repair, the folded beat level's median
-without np.nanmedian, and the glitch repair as a whole against a plain
-per-glitch np.linalg.lstsq."""
+they stand in for (a speed-up must not change one event): the folded beat
+level's median without np.nanmedian, and the glitch repair as a whole
+against a plain per-glitch np.linalg.lstsq."""
 import warnings
 
 import numpy as np
@@ -11,18 +10,6 @@ import pytest
 from firmware_host import pins
 from firmware_host.detector import front
 from firmware_host.detector.heartbeat import folded_level
-
-
-@pytest.mark.skipif(front._LSTSQ is None, reason="this numpy has no stacked lstsq gufunc: the plain form is used")
-def test_stacked_lstsq_is_numpys_lstsq_to_the_bit():
-    rng = np.random.default_rng(11)
-    for _ in range(60):
-        m, n, g = int(rng.integers(10, 130)), int(rng.integers(2, 7)), int(rng.integers(1, 30))
-        A = rng.standard_normal((m, n)) * rng.choice([1.0, 1e3])
-        B = rng.normal(500, 30, (g, m)).round()
-        X = front._lstsq_stacked(A, B)
-        for b, x in zip(B, X):
-            assert x.tobytes() == np.linalg.lstsq(A, b, rcond=None)[0].tobytes()
 
 
 def _folded_level_nanmedian(e, ok, period):

@@ -70,27 +70,6 @@ def _lone_glitches(ext: np.ndarray, med: np.ndarray) -> tuple[np.ndarray, np.nda
 GLITCH_FIT_PERIODS = 3
 
 
-try:  # the gufunc np.linalg.lstsq calls, which takes a stack of problems
-    from numpy.linalg._umath_linalg import lstsq as _LSTSQ
-except ImportError:  # not where this numpy keeps it: one np.linalg.lstsq per glitch
-    _LSTSQ = None
-
-
-def _svd_failed(err, flag):
-    raise np.linalg.LinAlgError("SVD did not converge in Linear Least Squares")
-
-
-def _lstsq_stacked(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """``np.linalg.lstsq(A, b, rcond=None)[0]`` for each row b of ``B``
-    (problems, rows of A), in one call of the gufunc lstsq itself makes
-    (the same LAPACK solve per problem, so the same bits): (problems, A's columns)."""
-    m, n = A.shape
-    rcond = np.finfo(np.float64).eps * max(n, m)
-    with np.errstate(call=_svd_failed, invalid="call", over="ignore", divide="ignore", under="ignore"):
-        x = _LSTSQ(np.broadcast_to(A, (len(B), m, n)), B[:, :, None], rcond, signature="ddd->ddid")[0]
-    return x[:, :, 0]
-
-
 def repair_glitches(ext: np.ndarray, lone: tuple, lengths: list[int], rate_hz: float,
                     mains_hz: float) -> np.ndarray:
     """A copy of ``ext`` with each lone rail sample replaced by a least-
@@ -113,44 +92,24 @@ def _glitch_fits(ext: np.ndarray, lone: tuple, lengths: list[int], rate_hz: floa
     harmonics = [h for h in (1, 2) if h * mains_hz < rate_hz / 2 - 5]
     cs, ps = lone
     ks = np.searchsorted(ends, ps - 1, side="right") - 1
-    los = np.maximum(ends[ks], ps - w)
-    his = np.minimum(ends[ks + 1] + 2, ps + w + 1)
+    los = np.maximum(ends[ks], ps - w).tolist()
+    his = np.minimum(ends[ks + 1] + 2, ps + w + 1).tolist()
     bases = {}  # the basis depends only on the window's reach either side (most glitches: w, w)
-
-    def basis_for(a: int, b: int) -> np.ndarray:
-        if (a, b) not in bases:
-            t = np.arange(a, b).astype(np.float64)
+    fits = []
+    for c, p, lo, hi in zip(cs.tolist(), ps.tolist(), los, his):
+        basis = bases.get((lo - p, hi - p))
+        if basis is None:
+            t = np.arange(lo - p, hi - p).astype(np.float64)
             cols = [np.ones_like(t), t] + [f(h * om * t) for h in harmonics for f in (np.cos, np.sin)]
-            bases[(a, b)] = np.stack(cols, axis=1)
-        return bases[(a, b)]
-
-    coefs = []  # (channel, column, the fit's coefficients)
-    done = np.zeros(len(cs), dtype=bool)
-    # the usual glitch: its whole window inside its chunk and no other rail
-    # sample in it; these share one basis and are fitted in one stacked call
-    # (each item gets the very least-squares solve np.linalg.lstsq makes)
-    whole_i = np.flatnonzero((los == ps - w) & (his == ps + w + 1))
-    if len(whole_i) and _LSTSQ is not None:
-        win = ext[cs[whole_i][:, None], ps[whole_i][:, None] + np.arange(-w, w + 1)[None, :]]  # (G, 2w+1)
-        ok = (win > 0) & (win < pins.ADC_MAX_CODE)
-        ok[:, w] = True
-        usual = ok.all(axis=1)
-        cols = np.flatnonzero(np.arange(2 * w + 1) != w)
-        A = basis_for(-w, w + 1)[cols]
-        if usual.any() and len(cols) >= A.shape[1] + 4:
-            u_i = whole_i[usual]
-            X = _lstsq_stacked(A, win[usual][:, cols].astype(np.float64))
-            coefs += zip(cs[u_i].tolist(), ps[u_i].tolist(), X)
-            done[u_i] = True
-    for c, p, lo, hi in zip(cs[~done].tolist(), ps[~done].tolist(), los[~done].tolist(), his[~done].tolist()):
-        basis = basis_for(lo - p, hi - p)
+            basis = bases[(lo - p, hi - p)] = np.stack(cols, axis=1)
         v = ext[c, lo:hi]
         keep = (v > 0) & (v < pins.ADC_MAX_CODE)
         keep[p - lo] = False
         if np.count_nonzero(keep) < basis.shape[1] + 4:
             continue  # too little around it: the median's stand-in stays
-        coefs.append((c, p, np.linalg.lstsq(basis[keep], v[keep].astype(np.float64), rcond=None)[0]))
-    return [(c, p, coef[0] + sum(coef[2 + 2 * j] for j in range(len(harmonics)))) for c, p, coef in coefs]  # the fit at t = 0
+        coef = np.linalg.lstsq(basis[keep], v[keep].astype(np.float64), rcond=None)[0]
+        fits.append((c, p, coef[0] + sum(coef[2 + 2 * j] for j in range(len(harmonics)))))  # the fit at t = 0
+    return fits
 
 
 def _repair_medians(ext: np.ndarray, med: np.ndarray, lone: tuple, fits: list) -> None:
