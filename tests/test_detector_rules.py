@@ -299,3 +299,41 @@ def test_a_long_region_is_cut_where_its_activity_falls_below_15_percent():
     # parts under the threshold are dropped; none left: the region itself
     assert regions.split_long(act, 10, 169, 100.0, 60.0, merge=15) == [(10, 59, 100.0)]
     assert regions.split_long(act, 10, 169, 100.0, 200.0, merge=15) == [(10, 169, 100.0)]
+
+
+# -- movement, at its edges ----------------------------------------------------
+
+def _run(start, length, strong=(0,), active=(0,), fw=125.0):
+    """A movement stage's run of activity: ``length`` working samples from
+    ``start``; per channel, samples of slow swing (``strong``) and of any
+    activity (``active``)."""
+    from firmware_host.detector import movement
+    st = movement.MoveState.new(len(strong))
+    st.run_start, st.run_last = start, start + length
+    st.run_strong, st.run_active = np.array(strong), np.array(active)
+    return movement._is_movement(st, fw)
+
+
+@pytest.mark.parametrize("start", [0, 4000, 4096])
+def test_half_a_second_of_slow_swing_on_one_sensor_is_a_movement(start):
+    from firmware_host.detector.movement import STRONG_S
+    k = int(STRONG_S * 125.0)
+    assert _run(start, 3 * k, strong=(k, 0))
+    assert _run(start, 3 * k, strong=(k + 7, 0))
+    assert not _run(start, 3 * k, strong=(k - 1, 0))
+    # the same swing shared by two sensors, each under half a second: sites
+    # twitching in turn, not a leg moving
+    assert not _run(start, 3 * k, strong=(k - 1, k - 1))
+
+
+@pytest.mark.parametrize("start", [0, 4000, 4096])
+def test_two_seconds_filled_with_activity_on_one_sensor_is_a_movement(start):
+    from firmware_host.detector.movement import BROAD_S, BROAD_SHARE
+    n = int(BROAD_S * 125.0)
+    full = int(np.ceil(BROAD_SHARE * n))
+    assert _run(start, n, strong=(0, 0), active=(full, 0))
+    assert _run(start, n, strong=(0, 0), active=(full + 9, 3))
+    assert not _run(start, n, strong=(0, 0), active=(full - 1, 0))
+    assert not _run(start, n, strong=(0, 0), active=(full - 1, full - 1))  # filled only together
+    assert not _run(start, int(0.75 * n), strong=(0, 0), active=(int(0.75 * n), 0))  # 1.5 s, however full
+    assert _run(start, 2 * n, strong=(0, 0), active=(int(0.8 * 2 * n), 0))
