@@ -35,7 +35,7 @@ case "$module" in  # each module's own tests
   firmware_host/detector/rules.py|firmware_host/detector/regions.py) floor=80
     tests="tests/test_detector_rules.py tests/test_detector_physics.py tests/test_detector_edges.py" ;;
   firmware_host/detector/*.py) floor=80
-    tests="tests/test_detector.py tests/test_detector_rules.py tests/test_detector_physics.py tests/test_fixtures.py" ;;
+    tests="tests/test_detector.py tests/test_detector_rules.py tests/test_detector_physics.py tests/test_detector_edges.py tests/test_fixtures.py" ;;
   store|adc|detector|firmware_host/store.py|firmware_host/adc.py|firmware_host/detector.py)
     pkg="firmware_host/${module#firmware_host/}"; pkg="${pkg%.py}"
     eg=$(case "$pkg" in *store) echo db.py ;; *adc) echo transports.py ;; *) echo rules.py ;; esac)
