@@ -147,7 +147,6 @@ def movement(lf: np.ndarray, y: np.ndarray, e: np.ndarray, clip: np.ndarray, abs
     strong_c = ((np.abs(lf) > lf_thr[:, None]) | clip) & good[:, None]
     active_c = strong_c | ((e > e_thr[:, None]) & good[:, None])
     active = active_c.any(axis=0)
-    strong = strong_c.any(axis=0)
     idx = np.flatnonzero(active)
     gap = int(GAP_S * fw)
     if len(idx):
