@@ -7,12 +7,15 @@ otherwise:
 - an **echo** much smaller than a simultaneous candidate (crosstalk:
   under 0.6x on the same leg, 0.3x through the body), or inside a bigger
   twitch on the same leg while it lasts;
-- at a tracked heartbeat, the **same instant on three or more channels**
-  (or on both of a two-channel night, at a beat), unless one stands 3x
-  above the rest;
-- a **tail**: within 0.25 s after a twitch three times its size on its channel;
+- the **same instant on three or more channels** (a beat or a jolt),
+  unless one stands 3x above the rest; or on two or more, each shaped like
+  its channel's whole beat (a beat the tracker missed);
+- a **tail**: within 0.25 s after a twitch three times its size on its
+  channel, or within 0.6 s of its onset and under 0.6 of it (its
+  relaxation);
 - **in step with the heart**: three or more on one channel, each one or
-  two beat periods apart, at beats.
+  two beat periods apart, at beats;
+- a lone candidate shaped like its channel's whole beat (0.97 or more).
 """
 from __future__ import annotations
 
