@@ -319,7 +319,7 @@ def test_the_largest_resting_signal_stays_inside_the_adc_swing_with_margin():
 
 def test_one_adc_step_stays_well_below_the_quietest_sensor_noise():
     """The quantisation noise (1 LSB / sqrt 12, in first-board codes) at most a
-    third of the quietest sensor noise the family draws (0.45 codes rms), so it
+    third of the quiet sensor noise the rule is sized for (0.45 codes rms), so it
     adds under 6 % to it; measured on the board's own quantiser (a 10 Hz tone
     against the same tone unquantised).  Fails if the gain drops below 1.92."""
     q_rms = frontend.quantisation_v1_codes() / np.sqrt(12)
