@@ -3,7 +3,10 @@ as the live detector did (thresholds on what the body does scale with it)."""
 import numpy as np
 
 from firmware_host import frontend
+from firmware_host.frontend_digital import to_codes
+from firmware_host.simulator import Night
 from firmware_host.traces import EdfWriter, open_trace
+from twitchmon_testkit.nights import quiet_night
 
 
 def _write(path, gain=None):
@@ -37,10 +40,6 @@ def test_a_night_through_the_board_amplifies_the_sensors_noise_and_adds_the_adcs
     # converter's own, added after.  (Added after the board whole, as it
     # once was, the noise did not grow with the gain and the board's nights
     # looked cleaner than they would be.)
-    from firmware_host.frontend_digital import to_codes
-    from firmware_host.simulator import Night
-    from twitchmon_testkit.nights import quiet_night
-
     fs, sd = 500.0, 3.0
     n = quiet_night(1, seed=5, channels=1, rate_hz=fs, board=True)
     n.noise_sd = np.array([sd])

@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 
 from firmware_host.detector import run_detector
-from firmware_host.scoring import score
-from twitchmon_testkit.nights import place, quiet_night, scored
+from twitchmon_testkit.nights import detect, place, quiet_night, scored
 
 
 @pytest.mark.parametrize("rate_hz", [250.0, 500.0])
@@ -70,8 +69,7 @@ def test_a_twitch_soon_after_another_on_its_site_counts():
     pairs = [(t0 + dt, 0, peak) for k, t0 in enumerate(np.arange(20.0, 170.0, 10.0))
              for dt, peak in ((0.0, 40.0), (0.45 + 0.02 * (k % 10), 45.0))]
     place(n, pairs, seed=5, stretch=0.8)
-    ev, _ = run_detector(n.blocks(20_000), n.rate_hz, n.channels)
-    s = score([x.as_dict() for x in ev.twitches], [{"t": tw.t, "channel": 0} for tw in n.twitches])
+    s = scored(n)
     assert s["recall"] >= 0.85 and s["precision"] >= 0.95, s
 
 
@@ -109,8 +107,7 @@ def test_a_bad_spell_on_one_sensor_at_a_fast_heart_is_counted(seed):
     rng = np.random.default_rng(5)
     onsets = 62.0 + np.cumsum(np.concatenate([[0.0], rng.uniform(0.9, 1.5, 40)]))
     place(n, [(t, 0, rng.uniform(8, 20)) for t in onsets[onsets < 90.0]], seed=5)
-    ev, _ = run_detector(n.blocks(20_000), n.rate_hz, n.channels)
-    s = score([x.as_dict() for x in ev.twitches], [{"t": tw.t, "channel": 0} for tw in n.twitches])
+    s = scored(n)
     assert s["recall"] >= 0.75 and s["precision"] >= 0.9, s
 
 
@@ -123,8 +120,8 @@ def test_sites_twitching_in_turn_are_not_a_movement():
     # family: 26 twitches lost)
     n = quiet_night(2, seed=47, channels=8)
     place(n, [(30.0 + 0.3 * k, k % 8, 40.0 + 2.0 * (k % 5)) for k in range(16)], stretch=1.0)
-    ev, _ = run_detector(n.blocks(20_000), n.rate_hz, n.channels)
-    s = scored(n)
+    ev, _ = detect(n)
+    s = scored(n, ev)
     assert ev.movements == [], [m.as_dict() for m in ev.movements]
     assert s["recall"] >= 14 / 16, s
     assert s["precision"] == 1.0, s

@@ -76,3 +76,8 @@ def test_glitch_repair_is_the_plain_per_glitch_fit_to_the_bit(rate_hz):
     assert len(lone[0]) > 80
     got = front.repair_glitches(ext, lone, lengths, rate_hz, 50.0)
     assert got.tobytes() == _repair_plain(ext, lone, lengths, rate_hz, 50.0).tobytes()
+    # what the front end does: only the medians next to a repaired glitch
+    # formed again, the same as the median of the repaired copy
+    med = front.median3(ext)
+    front._repair_medians(ext, med, lone, front._glitch_fits(ext, lone, lengths, rate_hz, 50.0))
+    assert med.tobytes() == front.median3(got).tobytes()

@@ -9,19 +9,8 @@ by hand, so each test controls the one thing it is about.
 import numpy as np
 import pytest
 
-from firmware_host.detector import run_detector
-from firmware_host.scoring import score
 from firmware_host.simulator import Night
-from twitchmon_testkit.nights import open_with_movement, place, quiet_night, scored
-
-
-def detect(n):
-    ev, det = run_detector(n.blocks(20_000), n.rate_hz, n.channels)
-    return ev, det
-
-
-def truth(n):
-    return [{"t": tw.t, "channel": tw.channel} for tw in n.twitches]
+from twitchmon_testkit.nights import detect, open_with_movement, place, quiet_night, scored
 
 
 def test_a_train_of_large_twitches_is_counted_not_taken_for_a_movement():
@@ -33,7 +22,7 @@ def test_a_train_of_large_twitches_is_counted_not_taken_for_a_movement():
         train += [(t0, 0, 45.0), (t0 + 0.15, 1, 55.0), (t0 + 0.3, 2, 65.0)]
     place(n, train)
     ev, _ = detect(n)
-    s = score([x.as_dict() for x in ev.twitches], truth(n))
+    s = scored(n, ev)
     assert ev.movements == [], [m.as_dict() for m in ev.movements]
     assert s["recall"] >= 11 / 12, s
     assert s["precision"] == 1.0, s
@@ -48,7 +37,7 @@ def test_twitches_on_both_legs_at_once_both_count():
         pairs += [(t0, 0, 20.0 + 2 * k), (t0 + 0.004 * k, 2, 18.0 + 3 * k)]  # left calf, right calf
     place(n, pairs)
     ev, _ = detect(n)
-    s = score([x.as_dict() for x in ev.twitches], truth(n))
+    s = scored(n, ev)
     assert s["recall"] >= 0.95, s
     assert s["precision"] >= 0.95, s
 
@@ -99,7 +88,7 @@ def test_twitches_in_the_first_seconds_count():
     n = place(quiet_night(2, seed=45), [(1.0, 0, 25.0), (3.2, 1, 15.0), (6.5, 2, 30.0), (11.0, 3, 20.0),
                                         (40.0, 0, 20.0)])
     ev, _ = detect(n)
-    s = score([x.as_dict() for x in ev.twitches], truth(n))
+    s = scored(n, ev)
     assert s["recall"] == 1.0, s
     assert s["precision"] == 1.0, s
 

@@ -5,7 +5,7 @@ tails and heartbeat remnants do not."""
 import numpy as np
 import pytest
 
-from firmware_host.detector import params, regions, rules
+from firmware_host.detector import movement, params, regions, rules
 from firmware_host.detector.events import Twitch
 from firmware_host.detector.params import DetectorConfig
 
@@ -307,7 +307,6 @@ def _run(start, length, strong=(0,), active=(0,), fw=125.0):
     """A movement stage's run of activity: ``length`` working samples from
     ``start``; per channel, samples of slow swing (``strong``) and of any
     activity (``active``)."""
-    from firmware_host.detector import movement
     st = movement.MoveState.new(len(strong))
     st.run_start, st.run_last = start, start + length
     st.run_strong, st.run_active = np.array(strong), np.array(active)
@@ -316,8 +315,7 @@ def _run(start, length, strong=(0,), active=(0,), fw=125.0):
 
 @pytest.mark.parametrize("start", [0, 4000, 4096])
 def test_half_a_second_of_slow_swing_on_one_sensor_is_a_movement(start):
-    from firmware_host.detector.movement import STRONG_S
-    k = int(STRONG_S * 125.0)
+    k = int(movement.STRONG_S * 125.0)
     assert _run(start, 3 * k, strong=(k, 0))
     assert _run(start, 3 * k, strong=(k + 7, 0))
     assert not _run(start, 3 * k, strong=(k - 1, 0))
@@ -328,9 +326,8 @@ def test_half_a_second_of_slow_swing_on_one_sensor_is_a_movement(start):
 
 @pytest.mark.parametrize("start", [0, 4000, 4096])
 def test_two_seconds_filled_with_activity_on_one_sensor_is_a_movement(start):
-    from firmware_host.detector.movement import BROAD_S, BROAD_SHARE
-    n = int(BROAD_S * 125.0)
-    full = int(np.ceil(BROAD_SHARE * n))
+    n = int(movement.BROAD_S * 125.0)
+    full = int(np.ceil(movement.BROAD_SHARE * n))
     assert _run(start, n, strong=(0, 0), active=(full, 0))
     assert _run(start, n, strong=(0, 0), active=(full + 9, 3))
     assert not _run(start, n, strong=(0, 0), active=(full - 1, 0))

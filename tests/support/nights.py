@@ -40,7 +40,14 @@ def open_with_movement(n, end_s, rng, amp=300.0):
     return n
 
 
-def scored(n, block=20_000):
-    """The detector over the night, scored against the twitches placed on it."""
-    ev, _ = run_detector(n.blocks(block), n.rate_hz, n.channels)
+def detect(n, block=20_000):
+    """The detector over the night, in blocks as the daemon feeds it: (events, detector)."""
+    return run_detector(n.blocks(block), n.rate_hz, n.channels)
+
+
+def scored(n, ev=None):
+    """The night's twitches found (``ev``, else the detector run now) scored
+    against those placed on it."""
+    if ev is None:
+        ev, _ = detect(n)
     return score([x.as_dict() for x in ev.twitches], [{"t": tw.t, "channel": tw.channel} for tw in n.twitches])
