@@ -17,6 +17,7 @@ class Twitch:
     rhythmic: bool = False  #: in step with the heart (see rules.mark_rhythmic)
     at_beat: bool = False  #: onset inside the burst window of a subtracted beat
     beat_like: float = 0.0  #: likeness to the channel's whole beat, 0..1 (regions.beat_likeness)
+    context: bool = False  #: not at rest throughout: never counted, only context for the rules (its tail)
 
     def as_dict(self) -> dict:
         return {"t": round(self.t, 4), "channel": self.channel, "duration_ms": round(self.duration_ms, 1),

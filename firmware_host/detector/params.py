@@ -53,6 +53,10 @@ TAIL_S, TAIL_RATIO = 0.25, 3.0
 #: missed: alone, or (a little less like) with every other member of its
 #: group on other channels as like theirs (a beat is felt by all sensors)
 BEAT_LIKE_ALONE, BEAT_LIKE_GROUP = 0.97, 0.95
+#: ... and in step with the heart, this like a beat (on the tuning nights the
+#: twitches the rhythm rule took were under 0.95, mostly under 0.9; the
+#: missed beats it took were 0.93 and over)
+BEAT_LIKE_RHYTHM = 0.9
 #: a twitch relaxes within about this long after its onset (the slower of
 #: the recorded time courses, stretched): a candidate on its channel that
 #: soon after its onset, and under this share of it, is its relaxation seen

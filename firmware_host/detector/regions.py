@@ -229,12 +229,16 @@ def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: Histor
     c_r, s_pos, e_pos, peak_act, sig_c, dur_ms = _lengths(act, c_r, s_pos, e_pos, peak_act, sig_c, k_hi, merge,
                                                           cfg, rt)
     ok = (dur_ms >= cfg.min_twitch_ms) & (dur_ms <= cfg.max_twitch_ms)
-    nr_cs = np.concatenate([[0], np.cumsum(not_rest)])
-    ok &= nr_cs[e_pos + 1] == nr_cs[s_pos]  # at rest throughout
     if final:
         ok &= span0 + e_pos <= end_guard  # the last beats' windows are not whole
+    nr_cs = np.concatenate([[0], np.cumsum(not_rest)])
+    n_nr = nr_cs[e_pos + 1] - nr_cs[s_pos]
+    # a twitch that began before rest did is not counted, but it is context:
+    # its relaxation, at rest, must not count as a twitch of its own
+    context = ok & (n_nr > 0) & (n_nr <= e_pos - s_pos)
+    ok &= (n_nr == 0) | context  # at rest throughout, or context
     found = {c: [] for c in np.unique(c_r).tolist()}
-    _judge(found, span, span0, (v[ok] for v in (c_r, s_pos, e_pos, dur_ms, peak_act, sig_c)),
+    _judge(found, span, span0, (v[ok] for v in (c_r, s_pos, e_pos, dur_ms, peak_act, sig_c, context)),
            near_beat(beat_f, s_pos[ok], rt), hist, faults, rt, st, beats.templates if beats.on else None)
     return found, st
 
@@ -281,9 +285,9 @@ def _judge(found: dict, span: np.ndarray, span0: int, cols, at_beat: np.ndarray,
     templates (C, L) while the heartbeat is tracked, for each candidate's
     likeness to a beat (from 0.1 s before its onset to 0.25 s after)."""
     pre, post = int(0.1 * rt.fw), int(0.25 * rt.fw)
-    c_r, s_pos, e_pos, dur_ms, peak_act, sig_c = cols
-    for c, a, b, d, pa, sc, ab in zip(c_r.tolist(), s_pos.tolist(), e_pos.tolist(), dur_ms.tolist(),
-                                      peak_act.tolist(), sig_c.tolist(), at_beat.tolist()):
+    c_r, s_pos, e_pos, dur_ms, peak_act, sig_c, context = cols
+    for c, a, b, d, pa, sc, ab, cx in zip(c_r.tolist(), s_pos.tolist(), e_pos.tolist(), dur_ms.tolist(),
+                                          peak_act.tolist(), sig_c.tolist(), at_beat.tolist(), context.tolist()):
         if bad_during(faults, c, span0 + a, span0 + b + 1):
             continue
         m0 = span0 + a - hist.base
@@ -292,7 +296,7 @@ def _judge(found: dict, span: np.ndarray, span0: int, cols, at_beat: np.ndarray,
             continue
         like = 0.0 if templates is None else beat_likeness(span[c, max(a - pre, 0):a + post], templates[c])
         found[c].append(Twitch(rt.t(span0 + a), c, d, float(np.abs(span[c, a:b + 1]).max()), pa / sc, at_beat=ab,
-                               beat_like=like))
+                               beat_like=like, context=cx))
 
 
 def _above(act: np.ndarray, nh: int, k: float, sig: np.ndarray, sig_hist: np.ndarray, st: RegionState) -> np.ndarray:

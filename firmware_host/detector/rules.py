@@ -14,15 +14,19 @@ otherwise:
   channel, or within 0.6 s of its onset and under 0.6 of it (its
   relaxation);
 - **in step with the heart**: three or more on one channel, each one or
-  two beat periods apart, at beats;
+  two beat periods apart, at beats, and shaped like the channel's beat;
 - a lone candidate shaped like its channel's whole beat (0.97 or more).
+
+A candidate that began before rest did (the end of a movement's settling
+time) is never counted, but it is context: what follows it on its channel
+may be its tail.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from .events import Twitch
-from .params import (BEAT_LIKE_ALONE, BEAT_LIKE_GROUP, COINCIDENT_STANDOUT, CROSSTALK_OTHER_LEG, CROSSTALK_SAME_LEG, RELAX_S, RELAX_SHARE, RHYTHM_TOL,
+from .params import (BEAT_LIKE_ALONE, BEAT_LIKE_GROUP, BEAT_LIKE_RHYTHM, COINCIDENT_STANDOUT, CROSSTALK_OTHER_LEG, CROSSTALK_SAME_LEG, RELAX_S, RELAX_SHARE, RHYTHM_TOL,
                      TAIL_RATIO, TAIL_S, DetectorConfig)
 
 
@@ -68,7 +72,10 @@ def mark_rhythmic(c: int, found: list[Twitch], period_s: float | None, st: RuleS
         i = j + 1
     st.cand_times[c] = times[-3:]
     for tw, b in zip(found, beat[len(hist):]):
-        tw.rhythmic = b and tw.at_beat  # in step with the heart, and on a beat
+        # in step with the heart, on a beat, and shaped like one: at 20 a
+        # minute, twitches fall one or two periods apart by chance, and a
+        # beat the subtraction missed is its channel's beat, whole
+        tw.rhythmic = b and tw.at_beat and tw.beat_like >= BEAT_LIKE_RHYTHM
     return found
 
 
@@ -131,8 +138,18 @@ def decide(horizon_s: float, legs: list[str], cfg: DetectorConfig,
         j = i + 1
         while j < len(pend) and pend[j].t - pend[i].t <= xt:
             j += 1
-        group = _group_survivors(pend[i:j])
+        group = []
+        for p in pend[i:j]:
+            if p.context:  # began before rest did: not counted, but what follows may be its tail
+                prev = st.last_on_chan.get(p.channel)
+                if prev is None or prev.t < p.t:
+                    st.last_on_chan[p.channel] = p
+            else:
+                group.append(p)
         i = j
+        if not group:
+            continue
+        group = _group_survivors(group)
         if not group:
             st.rejected["coincident"] += 1
             continue
