@@ -127,18 +127,25 @@ def test_a_tail_follows_a_twitch_three_times_its_size(gap_s, peak, kept):
 
 
 def test_a_tails_window_is_measured_from_the_twitchs_end_in_seconds():
-    """0.25 s from the end: a 400-ms twitch at 40 s ends at 40.4 s (ms / 1000)."""
+    """0.25 s from the end: a 600-ms twitch at 40 s ends at 40.6 s (ms / 1000),
+    and 0.85 s after its onset its relaxation is over."""
     for gap_s, kept in ((0.2497, False), (0.2503, True)):
         st = rules.RuleState.new(4)
-        decide([tw(40.0, 2, 100.0, dur_ms=400.0)], st=st)
-        out, _ = decide([tw(40.4 + gap_s, 2, 20.0)], st=st)
+        decide([tw(40.0, 2, 100.0, dur_ms=600.0)], st=st)
+        out, _ = decide([tw(40.6 + gap_s, 2, 20.0)], st=st)
         assert bool(out) is kept, gap_s
 
 
 @pytest.mark.parametrize("after_s,peak,kept", [
+    (0.39, 79.0, False),  # within 0.4 s of its onset, under 0.8 of it: its relaxation
+    (0.39, 80.0, True),   # not under 0.8 of it: a twitch of its own
+    (0.41, 79.0, True),   # later, the relaxation is under 0.6 of it
     (0.59, 59.0, False),  # within 0.6 s of its onset, under 0.6 of it: its relaxation
-    (0.61, 59.0, True),   # later: a twitch of its own
     (0.59, 60.0, True),   # not under 0.6 of it: a twitch of its own
+    (0.61, 59.0, True),   # later, the relaxation is under 0.3 of it
+    (0.69, 29.0, False),  # within 0.7 s, under 0.3 of it: its relaxation
+    (0.69, 30.0, True),
+    (0.71, 29.0, True),   # the relaxation is over
 ])
 def test_a_smaller_candidate_soon_after_a_twitchs_onset_is_its_relaxation(after_s, peak, kept):
     st = rules.RuleState.new(4)

@@ -57,12 +57,16 @@ BEAT_LIKE_ALONE, BEAT_LIKE_GROUP = 0.97, 0.95
 #: twitches the rhythm rule took were under 0.95, mostly under 0.9; the
 #: missed beats it took were 0.93 and over)
 BEAT_LIKE_RHYTHM = 0.9
-#: a twitch relaxes within about this long after its onset (the slower of
-#: the recorded time courses, stretched): a candidate on its channel that
-#: soon after its onset, and under this share of it, is its relaxation seen
-#: through the piezo's high-pass, not a new twitch (a real one that small
-#: that soon is lost: a limit said in docs/detector.md)
-RELAX_S, RELAX_SHARE = 0.6, 0.6
+#: a twitch relaxes within about 0.7 s of its onset (the slower of the
+#: recorded time courses, stretched), its relaxation seen through the
+#: piezo's high-pass as lobes that shrink as it goes: a candidate on its
+#: channel under (s after its onset, share of its peak) of the first row
+#: that holds is its relaxation, not a new twitch.  (On the tuning nights,
+#: of the candidates 0.2-0.4 s after a twitch those at 0.6-0.8 of it were
+#: relaxation 27 times and a twitch never; at 0.6-0.7 s those under 0.3 were
+#: relaxation 21 times and a twitch 6.)  A real twitch that small that soon
+#: is lost: a limit said in docs/detector.md.
+RELAX_ENVELOPE = ((0.4, 0.8), (0.6, 0.6), (0.7, 0.3))
 #: a candidate this correlated with the beat model (or its slope) under it, and smaller, is a beat remnant
 REMNANT_CORR = 0.75
 #: in step with the heart: three candidates each 1 or 2 periods apart within this share of a period

@@ -11,8 +11,8 @@ otherwise:
   unless one stands 3x above the rest; or on two or more, each shaped like
   its channel's whole beat (a beat the tracker missed);
 - a **tail**: within 0.25 s after a twitch three times its size on its
-  channel, or within 0.6 s of its onset and under 0.6 of it (its
-  relaxation);
+  channel, or under its relaxation's envelope (0.8 of it until 0.4 s
+  after its onset, 0.6 until 0.6 s, 0.3 until 0.7 s);
 - **in step with the heart**: three or more on one channel, each one or
   two beat periods apart, at beats, and shaped like the channel's beat;
 - a lone candidate shaped like its channel's whole beat (0.97 or more).
@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .events import Twitch
-from .params import (BEAT_LIKE_ALONE, BEAT_LIKE_GROUP, BEAT_LIKE_RHYTHM, COINCIDENT_STANDOUT, CROSSTALK_OTHER_LEG, CROSSTALK_SAME_LEG, RELAX_S, RELAX_SHARE, RHYTHM_TOL,
+from .params import (BEAT_LIKE_ALONE, BEAT_LIKE_GROUP, BEAT_LIKE_RHYTHM, COINCIDENT_STANDOUT, CROSSTALK_OTHER_LEG, CROSSTALK_SAME_LEG, RELAX_ENVELOPE, RHYTHM_TOL,
                      TAIL_RATIO, TAIL_S, DetectorConfig)
 
 
@@ -107,12 +107,21 @@ def _not_echoes(group: list[Twitch], legs: list[str]) -> list[Twitch]:
     return keep
 
 
+def _relax_share(after_s: float) -> float:
+    """The share of a twitch's peak its relaxation may reach ``after_s``
+    after its onset (0 once it is over)."""
+    for until_s, share in RELAX_ENVELOPE:
+        if after_s < until_s:
+            return share
+    return 0.0
+
+
 def _why_not(win: Twitch, legs: list[str], st: RuleState) -> str | None:
     """What rules a lone candidate out against the twitches before it, if anything."""
     prev = st.last_on_chan.get(win.channel)
     if prev is not None and win.t - (prev.t + prev.duration_ms / 1000) < TAIL_S and win.peak * TAIL_RATIO < prev.peak:
         return "tail"  # the tail or rebound of a big twitch just ended on this channel
-    if prev is not None and win.t - prev.t < RELAX_S and win.peak < RELAX_SHARE * prev.peak:
+    if prev is not None and win.peak < _relax_share(win.t - prev.t) * prev.peak:
         return "tail"  # the relaxation of a twitch begun on this channel: smaller, and within its time course
     src = st.last_on_leg.get(legs[win.channel])
     if src is not None and src.channel != win.channel and src.t <= win.t <= src.t + src.duration_ms / 1000 \
