@@ -141,7 +141,9 @@ def test_twitches_in_step_with_the_heart_count(seed):
     starts = [40.0, 80.0, 120.0, 160.0]
     ons = [float(b) + 0.12 for s in starts for b in n.beats[np.searchsorted(n.beats, s):][:6]]
     place(n, [(t, 0, rng.uniform(25, 45)) for t in ons], seed=seed, stretch=1.0)
-    s = scored(n)
+    ev, _ = detect(n)
+    ev.twitches = [tw for tw in ev.twitches if tw.channel == 0]  # the spell's sensor
+    s = scored(n, ev)
     assert s["recall"] >= 0.85 and s["precision"] >= 0.95, s
 
 
@@ -161,3 +163,38 @@ def test_the_tail_of_a_twitch_begun_before_rest_is_not_a_twitch():
         ev, _ = detect(m)
         counted += sum(1 for tw in ev.twitches if rest_from - 0.2 < tw.t < rest_from + 1.0)
     assert counted == 0
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_a_small_twitch_at_once_with_a_big_one_counts_and_its_crosstalk_does_not(seed):
+    # every 6 s a big twitch on the left calf, felt on the left thigh at 40%
+    # (crosstalk: its own waveform, 8 ms late); with every other one a small
+    # twitch of its own on the thigh 50 ms later or on the right calf 40 ms
+    # later.  Smaller than crosstalk can be, these were taken for echoes
+    # (coincident nights of the family lost 54 on the tuning set); an echo
+    # is the source's waveform at the source's time, a twitch has its own
+    # onset.  (One of the same time course within 20 ms of the big one
+    # cannot be told from its echo, nor always one riding on the echo in
+    # the same region: limits, docs/detector.md.)
+    n = quiet_night(3, seed=seed, channels=4)
+    rng = np.random.default_rng(seed)
+    plan = []
+    for k, t in enumerate(np.arange(20.0, 170.0, 6.0)):
+        plan.append((t, 0, 60.0))
+        if k % 2:
+            plan.append((t + 0.05, 1, 20.0) if k % 4 == 1 else (t + 0.04, 2, 15.0))
+    place(n, plan, seed=seed, stretch=1.0)
+    for tw in n.twitches:
+        if tw.channel == 0:
+            tw.cross_channel, tw.cross_gain, tw.cross_delay = 1, 0.4, int(0.008 * n.rate_hz)
+    ev, _ = detect(n)
+    s = scored(n, ev)
+
+    def found(c):
+        return sum(1 for tw in n.twitches if tw.channel == c
+                   and any(d.channel == c and abs(d.t - tw.t) < 0.15 for d in ev.twitches))
+    assert found(2) >= 5, found(2)  # of 6 on the other leg
+    # of 6 on the thigh, each riding on the calf's echo in one region: half
+    # at least (one region that is mostly echo is still taken for one)
+    assert found(1) >= 3, found(1)
+    assert s["precision"] >= 0.95, s  # the echoes on the thigh are not counted

@@ -74,6 +74,60 @@ def test_an_echo_is_much_smaller_than_its_source(ratio, same_leg, kept):
     assert ((3.02, other) in out) is kept and (3.0, 0) in out
 
 
+def _wave(n, f_hz=6.0, fw=125.0, delay_s=0.0, seed=0):
+    """A twitch-like burst (a decaying 6 Hz wave), ``delay_s`` late, codes."""
+    t = np.arange(n) / fw - 0.2 - delay_s
+    return np.where(t > 0, np.sin(2 * np.pi * f_hz * t) * np.exp(-t / 0.08) * t / 0.03, 0.0)
+
+
+def _with_signal(p, rows, lag=2):
+    """``p`` with every channel's residual around it (``rows``: channel -> wave), as
+    the regions stage keeps it at 125 Hz (a lag of 2 samples: 16 ms)."""
+    n = len(next(iter(rows.values())))
+    p.snip = np.zeros((4, n))
+    for c, w in rows.items():
+        p.snip[c] = w
+    p.snip_lag = lag
+    return p
+
+
+@pytest.mark.parametrize("delay_s,left_max", [(0.0, 0.01), (0.004, 0.05), (0.012, 0.05)])
+def test_an_echo_is_its_sources_waveform_scaled_and_a_little_late(delay_s, left_max):
+    """Crosstalk 0-20 ms late, part of a sample at 125 Hz, scaled, and with
+    the noise of its own sensor: the source's channel leaves little of it."""
+    rng = np.random.default_rng(1)
+    src = 40 * _wave(80)
+    echo = 0.3 * 40 * _wave(80, delay_s=delay_s) + 0.05 * rng.standard_normal(80)
+    p = _with_signal(tw(3.0, 1, 12.0), {0: src, 1: echo})
+    assert rules.explained(p, tw(3.0, 0, 40.0)) < left_max
+
+
+def test_a_twitch_of_its_own_is_not_explained_by_a_bigger_one_at_the_same_time():
+    # another time course, or the same one 40 ms late (beyond the lag searched,
+    # and the slope term may not stand for more than half a sample)
+    src = 40 * _wave(80)
+    for own in (12 * _wave(80, f_hz=11.0), 12 * _wave(80, delay_s=0.04)):
+        p = _with_signal(tw(3.0, 1, 12.0), {0: src, 1: own})
+        assert rules.explained(p, tw(3.0, 0, 40.0)) > 0.5
+    assert rules.explained(tw(3.0, 1, 12.0), tw(3.0, 0, 40.0)) is None  # no signal kept: cannot tell
+
+
+@pytest.mark.parametrize("peak,own,kept", [
+    (12.0, False, False),  # under 0.6x and its source's waveform: an echo
+    (12.0, True, True),    # under 0.6x but a waveform of its own: a twitch
+    (30.0, False, False),  # over 0.6x, but the source's very waveform: an echo at any size
+    (30.0, True, True),
+])
+def test_an_echo_needs_the_sources_waveform(peak, own, kept):
+    src = 40 * _wave(80)
+    mine = peak * (_wave(80, f_hz=11.0) if own else _wave(80, delay_s=0.004))
+    p = _with_signal(tw(3.02, 1, peak), {0: src, 1: mine})
+    k = _with_signal(tw(3.0, 0, 40.0), {0: src, 1: mine})
+    out, st = decide([k, p])
+    assert ((3.02, 1) in out) is kept and (3.0, 0) in out
+    assert p.snip is None and k.snip is None  # decided: the signal is let go
+
+
 def test_one_twitch_a_channel_per_group():
     out, _ = decide([tw(3.0, 0, 100.0), tw(3.05, 0, 90.0)])
     assert out == [(3.0, 0)]

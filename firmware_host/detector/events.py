@@ -18,6 +18,10 @@ class Twitch:
     at_beat: bool = False  #: onset inside the burst window of a subtracted beat
     beat_like: float = 0.0  #: likeness to the channel's whole beat, 0..1 (regions.beat_likeness)
     context: bool = False  #: not at rest throughout: never counted, only context for the rules (its tail)
+    #: every channel's residual (codes) from 40 ms + ``snip_lag`` before it to as much after it, while it is
+    #: decided (rules.explained); None at a span's edge
+    snip: object = field(default=None, repr=False, compare=False)
+    snip_lag: int = 0  #: working samples of lag the echo test may shift by
 
     def as_dict(self) -> dict:
         return {"t": round(self.t, 4), "channel": self.channel, "duration_ms": round(self.duration_ms, 1),

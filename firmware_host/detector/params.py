@@ -45,6 +45,15 @@ HR_MIN_CHUNKS, HR_MIN_SHARE = 3, 0.1
 #: a candidate this much smaller than a simultaneous one elsewhere is its
 #: echo (crosstalk): up to half on the same leg, far less through the body
 CROSSTALK_SAME_LEG, CROSSTALK_OTHER_LEG = 0.6, 0.3
+#: crosstalk is the source's own waveform: fitted by a bigger simultaneous
+#: candidate's channel (shifted up to ECHO_LAG_S, with its slope for the part-
+#: sample shift), an echo leaves under ECHO_RESIDUAL_LOOSE of its energy (the
+#: echoes the size rule took on the tuning nights: median 0.02, 95th
+#: percentile 0.2; the twitches it took: median 0.49).  Under the size limit
+#: above, an echo needs the loose fit too; under ECHO_RESIDUAL_TIGHT it is an
+#: echo at any size (through the body, two sensors on one muscle)
+ECHO_LAG_S = 0.02
+ECHO_RESIDUAL_LOOSE, ECHO_RESIDUAL_TIGHT = 0.5, 0.1
 #: of three or more channels at once, a twitch survives if it is this many times the next
 COINCIDENT_STANDOUT = 3.0
 #: a candidate within TAIL_S after a twitch TAIL_RATIO times its size on its channel is that twitch's tail

@@ -24,7 +24,7 @@ from .faults import FaultState, bad_during
 from .heartbeat import BeatState
 from .history import History
 from .movement import not_rest_mask
-from .params import ONSET_SHARE, REMNANT_BEAT_SHARE, SPLIT_MS, REGION_SHARE, REMNANT_CORR, REMNANT_R2, REMNANT_SHARE, REMNANT_X_LEVEL, SPLIT_SHARE, DetectorConfig, Rates
+from .params import ECHO_LAG_S, ONSET_SHARE, REMNANT_BEAT_SHARE, SPLIT_MS, REGION_SHARE, REMNANT_CORR, REMNANT_R2, REMNANT_SHARE, REMNANT_X_LEVEL, SPLIT_SHARE, DetectorConfig, Rates
 
 
 @dataclass
@@ -285,6 +285,7 @@ def _judge(found: dict, span: np.ndarray, span0: int, cols, at_beat: np.ndarray,
     templates (C, L) while the heartbeat is tracked, for each candidate's
     likeness to a beat (from 0.1 s before its onset to 0.25 s after)."""
     pre, post = int(0.1 * rt.fw), int(0.25 * rt.fw)
+    m, k_lag = max(1, int(round(0.04 * rt.fw))), max(1, int(round(ECHO_LAG_S * rt.fw)))
     c_r, s_pos, e_pos, dur_ms, peak_act, sig_c, context = cols
     for c, a, b, d, pa, sc, ab, cx in zip(c_r.tolist(), s_pos.tolist(), e_pos.tolist(), dur_ms.tolist(),
                                           peak_act.tolist(), sig_c.tolist(), at_beat.tolist(), context.tolist()):
@@ -295,8 +296,11 @@ def _judge(found: dict, span: np.ndarray, span0: int, cols, at_beat: np.ndarray,
             st.rejected_remnants += 1
             continue
         like = 0.0 if templates is None else beat_likeness(span[c, max(a - pre, 0):a + post], templates[c])
+        # every channel around it, for the rules' echo test (rules.explained)
+        lo, hi = a - m - k_lag, b + 1 + m + k_lag
+        snip = span[:, lo:hi].copy() if lo >= 0 and hi <= span.shape[1] else None
         found[c].append(Twitch(rt.t(span0 + a), c, d, float(np.abs(span[c, a:b + 1]).max()), pa / sc, at_beat=ab,
-                               beat_like=like, context=cx))
+                               beat_like=like, context=cx, snip=snip, snip_lag=k_lag))
 
 
 def _above(act: np.ndarray, nh: int, k: float, sig: np.ndarray, sig_hist: np.ndarray, st: RegionState) -> np.ndarray:

@@ -4,9 +4,13 @@ Sites twitch independently (motor units in different muscles), so
 candidates at the same instant are each a twitch unless the evidence says
 otherwise:
 
-- an **echo** much smaller than a simultaneous candidate (crosstalk:
-  under 0.6x on the same leg, 0.3x through the body), or inside a bigger
-  twitch on the same leg while it lasts;
+- an **echo**: crosstalk is the source's own waveform, so a candidate
+  is the echo of a bigger simultaneous one (or of a bigger twitch on its
+  leg while that lasts) when that channel's signal, scaled and shifted up
+  to 20 ms, explains it: nearly all of it at any size, or most of it when
+  it is smaller than crosstalk can be (under 0.6x on the same leg, 0.3x
+  through the body).  Echoes are taken out first, so a twitch and its
+  echo are not "three channels at once" with a third;
 - the **same instant on three or more channels** (a beat or a jolt),
   unless one stands 3x above the rest; or on two or more, each shaped like
   its channel's whole beat (a beat the tracker missed);
@@ -19,21 +23,28 @@ otherwise:
 
 A candidate that began before rest did (the end of a movement's settling
 time) is never counted, but it is context: what follows it on its channel
-may be its tail.
+may be its tail, as it may be the tail of any recent candidate there,
+counted or not (a beat taken for a twitch, an echo).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .events import Twitch
-from .params import (BEAT_LIKE_ALONE, BEAT_LIKE_GROUP, BEAT_LIKE_RHYTHM, COINCIDENT_STANDOUT, CROSSTALK_OTHER_LEG, CROSSTALK_SAME_LEG, RELAX_ENVELOPE, RHYTHM_TOL,
+from .params import (BEAT_LIKE_ALONE, BEAT_LIKE_GROUP, BEAT_LIKE_RHYTHM, COINCIDENT_STANDOUT, CROSSTALK_OTHER_LEG, CROSSTALK_SAME_LEG,
+                     ECHO_RESIDUAL_LOOSE, ECHO_RESIDUAL_TIGHT, RELAX_ENVELOPE, RHYTHM_TOL,
                      TAIL_RATIO, TAIL_S, DetectorConfig)
 
 
 @dataclass
 class RuleState:
     pending: list = field(default_factory=list)  #: candidates not yet decided
-    last_on_chan: dict = field(default_factory=dict)  #: channel -> its last twitch
+    #: channel -> the events on it in the last RECENT_S, counted or not (a
+    #: beat taken for a twitch, an echo, a twitch begun before rest): what
+    #: follows on the channel may be the tail of any of them
+    recent_on_chan: dict = field(default_factory=dict)
     last_on_leg: dict = field(default_factory=dict)  #: leg -> its last twitch
     cand_times: list = field(default_factory=list)  #: per channel, the last candidate onsets (s)
     twitch_count: int = 0
@@ -94,12 +105,57 @@ def _group_survivors(group: list[Twitch]) -> list[Twitch]:
     return group
 
 
+def explained(p: Twitch, k: Twitch) -> float | None:
+    """The share of ``p``'s energy that ``k``'s channel, at the same time,
+    leaves unexplained: fitted by least squares as a scaled copy shifted by
+    up to ``p.snip_lag`` samples plus its slope (the part-sample shift);
+    None when it cannot be told (the signal was not kept)."""
+    snip = p.snip
+    if snip is None or k.channel >= len(snip):
+        return None
+    K = p.snip_lag
+    n = snip.shape[1] - 2 * K
+    seg = snip[p.channel, K:K + n]
+    ss = float(seg @ seg)
+    if n < 3 or ss <= 0:
+        return None
+    refs = np.lib.stride_tricks.sliding_window_view(snip[k.channel], n)  # (2K+1, n), one per lag
+    slopes = np.gradient(refs, axis=1)
+    aa, bb, ab = (refs * refs).sum(1), (slopes * slopes).sum(1), (refs * slopes).sum(1)
+    sa, sb = refs @ seg, slopes @ seg
+    det = aa * bb - ab * ab
+    ok = det > 1e-12 * np.maximum(aa * bb, 1e-300)
+    d = np.where(ok, det, 1.0)
+    ca, cb = (bb * sa - ab * sb) / d, (aa * sb - ab * sa) / d
+    # the energy the best fit of [ref, slope] takes out, per lag; the slope
+    # stands for a shift of half a sample at most (on a narrow-band wave it
+    # could fit any shift: a twitch 40 ms late is not an echo)
+    part = ok & (np.abs(cb) <= 0.5 * np.abs(ca))
+    took = np.where(part, ca * sa + cb * sb, np.where(aa > 0, sa * sa / np.where(aa > 0, aa, 1.0), 0.0))
+    return float(max(0.0, 1.0 - took.max() / ss))
+
+
+def _echo_of(p: Twitch, k: Twitch, share: float) -> bool:
+    """Is ``p`` the crosstalk of the bigger ``k`` (``share``: the most of
+    ``k`` crosstalk carries to ``p``'s sensor)?  If it is that waveform, at
+    any size; or smaller than ``share`` of it and shaped like it; or, where
+    the signal was not kept to tell, smaller than ``share`` of it."""
+    if p.peak >= k.peak:
+        return False  # the bigger is the source, if either
+    small = p.peak < share * k.peak
+    left = explained(p, k)
+    if left is None:
+        return small
+    return left < ECHO_RESIDUAL_TIGHT or (small and left < ECHO_RESIDUAL_LOOSE)
+
+
 def _not_echoes(group: list[Twitch], legs: list[str]) -> list[Twitch]:
-    """The biggest on each channel, less those much smaller than a bigger
-    one elsewhere in the group (crosstalk)."""
+    """The biggest on each channel, less the crosstalk of a bigger one
+    elsewhere in the group: smaller than crosstalk can be and shaped like
+    it, or its very waveform at any size."""
     keep: list[Twitch] = []
     for p in sorted(group, key=lambda q: -q.peak):
-        echo = any((CROSSTALK_SAME_LEG if legs[k.channel] == legs[p.channel] else CROSSTALK_OTHER_LEG) * k.peak > p.peak
+        echo = any(_echo_of(p, k, CROSSTALK_SAME_LEG if legs[k.channel] == legs[p.channel] else CROSSTALK_OTHER_LEG)
                    for k in keep)
         if echo or any(k.channel == p.channel for k in keep):
             continue
@@ -118,20 +174,31 @@ def _relax_share(after_s: float) -> float:
 
 def _why_not(win: Twitch, legs: list[str], st: RuleState) -> str | None:
     """What rules a lone candidate out against the twitches before it, if anything."""
-    prev = st.last_on_chan.get(win.channel)
-    if prev is not None and win.t - (prev.t + prev.duration_ms / 1000) < TAIL_S and win.peak * TAIL_RATIO < prev.peak:
-        return "tail"  # the tail or rebound of a big twitch just ended on this channel
-    if prev is not None and win.peak < _relax_share(win.t - prev.t) * prev.peak:
-        return "tail"  # the relaxation of a twitch begun on this channel: smaller, and within its time course
+    for prev in st.recent_on_chan.get(win.channel, ()):
+        if win.t - (prev.t + prev.duration_ms / 1000) < TAIL_S and win.peak * TAIL_RATIO < prev.peak:
+            return "tail"  # the tail or rebound of a big twitch just ended on this channel
+        if win.peak < _relax_share(win.t - prev.t) * prev.peak:
+            return "tail"  # the relaxation of a twitch begun on this channel: smaller, and within its time course
     src = st.last_on_leg.get(legs[win.channel])
     if src is not None and src.channel != win.channel and src.t <= win.t <= src.t + src.duration_ms / 1000 \
-            and win.peak < CROSSTALK_SAME_LEG * src.peak:
+            and _echo_of(win, src, CROSSTALK_SAME_LEG):
         return "coincident"  # inside a bigger twitch on a sensor of the same leg, while it lasts: its echo
     if win.rhythmic:
         return "rhythmic"
     if win.beat_like >= BEAT_LIKE_ALONE:
         return "beat"
     return None
+
+
+#: s an event stays recent: the longest twitch (1 s) and its tail window (0.25 s), with room
+RECENT_S = 2.0
+
+
+def _remember(p: Twitch, st: RuleState) -> None:
+    """Keep ``p`` as a recent event on its channel (for the tail rules)."""
+    lst = [q for q in st.recent_on_chan.get(p.channel, []) if p.t - q.t < RECENT_S]
+    lst.append(p)
+    st.recent_on_chan[p.channel] = lst
 
 
 def decide(horizon_s: float, legs: list[str], cfg: DetectorConfig,
@@ -147,29 +214,25 @@ def decide(horizon_s: float, legs: list[str], cfg: DetectorConfig,
         j = i + 1
         while j < len(pend) and pend[j].t - pend[i].t <= xt:
             j += 1
-        group = []
-        for p in pend[i:j]:
-            if p.context:  # began before rest did: not counted, but what follows may be its tail
-                prev = st.last_on_chan.get(p.channel)
-                if prev is None or prev.t < p.t:
-                    st.last_on_chan[p.channel] = p
-            else:
-                group.append(p)
+        members = pend[i:j]
         i = j
-        if not group:
-            continue
-        group = _group_survivors(group)
-        if not group:
-            st.rejected["coincident"] += 1
-            continue
-        for win in sorted(_not_echoes(group, legs), key=lambda q: q.t):
+        group = [p for p in members if not p.context]  # one begun before rest did is not counted
+        if group:
+            # echoes first: a twitch and its crosstalk on two sensors are one
+            # twitch, not three channels at once
+            group = _group_survivors(_not_echoes(group, legs))
+            if not group:
+                st.rejected["coincident"] += 1
+        for win in sorted(group, key=lambda q: q.t):
             why = _why_not(win, legs, st)
             if why is not None:
                 st.rejected[why] += 1
                 continue
-            st.last_on_chan[win.channel] = win
             st.last_on_leg[legs[win.channel]] = win
             out.append(win)
             st.twitch_count += 1
+        for p in members:
+            p.snip = None  # decided: the signal around it is no longer needed
+            _remember(p, st)
     st.pending = pend[i:]
     return out, st
