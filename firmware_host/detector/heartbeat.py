@@ -328,3 +328,17 @@ def track(hist: History, n_new: int, rest: np.ndarray, good: np.ndarray, windows
         st.beats = st.beats[-200:]
     return st
 
+
+def beat_likeness(seg: np.ndarray, template: np.ndarray) -> float:
+    """How like a whole beat ``seg`` is (0..1): the largest normalised cross-
+    correlation of it with the channel's beat template, against the whole
+    template's energy (a match to a small part of the template is not a
+    beat).  A beat the tracker missed (an early, ectopic one) is left whole
+    in the residual and scores near 1; a twitch seldom passes 0.95."""
+    if len(seg) < 4 or len(seg) > len(template):
+        return 0.0
+    s = seg - seg.mean()
+    den = float(np.linalg.norm(s) * np.linalg.norm(template))
+    if den <= 0:
+        return 0.0
+    return float(np.abs(np.correlate(template, s, "valid")).max()) / den

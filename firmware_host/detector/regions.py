@@ -21,7 +21,7 @@ import numpy as np
 from .arrays import gradient, median_rows, moving_mean, quietest_second
 from .events import Twitch
 from .faults import FaultState, bad_during
-from .heartbeat import BeatState
+from .heartbeat import BeatState, beat_likeness
 from .history import History
 from .movement import not_rest_mask
 from .params import ECHO_LAG_S, ONSET_SHARE, REMNANT_BEAT_SHARE, SPLIT_MS, REGION_SHARE, REMNANT_CORR, REMNANT_R2, REMNANT_SHARE, REMNANT_X_LEVEL, SPLIT_SHARE, DetectorConfig, Rates
@@ -231,16 +231,22 @@ def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: Histor
     ok = (dur_ms >= cfg.min_twitch_ms) & (dur_ms <= cfg.max_twitch_ms)
     if final:
         ok &= span0 + e_pos <= end_guard  # the last beats' windows are not whole
-    nr_cs = np.concatenate([[0], np.cumsum(not_rest)])
-    n_nr = nr_cs[e_pos + 1] - nr_cs[s_pos]
-    # a twitch that began before rest did is not counted, but it is context:
-    # its relaxation, at rest, must not count as a twitch of its own
-    context = ok & (n_nr > 0) & (n_nr <= e_pos - s_pos)
-    ok &= (n_nr == 0) | context  # at rest throughout, or context
+    ok, context = _at_rest(ok, not_rest, s_pos, e_pos)
     found = {c: [] for c in np.unique(c_r).tolist()}
     _judge(found, span, span0, (v[ok] for v in (c_r, s_pos, e_pos, dur_ms, peak_act, sig_c, context)),
            near_beat(beat_f, s_pos[ok], rt), hist, faults, rt, st, beats.templates if beats.on else None)
     return found, st
+
+
+def _at_rest(ok: np.ndarray, not_rest: np.ndarray, s_pos: np.ndarray, e_pos: np.ndarray):
+    """Of the regions ``ok`` so far, those at rest throughout, and those
+    that began before rest did: not counted, but context (their relaxation,
+    at rest, must not count as a twitch of its own).  Returns both masks
+    (the first including the second) and the second."""
+    nr_cs = np.concatenate([[0], np.cumsum(not_rest)])
+    n_nr = nr_cs[e_pos + 1] - nr_cs[s_pos]
+    context = ok & (n_nr > 0) & (n_nr <= e_pos - s_pos)
+    return ok & ((n_nr == 0) | context), context
 
 
 def _thresholds(act: np.ndarray, nh: int, k_hi: float, sig: np.ndarray, sig_hist: np.ndarray, remnant: np.ndarray,
@@ -260,21 +266,6 @@ def _thresholds(act: np.ndarray, nh: int, k_hi: float, sig: np.ndarray, sig_hist
         mact = moving_mean(np.abs(hist.model[:, m0:m0 + n]), max(1, int(round(0.04 * rt.fw))))
         np.maximum(thr, REMNANT_BEAT_SHARE * mact, out=thr)
     return thr
-
-
-def beat_likeness(seg: np.ndarray, template: np.ndarray) -> float:
-    """How like a whole beat ``seg`` is (0..1): the largest normalised cross-
-    correlation of it with the channel's beat template, against the whole
-    template's energy (a match to a small part of the template is not a
-    beat).  A beat the tracker missed (an early, ectopic one) is left whole
-    in the residual and scores near 1; a twitch seldom passes 0.95."""
-    if len(seg) < 4 or len(seg) > len(template):
-        return 0.0
-    s = seg - seg.mean()
-    den = float(np.linalg.norm(s) * np.linalg.norm(template))
-    if den <= 0:
-        return 0.0
-    return float(np.abs(np.correlate(template, s, "valid")).max()) / den
 
 
 def _judge(found: dict, span: np.ndarray, span0: int, cols, at_beat: np.ndarray, hist: History,
