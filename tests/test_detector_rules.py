@@ -112,6 +112,45 @@ def test_a_twitch_of_its_own_is_not_explained_by_a_bigger_one_at_the_same_time()
     assert rules.explained(tw(3.0, 1, 12.0), tw(3.0, 0, 40.0)) is None  # no signal kept: cannot tell
 
 
+def test_what_an_echo_leaves_is_the_least_squares_fit_at_the_best_lag():
+    """The closed form for [ref, slope] per lag gives what a least-squares
+    solver gives, at the lag that fits best, where the slope stands for a
+    part-sample shift."""
+    rng = np.random.default_rng(3)
+    src = 40 * _wave(80)
+    echo = 0.3 * 40 * _wave(80, delay_s=0.003) + 0.2 * rng.standard_normal(80)
+    p = _with_signal(tw(3.0, 1, 12.0), {0: src, 1: echo})
+    K, n = 2, 80 - 4
+    seg = echo[K:K + n]
+    best = 1.0
+    for j in range(2 * K + 1):
+        ref = src[j:j + n]
+        basis = np.stack([ref, np.gradient(ref)], axis=1)
+        coef, *_ = np.linalg.lstsq(basis, seg, rcond=None)
+        if abs(coef[1]) <= 0.5 * abs(coef[0]):
+            res = seg - basis @ coef
+        else:  # a slope for more than half a sample: the scaled copy alone
+            res = seg - ref * (ref @ seg) / (ref @ ref)
+        best = min(best, float(res @ res) / float(seg @ seg))
+    assert rules.explained(p, tw(3.0, 0, 40.0)) == pytest.approx(best, rel=1e-9, abs=1e-12)
+
+
+def test_a_flat_source_explains_nothing_and_warns_of_nothing():
+    import warnings
+    p = _with_signal(tw(3.0, 1, 12.0), {0: np.full(80, 5.0), 1: 12 * _wave(80)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division by a zero determinant
+        left = rules.explained(p, tw(3.0, 0, 40.0))
+    assert 0.9 < left <= 1.0
+
+
+def test_the_recent_events_on_a_channel_are_the_last_two_seconds():
+    st = rules.RuleState.new(4)
+    for t in np.arange(10.0, 20.0, 0.5):
+        rules._remember(tw(float(t), 1, 10.0), st)
+    assert [q.t for q in st.recent_on_chan[1]] == [18.0, 18.5, 19.0, 19.5]
+
+
 @pytest.mark.parametrize("peak,own,kept", [
     (12.0, False, False),  # under 0.6x and its source's waveform: an echo
     (12.0, True, True),    # under 0.6x but a waveform of its own: a twitch
