@@ -239,10 +239,10 @@ def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: Histor
 
 
 def _at_rest(ok: np.ndarray, not_rest: np.ndarray, s_pos: np.ndarray, e_pos: np.ndarray):
-    """Of the regions ``ok`` so far, those at rest throughout, and those
-    that began before rest did: not counted, but context (their relaxation,
-    at rest, must not count as a twitch of its own).  Returns both masks
-    (the first including the second) and the second."""
+    """Of the regions ``ok`` so far, those to judge: at rest throughout, or
+    begun before rest did (not counted, but context: their relaxation, at
+    rest, must not count as a twitch of its own).  Returns that mask and
+    which of them are context."""
     nr_cs = np.concatenate([[0], np.cumsum(not_rest)])
     n_nr = nr_cs[e_pos + 1] - nr_cs[s_pos]
     context = ok & (n_nr > 0) & (n_nr <= e_pos - s_pos)

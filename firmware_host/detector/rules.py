@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .arrays import gradient
 from .events import Twitch
 from .params import (BEAT_LIKE_ALONE, BEAT_LIKE_GROUP, BEAT_LIKE_RHYTHM, COINCIDENT_STANDOUT, CROSSTALK_OTHER_LEG, CROSSTALK_SAME_LEG,
                      ECHO_RESIDUAL_LOOSE, ECHO_RESIDUAL_TIGHT, RELAX_ENVELOPE, RHYTHM_TOL,
@@ -120,7 +121,7 @@ def explained(p: Twitch, k: Twitch) -> float | None:
     if n < 3 or ss <= 0:
         return None
     refs = np.lib.stride_tricks.sliding_window_view(snip[k.channel], n)  # (2K+1, n), one per lag
-    slopes = np.gradient(refs, axis=1)
+    slopes = gradient(refs)
     aa, bb, ab = (refs * refs).sum(1), (slopes * slopes).sum(1), (refs * slopes).sum(1)
     sa, sb = refs @ seg, slopes @ seg
     det = aa * bb - ab * ab
