@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import math
 import importlib
 import signal
 import socket
@@ -29,16 +30,41 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _positive(kind):
+def _positive(kind, most=None, unit=""):
+    """A number > 0 (and at most ``most``, in ``unit``), finite."""
     def conv(text):
         try:
             v = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not v > 0:
-            raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+        if not (v > 0 and math.isfinite(v)):
+            raise argparse.ArgumentTypeError(f"{text!r} must be a number > 0")
+        if most is not None and v > most:
+            raise argparse.ArgumentTypeError(f"{text!r} must be at most {most:g}{unit}")
         return v
     return conv
+
+
+def _between(kind, lo, hi, what=""):
+    """A number from ``lo`` to ``hi`` (None: no limit) inclusive (``what``: why those bounds)."""
+    def conv(text):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+        if not (lo <= v <= hi if hi is not None else lo <= v):  # NaN fails too
+            raise argparse.ArgumentTypeError(f"{text!r} must be {lo:g}..{hi:g}{what}" if hi is not None
+                                             else f"{text!r} must be {lo:g} or more{what}")
+        return v
+    return conv
+
+
+#: what a night can be: at most a day, at 100-4000 samples/s on 1-8 inputs
+_MINUTES = _positive(float, 24 * 60, " (a day)")
+_RATE_HZ = _between(float, 100, 4000, " Hz")
+_CHANNELS = _between(int, 1, pins.ADC_INPUTS, f" (the MCP3008 has {pins.ADC_INPUTS} inputs)")
+_SEED = _between(int, 0, None, " (a whole number)")
+_SENSITIVITY = _between(float, 1, 10, " (1 least .. 10 most)")
 
 
 def _port(text):
@@ -67,17 +93,17 @@ def _page_and_daemon(sub) -> None:
     """demo, run, serve."""
     d = sub.add_parser("demo", help="zero set-up tour: simulated nights and the web page on 127.0.0.1")
     d.add_argument("--port", type=_port, default=8080)
-    d.add_argument("--nights", type=int, default=5, help="simulated nights to fill (default 5)")
-    d.add_argument("--minutes", type=_positive(float), default=20.0, help="length of each simulated night")
+    d.add_argument("--nights", type=_between(int, 1, 60), default=5, help="simulated nights to fill (default 5)")
+    d.add_argument("--minutes", type=_MINUTES, default=20.0, help="length of each simulated night, minutes (default 20)")
 
     r = sub.add_parser("run", help="the appliance daemon: sample, detect, record, schedule")
     r.add_argument("--source", default=None, help="adc | sim | FILE (default: adc on a Pi, else sim)")
     r.add_argument("--data-dir")
     r.add_argument("--config")
     r.add_argument("--always", action="store_true", help="count and record from now on, whatever the window")
-    r.add_argument("--rate", type=_positive(float), default=None, help="samples/s per channel (default 1000)")
-    r.add_argument("--channels", type=int, default=None)
-    r.add_argument("--seed", type=int, default=0, help="simulator seed for --source sim")
+    r.add_argument("--rate", type=_RATE_HZ, default=None, help="samples per second per channel, Hz (default 1000)")
+    r.add_argument("--channels", type=_CHANNELS, default=None, help="sensor channels (default 4)")
+    r.add_argument("--seed", type=_SEED, default=0, help="simulator seed for --source sim")
 
     s = sub.add_parser("serve", help="the web page and JSON API over a data dir")
     s.add_argument("--data-dir")
@@ -94,26 +120,26 @@ def _recordings(sub) -> None:
     rp.add_argument("--save", action="store_true", help="store each result as a night")
     rp.add_argument("--jobs", type=_positive(int), default=None, help="processes (default: every core)")
     rp.add_argument("--data-dir")
-    rp.add_argument("--rate", type=_positive(float), default=None, help="rate for a CSV without a t column")
-    rp.add_argument("--sensitivity", type=_positive(float), default=5.0, help="1 (least) .. 10 (most)")
+    rp.add_argument("--rate", type=_RATE_HZ, default=None, help="samples per second per channel of a CSV without a t column, Hz")
+    rp.add_argument("--sensitivity", type=_SENSITIVITY, default=5.0, help="1 (least) .. 10 (most) (default 5)")
     rp.add_argument("--check", action="store_true",
                     help="add known twitches to a copy of the signal and report what was found of them")
 
     sm = sub.add_parser("simulate", help="write a labelled synthetic night and its truth")
-    sm.add_argument("--minutes", type=_positive(float), required=True)
+    sm.add_argument("--minutes", type=_MINUTES, required=True)
     sm.add_argument("--out", required=True)
-    sm.add_argument("--seed", type=int, default=0)
-    sm.add_argument("--channels", type=int, default=pins.N_CHANNELS)
-    sm.add_argument("--rate", type=_positive(float), default=1000.0)
+    sm.add_argument("--seed", type=_SEED, default=0)
+    sm.add_argument("--channels", type=_CHANNELS, default=pins.N_CHANNELS)
+    sm.add_argument("--rate", type=_RATE_HZ, default=1000.0)
     sm.add_argument("--profile", default="normal", help="normal, hard, quiet, family or a stress profile (firmware_host.simulator.PROFILES)")
     sm.add_argument("--start", default=None, help="ISO-8601 time of the first sample (default 2026-01-01T23:00Z)")
 
     rc = sub.add_parser("record", help="raw ADC to a file, for building fixtures on a real device")
-    rc.add_argument("--minutes", type=_positive(float), required=True)
+    rc.add_argument("--minutes", type=_MINUTES, required=True)
     rc.add_argument("--out", required=True)
     rc.add_argument("--source", default="adc")
-    rc.add_argument("--rate", type=_positive(float), default=1000.0)
-    rc.add_argument("--channels", type=int, default=pins.N_CHANNELS)
+    rc.add_argument("--rate", type=_RATE_HZ, default=1000.0)
+    rc.add_argument("--channels", type=_CHANNELS, default=pins.N_CHANNELS)
 
 
 def _owner_and_beds(sub) -> None:

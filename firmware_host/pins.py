@@ -63,6 +63,8 @@ MCP3008_TO_PI = {10: 24, 11: 19, 12: 21, 13: 23, 16: 1, 9: 6, 14: 6}
 VREF_V = 2.5
 ADC_BITS = 10
 ADC_MAX_CODE = (1 << ADC_BITS) - 1
+#: the MCP3008's single-ended inputs, CH0..CH7: at most this many sensor channels
+ADC_INPUTS = 8
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,28 @@ def test_missing_file_and_bad_usage(capsys):
     assert capsys.readouterr().err.count("\n") == 1
 
 
+@pytest.mark.parametrize("argv", [
+    ["simulate", "--minutes", "1", "--out", "x.edf", "--seed", "-5"],  # numpy's seed must be >= 0
+    ["simulate", "--out", "x.edf", "--minutes", "1e9"],  # a night is at most a day
+    ["simulate", "--minutes", "1", "--out", "x.edf", "--channels", "9"],
+    ["record", "--minutes", "1", "--out", "x.edf", "--channels", "0"],
+    ["record", "--minutes", "1", "--out", "x.edf", "--channels", "-1"],
+    ["record", "--minutes", "1", "--out", "x.edf", "--rate", "50"],
+    ["run", "--source", "sim", "--always", "--seed", "-1"],
+    ["run", "--channels", "0"],
+    ["replay", "x.edf", "--sensitivity", "inf"],  # was stored and shown as Infinity
+    ["replay", "x.edf", "--sensitivity", "11"],
+    ["replay", "x.edf", "--sensitivity", "nan"],
+    ["demo", "--minutes", "inf"],
+])
+def test_numbers_out_of_range_are_one_line_and_exit_2_before_anything_runs(argv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and f"{argv[-2]}: '{argv[-1]}'" in err
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
 def test_replay_save_stores_the_night(night_files, tmp_path, capsys):
     from firmware_host.store import open_store
     d = tmp_path / "data"

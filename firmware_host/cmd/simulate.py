@@ -24,10 +24,6 @@ def main(args) -> int:
 
     if Path(args.out).suffix.lower() not in FORMATS:
         raise UsageError(f"twitchmon simulate: --out {args.out}: use one of {', '.join(FORMATS)}")
-    if not 1 <= args.channels <= 8:
-        raise UsageError("twitchmon simulate: --channels must be 1..8 (the MCP3008 has 8 inputs)")
-    if not 100 <= args.rate <= 4000:
-        raise UsageError("twitchmon simulate: --rate must be 100..4000 Hz")
     if args.profile not in PROFILES:
         raise UsageError(f"twitchmon simulate: --profile must be one of {', '.join(PROFILES)}")
     night = Night(args.minutes, seed=args.seed, channels=args.channels, rate_hz=args.rate, profile=args.profile)
