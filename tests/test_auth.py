@@ -157,8 +157,11 @@ def test_a_check_waits_its_turn_rather_than_failing(monkeypatch):
 
 
 def test_next_after_login_stays_on_this_site(lan, clock):
+    # browsers drop tabs and newlines from a URL and read a backslash as a
+    # slash, so "/<tab>/evil.example" and "/\\evil.example" go off-site too
     for nxt, where in [("/diary", "/diary"), ("//evil.example/", "/"), ("https://evil.example/", "/"),
-                       ("diary", "/")]:
+                       ("diary", "/"), ("/%09/evil.example", "/"), ("/%0A/evil.example", "/"),
+                       ("/%5Cevil.example", "/"), ("/%5C/evil.example", "/"), ("/night/3?x=1", "/night/3?x=1")]:
         g = Guest(lan)
         r = g.c.post(f"/login?next={nxt}", data={"password": PASSWORD, "csrf_token": g.tok},
                      environ_base={"REMOTE_ADDR": g.addr})

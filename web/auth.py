@@ -35,6 +35,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from werkzeug.sansio.utils import host_is_trusted
@@ -274,11 +275,23 @@ def login():
         if ok:
             _give_back(addr, stamp)
             start_session(store)
-            nxt = request.args.get("next", "/")
-            return redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")
+            return redirect(_same_site(request.args.get("next", "/")))
         error, status = "That is not the password.", 401
     return render_template("login.html", error=error, has_password=has_password,
                            passwd_command=passwd_command()), status
+
+
+def _same_site(nxt: str) -> str:
+    """``nxt`` if it is a path on this site, else "/".  Browsers drop tabs
+    and newlines from a URL and read a backslash as a slash, so "/\t/evil"
+    and "/\\evil" would leave the site: any control character or
+    backslash makes it "/"."""
+    if any(c == "\\" or ord(c) < 0x20 or ord(c) == 0x7F for c in nxt):
+        return "/"
+    parts = urlsplit(nxt)
+    if parts.scheme or parts.netloc or not nxt.startswith("/") or nxt.startswith("//"):
+        return "/"
+    return nxt
 
 
 @bp.post("/logout")
