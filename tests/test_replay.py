@@ -49,6 +49,50 @@ def test_foreign_files_exit_2_with_one_line(tmp_path, capsys, name, content):
     assert err.count("\n") == 1 and "Traceback" not in err and name in err
 
 
+def _with_field(data: bytes, lo: int, hi: int, value: str) -> bytes:
+    """An EDF's bytes with one fixed-header field (bytes lo..hi) replaced."""
+    return data[:lo] + value.ljust(hi - lo).encode() + data[hi:]
+
+
+@pytest.mark.parametrize("lo,hi,value,says", [
+    (252, 256, "0", "has no signals"),
+    (244, 252, "0", "a data record lasts 0 s"),
+    (184, 192, "12", "it says 12 header bytes"),  # was read with every sample in the wrong place
+    (236, 244, "many", "not a number"),
+])
+def test_an_edf_header_at_odds_with_itself_is_one_line_exit_2(night_files, tmp_path, capsys, lo, hi, value, says):
+    p = tmp_path / "damaged.edf"
+    p.write_bytes(_with_field(night_files["edf"].read_bytes(), lo, hi, value))
+    assert main(["replay", str(p), "--json"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and says in err and "damaged.edf" in err
+
+
+def test_an_edf_cut_inside_its_header_is_one_line_exit_2(night_files, tmp_path, capsys):
+    p = tmp_path / "head.edf"
+    p.write_bytes(night_files["edf"].read_bytes()[:300])
+    assert main(["replay", str(p), "--json"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "ends inside its header" in err
+
+
+def test_an_edf_cut_on_a_record_boundary_or_short_of_its_records_is_truncated(night_files, tmp_path, capsys):
+    data = night_files["edf"].read_bytes()
+    full = replay_json(night_files["edf"], capsys)
+    header = 256 * (int(data[252:256]) + 1)
+    records = int(data[236:244])
+    record_bytes = (len(data) - header) // records
+    cut = tmp_path / "boundary.edf"
+    cut.write_bytes(data[:header + record_bytes * (records // 2)])
+    r = replay_json(cut, capsys)
+    assert r["truncated"] is True and r["duration_s"] == pytest.approx(full["duration_s"] / 2, abs=1)
+    claims = tmp_path / "claims.edf"
+    claims.write_bytes(_with_field(data, 236, 244, "99999999"))
+    r = replay_json(claims, capsys)
+    assert r["truncated"] is True and r["duration_s"] == full["duration_s"]
+    assert r["counts"] == full["counts"]
+
+
 def test_missing_file_and_bad_usage(capsys):
     assert main(["replay", "/nonexistent/x.edf"]) == 2
     assert "no such file" in capsys.readouterr().err

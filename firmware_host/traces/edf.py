@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import math
 import os
 import re
 import warnings
@@ -46,6 +47,36 @@ def _header_time(edf) -> dt.time:
     return dt.time(h, m, s)
 
 
+def _fixed_header(head: bytes, size: int, where: str) -> int:
+    """Check the 256-byte fixed header's numbers against each other and the
+    file (EDF spec: header bytes = 256 x (signals + 1), records of a
+    duration > 0); returns the data records it declares (-1: not closed).
+    A header that disagrees with itself would put every sample in the
+    wrong place, so it is refused rather than read."""
+    def number(lo, hi, name, kind):
+        text = head[lo:hi].decode("ascii", "replace").strip()
+        try:
+            return kind(text)
+        except ValueError:
+            raise TraceError(f"{where}: bad EDF header: {name} is {text!r}, not a number") from None
+    header_bytes = number(184, 192, "the header's length", int)
+    records = number(236, 244, "the number of data records", int)
+    duration_s = number(244, 252, "the data record duration", float)
+    signals = number(252, 256, "the number of signals", int)
+    if signals < 1:
+        raise TraceError(f"{where}: EDF file has no signals")
+    if header_bytes != 256 * (signals + 1):
+        raise TraceError(f"{where}: bad EDF header: it says {header_bytes} header bytes, but "
+                         f"{signals} signals take {256 * (signals + 1)}")
+    if size < header_bytes:
+        raise TraceError(f"{where}: the file ends inside its header ({size} of {header_bytes} bytes)")
+    if not (duration_s > 0 and math.isfinite(duration_s)):
+        raise TraceError(f"{where}: bad EDF header: a data record lasts {duration_s:g} s")
+    if records < -1:
+        raise TraceError(f"{where}: bad EDF header: {records} data records")
+    return records
+
+
 class EdfReader(TraceReader):
     def __init__(self, path: Path):
         where = str(path)
@@ -53,12 +84,16 @@ class EdfReader(TraceReader):
             head = f.read(256)
         if len(head) < 256 or head[:8] != b"0       ":
             raise TraceError(f"{where}: not an EDF file (no EDF header)")
+        declared = _fixed_header(head, os.path.getsize(path), where)
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 edf = edfio.read_edf(path, lazy_load_data=True)
-        except (ValueError, IndexError, UnicodeDecodeError, OSError, TypeError) as exc:
+        except OSError as exc:
             raise TraceError(f"{where}: bad EDF header: {str(exc).splitlines()[0]}") from None
+        except Exception as exc:  # noqa: BLE001 - whatever the parser trips on in a damaged signal header
+            raise TraceError(f"{where}: bad EDF header: the signal headers cannot be read "
+                             f"({type(exc).__name__})") from None
         try:  # edfio parses header fields lazily: a damaged one fails here
             signals, raw_labels, rate = self._layout(edf, where)
             self._header_bytes = int(edf.bytes_in_header_record)
@@ -76,6 +111,10 @@ class EdfReader(TraceReader):
         truncated = any("truncated" in str(w.message).lower() or "Incomplete" in str(w.message)
                         for w in caught)
         notes = [str(w.message) for w in caught]
+        if declared >= 0 and whole < declared and not truncated:
+            # cut on a record's boundary: every record whole, but fewer than the header says
+            truncated = True
+            notes.append(f"the header says {declared} data records, the file holds {whole}")
         start_unix = self._start_unix(edf, path)
         self._path = path
         self.info = TraceInfo(where, "edf", rate, len(self._cols), self._n_records * self._spr,
