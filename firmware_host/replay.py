@@ -21,6 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from tqdm import tqdm
 
 from .analysis import analyse, save_report
+from .injection import AMP_X_NOISE
 from .paths import data_dir as resolve
 from .store import open_store
 from .traces import TraceError, open_trace
@@ -82,6 +83,24 @@ def _line(report: dict) -> str:
             + (f", night {report['night_id']} saved" if "night_id" in report else ""))
 
 
+def _check_line(report: dict) -> str | None:
+    """The injection check (``--check``) as one line for people: per sensor,
+    test twitches found of those added, and the size found half the time."""
+    check = report.get("check")
+    if not isinstance(check, dict) or not check.get("per_channel"):
+        return None
+    names = report.get("channel_names") or []
+    parts = []
+    for i, c in enumerate(check["per_channel"]):
+        name = names[i] if i < len(names) else f"channel {i}"
+        text = f"{name} {c['found']} of {c['injected']}"
+        if c.get("amp50_x_noise"):
+            text += f" (half found at {c['amp50_x_noise']:.0f}x its noise)"
+        parts.append(text + ("" if c.get("passed") else " FAILED: check its strap and lead"))
+    lo, hi = AMP_X_NOISE
+    return f"  check, test twitches of {lo:g}-{hi:g}x the noise found: {'; '.join(parts)}"
+
+
 class _Output:
     """Says each file's result as it comes: its line (or JSON) on stdout, an
     error's line on stderr, over the progress bar when there is one; keeps
@@ -102,6 +121,8 @@ class _Output:
         if self.store is not None:
             report["night_id"] = save_report(self.store, report, source=os.path.abspath(self.files[i]))
         self._say(json.dumps(report) if self.as_json else _line(report), sys.stdout)
+        if not self.as_json and _check_line(report):
+            self._say(_check_line(report), sys.stdout)
         if not self.as_json and report.get("truncated"):
             self._say(f"note: {self.files[i]} ends mid-record; read up to the last whole record", sys.stderr)
 

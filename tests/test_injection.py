@@ -54,6 +54,22 @@ def test_check_on_the_command_line(tmp_path):
     assert all(r["passed"] for r in rep["check"]["per_channel"])
 
 
+def test_check_without_json_says_what_each_sensor_found(capsys):
+    from firmware_host.cli import main
+    from firmware_host.replay import _check_line
+    assert main(["replay", str(FIXTURES / "quiet-521.edf"), "--check"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and out[1].lstrip().startswith("check")
+    for name in ("Left calf", "Left thigh", "Right calf", "Right thigh"):
+        assert name in out[1]
+    assert f"of {injection.PER_CHANNEL}" in out[1] and "FAILED" not in out[1]
+    # a failed sensor is said so, with what to do
+    report = {"channel_names": ["Left calf"], "check": {"per_channel": [
+        {"injected": 20, "found": 3, "amp50_x_noise": None, "passed": False}]}}
+    assert _check_line(report).endswith("Left calf 3 of 20 FAILED: check its strap and lead")
+    assert _check_line({"channel_names": []}) is None  # no check asked for: no line
+
+
 def test_amplitude_curve_fit():
     rng = np.random.default_rng(1)
     amp = np.exp(rng.uniform(np.log(1), np.log(100), 400))
