@@ -122,6 +122,25 @@ def test_numbers_out_of_range_are_one_line_and_exit_2_before_anything_runs(argv,
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 
+@pytest.mark.parametrize("cmd", [["replay", "NIGHT", "--save"], ["run", "--source", "sim"], ["serve"]])
+def test_a_file_given_as_the_data_dir_is_one_line_exit_2(cmd, night_files, tmp_path, capsys):
+    f = tmp_path / "not-a-dir"
+    f.write_text("x")
+    argv = [str(night_files["edf"]) if a == "NIGHT" else a for a in cmd] + ["--data-dir", str(f)]
+    assert main(argv) == 2  # was "File exists", exit 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a file, not a directory" in err and f.read_text() == "x"
+
+
+def test_a_data_dir_where_no_database_can_be_made_is_not_called_damaged(night_files, capsys):
+    # /proc takes no files: SQLite cannot open a database there; the old
+    # wording ("the database file is damaged") sent owners to restore a
+    # healthy backup
+    assert main(["replay", str(night_files["edf"]), "--save", "--data-dir", "/proc"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot be opened there" in err and "damaged" not in err
+
+
 def test_replay_save_stores_the_night(night_files, tmp_path, capsys):
     from firmware_host.store import open_store
     d = tmp_path / "data"

@@ -86,7 +86,6 @@ def create_app(config: dict | None = None) -> Flask:
 
 def _open_data_dir(app: Flask) -> None:
     """Create and migrate the store once (StoreError if damaged); the signing key."""
-    os.makedirs(app.config["DATA_DIR"], exist_ok=True)
     st = open_store(app.config["DATA_DIR"], check=True)
     # the signing key once lived in the database it guards: a new one in its own file
     # (those sessions end once), and none left where a copy of the nights would carry it

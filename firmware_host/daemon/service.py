@@ -126,7 +126,6 @@ class Daemon:
         self.stopping = False
         self.cfg = load_config(args.config)  # a bad file stops here, before anything starts
         self.ddir = resolve_data_dir(args.data_dir)
-        self.ddir.mkdir(parents=True, exist_ok=True)
         # damaged or missing: one line, exit 2
         self.store = open_store(self.ddir, busy_timeout_s=DAEMON_BUSY_S, check=True)
         if self.store.readonly:

@@ -36,6 +36,8 @@ def describe(exc: BaseException) -> str:
         return "the data dir is read-only: stored nights can be read, nothing can be saved"
     if name == "SQLITE_FULL" or "full" in str(exc):
         return "the disk is full: nothing can be saved until space is freed"
+    if name.startswith("SQLITE_CANTOPEN") or "unable to open" in str(exc):
+        return "the database cannot be opened there: the data dir must be a directory this user can write"
     if name.startswith("SQLITE_IOERR"):
         return f"the disk gave an I/O error ({exc})"
     return f"the database file is damaged ({exc}); see the README, Reliability, to restore it"

@@ -31,6 +31,8 @@ def open_store(data_dir: str | os.PathLike, busy_timeout_s: float = 10.0, *, che
     ``check``: also run SQLite's quick check (the daemon and the page at
     start; a few seconds for years of nights)."""
     d = Path(data_dir)
+    if d.exists() and not d.is_dir():
+        raise StoreError(f"{d} is a file, not a directory: the data dir must be a directory")
     d.mkdir(parents=True, exist_ok=True)
     path = d / DB_NAME
     if not path.exists() or path.stat().st_size == 0:
