@@ -93,7 +93,10 @@ def test_diary_rejects_bad_input_without_saving(client):
     tok = _token(client.get("/diary").get_data(as_text=True))
     for path, data, code in [("/diary/2026-13-40", {}, 404), ("/diary/notadate", {}, 404),
                              ("/diary/2026-05-01", {"factor": "cocaine"}, 400),
-                             ("/diary/2026-05-01", {"notes": "x" * 2001}, 400)]:
+                             ("/diary/2026-05-01", {"notes": "x" * 2001}, 400),
+                             ("/diary/9999-12-31", {}, 404), ("/diary/0001-01-01", {}, 404),
+                             ("/diary/2026-05-01", {"cramps": "1_0"}, 400),
+                             ("/diary/2026-05-01", {"cramps": "1", "cramp_severity": "\uff15"}, 400)]:
         assert client.post(path, data={**data, "csrf_token": tok}).status_code == code
     assert client.get("/api/diary").get_json()["entries"] == []
 

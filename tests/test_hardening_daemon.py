@@ -107,6 +107,14 @@ def test_settings_refuse_names_that_would_collide_or_hide_characters(client, nam
     assert ok.status_code == 302
 
 
+def test_settings_refuse_an_unknown_button_press_and_keep_the_choice(client):
+    form = _settings_form(client)
+    assert client.post("/settings", data={**form, "button_press": "mark"}).status_code == 302
+    r = client.post("/settings", data={**form, "button_press": "explode"}, headers={"Accept": "application/json"})
+    assert r.status_code == 400 and "cramp or mark" in r.get_json()["error"]  # was saved as "cramp"
+    assert client.get("/api/settings").get_json()["button_press"] == "mark"
+
+
 def test_the_daemon_ignores_bad_names_a_hand_edited_store_holds(tmp_path):
     from firmware_host.daemon import site_names
     from firmware_host.store import open_store

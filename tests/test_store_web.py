@@ -47,6 +47,8 @@ def test_same_total_on_page_api_and_csv(client, app, night_files, capsys):
     ("/api/nights/999999", 404), ("/api/nights/abc", 404), ("/api/nights/-1", 404),
     ("/api/nights/1/events", 404), ("/export.csv?night=x", 400), ("/export.csv?night=99", 404),
     ("/nights/0", 404), ("/?limit=-5", 400), ("/api/nights/%2e%2e%2fetc", 404),
+    # int() takes these; no form sends them
+    ("/api/nights?limit=5_0", 400), ("/api/nights?limit=%EF%BC%95", 400), ("/export.csv?night=1_0", 400),
 ])
 def test_bad_inputs_get_4xx(client, url, code):
     resp = client.get(url)

@@ -9,6 +9,8 @@ from flask import Blueprint, abort, current_app, jsonify, redirect, render_templ
 from firmware_host.cramps import LEGS
 from firmware_host.figures import CRAMP_ROW, FACTOR_KEYS, FACTORS, comparison, rate_per_rest_hour  # noqa: F401 - the page's names
 
+from .params import whole_number
+
 bp = Blueprint("diary", __name__)
 
 MAX_NOTES = 2000
@@ -19,11 +21,19 @@ def _store():
     return current_app.get_store()
 
 
+#: the diary's days: from this year to a week ahead (a clock set wrong, or a
+#: typed URL, must not file entries under 0001-01-01 or 9999-12-31)
+FIRST_YEAR, DAYS_AHEAD = 2000, 7
+
+
 def _date_or_404(text: str) -> str:
     try:
-        return dt.date.fromisoformat(text).isoformat()
+        d = dt.date.fromisoformat(text)
     except ValueError:
         abort(404)
+    if not dt.date(FIRST_YEAR, 1, 1) <= d <= dt.date.today() + dt.timedelta(days=DAYS_AHEAD):
+        abort(404)
+    return d.isoformat()
 
 
 def _data():
@@ -66,7 +76,7 @@ def _cramp_form(form) -> tuple[int, str | None, int | None] | None:
         return None
     raw = form.get("cramps", "").strip() or "0"
     try:
-        count = int(raw)
+        count = whole_number(raw)
     except ValueError:
         abort(400, description=f"cramps: {raw[:20]!r} is not a whole number")
     if not 0 <= count <= MAX_CRAMPS:
@@ -78,7 +88,7 @@ def _cramp_form(form) -> tuple[int, str | None, int | None] | None:
     severity = None
     if sev_raw:
         try:
-            severity = int(sev_raw)
+            severity = whole_number(sev_raw)
         except ValueError:
             abort(400, description=f"how bad: {sev_raw[:20]!r} is not a whole number")
         if not 0 <= severity <= 10:

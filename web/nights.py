@@ -15,7 +15,7 @@ from firmware_host.paths import confined
 from firmware_host.waveforms import AFTER_S, BEFORE_S, UNIT, decode
 
 from . import svg
-from .params import int_arg
+from .params import int_arg, whole_number
 
 bp = Blueprint("nights", __name__)
 
@@ -243,7 +243,7 @@ def export_csv():
     night_arg = request.args.get("night")
     if night_arg is not None:
         try:
-            night_id = int(night_arg)
+            night_id = whole_number(night_arg)
         except ValueError:
             abort(400, description="night must be a whole number")
         n = _night_or_404(night_id)

@@ -1,7 +1,21 @@
 """Query parameters, checked: a bad one is a 400 with one line saying why."""
 from __future__ import annotations
 
+import re
+
 from flask import abort, request
+
+#: a whole number as people type it: ASCII digits, an optional sign, at most 18 digits
+#: (Python's int() also takes "5_0" and other scripts' digits, which no form sends)
+_WHOLE = re.compile(r"[+-]?[0-9]{1,18}")
+
+
+def whole_number(text: str) -> int:
+    """``text`` as a whole number; ValueError unless it is plain digits."""
+    t = text.strip()
+    if not _WHOLE.fullmatch(t):
+        raise ValueError(f"{text[:20]!r} is not a whole number")
+    return int(t)
 
 
 def int_arg(name: str, default: int, lo: int, hi: int) -> int:
@@ -10,7 +24,7 @@ def int_arg(name: str, default: int, lo: int, hi: int) -> int:
     if raw is None:
         return default
     try:
-        v = int(raw)
+        v = whole_number(raw)
     except ValueError:
         abort(400, description=f"{name} must be a whole number")
     if not lo <= v <= hi:

@@ -135,13 +135,19 @@ def save():
             return jsonify({"error": msg}), 400
         return render_template("settings.html", s=current(store), error=msg, saved=None,
                                sites=pins.SITES), 400
+    press = request.form.get("button_press", "cramp")
+    if press not in ("cramp", "mark"):
+        msg = "button press: cramp or mark"
+        if request.headers.get("Accept", "").startswith("application/json"):
+            return jsonify({"error": msg}), 400
+        return render_template("settings.html", s=current(store), error=msg, saved=None, sites=pins.SITES), 400
     _save_mqtt_password(request.form, over)
     store.save_settings(config=over, channel_names=names,
                         lan_read_only=request.form.get("lan_read_only") == "on",
                         mqtt_enabled=request.form.get("mqtt_enabled") == "on",
                         mqtt_remote_control=request.form.get("mqtt_remote_control") == "on",
                         # what the bedside button's short press logs: a cramp unless the owner chose a plain mark
-                        button_press="mark" if request.form.get("button_press") == "mark" else "cramp",
+                        button_press=press,
                         saved_utc=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     if request.headers.get("Accept", "").startswith("application/json"):
         return jsonify(current(store))
