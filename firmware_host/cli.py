@@ -145,7 +145,7 @@ def _recordings(sub) -> None:
 def _owner_and_beds(sub) -> None:
     """passwd, beds, report, doctor."""
     pw = sub.add_parser("passwd", help="set the owner's password for the web page; says which data dir it wrote")
-    pw.add_argument("--data-dir", help="the data dir the page serves (default: as every command, see README)")
+    pw.add_argument("--data-dir")
 
     bd = sub.add_parser("beds", help="list the beds publishing to an MQTT broker, with their last night")
     bd.add_argument("--broker", required=True, metavar="HOST[:PORT]", help="the MQTT broker to listen on")
@@ -153,7 +153,8 @@ def _owner_and_beds(sub) -> None:
     bd.add_argument("--username", help="the broker's user name, if it asks for one")
     bd.add_argument("--password-file", help="a file holding the broker's password")
     bd.add_argument("--tls-ca", help="CA file: TLS, the broker's certificate checked against it")
-    bd.add_argument("--wait", type=_positive(float), default=2.0, help="seconds to listen after subscribing")
+    bd.add_argument("--wait", type=_positive(float, 600, " s"), default=2.0,
+                    help="seconds to listen after subscribing (default 2)")
     bd.add_argument("--json", action="store_true", help="one JSON object per bed")
 
     rt = sub.add_parser("report", help="the doctor's report for the nights of a period, as an A4 PDF")
@@ -176,7 +177,7 @@ SHARED_HELP = {
     "data_dir": "where nights and settings live (default: $TWITCHMON_DATA, else /var/lib/twitchmon "
                 "when writable, else ~/.local/share/twitchmon)",
     "config": "settings file, TOML ([night], [detector], [storage], [mqtt]; see systemd/twitchmon.toml)",
-    "host": "address the page listens on: 127.0.0.1 this machine only (default), 0.0.0.0 the home network",
+    "host": "address the page listens on: 127.0.0.1 this machine only, 0.0.0.0 the home network",
     "port": "TCP port of the page",
     "rate": "samples per second per channel, Hz",
     "channels": "sensor channels",

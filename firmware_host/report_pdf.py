@@ -165,6 +165,11 @@ def _n(k: int, word: str) -> str:
     return f"{k} {word}{'' if k == 1 else 's'}"
 
 
+def _count(n: int, word: str) -> str:
+    """"1 day", "2 days"."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def render_pdf(data: dict) -> bytes:
     """The report as PDF bytes (A4)."""
     pdf = _Pdf(data)
@@ -172,7 +177,7 @@ def render_pdf(data: dict) -> bytes:
     pdf.add_page()
     d = data
     pdf.h1("Leg twitching: a report for your doctor")
-    pdf.para(f"Nights of {d['from']} to {d['to']} ({d['days']} days): {d['nights']} nights recorded, "
+    pdf.para(f"Nights of {d['from']} to {d['to']} ({_count(d['days'], 'day')}): {_count(d['nights'], 'night')} recorded, "
              f"{_num(d['rest_h'])} hours at rest in bed. Made by twitchmon on {d['generated']}.", size=9)
     pdf.para(NOT_A_DEVICE, size=7.5, style="I")
     _page_one(pdf, d)

@@ -342,6 +342,18 @@ def test_the_report_command_writes_the_pdf_and_fails_in_one_line(weeks, tmp_path
     assert cli(["report", "--from", "2026-01-01", "--to", "2026-01-02", "--out", str(out),
                 "--data-dir", str(empty)]) == 2
     assert "no nights in" in capsys.readouterr().err and not (empty / "twitchmon.db").exists()
+    # a directory as --out: said as given, not as the temporary file beside it
+    assert cli(["report", "--from", period["from"], "--to", period["to"], "--out", str(tmp_path),
+                "--data-dir", str(d)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a directory" in err and ".part" not in err
+    # one night of one day: "1 day", "1 night"
+    one = tmp_path / "one.pdf"
+    assert cli(["report", "--from", period["from"], "--to", period["from"], "--out", str(one),
+                "--data-dir", str(d)]) == 0
+    capsys.readouterr()
+    flat = " ".join(_pdftext(one.read_bytes(), tmp_path).split())
+    assert "(1 day): 1 night recorded" in flat
 
 
 def test_the_report_page_fails_in_one_line_too(site):

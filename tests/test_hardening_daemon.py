@@ -167,6 +167,24 @@ def test_serve_on_a_busy_port_is_one_line_and_says_nothing_of_serving(tmp_path, 
                                              "the port is in use (another twitchmon? try --port)"]
 
 
+def test_serve_on_port_0_says_the_port_it_got(tmp_path):
+    import re
+    import subprocess
+    import sys
+    import urllib.request
+    p = subprocess.Popen([sys.executable, "-m", "firmware_host.cli", "serve", "--data-dir", str(tmp_path),
+                          "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()
+        m = re.fullmatch(r"twitchmon: serving http://127\.0\.0\.1:(\d+)/\n", line)
+        assert m and int(m.group(1)) > 0, line  # it said ":0"
+        with urllib.request.urlopen(f"http://127.0.0.1:{m.group(1)}/", timeout=10) as r:
+            assert r.status == 200
+    finally:
+        p.terminate()
+        p.communicate(timeout=30)
+
+
 @pytest.mark.parametrize("host", ["999.1.1.1", "no-such-host.invalid", "192.0.2.1"])
 def test_serve_on_a_bad_host_is_one_line_and_exit_2(tmp_path, host):
     r = _cli("serve", "--data-dir", str(tmp_path), "--host", host, "--port", "0")

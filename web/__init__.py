@@ -198,5 +198,7 @@ def serve(app: Flask, host: str, port: int, threads: int = 12, server=None) -> N
     """Serve with waitress until stopped (``server`` from :func:`make_server`, or made here)."""
     logging.basicConfig()  # waitress's warnings (connection limit, errors) to stderr, as waitress.serve does
     server = server or make_server(app, host, port, threads)
+    # the port it really listens on: --port 0 asks the system for a free one
+    port = getattr(server, "effective_port", None) or port
     print(f"twitchmon: serving http://{host}:{port}/", flush=True)
     server.run()

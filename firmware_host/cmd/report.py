@@ -27,12 +27,16 @@ def main(args) -> int:
     finally:
         store.close()
     pdf = render_pdf(data)
+    out = Path(args.out)
+    if out.is_dir():
+        raise UsageError(f"twitchmon report: --out {args.out} is a directory; give a file name (FILE.pdf)")
     tmp = Path(f"{args.out}.part")
     try:  # whole or not at all: a half-written report is worse than none
         tmp.write_bytes(pdf)
         os.replace(tmp, args.out)
-    except OSError:
+    except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise
+        # the error names the file asked for, not the temporary one beside it
+        raise OSError(exc.errno, exc.strerror, args.out) from None
     print(f"{args.out}: {data['nights']} nights from {data['from']} to {data['to']}, {len(pdf) // 1024} KB")
     return 0
