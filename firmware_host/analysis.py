@@ -89,12 +89,18 @@ def night_summary(report: dict) -> dict:
                                    "twitches_per_rest_hour", "heart_rate_lowest_10min_bpm", "check") if k in report}
 
 
-def save_report(store, report: dict, *, source: str) -> int:
-    """Store a finished report as a night; returns its id."""
+def save_report(store, report: dict, *, source: str) -> tuple[int, bool]:
+    """Store a finished report as a night; returns its id, and False when
+    the same recording (source and start) was stored before: that night's
+    id, nothing stored twice (its twitches would count twice in the trends)."""
     start_unix = report.get("start_unix")
     start = dt.datetime.fromtimestamp(start_unix, dt.timezone.utc) if start_unix else \
         dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=report["duration_s"])
     end = start + dt.timedelta(seconds=report["duration_s"])
+    if start_unix:
+        before = store.night_saved_from(source, start.isoformat(timespec="seconds"))
+        if before is not None:
+            return before, False
     nid = store.add_night(date=night_date(start), start_utc=start.isoformat(timespec="seconds"),
                           source=source, rate_hz=report["rate_hz"], channels=report["channels"],
                           channel_names=report["channel_names"], status="complete")
@@ -105,4 +111,4 @@ def save_report(store, report: dict, *, source: str) -> int:
                        rest_s=report["rest_s"], heart_rate_bpm=report.get("heart_rate_bpm"),
                        mains_hz=report.get("mains_hz"), summary=summary)
     store.refresh_counts(nid)
-    return nid
+    return nid, True

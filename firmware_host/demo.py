@@ -62,7 +62,7 @@ def fill_nights(data_dir: str, nights: int, minutes: float, *, today: dt.date | 
         writer.close()
         report = build_report(f"simulated night {i + 1}", night.rate_hz, night.channels, night.n_samples,
                               ev, det, start_unix=start.timestamp(), heart=heart)
-        nid = save_report(store, report, source="simulator")
+        nid, _ = save_report(store, report, source="simulator")
         store.finish_recording(store.add_recording(nid, str(rel), 0.0), writer.samples_written)
         make_snippets(store, data_dir, nid)  # the gallery's waveforms, as the daemon makes them at a night's end
         check_night(store, data_dir, nid)  # the night checks itself, as the daemon has it done after each night

@@ -119,7 +119,10 @@ class _Output:
             self._say(error, sys.stderr)
             return
         if self.store is not None:
-            report["night_id"] = save_report(self.store, report, source=os.path.abspath(self.files[i]))
+            report["night_id"], new = save_report(self.store, report, source=os.path.abspath(self.files[i]))
+            if not new:
+                self._say(f"note: {self.files[i]} was saved before, as night {report['night_id']}; "
+                          "not saved again", sys.stderr)
         self._say(json.dumps(report) if self.as_json else _line(report), sys.stdout)
         if not self.as_json and _check_line(report):
             self._say(_check_line(report), sys.stdout)

@@ -153,6 +153,18 @@ def test_replay_save_stores_the_night(night_files, tmp_path, capsys):
     assert store.integrity_ok()
 
 
+def test_saving_the_same_recording_twice_stores_one_night(night_files, tmp_path, capsys):
+    from firmware_host.store import open_store
+    d = tmp_path / "data"
+    assert main(["replay", str(night_files["edf"]), "--save", "--json", "--data-dir", str(d)]) == 0
+    first = json.loads(capsys.readouterr().out)["night_id"]
+    assert main(["replay", str(night_files["edf"]), "--save", "--json", "--data-dir", str(d)]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["night_id"] == first
+    assert out.err.count("\n") == 1 and f"saved before, as night {first}" in out.err
+    assert [n["id"] for n in open_store(d).nights(10)] == [first]  # its twitches count once in the trends
+
+
 def test_code_blocks_give_the_codes_blocks_give(night_files, tmp_path):
     # replay reads an EDF as int16 codes (code_blocks); they must be the very
     # codes blocks() gives as float64, the file whole or cut mid-record

@@ -121,6 +121,13 @@ class Store(SettingsFaces, SnippetFaces, CrampFaces):
              json.dumps([0] * channels), int(clock_ok)))
         return int(cur.lastrowid)
 
+    def night_saved_from(self, source: str, start_utc: str) -> int | None:
+        """The complete night already stored from this recording (same
+        source and start), if any."""
+        row = self.db.execute("SELECT id FROM nights WHERE source = ? AND start_utc = ? AND status = 'complete' "
+                              "ORDER BY id LIMIT 1", (source, start_utc)).fetchone()
+        return int(row[0]) if row else None
+
     def update_night(self, night_id: int, **fields) -> None:
         allowed = {"end_utc", "duration_s", "rest_s", "total", "per_channel", "movements",
                    "heart_rate_bpm", "mains_hz", "status", "summary", "date", "start_utc", "clock_ok",
