@@ -59,8 +59,10 @@ def _between(kind, lo, hi, what=""):
     return conv
 
 
-#: what a night can be: at most a day, at 100-4000 samples/s on 1-8 inputs
+#: what a night can be: at most a day, at 100-4000 samples/s on 1-8 inputs;
+#: a simulated one at least the detector's first 30-s step
 _MINUTES = _positive(float, 24 * 60, " (a day)")
+_SIM_MINUTES = _between(float, 0.5, 24 * 60, " minutes (30 s to a day)")
 _RATE_HZ = _between(float, 100, 4000, " Hz")
 _CHANNELS = _between(int, 1, pins.ADC_INPUTS, f" (the MCP3008 has {pins.ADC_INPUTS} inputs)")
 _SEED = _between(int, 0, None, " (a whole number)")
@@ -94,7 +96,7 @@ def _page_and_daemon(sub) -> None:
     d = sub.add_parser("demo", help="zero set-up tour: simulated nights and the web page on 127.0.0.1")
     d.add_argument("--port", type=_port, default=8080)
     d.add_argument("--nights", type=_between(int, 1, 60), default=5, help="simulated nights to fill (default 5)")
-    d.add_argument("--minutes", type=_MINUTES, default=20.0, help="length of each simulated night, minutes (default 20)")
+    d.add_argument("--minutes", type=_SIM_MINUTES, default=20.0, help="length of each simulated night, minutes (default 20)")
 
     r = sub.add_parser("run", help="the appliance daemon: sample, detect, record, schedule")
     r.add_argument("--source", default=None, help="adc | sim | FILE (default: adc on a Pi, else sim)")
@@ -126,7 +128,7 @@ def _recordings(sub) -> None:
                     help="add known twitches to a copy of the signal and report what was found of them")
 
     sm = sub.add_parser("simulate", help="write a labelled synthetic night and its truth")
-    sm.add_argument("--minutes", type=_MINUTES, required=True)
+    sm.add_argument("--minutes", type=_SIM_MINUTES, required=True)
     sm.add_argument("--out", required=True)
     sm.add_argument("--seed", type=_SEED, default=0)
     sm.add_argument("--channels", type=_CHANNELS, default=pins.N_CHANNELS)

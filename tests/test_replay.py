@@ -103,6 +103,7 @@ def test_missing_file_and_bad_usage(capsys):
 @pytest.mark.parametrize("argv", [
     ["simulate", "--minutes", "1", "--out", "x.edf", "--seed", "-5"],  # numpy's seed must be >= 0
     ["simulate", "--out", "x.edf", "--minutes", "1e9"],  # a night is at most a day
+    ["simulate", "--out", "x.edf", "--minutes", "0.01"],  # shorter than the detector's first step: numpy warnings
     ["simulate", "--minutes", "1", "--out", "x.edf", "--channels", "9"],
     ["record", "--minutes", "1", "--out", "x.edf", "--channels", "0"],
     ["record", "--minutes", "1", "--out", "x.edf", "--channels", "-1"],
