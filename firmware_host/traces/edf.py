@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
-import math
 import os
 import re
 import warnings
@@ -26,55 +25,7 @@ import pyedflib
 from .. import pins
 from ..sites import EDF_LABEL_CHARS, edf_label
 from .base import TraceError, TraceInfo, TraceReader, _check_rate
-
-
-def _text(field) -> str:
-    return field.decode("ascii") if isinstance(field, (bytes, bytearray)) else str(field)
-
-
-def _header_date(edf) -> dt.date:
-    """Start date: the EDF+ recording field's 4-digit year if there, else the
-    header's dd.mm.yy (85-99 are 19xx, per the EDF specification)."""
-    try:
-        return edf.recording.startdate
-    except (ValueError, IndexError):  # plain EDF, anonymised ('X') or a garbled field: use the header's dd.mm.yy
-        d, m, y = (int(v) for v in _text(edf._startdate).split("."))  # noqa: SLF001
-        return dt.date(1900 + y if y >= 85 else 2000 + y, m, d)
-
-
-def _header_time(edf) -> dt.time:
-    h, m, s = (int(v) for v in _text(edf._starttime).split("."))  # noqa: SLF001
-    return dt.time(h, m, s)
-
-
-def _fixed_header(head: bytes, size: int, where: str) -> int:
-    """Check the 256-byte fixed header's numbers against each other and the
-    file (EDF spec: header bytes = 256 x (signals + 1), records of a
-    duration > 0); returns the data records it declares (-1: not closed).
-    A header that disagrees with itself would put every sample in the
-    wrong place, so it is refused rather than read."""
-    def number(lo, hi, name, kind):
-        text = head[lo:hi].decode("ascii", "replace").strip()
-        try:
-            return kind(text)
-        except ValueError:
-            raise TraceError(f"{where}: bad EDF header: {name} is {text!r}, not a number") from None
-    header_bytes = number(184, 192, "the header's length", int)
-    records = number(236, 244, "the number of data records", int)
-    duration_s = number(244, 252, "the data record duration", float)
-    signals = number(252, 256, "the number of signals", int)
-    if signals < 1:
-        raise TraceError(f"{where}: EDF file has no signals")
-    if header_bytes != 256 * (signals + 1):
-        raise TraceError(f"{where}: bad EDF header: it says {header_bytes} header bytes, but "
-                         f"{signals} signals take {256 * (signals + 1)}")
-    if size < header_bytes:
-        raise TraceError(f"{where}: the file ends inside its header ({size} of {header_bytes} bytes)")
-    if not (duration_s > 0 and math.isfinite(duration_s)):
-        raise TraceError(f"{where}: bad EDF header: a data record lasts {duration_s:g} s")
-    if records < -1:
-        raise TraceError(f"{where}: bad EDF header: {records} data records")
-    return records
+from .edfheader import check_fixed_header, header_date, header_time
 
 
 class EdfReader(TraceReader):
@@ -84,7 +35,7 @@ class EdfReader(TraceReader):
             head = f.read(256)
         if len(head) < 256 or head[:8] != b"0       ":
             raise TraceError(f"{where}: not an EDF file (no EDF header)")
-        declared = _fixed_header(head, os.path.getsize(path), where)
+        declared = check_fixed_header(head, os.path.getsize(path), where)
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -154,7 +105,7 @@ class EdfReader(TraceReader):
         ``startdatetime`` would copy the whole annotation signal out of its
         memory map to find that onset, putting the entire file in memory."""
         try:
-            start = dt.datetime.combine(_header_date(edf), _header_time(edf))
+            start = dt.datetime.combine(header_date(edf), header_time(edf))
         except (ValueError, OverflowError, AttributeError):
             return None
         sub = 0.0
