@@ -104,6 +104,9 @@ def test_slowloris_from_one_address_leaves_the_page_to_the_others(page):
     assert codes == [200, 200, 200]
 
 
+from web.server import stop  # noqa: E402 - beside the in-process servers it stops
+
+
 def _in_process(tmp_path, **limits):
     from web import create_app
     from web.server import make_server
@@ -127,7 +130,7 @@ def test_slowloris_from_many_addresses_does_not_keep_a_whole_request_waiting(tmp
     finally:
         for a in attacks:
             a.stop()
-        server.close()
+        stop(server)
     assert codes == [200, 200, 200]
 
 
@@ -157,5 +160,5 @@ def test_a_half_sent_request_is_closed_after_the_deadline_even_if_it_drips(tmp_p
                 break
     finally:
         s.close()
-        server.close()
+        stop(server)
     assert closed_after is not None

@@ -267,3 +267,40 @@ def test_a_data_dir_where_the_key_cannot_be_written_still_shows_its_nights(tmp_p
     assert len(app.config["SECRET_KEY"]) >= 64
     assert "cannot write" in capsys.readouterr().err
     assert app.test_client().get("/api/nights").get_json()["nights"][0]["date"] == "2026-05-01"
+
+
+def test_stopping_an_in_process_server_leaves_no_worker_writing_to_a_closed_pipe(tmp_path):
+    """A live stream kept a worker thread writing after waitress's close():
+    its wake-up byte went to the trigger pipe's closed descriptor, and once a
+    file took that number, into the file (a copied database's first byte
+    became "x" in the suite).  web.server.stop ends the streams and waits
+    for the workers before anything is closed."""
+    import os
+    import socket
+    import threading
+    import time
+
+    from web import create_app
+    from web.server import make_server, stop
+
+    app = create_app({"DATA_DIR": str(tmp_path / "data")})
+    server = make_server(app, "127.0.0.1", 0)
+    loop = threading.Thread(target=server.run, daemon=True)
+    loop.start()
+    s = socket.create_connection(("127.0.0.1", int(server.effective_port)), 5)
+    s.sendall(b"GET /api/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    s.settimeout(5)
+    assert b"text/event-stream" in s.recv(4096)  # streaming ("no signal" every second: no ring here)
+    stop(server)
+    loop.join(5)
+    assert not loop.is_alive() and not server.task_dispatcher.threads  # every worker has finished
+    files = [tmp_path / f"f{i}" for i in range(16)]
+    fds = [os.open(f, os.O_RDWR | os.O_CREAT) for f in files]  # the lowest free numbers: the pipe's, if freed
+    try:
+        s.close()  # the viewer leaves: a stream still running fails its next write and pulls the trigger
+        time.sleep(2.5)  # more than two of the stream's "no signal" ticks
+        assert [f.read_bytes() for f in files] == [b""] * 16
+    finally:
+        for fd in fds:
+            os.close(fd)
+

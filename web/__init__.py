@@ -10,6 +10,7 @@ import datetime as dt
 import errno
 import logging
 import os
+import threading
 import sqlite3
 
 from flask import Flask, g, jsonify, request
@@ -78,6 +79,8 @@ def create_app(config: dict | None = None) -> Flask:
     _page_globals(app)
     _error_pages(app)
     app.url_map.converters["int"] = IdConverter
+    # set when the server stops (web.server.stop): open live streams end at their next tick
+    app.extensions["twitchmon.stopping"] = threading.Event()
     auth.init_app(app)
     for bp in (nights.bp, tonight.bp, diary.bp, trends.bp, hardware_page.bp, settings.bp, report.bp):
         app.register_blueprint(bp)

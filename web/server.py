@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import time
 
+from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
 
@@ -111,4 +112,20 @@ def make_server(app, host: str, port: int, threads: int = 12, *, request_s: floa
         [s for s in server.map.values() if isinstance(s, BaseWSGIServer)]
     for s in listeners:
         s.channel_class = channel
+    server.twitchmon_app = app  # for stop(): waitress keeps only its proxy-headers wrapper of it
     return server
+
+
+def stop(server, app=None, timeout_s: float = 5.0) -> None:
+    """Stop a server running in a thread of this process (tests, tools), in
+    the one safe order: live streams told to end, the worker threads waited
+    for, and only then the sockets and the trigger pipe closed.  waitress's
+    own ``close()`` closes the trigger first, and a worker still streaming
+    then writes its wake-up byte to the closed descriptor: once the number
+    is reused by a file opened next, that byte lands in the file (it turned
+    a copied database's "SQLite format 3" into "xQLite" in the test suite)."""
+    app = app if app is not None else getattr(server, "twitchmon_app", None)
+    if app is not None and "twitchmon.stopping" in getattr(app, "extensions", {}):
+        app.extensions["twitchmon.stopping"].set()
+    server.task_dispatcher.shutdown(cancel_pending=True, timeout=timeout_s)
+    wasyncore.close_all(getattr(server, "map", None) or server._map)  # listeners, trigger, connections: run() returns

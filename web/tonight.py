@@ -184,8 +184,9 @@ class _LiveStream:
     night's counts every ``COUNTS_S`` (with a store connection of its own:
     the request's is gone once the response streams)."""
 
-    def __init__(self, ring_path, db_path: str):
+    def __init__(self, ring_path, db_path: str, stopping: threading.Event | None = None):
         self.ring_path, self.db_path = ring_path, db_path
+        self.stopping = stopping or threading.Event()  #: the server is stopping: end at the next tick
         self.reader: LiveReader | None = None
         self.carry, self.k, self.reader_end = np.empty((0, 0)), 1, 0
         self.status_at = self.counts_at = 0.0
@@ -195,17 +196,17 @@ class _LiveStream:
         deadline = time.monotonic() + STREAM_S
         try:
             yield "retry: 1000\n\n"
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline and not self.stopping.is_set():
                 if self.reader is not None and not is_fresh(self.reader):
                     self._drop_reader()  # the daemon may have stopped, or restarted with a new ring
                 if self.reader is None and not self._open():
                     yield f"event: nosignal\ndata: {json.dumps({'signal': False})}\n\n"
-                    time.sleep(1.0)
+                    self.stopping.wait(1.0)
                     continue
                 first, frames = self.reader.read()
                 if len(frames):
                     yield f"data: {json.dumps(self._message(first, frames), separators=(',', ':'))}\n\n"
-                time.sleep(TICK_S)
+                self.stopping.wait(TICK_S)
         finally:
             self._drop_reader()
             if self.store is not None:
@@ -276,7 +277,8 @@ def live():
             released.set()
             _streams.give(owner, addr)
 
-    resp = Response(_LiveStream(path, db_path).events(), mimetype="text/event-stream",
+    resp = Response(_LiveStream(path, db_path, current_app.extensions.get("twitchmon.stopping")).events(),
+                    mimetype="text/event-stream",
                     headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
     resp.call_on_close(release)
     return resp

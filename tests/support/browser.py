@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from waitress.server import create_server
 
 from firmware_host.demo import live_feed as feed
+from web.server import stop
 from firmware_host.store import open_store
 
 CHROMIUM = os.environ.get("TWITCHMON_CHROMIUM", "/usr/bin/chromium")
@@ -42,7 +43,8 @@ def served(app):
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
-        server.close()
+        stop(server, app)  # streams ended and workers done before the trigger closes (see web.server.stop)
+        t.join(10)
 
 
 @contextmanager
