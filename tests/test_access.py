@@ -83,6 +83,31 @@ def test_read_only_lan_lets_anyone_look_but_not_change(tmp_path):
     assert c.get("/api/diary").get_json()["entries"] == []
 
 
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_lan_visitor_learns_nothing_of_the_sensors_or_the_broker(tmp_path, read_only):
+    import datetime as dt
+    app = _lan_app(tmp_path, read_only=read_only)
+    st = open_store(tmp_path / "data")
+    st.set_daemon_health({"t": dt.datetime.now(dt.timezone.utc).isoformat(), "status": ["railed", "ok", "ok", "ok"]})
+    st.set_setting("mqtt_status", {"ok": False, "broker": "broker.lan:1883", "error": "not authorised (user mquser)",
+                                   "t": "now"})
+    st.close()
+    c = app.test_client()
+    login = c.get("/login").get_data(as_text=True)
+    assert "broker.lan" not in login and "mquser" not in login  # the broker is the owner's alone
+    # the sensors' state: only for whom the nights are open (it says whether they are worn now)
+    assert ("railed" in login) is read_only
+    if read_only:
+        page = c.get("/settings").get_data(as_text=True)
+        api = c.get("/api/settings").get_json()
+        assert api["mqtt"] == {"enabled": False} and "mquser" not in page and "broker.lan" not in page
+    # the owner sees both
+    tok = _token(login)
+    assert c.post("/login", data={"password": "correct horse", "csrf_token": tok}).status_code == 302
+    page = c.get("/").get_data(as_text=True)
+    assert "railed" in page and "broker.lan:1883" in page
+
+
 def test_no_password_set_means_no_way_in_from_the_lan(tmp_path):
     c = _lan_app(tmp_path, password=None).test_client()
     html = c.get("/login").get_data(as_text=True)

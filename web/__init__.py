@@ -122,8 +122,12 @@ def _page_globals(app: Flask) -> None:
     def _globals():
         hour = dt.datetime.now().hour
         # dark by default at night, whatever the phone's setting: a bright page at 3 a.m. wakes you
-        return {"disclaimer": DISCLAIMER, "sensor_banner": sensor_banner(app.get_store()),
-                "mqtt_banner": mqtt_banner(app.get_store()),
+        # the banners are the owner's (and the sensors' state a LAN read-only viewer's): a visitor at
+        # the login page must not learn the site names, whether they are worn now, or the broker
+        owner = auth.is_owner()
+        return {"disclaimer": DISCLAIMER,
+                "sensor_banner": sensor_banner(app.get_store()) if owner or auth.read_only_lan() else [],
+                "mqtt_banner": mqtt_banner(app.get_store()) if owner else None,
                 "night_theme": app.config.get("THEME", "night" if hour >= 19 or hour < 8 else "day") == "night"}
 
     @app.template_filter("dur")

@@ -165,14 +165,14 @@ def csrf_token() -> str:
     return tok
 
 
-def _is_owner() -> bool:
+def is_owner() -> bool:
     if is_loopback(current_app.config["HOST"]):
         return True
     return (session.get("owner") is True
             and session.get("gen") == current_app.get_store().session_generation())
 
 
-def _read_only_lan() -> bool:
+def read_only_lan() -> bool:
     return bool(current_app.get_store().get_setting("lan_read_only", False))
 
 
@@ -200,9 +200,9 @@ def init_app(app) -> None:
             if request.method == "POST":
                 _check_csrf()
             return None
-        g.owner = _is_owner()
+        g.owner = is_owner()
         if request.method in ("GET", "HEAD", "OPTIONS"):
-            if not g.owner and not _read_only_lan():
+            if not g.owner and not read_only_lan():
                 return _deny(401, "log in first")
             return None
         if not g.owner:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import g, Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
 from werkzeug.security import generate_password_hash
 
 from firmware_host import pins
@@ -46,7 +46,10 @@ def current(store) -> dict:
             "sensitivity": cfg.sensitivity, "raw_retention_days": cfg.raw_retention_days,
             "lan_read_only": bool(store.get_setting("lan_read_only", False)),
             "button_press": store.button_press(),
-            "password_set": store.get_setting("password_hash") is not None, "mqtt": _mqtt_current(cfg, store)}
+            "password_set": store.get_setting("password_hash") is not None,
+            # the broker, its user and the password file are the owner's: a LAN read-only viewer sees only
+            # whether nights are sent anywhere
+            "mqtt": _mqtt_current(cfg, store) if g.get("owner") else {"enabled": settings_for(cfg, store) is not None}}
 
 
 def _mqtt_current(cfg, store) -> dict:
