@@ -120,12 +120,47 @@ def test_quiet_addresses_are_forgotten(lan, clock):
     assert len(auth._fails) == 1  # the table of addresses does not grow for ever
 
 
-def test_a_busy_password_check_is_503_and_costs_no_attempt(lan, clock, monkeypatch):
+def test_a_busy_check_is_503_and_costs_a_new_browser_an_attempt_but_not_the_owners(lan, clock, monkeypatch):
+    # free busy replies let a flood from a dozen addresses fill the queue for ever
     g = Guest(lan)
     monkeypatch.setattr(auth, "HASH_WAIT_S", 0.01)
     with auth._hashing:  # another check holds the one hashing slot
-        assert [g.login(PASSWORD) for _ in range(6)] == [503] * 6
-    assert [g.login("x") for _ in range(5)] == [401] * 5
+        assert [g.login(PASSWORD) for _ in range(6)] == [503] * 5 + [429]
+    owner = Guest(lan)
+    assert owner.login(PASSWORD) == 302  # this browser is now known (its device cookie)
+    owner.tok = _token(owner.get("/login").get_data(as_text=True))  # the new session's
+    with auth._hashing:
+        assert [owner.login(PASSWORD) for _ in range(6)] == [503] * 6
+    assert [owner.login("x") for _ in range(5)] == [401] * 5
+
+
+def test_a_flood_of_guesses_cannot_keep_the_owners_browser_out(lan, clock):
+    owner = Guest(lan)
+    assert owner.login(PASSWORD) == 302
+    owner.tok = _token(owner.get("/login").get_data(as_text=True))
+    owner.c.post("/logout", data={"csrf_token": owner.tok}, environ_base={"REMOTE_ADDR": owner.addr})
+    owner.tok = _token(owner.get("/login").get_data(as_text=True))
+    held = 0
+    while auth._waiting.acquire(blocking=False):  # guessers fill every place in the queue
+        held += 1
+    try:
+        assert Guest(lan).login(PASSWORD) == 503  # a new browser waits its turn like them
+        assert owner.login(PASSWORD) == 302  # the owner's has a place kept for it
+        forged = Guest(lan)
+        forged.c.set_cookie(auth.DEVICE_COOKIE, "made-up", domain="localhost")
+        assert forged.login(PASSWORD) == 503  # the cookie must be the page's own
+    finally:
+        for _ in range(held):
+            auth._waiting.release()
+    assert held == auth.MAX_WAITING + 1
+
+
+def test_the_addresses_of_one_ipv6_64_share_one_budget(lan, clock):
+    # one host takes any number of addresses in its /64; few IPv4 ones on a home network
+    guesses = [Guest(lan, f"fd00:1:2:3::{i:x}").login("nope") for i in range(1, 8)]
+    assert guesses == [401] * 5 + [429] * 2
+    assert Guest(lan, "fd00:1:2:4::1").login("nope") == 401  # the next /64 is another visitor
+    assert auth._address_block("::ffff:10.1.2.3") == "10.1.2.3" and auth._address_block("10.1.2.3") == "10.1.2.3"
 
 
 def test_check_password_answers_and_refuses_when_the_queue_is_full():

@@ -38,6 +38,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.sansio.utils import host_is_trusted
 from werkzeug.security import check_password_hash
 
@@ -53,10 +54,15 @@ MAX_WAITING = 4  #: password checks that may queue for the one hashing slot; mor
 HASH_WAIT_S = 10.0  #: the longest a password check waits for the slot, s
 SECRET_FILE = "secret_key"  #: in the data dir, mode 0600
 LOOPBACK_NAMES = (".localhost",)  #: localhost and its subdomains (addresses are judged apart)
+#: a browser the owner has logged in from carries this signed cookie (it grants no access):
+#: its logins get their own attempt budget and a place kept for them in the queue for the
+#: hashing slot, so a flood of guesses from other addresses cannot keep the owner out
+DEVICE_COOKIE, DEVICE_DAYS = "twitchmon_device", 400
 _fails: dict[str, list[float]] = {}
 _fails_lock = threading.Lock()
 _hashing = threading.Lock()
 _waiting = threading.BoundedSemaphore(MAX_WAITING + 1)
+_owner_waiting = threading.BoundedSemaphore(1)
 
 
 def is_loopback(host: str) -> bool:
@@ -134,10 +140,12 @@ def load_secret_key(data_dir) -> str:
     return key
 
 
-def check_password(password_hash: str, password: str) -> bool | None:
+def check_password(password_hash: str, password: str, known_device: bool = False) -> bool | None:
     """``check_password_hash`` one at a time: None when too many are already
-    waiting or the wait is too long (the caller answers 503)."""
-    if not _waiting.acquire(blocking=False):
+    waiting or the wait is too long (the caller answers 503).  A browser the
+    owner logged in from before (``known_device``) waits in a place of its own."""
+    gate = _owner_waiting if known_device else _waiting
+    if not gate.acquire(blocking=False):
         return None
     try:
         if not _hashing.acquire(timeout=HASH_WAIT_S):
@@ -147,7 +155,7 @@ def check_password(password_hash: str, password: str) -> bool | None:
         finally:
             _hashing.release()
     finally:
-        _waiting.release()
+        gate.release()
 
 
 def start_session(store) -> None:
@@ -260,25 +268,60 @@ def login():
     error = None
     status = 200
     if request.method == "POST":
-        addr = request.remote_addr or "?"
+        device = _known_device()
+        addr = f"device:{device}" if device else _address_block(request.remote_addr or "?")
         stamp = _take_attempt(addr)
         if stamp is None:
             return render_template("login.html", error="Too many attempts: wait five minutes.",
                                    has_password=has_password, passwd_command=passwd_command()), 429
         pw = request.form.get("password", "")
         h = store.get_setting("password_hash")
-        ok = check_password(h, pw) if h else False
+        ok = check_password(h, pw, known_device=device is not None) if h else False
         if ok is None:
-            _give_back(addr, stamp)
+            if device:  # the owner's browser is not charged for a busy moment; a guesser is
+                _give_back(addr, stamp)
             return render_template("login.html", error="Busy: try again in a moment.",
                                    has_password=has_password), 503
         if ok:
             _give_back(addr, stamp)
             start_session(store)
-            return redirect(_same_site(request.args.get("next", "/")))
+            resp = redirect(_same_site(request.args.get("next", "/")))
+            resp.set_cookie(DEVICE_COOKIE, _device_signer().dumps(device or secrets.token_urlsafe(16)),
+                            max_age=DEVICE_DAYS * 86400, httponly=True, samesite="Strict")
+            return resp
         error, status = "That is not the password.", 401
     return render_template("login.html", error=error, has_password=has_password,
                            passwd_command=passwd_command()), status
+
+
+def _device_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="twitchmon-device")
+
+
+def _known_device() -> str | None:
+    """The id in this browser's device cookie, if it is ours and not too old."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw:
+        return None
+    try:
+        return str(_device_signer().loads(raw, max_age=DEVICE_DAYS * 86400))
+    except BadSignature:  # forged, from another key, or expired
+        return None
+
+
+def _address_block(addr: str) -> str:
+    """What one visitor's attempts count against: an IPv4 address, or an
+    IPv6 address's /64 (one host on a home network can take any number of
+    addresses in its /64, and only a few IPv4 ones)."""
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return addr
+    if ip.version == 6:
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def _same_site(nxt: str) -> str:
