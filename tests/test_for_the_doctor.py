@@ -356,6 +356,23 @@ def test_the_report_command_writes_the_pdf_and_fails_in_one_line(weeks, tmp_path
     assert "(1 day): 1 night recorded" in flat
 
 
+def test_a_lan_viewer_cannot_hold_the_page_with_reports_and_the_owner_still_gets_one(site):
+    from firmware_host.store import open_store
+    from web import report
+    d, owner, period = site
+    st = open_store(d)
+    st.set_setting("lan_read_only", True)
+    st.close()
+    viewer = create_app({"DATA_DIR": str(d), "HOST": "0.0.0.0", "TESTING": True}).test_client()
+    q = f"/report?from={period['from']}&to={period['to']}"
+    lan = {"REMOTE_ADDR": "192.168.1.50", "HTTP_HOST": "192.168.1.2"}
+    assert viewer.get(q, environ_base=lan).status_code == 200  # a viewer may draw one
+    with report._viewer_drawing:  # one is being drawn for a viewer: the next viewer waits...
+        r = viewer.get(q, environ_base=lan)
+        assert r.status_code == 503 and "try again" in r.get_data(as_text=True)
+        assert owner.get(q).status_code == 200  # ...the owner does not
+
+
 def test_the_report_page_fails_in_one_line_too(site):
     _, c, period = site
     for q, words in ((f"from={period['to']}&to={period['from']}", "reversed"),

@@ -3,14 +3,19 @@ its figures as JSON (``/api/report``), and a page to choose the period."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request
 
 from firmware_host.report import ReportError, gather, parse_period
 
 bp = Blueprint("report", __name__)
 
 DEFAULT_DAYS = 28  #: the period the page offers first: the last four weeks
+#: reports drawn at once (seconds of CPU each on a Pi, and 44 MB of fonts): one for LAN
+#: read-only viewers together, one kept for the owner, so no viewer can stall the page
+_viewer_drawing = threading.BoundedSemaphore(1)
+_owner_drawing = threading.BoundedSemaphore(1)
 
 
 def _period():
@@ -38,7 +43,13 @@ def page():
     a, b = _period()
     # fpdf2 (with fontTools) is 44 MB of the page's memory: loaded when a report is drawn, not before
     from firmware_host.report_pdf import render_pdf  # noqa: PLC0415 - lazy: 44 MB for a monthly PDF
-    pdf = render_pdf(_gather(a, b, waveforms=True))
+    gate = _owner_drawing if g.get("owner") else _viewer_drawing
+    if not gate.acquire(blocking=False):
+        abort(503, description="a report is being drawn: try again in a minute")
+    try:
+        pdf = render_pdf(_gather(a, b, waveforms=True))
+    finally:
+        gate.release()
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="twitchmon-report-{a}-to-{b}.pdf"',
         "Cache-Control": "no-store"})
