@@ -215,6 +215,20 @@ def test_a_session_lives_until_the_generation_moves(lan, clock):
     assert c.login(PASSWORD) == 302 and c.get("/api/nights").status_code == 200  # new sessions work
 
 
+def test_log_out_ends_the_session_even_for_a_copy_of_its_cookie(lan, clock):
+    a, b = Guest(lan), Guest(lan)
+    assert a.login(PASSWORD) == 302 and b.login(PASSWORD) == 302
+    stolen = a.c.get_cookie("session").value  # copied before "log out" (the page is plain HTTP)
+    page = a.get("/diary").get_data(as_text=True)
+    r = a.c.post("/logout", data={"csrf_token": _token(page)}, environ_base={"REMOTE_ADDR": a.addr})
+    assert r.status_code == 302
+    thief = Guest(lan)
+    thief.c.set_cookie("session", stolen, domain="localhost")
+    assert thief.get("/api/settings").status_code == 401  # the signed cookie was good for 31 days
+    assert b.get("/api/nights").status_code == 200  # the owner's other sessions go on
+    assert Guest(lan).login(PASSWORD) == 302  # and logging in again works
+
+
 def test_the_login_page_names_the_passwd_command_for_its_data_dir(tmp_path):
     app = create_app({"DATA_DIR": str(tmp_path / "my data"), "HOST": "0.0.0.0", "TESTING": True})
     html = app.test_client().get("/login", environ_base={"REMOTE_ADDR": next(_addr)}).get_data(as_text=True)

@@ -26,6 +26,7 @@
 """
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import ipaddress
 import os
@@ -58,6 +59,7 @@ LOOPBACK_NAMES = (".localhost",)  #: localhost and its subdomains (addresses are
 #: its logins get their own attempt budget and a place kept for them in the queue for the
 #: hashing slot, so a flood of guesses from other addresses cannot keep the owner out
 DEVICE_COOKIE, DEVICE_DAYS = "twitchmon_device", 400
+REVOKED_KEY = "revoked_sessions"  #: the store setting of sessions logged out before their cookie expires
 _fails: dict[str, list[float]] = {}
 _fails_lock = threading.Lock()
 _hashing = threading.Lock()
@@ -163,6 +165,7 @@ def start_session(store) -> None:
     session.clear()
     session["owner"] = True
     session["gen"] = store.session_generation()
+    session["sid"] = secrets.token_urlsafe(16)  # what "log out" revokes (see logout)
     csrf_token()
 
 
@@ -176,8 +179,10 @@ def csrf_token() -> str:
 def is_owner() -> bool:
     if is_loopback(current_app.config["HOST"]):
         return True
-    return (session.get("owner") is True
-            and session.get("gen") == current_app.get_store().session_generation())
+    if session.get("owner") is not True or not session.get("sid"):
+        return False
+    store = current_app.get_store()
+    return session.get("gen") == store.session_generation() and session["sid"] not in _revoked(store)
 
 
 def read_only_lan() -> bool:
@@ -337,8 +342,23 @@ def _same_site(nxt: str) -> str:
     return nxt
 
 
+def _revoked(store) -> dict:
+    """Sessions logged out (id -> when their cookie would have expired, ISO
+    UTC): a signed cookie is valid until it expires, so a copy taken before
+    "log out" would still work without this list."""
+    value = store.get_setting(REVOKED_KEY, {})
+    return value if isinstance(value, dict) else {}
+
+
 @bp.post("/logout")
 def logout():
+    sid = session.get("sid")
+    if sid:
+        store = current_app.get_store()
+        now = dt.datetime.now(dt.timezone.utc)
+        keep = {k: v for k, v in _revoked(store).items() if isinstance(v, str) and v > now.isoformat()}
+        keep[sid] = (now + current_app.permanent_session_lifetime).isoformat(timespec="seconds")
+        store.set_setting(REVOKED_KEY, keep)
     session.clear()
     return redirect(url_for("auth.login"))
 
