@@ -155,6 +155,18 @@ def test_a_flood_of_guesses_cannot_keep_the_owners_browser_out(lan, clock):
     assert held == auth.MAX_WAITING + 1
 
 
+def test_guesses_from_many_addresses_stop_together_but_not_the_owners_browser(lan, clock):
+    owner = Guest(lan)
+    assert owner.login(PASSWORD) == 302
+    owner.tok = _token(owner.get("/login").get_data(as_text=True))
+    codes = [Guest(lan).login("guess") for _ in range(auth.MAX_FAILS_NEW + 3)]  # one guess from each address
+    assert codes == [401] * auth.MAX_FAILS_NEW + [429] * 3  # was 9 guesses a second from 20 addresses
+    assert Guest(lan).login(PASSWORD) == 429  # a new browser waits the window out too
+    assert owner.login(PASSWORD) == 302  # the owner's does not
+    clock["t"] += auth.WINDOW_S
+    assert Guest(lan).login(PASSWORD) == 302
+
+
 def test_the_addresses_of_one_ipv6_64_share_one_budget(lan, clock):
     # one host takes any number of addresses in its /64; few IPv4 ones on a home network
     guesses = [Guest(lan, f"fd00:1:2:3::{i:x}").login("nope") for i in range(1, 8)]

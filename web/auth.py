@@ -50,6 +50,7 @@ from firmware_host.store import private
 bp = Blueprint("auth", __name__)
 
 MAX_FAILS = 5
+MAX_FAILS_NEW = 30  #: failed logins from all browsers not known as the owner's together, per window
 WINDOW_S = 300.0
 MAX_WAITING = 4  #: password checks that may queue for the one hashing slot; more get 503
 HASH_WAIT_S = 10.0  #: the longest a password check waits for the slot, s
@@ -238,13 +239,17 @@ def _check_csrf() -> None:
 
 def _take_attempt(addr: str) -> float | None:
     """Count an attempt as failed before it is checked (None: the budget is
-    spent); its stamp, to give back if the password was right."""
+    spent); its stamp, to give back if the password was right.  Browsers not
+    known as the owner's also share one budget (``MAX_FAILS_NEW``): guesses
+    from many addresses stop there, and the owner's browsers are not in it."""
     now = time.monotonic()
     with _fails_lock:
         for a in [a for a, ts in _fails.items() if not ts or now - ts[-1] >= WINDOW_S]:
             del _fails[a]  # forget quiet addresses, so the table stays small
         recent = [t for t in _fails.get(addr, []) if now - t < WINDOW_S]
-        if len(recent) >= MAX_FAILS:
+        together = 0 if addr.startswith("device:") else sum(
+            1 for a, ts in _fails.items() if not a.startswith("device:") for t in ts if now - t < WINDOW_S)
+        if len(recent) >= MAX_FAILS or together >= MAX_FAILS_NEW:
             _fails[addr] = recent
             return None
         _fails[addr] = [*recent, now]
