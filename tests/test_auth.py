@@ -215,6 +215,15 @@ def test_next_after_login_stays_on_this_site(lan, clock):
         assert r.status_code == 302 and r.headers["Location"] == where, nxt
 
 
+def test_the_login_leads_back_to_the_page_asked_for_with_its_query(lan, clock):
+    g = Guest(lan)
+    r = g.get("/export.csv?night=1")
+    assert r.status_code == 302
+    nxt = r.headers["Location"]
+    assert g.c.post(nxt, data={"password": PASSWORD, "csrf_token": g.tok},
+                    environ_base={"REMOTE_ADDR": g.addr}).headers["Location"] == "/export.csv?night=1"
+
+
 def test_a_session_lives_until_the_generation_moves(lan, clock):
     a, b = Guest(lan), Guest(lan)
     assert a.login(PASSWORD) == 302 and b.login(PASSWORD) == 302

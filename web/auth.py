@@ -194,7 +194,8 @@ def _deny(code: int, message: str):
     if request.path.startswith("/api/"):
         return jsonify({"error": message}), code
     if code == 401:
-        return redirect(url_for("auth.login", next=request.path))
+        # the query too: the login leads back to the very page asked for (/export.csv?night=3)
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     abort(code, description=message)
 
 
