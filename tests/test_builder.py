@@ -182,6 +182,7 @@ def _as_owner(app, client):
     with client.session_transaction() as s:
         s["owner"] = True
         s["gen"] = gen
+        s["sid"] = "test-session"  # the id "log out" revokes
 
 
 def test_settings_names_the_phone_address_and_never_the_wildcard(tmp_path):
