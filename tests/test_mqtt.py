@@ -471,6 +471,9 @@ def test_beds_bad_usage_and_no_broker(tmp_path):
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "port" in r.stderr
     r = run("--broker", f"127.0.0.1:{mqttlib.free_port()}")
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "connection refused" in r.stderr
+    for opt in ("--tls-ca", "--password-file"):  # a file it cannot read is bad input, said before connecting
+        r = run("--broker", f"127.0.0.1:{mqttlib.free_port()}", opt, str(tmp_path / "missing"))
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and f"{opt} " in r.stderr and "No such file" in r.stderr
 
 
 # -- the Settings page -------------------------------------------------------------------

@@ -25,6 +25,14 @@ def main(args) -> int:
         m = parse_section(sec, "twitchmon beds")
     except MqttError as exc:
         raise UsageError(str(exc)) from None
+    for key in ("password_file", "tls_ca"):  # files named on the command line: unreadable is bad input (exit 2)
+        path = getattr(args, key)
+        if path:
+            try:
+                with open(path, "rb"):
+                    pass
+            except OSError as exc:
+                raise UsageError(f"twitchmon beds: --{key.replace('_', '-')} {path}: {exc.strerror}") from None
     try:
         beds = list_beds(m, args.wait)
     except MqttError as exc:
