@@ -12,7 +12,7 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from firmware_host.store import open_store
-from web import auth, create_app
+from web import attempts, auth, create_app
 
 PASSWORD = "correct horse"
 _addr = (f"10.77.{i // 250}.{i % 250 + 1}" for i in itertools.count())
@@ -123,13 +123,13 @@ def test_quiet_addresses_are_forgotten(lan, clock):
 def test_a_busy_check_is_503_and_costs_a_new_browser_an_attempt_but_not_the_owners(lan, clock, monkeypatch):
     # free busy replies let a flood from a dozen addresses fill the queue for ever
     g = Guest(lan)
-    monkeypatch.setattr(auth, "HASH_WAIT_S", 0.01)
-    with auth._hashing:  # another check holds the one hashing slot
+    monkeypatch.setattr(attempts, "HASH_WAIT_S", 0.01)
+    with attempts._hashing:  # another check holds the one hashing slot
         assert [g.login(PASSWORD) for _ in range(6)] == [503] * 5 + [429]
     owner = Guest(lan)
     assert owner.login(PASSWORD) == 302  # this browser is now known (its device cookie)
     owner.tok = _token(owner.get("/login").get_data(as_text=True))  # the new session's
-    with auth._hashing:
+    with attempts._hashing:
         assert [owner.login(PASSWORD) for _ in range(6)] == [503] * 6
     assert [owner.login("x") for _ in range(5)] == [401] * 5
 
@@ -141,26 +141,62 @@ def test_a_flood_of_guesses_cannot_keep_the_owners_browser_out(lan, clock):
     owner.c.post("/logout", data={"csrf_token": owner.tok}, environ_base={"REMOTE_ADDR": owner.addr})
     owner.tok = _token(owner.get("/login").get_data(as_text=True))
     held = 0
-    while auth._waiting.acquire(blocking=False):  # guessers fill every place in the queue
+    while attempts._waiting.acquire(blocking=False):  # guessers fill every place in the queue
         held += 1
     try:
         assert Guest(lan).login(PASSWORD) == 503  # a new browser waits its turn like them
         assert owner.login(PASSWORD) == 302  # the owner's has a place kept for it
         forged = Guest(lan)
-        forged.c.set_cookie(auth.DEVICE_COOKIE, "made-up", domain="localhost")
+        forged.c.set_cookie(attempts.DEVICE_COOKIE, "made-up", domain="localhost")
         assert forged.login(PASSWORD) == 503  # the cookie must be the page's own
     finally:
         for _ in range(held):
-            auth._waiting.release()
-    assert held == auth.MAX_WAITING + 1
+            attempts._waiting.release()
+    assert held == attempts.MAX_WAITING + 1
+
+
+def test_a_copied_device_cookie_is_a_new_browser_elsewhere_and_ends_with_log_out_everywhere(lan, clock):
+    owner = Guest(lan)
+    assert owner.login(PASSWORD) == 302
+    owner.tok = _token(owner.get("/login").get_data(as_text=True))
+    copy = owner.c.get_cookie(attempts.DEVICE_COOKIE).value  # the page is plain HTTP: it can be sniffed
+    thief = Guest(lan)
+    thief.c.set_cookie(attempts.DEVICE_COOKIE, copy, domain="localhost")
+    assert [thief.login("guess") for _ in range(6)] == [401] * 5 + [429]  # its own address's budget...
+    assert owner.login(PASSWORD) == 302  # ...not the owner's
+    owner.tok = _token(owner.get("/login").get_data(as_text=True))
+    r = owner.c.post("/logout/all", data={"csrf_token": owner.tok}, environ_base={"REMOTE_ADDR": owner.addr})
+    assert r.status_code == 302
+    owner.tok = _token(owner.get("/login").get_data(as_text=True))
+    held = 0
+    while attempts._waiting.acquire(blocking=False):
+        held += 1
+    try:  # after "log out everywhere" no device cookie is known: the owner's browser waits like a new one
+        assert owner.login(PASSWORD) == 503
+    finally:
+        for _ in range(held):
+            attempts._waiting.release()
+
+
+def test_new_browsers_locked_together_are_told_why_and_the_owners_sessions_mark_their_browser(lan, clock):
+    owner = Guest(lan)
+    assert owner.login(PASSWORD) == 302
+    owner.c.delete_cookie(attempts.DEVICE_COOKIE, domain="localhost")  # as a browser logged in before the cookies
+    assert owner.get("/api/nights").status_code == 200
+    assert owner.c.get_cookie(attempts.DEVICE_COOKIE) is not None  # marked on its next page
+    for _ in range(attempts.MAX_FAILS_NEW):
+        Guest(lan).login("guess")
+    g = Guest(lan)
+    r = g.c.post("/login", data={"password": PASSWORD, "csrf_token": g.tok}, environ_base={"REMOTE_ADDR": g.addr})
+    assert r.status_code == 429 and "from other devices" in r.get_data(as_text=True)
 
 
 def test_guesses_from_many_addresses_stop_together_but_not_the_owners_browser(lan, clock):
     owner = Guest(lan)
     assert owner.login(PASSWORD) == 302
     owner.tok = _token(owner.get("/login").get_data(as_text=True))
-    codes = [Guest(lan).login("guess") for _ in range(auth.MAX_FAILS_NEW + 3)]  # one guess from each address
-    assert codes == [401] * auth.MAX_FAILS_NEW + [429] * 3  # was 9 guesses a second from 20 addresses
+    codes = [Guest(lan).login("guess") for _ in range(attempts.MAX_FAILS_NEW + 3)]  # one guess from each address
+    assert codes == [401] * attempts.MAX_FAILS_NEW + [429] * 3  # was 9 guesses a second from 20 addresses
     assert Guest(lan).login(PASSWORD) == 429  # a new browser waits the window out too
     assert owner.login(PASSWORD) == 302  # the owner's does not
     clock["t"] += auth.WINDOW_S
@@ -172,33 +208,33 @@ def test_the_addresses_of_one_ipv6_64_share_one_budget(lan, clock):
     guesses = [Guest(lan, f"fd00:1:2:3::{i:x}").login("nope") for i in range(1, 8)]
     assert guesses == [401] * 5 + [429] * 2
     assert Guest(lan, "fd00:1:2:4::1").login("nope") == 401  # the next /64 is another visitor
-    assert auth._address_block("::ffff:10.1.2.3") == "10.1.2.3" and auth._address_block("10.1.2.3") == "10.1.2.3"
+    assert attempts._address_block("::ffff:10.1.2.3") == "10.1.2.3" and attempts._address_block("10.1.2.3") == "10.1.2.3"
 
 
 def test_check_password_answers_and_refuses_when_the_queue_is_full():
     h = generate_password_hash("pw", method="pbkdf2:sha256:1000")
-    assert auth.check_password(h, "pw") is True and auth.check_password(h, "pW") is False
+    assert attempts.check_password(h, "pw") is True and attempts.check_password(h, "pW") is False
     held = []
-    for _ in range(auth.MAX_WAITING + 1):
-        assert auth._waiting.acquire(blocking=False)
+    for _ in range(attempts.MAX_WAITING + 1):
+        assert attempts._waiting.acquire(blocking=False)
         held.append(1)
     try:
-        assert not auth._waiting.acquire(blocking=False)  # the queue holds MAX_WAITING + the one hashing
-        assert auth.check_password(h, "pw") is None
+        assert not attempts._waiting.acquire(blocking=False)  # the queue holds MAX_WAITING + the one hashing
+        assert attempts.check_password(h, "pw") is None
     finally:
         for _ in held:
-            auth._waiting.release()
-    assert auth.check_password(h, "pw") is True
-    assert auth.MAX_WAITING == 4 and auth.HASH_WAIT_S == 10.0
+            attempts._waiting.release()
+    assert attempts.check_password(h, "pw") is True
+    assert attempts.MAX_WAITING == 4 and attempts.HASH_WAIT_S == 10.0
 
 
 def test_a_check_waits_its_turn_rather_than_failing(monkeypatch):
     h = generate_password_hash("pw", method="pbkdf2:sha256:1000")
     got = []
-    auth._hashing.acquire()
-    t = threading.Thread(target=lambda: got.append(auth.check_password(h, "pw")))
+    attempts._hashing.acquire()
+    t = threading.Thread(target=lambda: got.append(attempts.check_password(h, "pw")))
     t.start()
-    auth._hashing.release()  # well within HASH_WAIT_S
+    attempts._hashing.release()  # well within HASH_WAIT_S
     t.join(30)
     assert got == [True]
 

@@ -370,7 +370,9 @@ def test_a_lan_viewer_cannot_hold_the_page_with_reports_and_the_owner_still_gets
     with report._viewer_drawing:  # one is being drawn for a viewer: the next viewer waits...
         r = viewer.get(q, environ_base=lan)
         assert r.status_code == 503 and "try again" in r.get_data(as_text=True)
+        assert viewer.get(q.replace("/report", "/api/report"), environ_base=lan).status_code == 503  # the figures too
         assert owner.get(q).status_code == 200  # ...the owner does not
+        assert owner.get(q.replace("/report", "/api/report")).status_code == 200
 
 
 def test_the_report_page_fails_in_one_line_too(site):

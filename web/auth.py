@@ -33,39 +33,25 @@ import os
 import secrets
 import shlex
 import socket
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.sansio.utils import host_is_trusted
-from werkzeug.security import check_password_hash
 
 from firmware_host.log import get_logger
 from firmware_host.paths import SYSTEM_DIR
 from firmware_host.store import private
 
+from .attempts import (MAX_FAILS, WINDOW_S, _address_block, _fails, _give_back, _known_device,
+                       _say_new_browsers_locked, _set_device_cookie, _take_attempt, check_password)
+
 bp = Blueprint("auth", __name__)
 
-MAX_FAILS = 5
-MAX_FAILS_NEW = 30  #: failed logins from all browsers not known as the owner's together, per window
-WINDOW_S = 300.0
-MAX_WAITING = 4  #: password checks that may queue for the one hashing slot; more get 503
-HASH_WAIT_S = 10.0  #: the longest a password check waits for the slot, s
 SECRET_FILE = "secret_key"  #: in the data dir, mode 0600
 LOOPBACK_NAMES = (".localhost",)  #: localhost and its subdomains (addresses are judged apart)
-#: a browser the owner has logged in from carries this signed cookie (it grants no access):
-#: its logins get their own attempt budget and a place kept for them in the queue for the
-#: hashing slot, so a flood of guesses from other addresses cannot keep the owner out
-DEVICE_COOKIE, DEVICE_DAYS = "twitchmon_device", 400
 REVOKED_KEY = "revoked_sessions"  #: the store setting of sessions logged out before their cookie expires
-_fails: dict[str, list[float]] = {}
-_fails_lock = threading.Lock()
-_hashing = threading.Lock()
-_waiting = threading.BoundedSemaphore(MAX_WAITING + 1)
-_owner_waiting = threading.BoundedSemaphore(1)
 
 
 def is_loopback(host: str) -> bool:
@@ -143,24 +129,6 @@ def load_secret_key(data_dir) -> str:
     return key
 
 
-def check_password(password_hash: str, password: str, known_device: bool = False) -> bool | None:
-    """``check_password_hash`` one at a time: None when too many are already
-    waiting or the wait is too long (the caller answers 503).  A browser the
-    owner logged in from before (``known_device``) waits in a place of its own."""
-    gate = _owner_waiting if known_device else _waiting
-    if not gate.acquire(blocking=False):
-        return None
-    try:
-        if not _hashing.acquire(timeout=HASH_WAIT_S):
-            return None
-        try:
-            return check_password_hash(password_hash, password)
-        finally:
-            _hashing.release()
-    finally:
-        gate.release()
-
-
 def start_session(store) -> None:
     """The owner has just given the password: a fresh session of the current generation."""
     session.clear()
@@ -225,6 +193,15 @@ def init_app(app) -> None:
         _check_csrf()
         return None
 
+    @app.after_request
+    def _mark_device(resp):  # an owner's browser logged in before device cookies existed, or since moved
+        # (still the owner after the request: not the answer to "log out" or "log out everywhere")
+        if g.get("owner") and session.get("owner") and not is_loopback(app.config["HOST"]):
+            store, where = app.get_store(), _address_block(request.remote_addr or "?")
+            if _known_device(store, where) is None:
+                _set_device_cookie(resp, store, where)
+        return resp
+
     @app.context_processor
     def _auth_globals():
         return {"csrf_token": csrf_token, "is_owner": g.get("owner", False),
@@ -236,32 +213,6 @@ def _check_csrf() -> None:
     sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
     if not session.get("csrf") or not hmac.compare_digest(sent, session["csrf"]):
         abort(400, description="missing or stale form token: reload the page and try again")
-
-
-def _take_attempt(addr: str) -> float | None:
-    """Count an attempt as failed before it is checked (None: the budget is
-    spent); its stamp, to give back if the password was right.  Browsers not
-    known as the owner's also share one budget (``MAX_FAILS_NEW``): guesses
-    from many addresses stop there, and the owner's browsers are not in it."""
-    now = time.monotonic()
-    with _fails_lock:
-        for a in [a for a, ts in _fails.items() if not ts or now - ts[-1] >= WINDOW_S]:
-            del _fails[a]  # forget quiet addresses, so the table stays small
-        recent = [t for t in _fails.get(addr, []) if now - t < WINDOW_S]
-        together = 0 if addr.startswith("device:") else sum(
-            1 for a, ts in _fails.items() if not a.startswith("device:") for t in ts if now - t < WINDOW_S)
-        if len(recent) >= MAX_FAILS or together >= MAX_FAILS_NEW:
-            _fails[addr] = recent
-            return None
-        _fails[addr] = [*recent, now]
-        return now
-
-
-def _give_back(addr: str, stamp: float) -> None:
-    with _fails_lock:
-        ts = _fails.get(addr, [])
-        if stamp in ts:
-            ts.remove(stamp)
 
 
 def passwd_command() -> str:
@@ -279,11 +230,18 @@ def login():
     error = None
     status = 200
     if request.method == "POST":
-        device = _known_device()
-        addr = f"device:{device}" if device else _address_block(request.remote_addr or "?")
+        where = _address_block(request.remote_addr or "?")
+        device = _known_device(store, where)
+        addr = f"device:{device}" if device else where
         stamp = _take_attempt(addr)
         if stamp is None:
-            return render_template("login.html", error="Too many attempts: wait five minutes.",
+            mine = len([t for t in _fails.get(addr, []) if time.monotonic() - t < WINDOW_S]) >= MAX_FAILS
+            error = ("Too many attempts: wait five minutes." if mine or device else
+                     "Too many wrong passwords from other devices in the last five minutes: log in from a "
+                     "browser you have logged in from before, or wait five minutes.")
+            if not mine and not device:
+                _say_new_browsers_locked()
+            return render_template("login.html", error=error,
                                    has_password=has_password, passwd_command=passwd_command()), 429
         pw = request.form.get("password", "")
         h = store.get_setting("password_hash")
@@ -297,42 +255,11 @@ def login():
             _give_back(addr, stamp)
             start_session(store)
             resp = redirect(_same_site(request.args.get("next", "/")))
-            resp.set_cookie(DEVICE_COOKIE, _device_signer().dumps(device or secrets.token_urlsafe(16)),
-                            max_age=DEVICE_DAYS * 86400, httponly=True, samesite="Strict")
+            _set_device_cookie(resp, store, where, device)
             return resp
         error, status = "That is not the password.", 401
     return render_template("login.html", error=error, has_password=has_password,
                            passwd_command=passwd_command()), status
-
-
-def _device_signer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt="twitchmon-device")
-
-
-def _known_device() -> str | None:
-    """The id in this browser's device cookie, if it is ours and not too old."""
-    raw = request.cookies.get(DEVICE_COOKIE)
-    if not raw:
-        return None
-    try:
-        return str(_device_signer().loads(raw, max_age=DEVICE_DAYS * 86400))
-    except BadSignature:  # forged, from another key, or expired
-        return None
-
-
-def _address_block(addr: str) -> str:
-    """What one visitor's attempts count against: an IPv4 address, or an
-    IPv6 address's /64 (one host on a home network can take any number of
-    addresses in its /64, and only a few IPv4 ones)."""
-    try:
-        ip = ipaddress.ip_address(addr)
-    except ValueError:
-        return addr
-    if ip.version == 6:
-        if ip.ipv4_mapped:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)
 
 
 def _same_site(nxt: str) -> str:

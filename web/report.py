@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from contextlib import contextmanager
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request
 
@@ -43,13 +44,8 @@ def page():
     a, b = _period()
     # fpdf2 (with fontTools) is 44 MB of the page's memory: loaded when a report is drawn, not before
     from firmware_host.report_pdf import render_pdf  # noqa: PLC0415 - lazy: 44 MB for a monthly PDF
-    gate = _owner_drawing if g.get("owner") else _viewer_drawing
-    if not gate.acquire(blocking=False):
-        abort(503, description="a report is being drawn: try again in a minute")
-    try:
+    with _one_at_a_time():
         pdf = render_pdf(_gather(a, b, waveforms=True))
-    finally:
-        gate.release()
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="twitchmon-report-{a}-to-{b}.pdf"',
         "Cache-Control": "no-store"})
@@ -59,4 +55,17 @@ def page():
 def api():
     """The report's figures (without the waveforms' samples)."""
     a, b = _period()
-    return jsonify(_gather(a, b, waveforms=False))
+    with _one_at_a_time():  # a year's figures are a fraction of a second here, several on a Pi
+        return jsonify(_gather(a, b, waveforms=False))
+
+
+@contextmanager
+def _one_at_a_time():
+    """One report (PDF or figures) for LAN read-only viewers together, one for the owner: more wait (503)."""
+    gate = _owner_drawing if g.get("owner") else _viewer_drawing
+    if not gate.acquire(blocking=False):
+        abort(503, description="a report is being drawn: try again in a minute")
+    try:
+        yield
+    finally:
+        gate.release()
