@@ -3,7 +3,7 @@
 #
 #   scripts/mutation.sh MODULE [SAMPLE] [FIRST-LAST]
 #
-# MODULE: auth, config, schedule, window, rules or regions (the detector's), or a
+# MODULE: auth, attempts, config, schedule, window, rules or regions (the detector's), or a
 # file's path; store, adc and detector are packages (issue 16): give one of
 # their files, e.g. firmware_host/store/db.py, firmware_host/adc/transports.py.
 # SAMPLE: how many mutants to run, a seeded random sample (default 60; 0 = all).
@@ -22,12 +22,12 @@ sample="${2:-60}"
 lines="${3:-}"
 floor=90
 case "$module" in  # the short names; store, adc and detector are packages since issue 16: name a file
-  auth) module=web/auth.py ;;
+  auth|attempts) module="web/$module.py" ;;
   config|schedule|window) module="firmware_host/$module.py" ;;
   rules|regions) module="firmware_host/detector/$module.py" ;;
 esac
 case "$module" in  # each module's own tests
-  web/auth.py) tests="tests/test_auth.py tests/test_access.py" ;;
+  web/auth.py|web/attempts.py) tests="tests/test_auth.py tests/test_access.py" ;;
   firmware_host/store/*.py) tests="tests/test_store.py tests/test_store_typed.py tests/test_store_web.py" ;;
   firmware_host/config.py) tests="tests/test_config.py tests/test_schedule.py" ;;
   firmware_host/adc/*.py) tests="tests/test_adc.py tests/test_adc_transports.py" ;;
@@ -41,7 +41,7 @@ case "$module" in  # each module's own tests
     eg=$(case "$pkg" in *store) echo db.py ;; *adc) echo transports.py ;; *) echo rules.py ;; esac)
     echo "scripts/mutation.sh: $pkg is a package: give one of its files, e.g. $pkg/$eg" >&2
     exit 2 ;;
-  *) echo "scripts/mutation.sh: no tests known for $module (auth, config, schedule, window, rules, regions, or a file of firmware_host/store/, adc/, detector/)" >&2
+  *) echo "scripts/mutation.sh: no tests known for $module (auth, attempts, config, schedule, window, rules, regions, or a file of firmware_host/store/, adc/, detector/)" >&2
      exit 2 ;;
 esac
 path="$module"

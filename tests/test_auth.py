@@ -65,6 +65,7 @@ def test_five_failures_lock_an_address_for_exactly_the_window(lan, clock):
     clock["t"] += 0.5
     assert g.login(PASSWORD) == 302  # the window has passed: the owner gets in
     assert auth.WINDOW_S == 300.0 and auth.MAX_FAILS == 5  # what the 429 page tells ("wait five minutes")
+    assert attempts.MAX_FAILS_NEW == 30  # what the README tells
 
 
 def test_the_limit_slides_failure_by_failure(lan, clock):
@@ -191,6 +192,61 @@ def test_new_browsers_locked_together_are_told_why_and_the_owners_sessions_mark_
     assert r.status_code == 429 and "from other devices" in r.get_data(as_text=True)
 
 
+def test_a_device_cookie_lasts_its_400_days_and_no_longer(lan, clock, monkeypatch):
+    owner = Guest(lan)
+    assert owner.login(PASSWORD) == 302
+    owner.tok = _token(owner.get("/login").get_data(as_text=True))
+    cookie = owner.c.get_cookie(attempts.DEVICE_COOKIE)
+    assert len(cookie.value) > 40
+    real = time.time
+    held = 0
+    while attempts._waiting.acquire(blocking=False):
+        held += 1
+    try:
+        monkeypatch.setattr(time, "time", lambda: real() + 10 * 86400)  # ten days on: still the owner's
+        assert owner.login(PASSWORD) == 302
+        owner.tok = _token(owner.get("/login").get_data(as_text=True))
+        monkeypatch.setattr(time, "time", lambda: real() + 401 * 86400)
+        again = Guest(lan, owner.addr)  # the session has long expired; the first device cookie is shown
+        again.c.set_cookie(attempts.DEVICE_COOKIE, cookie.value, domain="localhost")
+        assert again.login(PASSWORD) == 503  # expired: a new browser again
+    finally:
+        for _ in range(held):
+            attempts._waiting.release()
+
+
+def test_a_device_id_is_unguessable_and_odd_addresses_count_as_themselves(lan, clock):
+    owner = Guest(lan)
+    assert owner.login(PASSWORD) == 302
+    with lan.test_request_context():
+        value = attempts._device_signer().loads(owner.c.get_cookie(attempts.DEVICE_COOKIE).value)
+    assert len(value["id"]) >= 22 and value["at"] == owner.addr  # 128 random bits; the address it was given at
+    assert attempts._address_block("unix-socket") == "unix-socket" and attempts._address_block("?") == "?"
+
+
+def test_the_journal_hears_of_a_locked_door_once_a_window(lan, clock, capsys):
+    attempts._locked_said[0] = float("-inf")
+    said = []
+
+    def heard():
+        said.append(capsys.readouterr().err.count("new browsers are refused"))
+        return sum(said)
+
+    for _ in range(attempts.MAX_FAILS_NEW):
+        Guest(lan).login("guess")
+    for _ in range(3):
+        assert Guest(lan).login("guess") == 429
+    assert heard() == 1
+    clock["t"] += auth.WINDOW_S - 1  # the guesses go on: still within the window of the first line
+    for _ in range(attempts.MAX_FAILS_NEW):
+        Guest(lan).login("guess")
+    assert heard() == 1
+    clock["t"] += 1  # exactly a window after the first line: said again
+    for _ in range(attempts.MAX_FAILS_NEW + 1):
+        Guest(lan).login("guess")
+    assert heard() == 2
+
+
 def test_guesses_from_many_addresses_stop_together_but_not_the_owners_browser(lan, clock):
     owner = Guest(lan)
     assert owner.login(PASSWORD) == 302
@@ -284,6 +340,56 @@ def test_log_out_ends_the_session_even_for_a_copy_of_its_cookie(lan, clock):
     assert thief.get("/api/settings").status_code == 401  # the signed cookie was good for 31 days
     assert b.get("/api/nights").status_code == 200  # the owner's other sessions go on
     assert Guest(lan).login(PASSWORD) == 302  # and logging in again works
+
+
+def test_a_logged_out_session_stays_refused_to_the_last_second_of_its_cookie(lan, clock, monkeypatch):
+    import datetime as dt
+    t0 = dt.datetime(2027, 1, 1, 12, 0, 0, tzinfo=dt.timezone.utc)
+    now = {"t": t0}
+
+    class Clock(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return now["t"]
+
+    monkeypatch.setattr(auth.dt, "datetime", Clock)
+    a, b = Guest(lan), Guest(lan)
+    assert a.login(PASSWORD) == 302 and b.login(PASSWORD) == 302
+    copy = a.c.get_cookie("session").value
+    for g in (a, b):
+        g.tok = _token(g.get("/login").get_data(as_text=True))
+    a.c.post("/logout", data={"csrf_token": a.tok}, environ_base={"REMOTE_ADDR": a.addr})
+    # b logs out at the very second a's cookie would expire (itsdangerous still takes a cookie that
+    # old), which prunes the list: a's entry must stay
+    now["t"] = t0 + lan.permanent_session_lifetime
+    b.c.post("/logout", data={"csrf_token": b.tok}, environ_base={"REMOTE_ADDR": b.addr})
+    st = open_store(lan.config["DATA_DIR"])
+    assert len(auth._revoked(st)) == 2
+    st.close()
+    thief = Guest(lan)
+    thief.c.set_cookie("session", copy, domain="localhost")
+    assert thief.get("/api/settings").status_code == 401
+
+
+def test_a_session_of_a_newer_generation_does_not_count(lan, clock):
+    # the database restored from an older backup: sessions made since are not the owner's
+    g = Guest(lan)
+    with lan.app_context():
+        gen = lan.get_store().session_generation()
+    with g.c.session_transaction() as s:
+        s.update(owner=True, gen=gen + 1, sid="from-the-future")
+    assert g.get("/api/settings").status_code == 401
+
+
+def test_an_address_that_spent_its_own_budget_is_told_so_and_the_journal_hears_nothing(lan, clock, capsys):
+    attempts._locked_said[0] = float("-inf")
+    g = Guest(lan)
+    for _ in range(5):
+        g.login("guess")
+    r = g.c.post("/login", data={"password": PASSWORD, "csrf_token": g.tok}, environ_base={"REMOTE_ADDR": g.addr})
+    body = r.get_data(as_text=True)
+    assert r.status_code == 429 and "wait five minutes" in body and "other devices" not in body
+    assert "new browsers are refused" not in capsys.readouterr().err  # one visitor's own lock is no alarm
 
 
 def test_the_login_page_names_the_passwd_command_for_its_data_dir(tmp_path):

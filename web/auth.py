@@ -289,7 +289,7 @@ def logout():
     if sid:
         store = current_app.get_store()
         now = dt.datetime.now(dt.timezone.utc)
-        keep = {k: v for k, v in _revoked(store).items() if isinstance(v, str) and v > now.isoformat()}
+        keep = {k: v for k, v in _revoked(store).items() if isinstance(v, str) and v >= now.isoformat(timespec="seconds")}
         keep[sid] = (now + current_app.permanent_session_lifetime).isoformat(timespec="seconds")
         store.set_setting(REVOKED_KEY, keep)
     session.clear()
