@@ -13,7 +13,7 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from firmware_host.store import DB_NAME, open_store
-from web import auth, create_app
+from web import attempts, auth, create_app
 
 PASSWORD = "correct horse"
 
@@ -154,7 +154,7 @@ def test_simultaneous_guesses_stay_within_the_budget_and_hash_one_at_a_time(tmp_
     app = _lan_app(tmp_path)
     checks, running, most = [], [0], [0]
     lock = threading.Lock()
-    real = auth.check_password_hash
+    real = attempts.check_password_hash
 
     def slow_check(h, pw):
         with lock:
@@ -168,7 +168,7 @@ def test_simultaneous_guesses_stay_within_the_budget_and_hash_one_at_a_time(tmp_
             with lock:
                 running[0] -= 1
 
-    monkeypatch.setattr(auth, "check_password_hash", slow_check)
+    monkeypatch.setattr(attempts, "check_password_hash", slow_check)
     clients = []
     for _ in range(40):
         c = app.test_client()
