@@ -2,6 +2,7 @@
 window, the password check's queue, the Host allow-list, the signing key's
 file, sessions and their generation."""
 import itertools
+from contextlib import contextmanager
 import os
 import re
 import stat
@@ -54,6 +55,19 @@ class Guest:
     def login(self, password, url="/login"):
         return self.c.post(url, data={"password": password, "csrf_token": self.tok},
                            environ_base={"REMOTE_ADDR": self.addr}).status_code
+
+
+@contextmanager
+def queue_full():
+    """Guessers hold every place in the queue for the hashing slot (not the owner's)."""
+    held = 0
+    while attempts._waiting.acquire(blocking=False):
+        held += 1
+    try:
+        yield held
+    finally:
+        for _ in range(held):
+            attempts._waiting.release()
 
 
 def test_five_failures_lock_an_address_for_exactly_the_window(lan, clock):
@@ -141,18 +155,12 @@ def test_a_flood_of_guesses_cannot_keep_the_owners_browser_out(lan, clock):
     owner.tok = _token(owner.get("/login").get_data(as_text=True))
     owner.c.post("/logout", data={"csrf_token": owner.tok}, environ_base={"REMOTE_ADDR": owner.addr})
     owner.tok = _token(owner.get("/login").get_data(as_text=True))
-    held = 0
-    while attempts._waiting.acquire(blocking=False):  # guessers fill every place in the queue
-        held += 1
-    try:
+    with queue_full() as held:
         assert Guest(lan).login(PASSWORD) == 503  # a new browser waits its turn like them
         assert owner.login(PASSWORD) == 302  # the owner's has a place kept for it
         forged = Guest(lan)
         forged.c.set_cookie(attempts.DEVICE_COOKIE, "made-up", domain="localhost")
         assert forged.login(PASSWORD) == 503  # the cookie must be the page's own
-    finally:
-        for _ in range(held):
-            attempts._waiting.release()
     assert held == attempts.MAX_WAITING + 1
 
 
@@ -169,14 +177,8 @@ def test_a_copied_device_cookie_is_a_new_browser_elsewhere_and_ends_with_log_out
     r = owner.c.post("/logout/all", data={"csrf_token": owner.tok}, environ_base={"REMOTE_ADDR": owner.addr})
     assert r.status_code == 302
     owner.tok = _token(owner.get("/login").get_data(as_text=True))
-    held = 0
-    while attempts._waiting.acquire(blocking=False):
-        held += 1
-    try:  # after "log out everywhere" no device cookie is known: the owner's browser waits like a new one
+    with queue_full():  # after "log out everywhere" no device cookie is known: the owner's browser waits too
         assert owner.login(PASSWORD) == 503
-    finally:
-        for _ in range(held):
-            attempts._waiting.release()
 
 
 def test_new_browsers_locked_together_are_told_why_and_the_owners_sessions_mark_their_browser(lan, clock):
@@ -199,20 +201,13 @@ def test_a_device_cookie_lasts_its_400_days_and_no_longer(lan, clock, monkeypatc
     cookie = owner.c.get_cookie(attempts.DEVICE_COOKIE)
     assert len(cookie.value) > 40
     real = time.time
-    held = 0
-    while attempts._waiting.acquire(blocking=False):
-        held += 1
-    try:
+    with queue_full():
         monkeypatch.setattr(time, "time", lambda: real() + 10 * 86400)  # ten days on: still the owner's
         assert owner.login(PASSWORD) == 302
-        owner.tok = _token(owner.get("/login").get_data(as_text=True))
         monkeypatch.setattr(time, "time", lambda: real() + 401 * 86400)
         again = Guest(lan, owner.addr)  # the session has long expired; the first device cookie is shown
         again.c.set_cookie(attempts.DEVICE_COOKIE, cookie.value, domain="localhost")
         assert again.login(PASSWORD) == 503  # expired: a new browser again
-    finally:
-        for _ in range(held):
-            attempts._waiting.release()
 
 
 def test_a_device_id_is_unguessable_and_odd_addresses_count_as_themselves(lan, clock):
