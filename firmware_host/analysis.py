@@ -97,11 +97,12 @@ def save_report(store, report: dict, *, source: str) -> tuple[int, bool]:
     start = dt.datetime.fromtimestamp(start_unix, dt.timezone.utc) if start_unix else \
         dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=report["duration_s"])
     end = start + dt.timedelta(seconds=report["duration_s"])
+    start_utc = start.isoformat(timespec="seconds")
     if start_unix:
-        before = store.night_saved_from(source, start.isoformat(timespec="seconds"))
+        before = store.night_saved_from(source, start_utc)
         if before is not None:
             return before, False
-    nid = store.add_night(date=night_date(start), start_utc=start.isoformat(timespec="seconds"),
+    nid = store.add_night(date=night_date(start), start_utc=start_utc,
                           source=source, rate_hz=report["rate_hz"], channels=report["channels"],
                           channel_names=report["channel_names"], status="complete")
     store.add_events(nid, report["twitches"], report["movements"])

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import argparse
 import errno
-import math
 import importlib
+import math
 import signal
 import socket
 import sqlite3
@@ -30,13 +30,18 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+def _parse(kind, text):
+    """``text`` as ``kind`` (int or float), or the one-line usage error."""
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+
+
 def _positive(kind, most=None, unit=""):
     """A number > 0 (and at most ``most``, in ``unit``), finite."""
     def conv(text):
-        try:
-            v = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+        v = _parse(kind, text)
         if not (v > 0 and math.isfinite(v)):
             raise argparse.ArgumentTypeError(f"{text!r} must be a number > 0")
         if most is not None and v > most:
@@ -48,10 +53,7 @@ def _positive(kind, most=None, unit=""):
 def _between(kind, lo, hi, what=""):
     """A number from ``lo`` to ``hi`` (None: no limit) inclusive (``what``: why those bounds)."""
     def conv(text):
-        try:
-            v = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+        v = _parse(kind, text)
         if not (lo <= v <= hi if hi is not None else lo <= v):  # NaN fails too
             raise argparse.ArgumentTypeError(f"{text!r} must be {lo:g}..{hi:g}{what}" if hi is not None
                                              else f"{text!r} must be {lo:g} or more{what}")

@@ -124,8 +124,9 @@ class _Output:
                 self._say(f"note: {self.files[i]} was saved before, as night {report['night_id']}; "
                           "not saved again", sys.stderr)
         self._say(json.dumps(report) if self.as_json else _line(report), sys.stdout)
-        if not self.as_json and _check_line(report):
-            self._say(_check_line(report), sys.stdout)
+        check = None if self.as_json else _check_line(report)
+        if check:
+            self._say(check, sys.stdout)
         if not self.as_json and report.get("truncated"):
             self._say(f"note: {self.files[i]} ends mid-record; read up to the last whole record", sys.stderr)
 

@@ -6,7 +6,7 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from firmware_host.store import open_store
-from web import auth, create_app
+from web import attempts, create_app
 
 
 def _token(html: str) -> str:
@@ -15,9 +15,9 @@ def _token(html: str) -> str:
 
 @pytest.fixture(autouse=True)
 def _reset_rate_limit():
-    auth._fails.clear()
+    attempts._fails.clear()
     yield
-    auth._fails.clear()
+    attempts._fails.clear()
 
 
 def _lan_app(tmp_path, password="correct horse", read_only=False):

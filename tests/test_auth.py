@@ -74,11 +74,11 @@ def test_five_failures_lock_an_address_for_exactly_the_window(lan, clock):
     g = Guest(lan)
     assert [g.login(f"guess{i}") for i in range(5)] == [401] * 5
     assert g.login(PASSWORD) == 429
-    clock["t"] += auth.WINDOW_S - 0.5
+    clock["t"] += attempts.WINDOW_S - 0.5
     assert g.login(PASSWORD) == 429  # still inside the window of the first failure
     clock["t"] += 0.5
     assert g.login(PASSWORD) == 302  # the window has passed: the owner gets in
-    assert auth.WINDOW_S == 300.0 and auth.MAX_FAILS == 5  # what the 429 page tells ("wait five minutes")
+    assert attempts.WINDOW_S == 300.0 and attempts.MAX_FAILS == 5  # what the 429 page tells ("wait five minutes")
     assert attempts.MAX_FAILS_NEW == 30  # what the README tells
 
 
@@ -104,10 +104,10 @@ def test_the_window_runs_from_each_failure_also_just_after_boot(lan, monkeypatch
         assert g.login("guess") == 401
         now["t"] += 10.0
     assert g.login(PASSWORD) == 429
-    now["t"] = 30.0 + auth.WINDOW_S  # the first has left the window, four are within it
+    now["t"] = 30.0 + attempts.WINDOW_S  # the first has left the window, four are within it
     assert g.login("guess") == 401  # so this is the fifth in the window, not the sixth
     assert g.login(PASSWORD) == 429  # and those four with it still count
-    now["t"] = 30.0 + 2 * auth.WINDOW_S  # ten minutes after boot, every failure is older than the window
+    now["t"] = 30.0 + 2 * attempts.WINDOW_S  # ten minutes after boot, every failure is older than the window
     assert g.login(PASSWORD) == 302
 
 
@@ -130,9 +130,9 @@ def test_the_right_password_does_not_use_up_the_budget(lan, clock):
 def test_quiet_addresses_are_forgotten(lan, clock):
     for _ in range(3):
         Guest(lan).login("x")
-    clock["t"] += auth.WINDOW_S
+    clock["t"] += attempts.WINDOW_S
     Guest(lan).login("x")
-    assert len(auth._fails) == 1  # the table of addresses does not grow for ever
+    assert len(attempts._fails) == 1  # the table of addresses does not grow for ever
 
 
 def test_a_busy_check_is_503_and_costs_a_new_browser_an_attempt_but_not_the_owners(lan, clock, monkeypatch):
@@ -212,11 +212,26 @@ def test_a_device_cookie_lasts_its_400_days_and_no_longer(lan, clock, monkeypatc
 
 def test_a_device_id_is_unguessable_and_odd_addresses_count_as_themselves(lan, clock):
     owner = Guest(lan)
-    assert owner.login(PASSWORD) == 302
+    r = owner.c.post("/login", data={"password": PASSWORD, "csrf_token": owner.tok},
+                     environ_base={"REMOTE_ADDR": owner.addr})
+    set_cookie = [h for h in r.headers.getlist("Set-Cookie") if h.startswith(attempts.DEVICE_COOKIE + "=")]
+    assert len(set_cookie) == 1 and f"Max-Age={400 * 86400};" in set_cookie[0]  # the browser keeps it 400 days
     with lan.test_request_context():
         value = attempts._device_signer().loads(owner.c.get_cookie(attempts.DEVICE_COOKIE).value)
+        gen = lan.get_store().session_generation()
+        # signed by the page, but for a generation the store has not reached (a database restored from a backup)
+        newer = attempts._device_signer().dumps({**value, "gen": gen + 1})
     assert len(value["id"]) >= 22 and value["at"] == owner.addr  # 128 random bits; the address it was given at
+    assert value["gen"] == gen
+    again = Guest(lan, owner.addr)
+    again.c.set_cookie(attempts.DEVICE_COOKIE, newer, domain="localhost")
+    with queue_full():
+        assert again.login(PASSWORD) == 503  # not the owner's browser
     assert attempts._address_block("unix-socket") == "unix-socket" and attempts._address_block("?") == "?"
+
+
+def test_a_form_token_is_256_random_bits(lan, clock):
+    assert len(Guest(lan).tok) >= 43  # secrets.token_urlsafe(32)
 
 
 def test_the_journal_hears_of_a_locked_door_once_a_window(lan, clock, capsys):
@@ -232,7 +247,7 @@ def test_the_journal_hears_of_a_locked_door_once_a_window(lan, clock, capsys):
     for _ in range(3):
         assert Guest(lan).login("guess") == 429
     assert heard() == 1
-    clock["t"] += auth.WINDOW_S - 1  # the guesses go on: still within the window of the first line
+    clock["t"] += attempts.WINDOW_S - 1  # the guesses go on: still within the window of the first line
     for _ in range(attempts.MAX_FAILS_NEW):
         Guest(lan).login("guess")
     assert heard() == 1
@@ -250,7 +265,7 @@ def test_guesses_from_many_addresses_stop_together_but_not_the_owners_browser(la
     assert codes == [401] * attempts.MAX_FAILS_NEW + [429] * 3  # was 9 guesses a second from 20 addresses
     assert Guest(lan).login(PASSWORD) == 429  # a new browser waits the window out too
     assert owner.login(PASSWORD) == 302  # the owner's does not
-    clock["t"] += auth.WINDOW_S
+    clock["t"] += attempts.WINDOW_S
     assert Guest(lan).login(PASSWORD) == 302
 
 
@@ -295,7 +310,10 @@ def test_next_after_login_stays_on_this_site(lan, clock):
     # slash, so "/<tab>/evil.example" and "/\\evil.example" go off-site too
     for nxt, where in [("/diary", "/diary"), ("//evil.example/", "/"), ("https://evil.example/", "/"),
                        ("diary", "/"), ("/%09/evil.example", "/"), ("/%0A/evil.example", "/"),
-                       ("/%5Cevil.example", "/"), ("/%5C/evil.example", "/"), ("/night/3?x=1", "/night/3?x=1")]:
+                       ("/%5Cevil.example", "/"), ("/%5C/evil.example", "/"), ("/night/3?x=1", "/night/3?x=1"),
+                       # every control character and DEL, but a space or a letter beyond ASCII is a path's
+                       ("/%1F/evil.example", "/"), ("/%7F/evil.example", "/"), ("/diary%20x", "/diary%20x"),
+                       ("/caf%C3%A9", "/caf%C3%A9")]:
         g = Guest(lan)
         r = g.c.post(f"/login?next={nxt}", data={"password": PASSWORD, "csrf_token": g.tok},
                      environ_base={"REMOTE_ADDR": g.addr})

@@ -14,7 +14,7 @@ from werkzeug.security import generate_password_hash
 
 from twitchmon_testkit import browser as B
 from firmware_host.store import open_store
-from web import auth, create_app
+from web import attempts, create_app
 
 why = B.chromium_available()
 if why and os.environ.get("CI"):
@@ -104,7 +104,7 @@ def test_login_on_a_lan_configured_page(chromium, filled, tmp_path):
     st = open_store(d)
     st.set_setting("password_hash", generate_password_hash("night owl 42"))
     st.close()
-    auth._fails.clear()
+    attempts._fails.clear()
     # configured as on the LAN (any non-loopback address); served on 127.0.0.1 for the test
     app = create_app({"DATA_DIR": str(d), "HOST": "192.168.1.20"})
     with B.served(app) as url:

@@ -17,7 +17,7 @@ from firmware_host import heart, pins
 from firmware_host.cli import main as cli
 from firmware_host.cramps import before_cramp
 from firmware_host.store import open_store
-from web import auth, create_app
+from web import attempts, create_app
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def weeks(tmp_path_factory):
 def site(weeks, tmp_path):
     d = tmp_path / "data"
     shutil.copytree(weeks[0], d)
-    auth._fails.clear()
+    attempts._fails.clear()
     return d, create_app({"DATA_DIR": str(d), "TESTING": True}).test_client(), weeks[1]
 
 
@@ -145,7 +145,7 @@ def test_read_only_viewers_on_the_lan_cannot_log_a_cramp(tmp_path):
     st.set_setting("password_hash", generate_password_hash("correct horse"))
     st.set_setting("lan_read_only", True)
     st.close()
-    auth._fails.clear()
+    attempts._fails.clear()
     c = create_app({"DATA_DIR": str(tmp_path), "HOST": "192.168.1.20", "TESTING": True}).test_client()
     page = c.get("/tonight").get_data(as_text=True)  # anyone may look
     assert "Log in to log a cramp" in page

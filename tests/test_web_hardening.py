@@ -13,7 +13,7 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from firmware_host.store import DB_NAME, open_store
-from web import attempts, auth, create_app
+from web import attempts, create_app
 
 PASSWORD = "correct horse"
 
@@ -24,9 +24,9 @@ def _token(html: str) -> str:
 
 @pytest.fixture(autouse=True)
 def _reset_rate_limit():
-    auth._fails.clear()
+    attempts._fails.clear()
     yield
-    auth._fails.clear()
+    attempts._fails.clear()
 
 
 def _data(tmp_path, read_only=False):
@@ -186,7 +186,7 @@ def test_simultaneous_guesses_stay_within_the_budget_and_hash_one_at_a_time(tmp_
     for t in threads:
         t.join(60)
     assert len(codes) == 40
-    assert len(checks) <= auth.MAX_FAILS
+    assert len(checks) <= attempts.MAX_FAILS
     assert most[0] == 1
     assert codes.count(401) == len(checks) and set(codes) <= {401, 429, 503}
     # the right password waits out the window too
@@ -196,7 +196,7 @@ def test_simultaneous_guesses_stay_within_the_budget_and_hash_one_at_a_time(tmp_
 
 def test_a_right_password_does_not_use_up_the_budget(tmp_path):
     app = _lan_app(tmp_path)
-    for _ in range(auth.MAX_FAILS + 2):
+    for _ in range(attempts.MAX_FAILS + 2):
         _logged_in(app, "192.168.1.20")
 
 

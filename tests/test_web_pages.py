@@ -12,7 +12,7 @@ from twitchmon_testkit import needs
 
 from firmware_host import pins
 from firmware_host.store import open_store
-from web import auth, create_app
+from web import attempts, create_app
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def fclient(filled, tmp_path):
     d = tmp_path / "data"
     shutil.copytree(filled[0], d)
     app = create_app({"DATA_DIR": str(d), "TESTING": True})
-    auth._fails.clear()
+    attempts._fails.clear()
     return app.test_client()
 
 

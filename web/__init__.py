@@ -10,8 +10,8 @@ import datetime as dt
 import errno
 import logging
 import os
-import threading
 import sqlite3
+import threading
 
 from flask import Flask, g, jsonify, request
 from markupsafe import escape
@@ -124,7 +124,7 @@ def _page_globals(app: Flask) -> None:
         # dark by default at night, whatever the phone's setting: a bright page at 3 a.m. wakes you
         # the banners are the owner's (and the sensors' state a LAN read-only viewer's): a visitor at
         # the login page must not learn the site names, whether they are worn now, or the broker
-        owner = auth.is_owner()
+        owner = g.owner if "owner" in g else auth.is_owner()  # the guard's answer, where it ran (not the login page)
         return {"disclaimer": DISCLAIMER,
                 "sensor_banner": sensor_banner(app.get_store()) if owner or auth.read_only_lan() else [],
                 "mqtt_banner": mqtt_banner(app.get_store()) if owner else None,

@@ -51,11 +51,12 @@ def check_password(password_hash: str, password: str, known_device: bool = False
         gate.release()
 
 
-def _take_attempt(addr: str) -> float | None:
-    """Count an attempt as failed before it is checked (None: the budget is
-    spent); its stamp, to give back if the password was right.  Browsers not
-    known as the owner's also share one budget (``MAX_FAILS_NEW``): guesses
-    from many addresses stop there, and the owner's browsers are not in it."""
+def _take_attempt(addr: str) -> tuple[float | None, bool]:
+    """Count an attempt as failed before it is checked: its stamp, to give
+    back if the password was right; None when the budget is spent, and
+    whether it was the one all new browsers share (``MAX_FAILS_NEW``: guesses
+    from many addresses stop there, and the owner's browsers are not in it)
+    rather than this address's own (said in the journal once a window)."""
     now = time.monotonic()
     with _fails_lock:
         for a in [a for a, ts in _fails.items() if not ts or now - ts[-1] >= WINDOW_S]:
@@ -65,9 +66,12 @@ def _take_attempt(addr: str) -> float | None:
             1 for a, ts in _fails.items() if not a.startswith("device:") for t in ts if now - t < WINDOW_S)
         if len(recent) >= MAX_FAILS or together >= MAX_FAILS_NEW:
             _fails[addr] = recent
-            return None
+            shared = len(recent) < MAX_FAILS
+            if shared:
+                _say_new_browsers_locked()
+            return None, shared
         _fails[addr] = [*recent, now]
-        return now
+        return now, False
 
 
 def _give_back(addr: str, stamp: float) -> None:

@@ -33,7 +33,6 @@ import os
 import secrets
 import shlex
 import socket
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -44,8 +43,7 @@ from firmware_host.log import get_logger
 from firmware_host.paths import SYSTEM_DIR
 from firmware_host.store import private
 
-from .attempts import (MAX_FAILS, WINDOW_S, _address_block, _fails, _give_back, _known_device,
-                       _say_new_browsers_locked, _set_device_cookie, _take_attempt, check_password)
+from .attempts import _address_block, _give_back, _known_device, _set_device_cookie, _take_attempt, check_password
 
 bp = Blueprint("auth", __name__)
 
@@ -233,14 +231,11 @@ def login():
         where = _address_block(request.remote_addr or "?")
         device = _known_device(store, where)
         addr = f"device:{device}" if device else where
-        stamp = _take_attempt(addr)
+        stamp, shared = _take_attempt(addr)
         if stamp is None:
-            mine = len([t for t in _fails.get(addr, []) if time.monotonic() - t < WINDOW_S]) >= MAX_FAILS
-            error = ("Too many attempts: wait five minutes." if mine or device else
-                     "Too many wrong passwords from other devices in the last five minutes: log in from a "
-                     "browser you have logged in from before, or wait five minutes.")
-            if not mine and not device:
-                _say_new_browsers_locked()
+            error = ("Too many wrong passwords from other devices in the last five minutes: log in from a "
+                     "browser you have logged in from before, or wait five minutes." if shared else
+                     "Too many attempts: wait five minutes.")
             return render_template("login.html", error=error,
                                    has_password=has_password, passwd_command=passwd_command()), 429
         pw = request.form.get("password", "")
@@ -289,7 +284,8 @@ def logout():
     if sid:
         store = current_app.get_store()
         now = dt.datetime.now(dt.timezone.utc)
-        keep = {k: v for k, v in _revoked(store).items() if isinstance(v, str) and v >= now.isoformat(timespec="seconds")}
+        now_s = now.isoformat(timespec="seconds")
+        keep = {k: v for k, v in _revoked(store).items() if isinstance(v, str) and v >= now_s}
         keep[sid] = (now + current_app.permanent_session_lifetime).isoformat(timespec="seconds")
         store.set_setting(REVOKED_KEY, keep)
     session.clear()

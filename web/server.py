@@ -31,6 +31,7 @@ outside at the cost of a second service to install and keep.
 """
 from __future__ import annotations
 
+import threading
 import time
 
 from waitress import wasyncore
@@ -128,4 +129,17 @@ def stop(server, app=None, timeout_s: float = 5.0) -> None:
     if app is not None and "twitchmon.stopping" in getattr(app, "extensions", {}):
         app.extensions["twitchmon.stopping"].set()
     server.task_dispatcher.shutdown(cancel_pending=True, timeout=timeout_s)
-    wasyncore.close_all(getattr(server, "map", None) or server._map)  # listeners, trigger, connections: run() returns
+    # listeners, trigger and connections closed by the loop's own thread (a close from here races its
+    # poll, which then dies on a closed descriptor: waitress#468); run() returns as the map empties
+    the_map = getattr(server, "map", None) or server._map
+    listener = server if isinstance(server, BaseWSGIServer) else \
+        next(s for s in the_map.values() if isinstance(s, BaseWSGIServer))
+    closed = threading.Event()
+
+    def close_all() -> None:
+        wasyncore.close_all(the_map)
+        closed.set()
+
+    listener.trigger.pull_trigger(close_all)
+    if not closed.wait(timeout_s):  # the loop is not running (never started, or gone): close from here
+        wasyncore.close_all(the_map)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from flask import g, Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from werkzeug.security import generate_password_hash
 
 from firmware_host import pins
@@ -95,6 +95,8 @@ def _validate(form) -> tuple[dict, list[str]]:
     problem = site_name_problem(names)
     if problem:
         raise ValueError(problem)
+    if form.get("button_press", "cramp") not in ("cramp", "mark"):  # what the bedside button's short press logs
+        raise ValueError("button press: cramp or mark")
 
     def num(key, kind=float):
         raw = form.get(key, "")
@@ -138,19 +140,13 @@ def save():
             return jsonify({"error": msg}), 400
         return render_template("settings.html", s=current(store), error=msg, saved=None,
                                sites=pins.SITES), 400
-    press = request.form.get("button_press", "cramp")
-    if press not in ("cramp", "mark"):
-        msg = "button press: cramp or mark"
-        if request.headers.get("Accept", "").startswith("application/json"):
-            return jsonify({"error": msg}), 400
-        return render_template("settings.html", s=current(store), error=msg, saved=None, sites=pins.SITES), 400
     _save_mqtt_password(request.form, over)
     store.save_settings(config=over, channel_names=names,
                         lan_read_only=request.form.get("lan_read_only") == "on",
                         mqtt_enabled=request.form.get("mqtt_enabled") == "on",
                         mqtt_remote_control=request.form.get("mqtt_remote_control") == "on",
                         # what the bedside button's short press logs: a cramp unless the owner chose a plain mark
-                        button_press=press,
+                        button_press=request.form.get("button_press", "cramp"),
                         saved_utc=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     if request.headers.get("Accept", "").startswith("application/json"):
         return jsonify(current(store))
