@@ -140,6 +140,12 @@ def stop(server, app=None, timeout_s: float = 5.0) -> None:
         wasyncore.close_all(the_map)
         closed.set()
 
-    listener.trigger.pull_trigger(close_all)
-    if not closed.wait(timeout_s):  # the loop is not running (never started, or gone): close from here
+    woken = False
+    if not listener.trigger._closed:  # never write to a closed trigger: its descriptor may be another file's now
+        try:
+            listener.trigger.pull_trigger(close_all)
+            woken = True
+        except OSError:  # the loop is gone and took its trigger with it
+            pass
+    if not (woken and closed.wait(timeout_s)):  # no loop to do it (never started, or gone): close from here
         wasyncore.close_all(the_map)
