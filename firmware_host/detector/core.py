@@ -18,7 +18,7 @@ import numpy as np
 from .. import pins
 from . import faults, front, heartbeat, movement, regions, rules
 from .events import Events
-from .params import DetectorConfig, rates
+from .params import SHORT_MOVE_FLOORS, DetectorConfig, rates
 
 
 class Detector:
@@ -60,6 +60,7 @@ class Detector:
         self.beat_state = heartbeat.BeatState.new(C, rt.L)
         self.region_state = regions.RegionState.new(C)
         self.rule_state = rules.RuleState.new(C)
+        self._short_moves: list = []  # short leg movements found among the candidates
 
     # -- public --------------------------------------------------------------
     def process(self, codes) -> Events:
@@ -119,7 +120,9 @@ class Detector:
 
     @property
     def movements(self) -> list:
-        return self.move_state.movements
+        """Every movement closed so far, in time order: the movement stage's
+        and the short ones the region stage found."""
+        return sorted(self.move_state.movements + self._short_moves, key=lambda m: m.t)
 
     @property
     def twitch_count(self) -> int:
@@ -201,7 +204,7 @@ class Detector:
         abs0 = hist.base + hist.y.shape[1]
         fev, bad, self.fault_state = faults.update(part["status"], part["n_d"], abs0, rt, self.fault_state)
         out.faults += fev
-        hist.append(y, e)
+        hist.append(y, e, part["lf"])
         good = ~bad & np.array([not faults.bad_during(self.fault_state, c, abs0 - 1, abs0) for c in range(C)])
         mv, self.move_state = movement.movement(part["lf"], y, e, clip, abs0, good, self.region_state.sigma,
                                                 self.beat_state.g, rt, self.cfg, self.move_state)
@@ -226,7 +229,14 @@ class Detector:
         windows = movement.not_rest_windows(self.move_state, rt, self.cfg)
         self.region_state = regions.learn_floor(r, a_abs, b_abs, windows, self.fault_state, rt, self.region_state)
         found, self.region_state = regions.regions(r, a_abs, final, self._end_guard, hist, self.beat_state, windows,
-                                                   self.fault_state, self.cfg, rt, self.region_state)
+                                                   self.fault_state, self.cfg, rt, self.region_state,
+                                                   movement.slow_threshold(self.move_state, self.cfg,
+                                                                           SHORT_MOVE_FLOORS))
+        if self.region_state.short_moves:
+            short = movement.short_movements(self.region_state.short_moves, rt)
+            self.region_state.short_moves = []
+            self._short_moves += short
+            out.movements += short
         period_s = self.beat_state.period / rt.fw if self.beat_state.on else None
         for c, cands in found.items():
             self.rule_state.pending += rules.mark_rhythmic(c, cands, period_s, self.rule_state)

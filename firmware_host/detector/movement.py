@@ -105,6 +105,33 @@ def overlaps(windows: list[tuple[int, int]], lo: np.ndarray, hi: np.ndarray) -> 
     return ((w[:, 0][None, :] < hi[:, None]) & (w[:, 1][None, :] > lo[:, None])).any(axis=1)
 
 
+def slow_threshold(st: MoveState, cfg: DetectorConfig, floors: float = LF_X_FLOOR) -> np.ndarray:
+    """Each channel's slow-swing threshold (codes): ``floors`` slow floors as
+    learned at rest so far, and at least ``LF_MIN_CODES`` x gain (all there
+    is where no floor is learned yet)."""
+    floor = np.where(np.isnan(st.sigma_lf), 0.0, st.sigma_lf)
+    return np.maximum(floors * floor, LF_MIN_CODES * cfg.gain)
+
+
+def short_movements(found: list[tuple[int, int, int]], rt: Rates) -> list[Movement]:
+    """Short leg movements the region stage found, (working start, end,
+    channel) each, as movements: those that overlap are one, on all their
+    channels (a leg moving shows on each of its sensors)."""
+    out: list[Movement] = []
+    last_end = None
+    for s, e, c in sorted(found):
+        if out and s <= last_end:
+            mv = out[-1]
+            last_end = max(last_end, e)
+            mv.end = rt.t(last_end + 1)
+            if c not in mv.channels:
+                mv.channels = sorted(mv.channels + [c])
+        else:
+            last_end = e
+            out.append(Movement(rt.t(s), rt.t(e + 1), [c]))
+    return out
+
+
 def _learn_lf_floor(lf: np.ndarray, active: np.ndarray, abs0: int, rt: Rates, cfg: DetectorConfig,
                     st: MoveState) -> None:
     """The slow floor (codes), learned from this chunk's rest samples (as the noise floor)."""

@@ -143,5 +143,10 @@ REMNANT_BEAT_SHARE = 0.3
 REMNANT_R2 = 0.8
 #: a candidate under a subtracted beat and smaller than this share of it is a remnant
 REMNANT_SHARE = 0.12
+#: a candidate this long (ms: the shortest leg movement a sleep laboratory
+#: scores) whose slow swing (0.3-3 Hz) is this many times its band peak,
+#: and this many of the channel's slow floors (and the movement stage's
+#: least slow swing in codes), is a short leg movement
+SHORT_MOVE_MS, SHORT_MOVE_SLOW_X, SHORT_MOVE_FLOORS = 500.0, 1.0, 3.0
 #: a region's onset is its first strong stretch at least this share of its peak
 ONSET_SHARE = 0.1

@@ -14,7 +14,7 @@ rules (:func:`beat_likeness`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from .faults import FaultState, bad_during
 from .heartbeat import BeatState, beat_likeness
 from .history import History
 from .movement import not_rest_mask
-from .params import ECHO_LAG_S, ONSET_SHARE, REMNANT_BEAT_SHARE, SPLIT_MS, REGION_SHARE, REMNANT_CORR, REMNANT_R2, REMNANT_SHARE, REMNANT_X_LEVEL, SPLIT_SHARE, DetectorConfig, Rates
+from .params import ECHO_LAG_S, ONSET_SHARE, SHORT_MOVE_MS, SHORT_MOVE_SLOW_X, REMNANT_BEAT_SHARE, SPLIT_MS, REGION_SHARE, REMNANT_CORR, REMNANT_R2, REMNANT_SHARE, REMNANT_X_LEVEL, SPLIT_SHARE, DetectorConfig, Rates
 
 
 @dataclass
@@ -39,6 +39,9 @@ class RegionState:
     rest_samples: int = 0  #: working samples at rest so far
     analysed_samples: int = 0
     rejected_remnants: int = 0  #: candidates with a subtracted beat's shape
+    #: short leg movements found among the candidates since the last call
+    #: (working index start, end, channel): see :func:`is_short_movement`
+    short_moves: list = field(default_factory=list)
     provisional: bool = False  #: the floors stand in from a night without rest yet (see learn_floor)
 
     @classmethod
@@ -177,9 +180,25 @@ def _corr_remnant(seg: np.ndarray, mdl: np.ndarray) -> bool:
             best = max(best, abs(float((s * r).sum())) / den)
     return best >= REMNANT_CORR
 
+def is_short_movement(dur_ms: float, peak: float, slow: np.ndarray, slow_thr: float) -> bool:
+    """Is a candidate (``dur_ms`` long, ``peak`` codes in the band) a short
+    leg movement rather than a twitch?  A leg movement lasts 0.5 s or more
+    (the shortest a sleep laboratory scores) and is a displacement: the
+    slow swing around it (``slow``, the 0.3-3 Hz band from 0.2 s before to
+    0.3 s after it, codes) is at least as large as its band peak and well
+    above what breathing and drift swing at rest (``slow_thr``, codes).  A
+    twitch seen through the piezo's high-pass swings the slow band less
+    than the band; a movement too short to hold 0.5 s of slow swing over the
+    movement stage's threshold escaped it, and its start was counted."""
+    if dur_ms < SHORT_MOVE_MS or not len(slow):
+        return False
+    top = float(np.abs(slow).max())
+    return top >= SHORT_MOVE_SLOW_X * peak and top >= slow_thr
+
+
 def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: History, beats: BeatState,
             windows: list, faults: FaultState, cfg: DetectorConfig, rt: Rates,
-            st: RegionState) -> tuple[dict[int, list[Twitch]], RegionState]:
+            st: RegionState, slow_thr: np.ndarray | None = None) -> tuple[dict[int, list[Twitch]], RegionState]:
     """Twitch candidates on [the last chunk's residual + ``r``] (``r`` from
     working index ``a_abs``), per channel.  A region is decided once it began
     in the older chunk and has closed (at the end of the stream, all are).
@@ -234,7 +253,7 @@ def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: Histor
     ok, context = _at_rest(ok, not_rest, s_pos, e_pos)
     found = {c: [] for c in np.unique(c_r).tolist()}
     _judge(found, span, span0, (v[ok] for v in (c_r, s_pos, e_pos, dur_ms, peak_act, sig_c, context)),
-           near_beat(beat_f, s_pos[ok], rt), hist, faults, rt, st, beats.templates if beats.on else None)
+           near_beat(beat_f, s_pos[ok], rt), hist, faults, rt, st, beats.templates if beats.on else None, slow_thr)
     return found, st
 
 
@@ -269,14 +288,18 @@ def _thresholds(act: np.ndarray, nh: int, k_hi: float, sig: np.ndarray, sig_hist
 
 
 def _judge(found: dict, span: np.ndarray, span0: int, cols, at_beat: np.ndarray, hist: History,
-           faults: FaultState, rt: Rates, st: RegionState, templates: np.ndarray | None = None) -> None:
+           faults: FaultState, rt: Rates, st: RegionState, templates: np.ndarray | None = None,
+           slow_thr: np.ndarray | None = None) -> None:
     """Candidates into ``found`` (per channel), less those on an excluded
-    channel and beat remnants; ``cols``: channel, start, end, duration (ms),
+    channel, beat remnants and short leg movements (into ``st.short_moves``,
+    with ``slow_thr`` each channel's slow-swing threshold, codes); ``cols``:
+    channel, start, end, duration (ms),
     peak activity and floor of each region; ``templates``: the beat
     templates (C, L) while the heartbeat is tracked, for each candidate's
     likeness to a beat (from 0.1 s before its onset to 0.25 s after)."""
     pre, post = int(0.1 * rt.fw), int(0.25 * rt.fw)
     m, k_lag = max(1, int(round(0.04 * rt.fw))), max(1, int(round(ECHO_LAG_S * rt.fw)))
+    s_pre, s_post = int(0.2 * rt.fw), int(0.3 * rt.fw)
     c_r, s_pos, e_pos, dur_ms, peak_act, sig_c, context = cols
     for c, a, b, d, pa, sc, ab, cx in zip(c_r.tolist(), s_pos.tolist(), e_pos.tolist(), dur_ms.tolist(),
                                           peak_act.tolist(), sig_c.tolist(), at_beat.tolist(), context.tolist()):
@@ -286,11 +309,16 @@ def _judge(found: dict, span: np.ndarray, span0: int, cols, at_beat: np.ndarray,
         if is_beat_remnant(span[c, a:b + 1], hist.model[c, m0:m0 + b + 1 - a]):
             st.rejected_remnants += 1
             continue
+        peak = float(np.abs(span[c, a:b + 1]).max())
+        if slow_thr is not None and not cx and is_short_movement(
+                d, peak, hist.lf[c, max(m0 - s_pre, 0):max(m0 + b + 1 - a + s_post, 0)], float(slow_thr[c])):
+            st.short_moves.append((span0 + a, span0 + b, c))
+            continue
         like = 0.0 if templates is None else beat_likeness(span[c, max(a - pre, 0):a + post], templates[c])
         # every channel around it, for the rules' echo test (rules.explained)
         lo, hi = a - m - k_lag, b + 1 + m + k_lag
         snip = span[:, lo:hi].copy() if lo >= 0 and hi <= span.shape[1] else None
-        found[c].append(Twitch(rt.t(span0 + a), c, d, float(np.abs(span[c, a:b + 1]).max()), pa / sc, at_beat=ab,
+        found[c].append(Twitch(rt.t(span0 + a), c, d, peak, pa / sc, at_beat=ab,
                                beat_like=like, context=cx, snip=snip, snip_lag=k_lag))
 
 
