@@ -158,6 +158,14 @@ def detector_gain() -> float:
     return codes_per_mv() / ((pins.ADC_MAX_CODE + 1) / (V1_REF_V * 1000))
 
 
+def detector_slow_share() -> float:
+    """How much of a leg's slow swing the board passes, relative to the
+    twitch band: |gain| at 1 Hz over |gain| at 10 Hz (about 0.45; the
+    board's ~1 Hz high-pass).  The detector's ``slow_share`` for this board:
+    its tests of slow swing against band swing scale by it."""
+    return float(np.abs(analog_response(1.0)) / np.abs(analog_response(10.0)))
+
+
 def swing_codes() -> float:
     """ADC codes from the rest level to the nearer clip: the op-amp's floor
     (25 mV above ground) below, the ADC's full scale (VREF) above."""

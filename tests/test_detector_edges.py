@@ -231,3 +231,26 @@ def test_a_short_leg_movement_is_a_movement_not_a_twitch(seed):
     assert s["recall"] == 1.0, s
     assert len(reported) >= 6, [m.as_dict() for m in ev.movements]  # of 8
     assert len(counted) <= 2, counted
+
+
+@pytest.mark.parametrize("seed", [31, 32, 33])
+def test_a_train_of_slow_twitches_does_not_blank_the_seconds_after_it(seed):
+    # three or four large slow twitches 0.15-0.3 s apart swing the slow
+    # band past the movement's threshold for 0.5 s, and were taken for a
+    # leg's movement: nothing counted for 5 s after (27 false movements on
+    # the tuning nights cost 83 twitches).  A moving leg swings the slow
+    # band about as far as the band or further; a train swings it a
+    # fraction as far.  A lone twitch 3-5 s after each train must count.
+    n = quiet_night(3, seed=seed, channels=2)
+    n.breath_amp[:] = 0.5  # codes: a still night, the slow threshold at its least
+    rng = np.random.default_rng(seed)
+    train, lone = [], []
+    for t in np.arange(15.0, 170.0, 12.0):
+        for j in range(int(rng.integers(3, 5))):
+            train.append((t + j * rng.uniform(0.15, 0.3), 0, rng.uniform(50, 90)))
+        lone.append((t + rng.uniform(3.0, 5.0), int(rng.integers(2)), rng.uniform(20, 40)))
+    place(n, train + lone, seed=seed, stretch=1.3)
+    ev, _ = detect(n)
+    found = [t for t, c, _ in lone if any(d.channel == c and abs(d.t - t) < 0.15 for d in ev.twitches)]
+    assert len(ev.movements) <= 2, [m.as_dict() for m in ev.movements]  # of 13 trains
+    assert len(found) >= 11, (len(found), len(lone))

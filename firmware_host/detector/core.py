@@ -55,7 +55,7 @@ class Detector:
         # the stages' states
         self.front_state: front.FrontState | None = None
         self.fault_state = faults.FaultState.new(C)
-        self.move_state = movement.MoveState.new(C)
+        self.move_state = movement.MoveState.new(C, cfg.board_slow_share())
         self.hist = heartbeat.History.new(C)
         self.beat_state = heartbeat.BeatState.new(C, rt.L)
         self.region_state = regions.RegionState.new(C)

@@ -4,9 +4,12 @@ A movement bends the piezo (slow 0.3-3 Hz swings far above that channel's
 slow floor) or clips it, for 0.5 s in all; or fills at least 2 s with
 broadband activity (the envelope far above the noise and the beat level)
 most of the time; each on one sensor, as a leg moving swings and shakes
-every sensor on it.  A train of twitches swings the signal slowly for a
-moment only and is over within a second, so it is never a movement, and
-sites twitching in turn fill the time only together.
+every sensor on it.  A train of twitches is over within a second or so and
+swings the slow band a fraction as far as the band (a moving leg swings it
+as far or further), so a run under 1.5 s that does that is no movement;
+sites twitching in turn fill the time only together.  A movement too
+short for 0.5 s of slow swing is found among the twitch candidates
+(``regions.is_short_movement``).
 Nothing counts from ``pre_movement_s`` before a movement until ``settle_s``
 after it; those windows (and the first ``warmup_s``) are "not rest".
 """
@@ -24,6 +27,9 @@ LF_X_FLOOR, LF_MIN_CODES = 6.0, 8.0  #: a slow swing passes this many slow floor
 ENV_X_NOISE, ENV_X_BEAT = 15.0, 3.0  #: broadband: the envelope passes this many noise floors and beat levels...
 ENV_MIN_CODES = 5.0  #: ... and this many codes (x gain: a board with gain lifts twitches far above its noise)
 STRONG_S = 0.5  #: s of slow swing or clipping that make a movement
+#: ... unless the run is shorter than TRAIN_S (s) and its largest slow swing
+#: is under TRAIN_SLOW_SHARE of its largest band swing (a train of twitches)
+TRAIN_S, TRAIN_SLOW_SHARE = 1.5, 0.6
 BROAD_S, BROAD_SHARE = 2.0, 0.6  #: or this long a run of broadband activity, filled this much
 GAP_S = 0.3  #: activity this close together is one run
 
@@ -36,21 +42,38 @@ class MoveState:
     run_chans: set = field(default_factory=set)
     run_strong: np.ndarray | int = 0  #: per channel, working samples of its slow swing or clipping in the run
     run_active: np.ndarray | int = 0  #: per channel, working samples of its activity in the run
+    run_slow: np.ndarray | float = 0.0  #: per channel, the run's largest slow swing |lf|, codes
+    run_band: np.ndarray | float = 0.0  #: per channel, the run's largest |band|, codes
     windows: list = field(default_factory=list)  #: confirmed movements, working index [start, end]
     movements: list = field(default_factory=list)  #: every movement closed so far
+    slow_share: float = 1.0  #: the board's slow-swing response (DetectorConfig.slow_share)
 
     @classmethod
-    def new(cls, channels: int) -> "MoveState":
-        return cls(np.full(channels, np.nan))
+    def new(cls, channels: int, slow_share: float = 1.0) -> "MoveState":
+        return cls(np.full(channels, np.nan), slow_share=float(slow_share))
 
 
 def _is_movement(st: MoveState, fw: float) -> bool:
     n = st.run_last - st.run_start
-    if np.max(st.run_strong) >= int(STRONG_S * fw):
+    if np.max(st.run_strong) >= int(STRONG_S * fw) and (n >= int(TRAIN_S * fw) or _displacement(st)):
         return True
     # on one sensor: a leg moving swings and shakes each of its sensors;
     # independent sites twitching in turn make a run only together
     return n >= int(BROAD_S * fw) and np.max(st.run_active) >= BROAD_SHARE * n
+
+
+def _displacement(st: MoveState) -> bool:
+    """Is the run's slow swing a displacement (a leg moving) rather than
+    the slow part of a train of twitches?  On the sensor that swings most,
+    a moving leg swings the slow band about as far as the band or further;
+    twitches through the piezo's high-pass swing it a fraction as far (as
+    measured behind the board's own slow response, ``st.slow_share``)."""
+    slow = np.asarray(st.run_slow, dtype=float)
+    band = np.asarray(st.run_band, dtype=float)
+    if not slow.ndim or not len(slow):
+        return True
+    c = int(np.argmax(slow))
+    return bool(slow[c] >= TRAIN_SLOW_SHARE * st.slow_share * band[c])
 
 
 def _confirm(st: MoveState) -> None:
@@ -187,15 +210,20 @@ def movement(lf: np.ndarray, y: np.ndarray, e: np.ndarray, clip: np.ndarray, abs
             chans = set(np.flatnonzero(active_c[:, s:en + 1].any(axis=1)).tolist())
             strong_n = cs_strong[:, en + 1] - cs_strong[:, s]
             active_n = cs_active[:, en + 1] - cs_active[:, s]
+            slow_pk = np.where(good, np.abs(lf[:, s:en + 1]).max(axis=1), 0.0)
+            band_pk = np.abs(y[:, s:en + 1]).max(axis=1)
             if st.run_start is not None and s_abs - st.run_last <= gap:
                 st.run_last = e_abs
                 st.run_chans |= chans
                 st.run_strong += strong_n
                 st.run_active += active_n
+                st.run_slow = np.maximum(st.run_slow, slow_pk)
+                st.run_band = np.maximum(st.run_band, band_pk)
             else:
                 out += close(st, rt)
                 st.run_start, st.run_last, st.run_chans = s_abs, e_abs, chans
                 st.run_strong, st.run_active = strong_n, active_n
+                st.run_slow, st.run_band = slow_pk, band_pk
             if _is_movement(st, fw):
                 _confirm(st)
     end_abs = abs0 + n

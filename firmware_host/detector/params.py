@@ -26,6 +26,22 @@ class DetectorConfig:
     #: picked up) scale with it; those on noise are multiples of the noise
     #: floor each channel learns.  The v2 board's: ``frontend.detector_gain()``.
     gain: float = 1.0
+    #: how much of a leg's slow swing (about 1 Hz) the sensor board passes,
+    #: relative to the twitch band (about 10 Hz): 1 for the first board (the
+    #: disc straight into the ADC); the v2 board's ~1 Hz high-pass passes
+    #: less (``frontend.detector_slow_share()``).  The test that tells a
+    #: train of twitches from a leg's movement by its slow swing scales by
+    #: it.  None: from the gain (the board with gain is the v2 board).
+    slow_share: float | None = None
+
+    def board_slow_share(self) -> float:
+        """``slow_share``, or the board's as its gain says."""
+        if self.slow_share is not None:
+            return float(self.slow_share)
+        if self.gain == 1.0:
+            return 1.0
+        from ..frontend import detector_slow_share  # the board's model, only for a board with gain
+        return detector_slow_share()
 
     def threshold_factor(self) -> float:
         """Multiple of the noise floor the 40 ms mean |x| must pass."""

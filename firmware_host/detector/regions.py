@@ -189,7 +189,11 @@ def is_short_movement(dur_ms: float, peak: float, slow: np.ndarray, slow_thr: fl
     above what breathing and drift swing at rest (``slow_thr``, codes).  A
     twitch seen through the piezo's high-pass swings the slow band less
     than the band; a movement too short to hold 0.5 s of slow swing over the
-    movement stage's threshold escaped it, and its start was counted."""
+    movement stage's threshold escaped it, and its start was counted.
+    Behind the v2 board's ~1 Hz high-pass a movement's slow swing is
+    smaller and the test stricter; scaled by the board's slow response it
+    took slow twitches (their slow part lies at 2-3 Hz, where the board
+    passes most), so it is not scaled."""
     if dur_ms < SHORT_MOVE_MS or not len(slow):
         return False
     top = float(np.abs(slow).max())
