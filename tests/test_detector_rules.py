@@ -442,3 +442,59 @@ def test_two_seconds_filled_with_activity_on_one_sensor_is_a_movement(start):
     assert not _run(start, n, strong=(0, 0), active=(full - 1, full - 1))  # filled only together
     assert not _run(start, int(0.75 * n), strong=(0, 0), active=(int(0.75 * n), 0))  # 1.5 s, however full
     assert _run(start, 2 * n, strong=(0, 0), active=(int(0.8 * 2 * n), 0))
+
+
+def test_a_short_run_whose_slow_swing_is_a_fraction_of_its_band_is_a_train_not_a_movement():
+    # half a second of slow swing over the threshold, but the largest slow
+    # swing under 0.6 of the largest band swing: a train of twitches, unless
+    # the run lasts 1.5 s or more (a leg moving with a shake in it)
+    k = int(movement.STRONG_S * 125.0)
+    short, long_ = int(movement.TRAIN_S * 125.0) - 1, int(movement.TRAIN_S * 125.0)
+
+    def run(length, slow, band, share=1.0):
+        st = movement.MoveState.new(2, share)
+        st.run_start, st.run_last = 100, 100 + length
+        st.run_strong, st.run_active = np.array([k, 0]), np.array([k, 0])
+        st.run_slow, st.run_band = np.array(slow, dtype=float), np.array(band, dtype=float)
+        return movement._is_movement(st, 125.0)
+
+    assert run(short, [60.0, 5.0], [100.0, 5.0])  # 0.6 of the band: a displacement
+    assert not run(short, [59.0, 5.0], [100.0, 5.0])  # under: a train
+    assert run(long_, [59.0, 5.0], [100.0, 5.0])  # 1.5 s: a movement however it swings
+    # judged on the sensor that swings most slowly, not the other one
+    assert not run(short, [30.0, 20.0], [100.0, 20.0])
+    # behind a board that passes 0.45 of the slow swing, 0.6 x 0.45 of the band is a displacement
+    assert run(short, [27.0, 5.0], [100.0, 5.0], share=0.45)
+    assert not run(short, [26.0, 5.0], [100.0, 5.0], share=0.45)
+
+
+def test_a_short_movement_lasts_half_a_second_and_swings_the_slow_band_past_its_band_peak():
+    slow = np.array([0.0, 30.0, -20.0])  # codes: the 0.3-3 Hz band around the candidate
+    assert regions.is_short_movement(500.0, 30.0, slow, slow_thr=8.0)
+    assert not regions.is_short_movement(499.0, 30.0, slow, slow_thr=8.0)  # shorter than a leg movement
+    assert not regions.is_short_movement(500.0, 30.5, slow, slow_thr=8.0)  # the band swings further: a twitch
+    assert not regions.is_short_movement(500.0, 20.0, slow, slow_thr=31.0)  # breathing-sized slow swing
+    assert not regions.is_short_movement(800.0, 5.0, np.zeros(0), slow_thr=1.0)  # no slow band kept
+
+
+def test_a_part_still_over_a_second_is_cut_again_at_30_percent_unless_a_leg_moved():
+    # two slow twitches 0.7 s apart, the second riding on the first's
+    # relaxation (above 15% of the first's peak, under 30%): one part of
+    # 1.2 s after the first cut, dropped whole; cut again they are two
+    fw = 125.0
+    rt = params.rates(DetectorConfig(rate_hz=250.0))
+    act = np.zeros((1, 400))
+    act[0, 50:75] = 100.0   # the first twitch
+    act[0, 75:137] = 20.0   # its relaxation, between 15% and 30% of it
+    act[0, 137:162] = 80.0  # the second, 0.7 s after the first's onset
+    act[0, 162:200] = 20.0
+    cols = (np.array([0]), np.array([50]), np.array([199]), np.array([100.0]), np.array([1.0]))
+    cfg = DetectorConfig(rate_hz=250.0)
+    once = regions._lengths(act, *cols, k_hi=9.0, merge=15, cfg=cfg, rt=rt)
+    assert list(once[1]) == [50] and once[5][0] > cfg.max_twitch_ms  # one part, over a second: dropped
+    twice = regions._lengths(act, *cols, k_hi=9.0, merge=15, cfg=cfg, rt=rt, slow_dominated=lambda c, a, b: False)
+    assert list(zip(twice[1], twice[2])) == [(50, 74), (137, 161)]
+    assert all(d <= cfg.max_twitch_ms for d in twice[5])
+    moved = regions._lengths(act, *cols, k_hi=9.0, merge=15, cfg=cfg, rt=rt, slow_dominated=lambda c, a, b: True)
+    assert list(moved[1]) == [50] and moved[5][0] > cfg.max_twitch_ms  # a leg moved: left whole
+    assert fw == rt.fw

@@ -98,6 +98,8 @@ REMNANT_CORR = 0.75
 RHYTHM_TOL = 0.12
 #: a region longer than ``SPLIT_MS`` is cut where its activity falls below this share of its peak
 SPLIT_SHARE = 0.15
+#: a part still over max_twitch_ms is cut again at this share of its own peak
+RESPLIT_SHARE = 0.3
 #: over this (ms) a region may be two twitches in a row (a bad spell, a long one and the next)
 SPLIT_MS = 300.0
 
