@@ -498,3 +498,18 @@ def test_a_part_still_over_a_second_is_cut_again_at_30_percent_unless_a_leg_move
     moved = regions._lengths(act, *cols, k_hi=9.0, merge=15, cfg=cfg, rt=rt, slow_dominated=lambda c, a, b: True)
     assert list(moved[1]) == [50] and moved[5][0] > cfg.max_twitch_ms  # a leg moved: left whole
     assert fw == rt.fw
+
+
+def test_a_region_soon_after_another_on_its_channel_begins_at_half_its_peak():
+    # a region's onset is its first strong stretch of a tenth of its peak or
+    # more; within 0.8 s of the region before it on its channel, half: its
+    # front may be the ringing of the twitch before (the region began in that
+    # tail, and the detection missed the twitch's own onset by 0.15-0.4 s)
+    s_pos, s_flat, e_flat, peak = np.array([100]), np.array([1100]), np.array([1200]), np.array([80.0])
+    runs = (np.array([1100, 1130, 1150]), np.array([12.0, 39.0, 80.0]))  # ringing, ringing, the twitch
+    assert list(regions._onsets(s_pos, s_flat, e_flat, peak, runs)) == [100]
+    assert list(regions._onsets(s_pos, s_flat, e_flat, peak, runs, np.array([False]))) == [100]
+    assert list(regions._onsets(s_pos, s_flat, e_flat, peak, runs, np.array([True]))) == [150]
+    runs = (np.array([1100, 1130, 1150]), np.array([12.0, 40.0, 80.0]))
+    assert list(regions._onsets(s_pos, s_flat, e_flat, peak, runs, np.array([True]))) == [130]
+    assert (params.ONSET_SHARE, params.ONSET_SHARE_AFTER, params.FOLLOW_S) == (0.1, 0.5, 0.8)

@@ -168,3 +168,6 @@ REMNANT_SHARE = 0.12
 SHORT_MOVE_MS, SHORT_MOVE_SLOW_X, SHORT_MOVE_FLOORS = 500.0, 1.0, 3.0
 #: a region's onset is its first strong stretch at least this share of its peak
 ONSET_SHARE = 0.1
+#: ... or this share, for a region that begins within FOLLOW_S (s) of the end
+#: of the region before it on its channel (its front may be that one's ringing)
+ONSET_SHARE_AFTER, FOLLOW_S = 0.5, 0.8

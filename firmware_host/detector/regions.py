@@ -24,7 +24,7 @@ from .faults import FaultState, bad_during
 from .heartbeat import BeatState, beat_likeness
 from .history import History
 from .movement import not_rest_mask
-from .params import ECHO_LAG_S, ONSET_SHARE, SHORT_MOVE_MS, SHORT_MOVE_SLOW_X, RESPLIT_SHARE, REMNANT_BEAT_SHARE, SPLIT_MS, REGION_SHARE, REMNANT_CORR, REMNANT_R2, REMNANT_SHARE, REMNANT_X_LEVEL, SPLIT_SHARE, DetectorConfig, Rates
+from .params import ECHO_LAG_S, ONSET_SHARE, SHORT_MOVE_MS, SHORT_MOVE_SLOW_X, RESPLIT_SHARE, FOLLOW_S, ONSET_SHARE_AFTER, REMNANT_BEAT_SHARE, SPLIT_MS, REGION_SHARE, REMNANT_CORR, REMNANT_R2, REMNANT_SHARE, REMNANT_X_LEVEL, SPLIT_SHARE, DetectorConfig, Rates
 
 
 @dataclass
@@ -248,8 +248,14 @@ def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: Histor
         return {}, st
     last = np.ones(len(c_r), dtype=bool)
     last[:-1] = c_r[1:] != c_r[:-1]
+    # where the region before each on its channel ended (working index)
+    prev_end = st.last_end[c_r].astype(np.int64)
+    same = np.zeros(len(c_r), dtype=bool)
+    same[1:] = c_r[1:] == c_r[:-1]
+    prev_end[1:][same[1:]] = span0 + e_pos[:-1][same[1:]]
+    follows = span0 + s_pos - prev_end < int(FOLLOW_S * fw)
     st.last_end[c_r[last]] = span0 + e_pos[last]
-    s_pos = _onsets(s_pos, s_flat, e_flat, peak_act, rs)
+    s_pos = _onsets(s_pos, s_flat, e_flat, peak_act, rs, follows)
     def slow_dominated(c: int, a: int, b: int) -> bool:  # a leg moved: is_short_movement's test
         m0 = span0 + a - hist.base
         slow = hist.lf[c, max(m0 - int(0.2 * fw), 0):max(m0 + b + 1 - a + int(0.3 * fw), 0)]
@@ -344,11 +350,14 @@ def _above(act: np.ndarray, nh: int, k: float, sig: np.ndarray, sig_hist: np.nda
     return above
 
 
-def _onsets(s_pos: np.ndarray, s_flat: np.ndarray, e_flat: np.ndarray, peak: np.ndarray, runs) -> np.ndarray:
+def _onsets(s_pos: np.ndarray, s_flat: np.ndarray, e_flat: np.ndarray, peak: np.ndarray, runs,
+            follows: np.ndarray | None = None) -> np.ndarray:
     """Each region's onset: its first strong stretch that is a real part of
     it (a tenth of its peak or more), not a weak heartbeat remnant the
-    bridging joined to its front.  ``runs``: the strong runs' flat starts
-    and peaks."""
+    bridging joined to its front; for a region that ``follows`` another on
+    its channel closely, ONSET_SHARE_AFTER of its peak or more (its front
+    may be the ringing of the twitch before).  ``runs``: the strong runs'
+    flat starts and peaks."""
     rs, rpk = runs
     if not len(rs):
         return s_pos
@@ -356,8 +365,9 @@ def _onsets(s_pos: np.ndarray, s_flat: np.ndarray, e_flat: np.ndarray, peak: np.
     hi = np.searchsorted(rs, e_flat, side="right")
     out = s_pos.copy()
     for i in range(len(s_pos)):
+        share = ONSET_SHARE_AFTER if follows is not None and follows[i] else ONSET_SHARE
         for j in range(lo[i], hi[i]):
-            if rpk[j] >= ONSET_SHARE * peak[i]:
+            if rpk[j] >= share * peak[i]:
                 out[i] = s_pos[i] + (rs[j] - s_flat[i])
                 break
     return out
