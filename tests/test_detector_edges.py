@@ -15,6 +15,7 @@ and the others below, each with what it cost on the family's nights.
 import numpy as np
 import pytest
 
+from firmware_host import plm
 from firmware_host.detector import run_detector
 from firmware_host.simulator import Movement
 from twitchmon_testkit.nights import detect, place, quiet_night, scored
@@ -231,6 +232,9 @@ def test_a_short_leg_movement_is_a_movement_not_a_twitch(seed):
     assert s["recall"] == 1.0, s
     assert len(reported) >= 6, [m.as_dict() for m in ev.movements]  # of 8
     assert len(counted) <= 2, counted
+    # every 20 s: a periodic limb movement series the doctor's report counts
+    series = plm.score([m.as_dict() for m in ev.movements], n.legs)
+    assert series.plm >= 6, [m.as_dict() for m in ev.movements]
 
 
 @pytest.mark.parametrize("seed", [31, 32, 33])
