@@ -5,7 +5,7 @@ tails and heartbeat remnants do not."""
 import numpy as np
 import pytest
 
-from firmware_host.detector import movement, params, regions, rules
+from firmware_host.detector import lengths, movement, params, regions, rules
 from firmware_host.detector.events import Twitch
 from firmware_host.detector.params import DetectorConfig
 
@@ -400,13 +400,13 @@ def test_a_long_region_is_cut_where_its_activity_falls_below_15_percent():
     act[10:60] = 100.0   # a big twitch
     act[60:100] = 16.0   # its tail, above 15%
     act[140:170] = 50.0  # another twitch after a gap of 40 samples
-    parts = regions.split_long(act, 10, 169, 100.0, 20.0, merge=15)
+    parts = lengths.split_long(act, 10, 169, 100.0, 20.0, merge=15)
     assert parts == [(10, 99, 100.0), (140, 169, 50.0)]
     act[60:100] = 14.0  # the tail under 15%: not part of it
-    assert regions.split_long(act, 10, 169, 100.0, 20.0, merge=15)[0] == (10, 59, 100.0)
+    assert lengths.split_long(act, 10, 169, 100.0, 20.0, merge=15)[0] == (10, 59, 100.0)
     # parts under the threshold are dropped; none left: the region itself
-    assert regions.split_long(act, 10, 169, 100.0, 60.0, merge=15) == [(10, 59, 100.0)]
-    assert regions.split_long(act, 10, 169, 100.0, 200.0, merge=15) == [(10, 169, 100.0)]
+    assert lengths.split_long(act, 10, 169, 100.0, 60.0, merge=15) == [(10, 59, 100.0)]
+    assert lengths.split_long(act, 10, 169, 100.0, 200.0, merge=15) == [(10, 169, 100.0)]
 
 
 # -- movement, at its edges ----------------------------------------------------
@@ -470,11 +470,11 @@ def test_a_short_run_whose_slow_swing_is_a_fraction_of_its_band_is_a_train_not_a
 
 def test_a_short_movement_lasts_half_a_second_and_swings_the_slow_band_past_its_band_peak():
     slow = np.array([0.0, 30.0, -20.0])  # codes: the 0.3-3 Hz band around the candidate
-    assert regions.is_short_movement(500.0, 30.0, slow, slow_thr=8.0)
-    assert not regions.is_short_movement(499.0, 30.0, slow, slow_thr=8.0)  # shorter than a leg movement
-    assert not regions.is_short_movement(500.0, 30.5, slow, slow_thr=8.0)  # the band swings further: a twitch
-    assert not regions.is_short_movement(500.0, 20.0, slow, slow_thr=31.0)  # breathing-sized slow swing
-    assert not regions.is_short_movement(800.0, 5.0, np.zeros(0), slow_thr=1.0)  # no slow band kept
+    assert movement.is_short_movement(500.0, 30.0, slow, slow_thr=8.0)
+    assert not movement.is_short_movement(499.0, 30.0, slow, slow_thr=8.0)  # shorter than a leg movement
+    assert not movement.is_short_movement(500.0, 30.5, slow, slow_thr=8.0)  # the band swings further: a twitch
+    assert not movement.is_short_movement(500.0, 20.0, slow, slow_thr=31.0)  # breathing-sized slow swing
+    assert not movement.is_short_movement(800.0, 5.0, np.zeros(0), slow_thr=1.0)  # no slow band kept
 
 
 def test_a_part_still_over_a_second_is_cut_again_at_30_percent_unless_a_leg_moved():
@@ -490,12 +490,12 @@ def test_a_part_still_over_a_second_is_cut_again_at_30_percent_unless_a_leg_move
     act[0, 162:200] = 20.0
     cols = (np.array([0]), np.array([50]), np.array([199]), np.array([100.0]), np.array([1.0]))
     cfg = DetectorConfig(rate_hz=250.0)
-    once = regions._lengths(act, *cols, k_hi=9.0, merge=15, cfg=cfg, rt=rt)
+    once = lengths.lengths(act, *cols, k_hi=9.0, merge=15, cfg=cfg, rt=rt)
     assert list(once[1]) == [50] and once[5][0] > cfg.max_twitch_ms  # one part, over a second: dropped
-    twice = regions._lengths(act, *cols, k_hi=9.0, merge=15, cfg=cfg, rt=rt, slow_dominated=lambda c, a, b: False)
+    twice = lengths.lengths(act, *cols, k_hi=9.0, merge=15, cfg=cfg, rt=rt, slow_dominated=lambda c, a, b: False)
     assert list(zip(twice[1], twice[2])) == [(50, 74), (137, 161)]
     assert all(d <= cfg.max_twitch_ms for d in twice[5])
-    moved = regions._lengths(act, *cols, k_hi=9.0, merge=15, cfg=cfg, rt=rt, slow_dominated=lambda c, a, b: True)
+    moved = lengths.lengths(act, *cols, k_hi=9.0, merge=15, cfg=cfg, rt=rt, slow_dominated=lambda c, a, b: True)
     assert list(moved[1]) == [50] and moved[5][0] > cfg.max_twitch_ms  # a leg moved: left whole
     assert fw == rt.fw
 

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..frontend import detector_slow_share
+
 
 @dataclass
 class DetectorConfig:
@@ -38,10 +40,7 @@ class DetectorConfig:
         """``slow_share``, or the board's as its gain says."""
         if self.slow_share is not None:
             return float(self.slow_share)
-        if self.gain == 1.0:
-            return 1.0
-        from ..frontend import detector_slow_share  # the board's model, only for a board with gain
-        return detector_slow_share()
+        return 1.0 if self.gain == 1.0 else detector_slow_share()
 
     def threshold_factor(self) -> float:
         """Multiple of the noise floor the 40 ms mean |x| must pass."""

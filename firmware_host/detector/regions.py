@@ -23,8 +23,10 @@ from .events import Twitch
 from .faults import FaultState, bad_during
 from .heartbeat import BeatState, beat_likeness
 from .history import History
+from . import movement
+from .lengths import lengths, slow_guard
 from .movement import not_rest_mask
-from .params import ECHO_LAG_S, ONSET_SHARE, SHORT_MOVE_MS, SHORT_MOVE_SLOW_X, RESPLIT_SHARE, FOLLOW_S, ONSET_SHARE_AFTER, REMNANT_BEAT_SHARE, SPLIT_MS, REGION_SHARE, REMNANT_CORR, REMNANT_R2, REMNANT_SHARE, REMNANT_X_LEVEL, SPLIT_SHARE, DetectorConfig, Rates
+from .params import ECHO_LAG_S, ONSET_SHARE, FOLLOW_S, ONSET_SHARE_AFTER, REMNANT_BEAT_SHARE, REGION_SHARE, REMNANT_CORR, REMNANT_R2, REMNANT_SHARE, REMNANT_X_LEVEL, DetectorConfig, Rates
 
 
 @dataclass
@@ -40,7 +42,7 @@ class RegionState:
     analysed_samples: int = 0
     rejected_remnants: int = 0  #: candidates with a subtracted beat's shape
     #: short leg movements found among the candidates since the last call
-    #: (working index start, end, channel): see :func:`is_short_movement`
+    #: (working index start, end, channel): see :func:`.movement.is_short_movement`
     short_moves: list = field(default_factory=list)
     provisional: bool = False  #: the floors stand in from a night without rest yet (see learn_floor)
 
@@ -123,22 +125,6 @@ def near_beat(f: np.ndarray, pos: np.ndarray, rt: Rates) -> np.ndarray:
     return ((f[None, :] - a <= pos[:, None]) & (pos[:, None] < f[None, :] + b)).any(axis=1)
 
 
-def split_long(act: np.ndarray, s: int, e: int, peak: float, thr: float, merge: int,
-               share: float = SPLIT_SHARE) -> list:
-    """Parts (start, end, peak) of the region [s, e] of one channel's
-    activity: runs above ``share`` (15%) of the region's peak, gaps up to
-    ``merge`` bridged, each peaking above ``thr``; the region itself if none."""
-    seg = act[s:e + 1]
-    idx = np.flatnonzero(seg > share * peak)
-    cut = np.flatnonzero(np.diff(idx) > merge) + 1
-    out = []
-    for run in np.split(idx, cut):
-        pk = float(seg[run[0]:run[-1] + 1].max())
-        if pk >= thr:
-            out.append((s + int(run[0]), s + int(run[-1]), pk))
-    return out or [(s, e, peak)]
-
-
 def is_beat_remnant(seg: np.ndarray, mdl: np.ndarray) -> bool:
     """Evidence that a candidate (its residual ``seg``, codes) is what a
     beat left behind: it lies on a subtracted beat (``mdl``: the model
@@ -180,26 +166,6 @@ def _corr_remnant(seg: np.ndarray, mdl: np.ndarray) -> bool:
         if den > 0:
             best = max(best, abs(float((s * r).sum())) / den)
     return best >= REMNANT_CORR
-
-def is_short_movement(dur_ms: float, peak: float, slow: np.ndarray, slow_thr: float) -> bool:
-    """Is a candidate (``dur_ms`` long, ``peak`` codes in the band) a short
-    leg movement rather than a twitch?  A leg movement lasts 0.5 s or more
-    (the shortest a sleep laboratory scores) and is a displacement: the
-    slow swing around it (``slow``, the 0.3-3 Hz band from 0.2 s before to
-    0.3 s after it, codes) is at least as large as its band peak and well
-    above what breathing and drift swing at rest (``slow_thr``, codes).  A
-    twitch seen through the piezo's high-pass swings the slow band less
-    than the band; a movement too short to hold 0.5 s of slow swing over the
-    movement stage's threshold escaped it, and its start was counted.
-    Behind the v2 board's ~1 Hz high-pass a movement's slow swing is
-    smaller and the test stricter; scaled by the board's slow response it
-    took slow twitches (their slow part lies at 2-3 Hz, where the board
-    passes most), so it is not scaled."""
-    if dur_ms < SHORT_MOVE_MS or not len(slow):
-        return False
-    top = float(np.abs(slow).max())
-    return top >= SHORT_MOVE_SLOW_X * peak and top >= slow_thr
-
 
 def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: History, beats: BeatState,
             windows: list, faults: FaultState, cfg: DetectorConfig, rt: Rates,
@@ -248,21 +214,11 @@ def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: Histor
         return {}, st
     last = np.ones(len(c_r), dtype=bool)
     last[:-1] = c_r[1:] != c_r[:-1]
-    # where the region before each on its channel ended (working index)
-    prev_end = st.last_end[c_r].astype(np.int64)
-    same = np.zeros(len(c_r), dtype=bool)
-    same[1:] = c_r[1:] == c_r[:-1]
-    prev_end[1:][same[1:]] = span0 + e_pos[:-1][same[1:]]
-    follows = span0 + s_pos - prev_end < int(FOLLOW_S * fw)
+    follows = _follows(c_r, s_pos, e_pos, span0, st.last_end, fw)
     st.last_end[c_r[last]] = span0 + e_pos[last]
     s_pos = _onsets(s_pos, s_flat, e_flat, peak_act, rs, follows)
-    def slow_dominated(c: int, a: int, b: int) -> bool:  # a leg moved: is_short_movement's test
-        m0 = span0 + a - hist.base
-        slow = hist.lf[c, max(m0 - int(0.2 * fw), 0):max(m0 + b + 1 - a + int(0.3 * fw), 0)]
-        return slow_thr is None or is_short_movement(cfg.max_twitch_ms, float(np.abs(span[c, a:b + 1]).max()),
-                                                     slow, float(slow_thr[c]))
-    c_r, s_pos, e_pos, peak_act, sig_c, dur_ms = _lengths(act, c_r, s_pos, e_pos, peak_act, sig_c, k_hi, merge,
-                                                          cfg, rt, slow_dominated)
+    c_r, s_pos, e_pos, peak_act, sig_c, dur_ms = lengths(act, c_r, s_pos, e_pos, peak_act, sig_c, k_hi, merge,
+                                                         cfg, rt, slow_guard(span, span0, hist, slow_thr, cfg, rt))
     ok = (dur_ms >= cfg.min_twitch_ms) & (dur_ms <= cfg.max_twitch_ms)
     if final:
         ok &= span0 + e_pos <= end_guard  # the last beats' windows are not whole
@@ -271,6 +227,18 @@ def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: Histor
     _judge(found, span, span0, (v[ok] for v in (c_r, s_pos, e_pos, dur_ms, peak_act, sig_c, context)),
            near_beat(beat_f, s_pos[ok], rt), hist, faults, rt, st, beats.templates if beats.on else None, slow_thr)
     return found, st
+
+
+def _follows(c_r: np.ndarray, s_pos: np.ndarray, e_pos: np.ndarray, span0: int, last_end: np.ndarray,
+             fw: float) -> np.ndarray:
+    """Does each region (in channel order) begin within ``FOLLOW_S`` of the
+    end of the region before it on its channel (``last_end``: each
+    channel's last decided region's end, working index)?"""
+    prev_end = last_end[c_r].astype(np.int64)
+    same = np.zeros(len(c_r), dtype=bool)
+    same[1:] = c_r[1:] == c_r[:-1]
+    prev_end[1:][same[1:]] = span0 + e_pos[:-1][same[1:]]
+    return span0 + s_pos - prev_end < int(FOLLOW_S * fw)
 
 
 def _at_rest(ok: np.ndarray, not_rest: np.ndarray, s_pos: np.ndarray, e_pos: np.ndarray):
@@ -326,7 +294,7 @@ def _judge(found: dict, span: np.ndarray, span0: int, cols, at_beat: np.ndarray,
             st.rejected_remnants += 1
             continue
         peak = float(np.abs(span[c, a:b + 1]).max())
-        if slow_thr is not None and not cx and is_short_movement(
+        if slow_thr is not None and not cx and movement.is_short_movement(
                 d, peak, hist.lf[c, max(m0 - s_pre, 0):max(m0 + b + 1 - a + s_post, 0)], float(slow_thr[c])):
             st.short_moves.append((span0 + a, span0 + b, c))
             continue
@@ -411,58 +379,3 @@ def _find(flat, act, above, n, nh, merge, sig, sig_hist, k_hi, final, span0, st:
     too_close = first_of_ch & (span0 + s_pos[k_idx] - st.last_end[c_r[k_idx]] < merge)
     keep[k_idx[too_close]] = False
     return tuple(v[keep] for v in (c_r, s_pos, e_pos, peak_act, flat[s], flat[e])) + ((rs, rpk),)
-
-
-def _lengths(act, c_r, s_pos, e_pos, peak_act, sig_c, k_hi, merge, cfg: DetectorConfig, rt: Rates,
-             slow_dominated=None):
-    """Each region's duration (ms); a region over ``SPLIT_MS`` may be
-    several twitches close together (a bad spell, a long one and the next)
-    or one big twitch's long tail: cut where its activity falls below 15%
-    of its peak, each part judged (a part that is a twitch's relaxation is
-    then the rules' to drop).  A part still over ``max_twitch_ms`` is cut
-    again at RESPLIT_SHARE of its own peak (two twitches 0.6-0.9 s apart,
-    the second riding on the first's relaxation), unless its slow swing
-    says a leg moved (``slow_dominated(channel, start, end)``)."""
-    fw = rt.fw
-    cols = [c_r, s_pos, e_pos, peak_act, sig_c]
-    dur_ms = (e_pos - s_pos + 1) / fw * 1000
-    long_i = np.flatnonzero(dur_ms > SPLIT_MS)
-    if not len(long_i):
-        return c_r, s_pos, e_pos, peak_act, sig_c, dur_ms
-    cols = _split(act, long_i, cols, SPLIT_SHARE, k_hi, merge)
-    dur_ms = _remeasure(act, cols, cfg, rt)
-    if slow_dominated is not None:
-        c_r, s_pos, e_pos = cols[:3]
-        again = np.array([i for i in np.flatnonzero(dur_ms > cfg.max_twitch_ms)
-                          if not slow_dominated(int(c_r[i]), int(s_pos[i]), int(e_pos[i]))], dtype=np.int64)
-        if len(again):
-            cols = _split(act, again, cols, RESPLIT_SHARE, k_hi, merge)
-            dur_ms = _remeasure(act, cols, cfg, rt)
-    return (*cols, dur_ms)
-
-
-def _split(act, idx, cols, share, k_hi, merge):
-    """The regions ``idx`` of ``cols`` (channel, start, end, peak, floor) cut by :func:`split_long`."""
-    c_r, s_pos, e_pos, peak_act, sig_c = cols
-    parts = [split_long(act[c_r[i]], int(s_pos[i]), int(e_pos[i]), float(peak_act[i]),
-                        k_hi * float(sig_c[i]), merge, share) for i in idx]
-    rep = np.ones(len(c_r), dtype=np.int64)
-    rep[idx] = [len(p) for p in parts]
-    c_r, peak_act, sig_c = (np.repeat(v, rep) for v in (c_r, peak_act, sig_c))
-    s_pos, e_pos = np.repeat(s_pos, rep), np.repeat(e_pos, rep)
-    first = np.concatenate([[0], np.cumsum(rep)[:-1]])
-    for i, p in zip(idx, parts):
-        for j, (a, b, pk) in enumerate(p):
-            s_pos[first[i] + j], e_pos[first[i] + j], peak_act[first[i] + j] = a, b, pk
-    return [c_r, s_pos, e_pos, peak_act, sig_c]
-
-
-def _remeasure(act, cols, cfg: DetectorConfig, rt: Rates) -> np.ndarray:
-    """Durations (ms); one still over ``max_twitch_ms`` measured as how long
-    it stays above a tenth of its peak (a big twitch's tail)."""
-    c_r, s_pos, e_pos, peak_act, _ = cols
-    dur_ms = (e_pos - s_pos + 1) / rt.fw * 1000
-    for i in np.flatnonzero(dur_ms > cfg.max_twitch_ms):
-        hi_i = np.flatnonzero(act[c_r[i], s_pos[i]:e_pos[i] + 1] > 0.1 * peak_act[i])
-        dur_ms[i] = (hi_i[-1] - hi_i[0] + 1) / rt.fw * 1000
-    return dur_ms

@@ -1,0 +1,102 @@
+"""How long a twitch region is: over-long ones cut into the twitches in them.
+
+A region over ``SPLIT_MS`` may be several twitches close together (a bad
+spell, a long one and the next) or one big twitch's long tail: it is cut
+where its activity falls below ``SPLIT_SHARE`` of its peak, and a part
+still over ``max_twitch_ms`` again at ``RESPLIT_SHARE`` of its own peak,
+unless its slow swing says a leg moved (:func:`slow_guard`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .history import History
+from .movement import is_short_movement
+from .params import RESPLIT_SHARE, SPLIT_MS, SPLIT_SHARE, DetectorConfig, Rates
+
+
+def slow_guard(span: np.ndarray, span0: int, hist: History, slow_thr: np.ndarray | None, cfg: DetectorConfig,
+               rt: Rates):
+    """``(channel, start, end) -> bool`` for a part of ``span`` (working
+    samples from ``span0``): did a leg move there (its slow swing, from the
+    history's slow band, a short movement's)?  None without thresholds."""
+    if slow_thr is None:
+        return None
+    pre, post = int(0.2 * rt.fw), int(0.3 * rt.fw)
+
+    def moved(c: int, a: int, b: int) -> bool:
+        m0 = span0 + a - hist.base
+        slow = hist.lf[c, max(m0 - pre, 0):max(m0 + b + 1 - a + post, 0)]
+        return is_short_movement(cfg.max_twitch_ms, float(np.abs(span[c, a:b + 1]).max()), slow, float(slow_thr[c]))
+    return moved
+
+
+def split_long(act: np.ndarray, s: int, e: int, peak: float, thr: float, merge: int,
+               share: float = SPLIT_SHARE) -> list:
+    """Parts (start, end, peak) of the region [s, e] of one channel's
+    activity: runs above ``share`` (15%) of the region's peak, gaps up to
+    ``merge`` bridged, each peaking above ``thr``; the region itself if none."""
+    seg = act[s:e + 1]
+    idx = np.flatnonzero(seg > share * peak)
+    cut = np.flatnonzero(np.diff(idx) > merge) + 1
+    out = []
+    for run in np.split(idx, cut):
+        pk = float(seg[run[0]:run[-1] + 1].max())
+        if pk >= thr:
+            out.append((s + int(run[0]), s + int(run[-1]), pk))
+    return out or [(s, e, peak)]
+
+
+def lengths(act, c_r, s_pos, e_pos, peak_act, sig_c, k_hi, merge, cfg: DetectorConfig, rt: Rates,
+             slow_dominated=None):
+    """Each region's duration (ms); a region over ``SPLIT_MS`` may be
+    several twitches close together (a bad spell, a long one and the next)
+    or one big twitch's long tail: cut where its activity falls below 15%
+    of its peak, each part judged (a part that is a twitch's relaxation is
+    then the rules' to drop).  A part still over ``max_twitch_ms`` is cut
+    again at RESPLIT_SHARE of its own peak (two twitches 0.6-0.9 s apart,
+    the second riding on the first's relaxation), unless its slow swing
+    says a leg moved (``slow_dominated(channel, start, end)``)."""
+    fw = rt.fw
+    cols = [c_r, s_pos, e_pos, peak_act, sig_c]
+    dur_ms = (e_pos - s_pos + 1) / fw * 1000
+    long_i = np.flatnonzero(dur_ms > SPLIT_MS)
+    if not len(long_i):
+        return c_r, s_pos, e_pos, peak_act, sig_c, dur_ms
+    cols = _split(act, long_i, cols, SPLIT_SHARE, k_hi, merge)
+    dur_ms = _remeasure(act, cols, cfg, rt)
+    if slow_dominated is not None:
+        c_r, s_pos, e_pos = cols[:3]
+        again = np.array([i for i in np.flatnonzero(dur_ms > cfg.max_twitch_ms)
+                          if not slow_dominated(int(c_r[i]), int(s_pos[i]), int(e_pos[i]))], dtype=np.int64)
+        if len(again):
+            cols = _split(act, again, cols, RESPLIT_SHARE, k_hi, merge)
+            dur_ms = _remeasure(act, cols, cfg, rt)
+    return (*cols, dur_ms)
+
+
+def _split(act, idx, cols, share, k_hi, merge):
+    """The regions ``idx`` of ``cols`` (channel, start, end, peak, floor) cut by :func:`split_long`."""
+    c_r, s_pos, e_pos, peak_act, sig_c = cols
+    parts = [split_long(act[c_r[i]], int(s_pos[i]), int(e_pos[i]), float(peak_act[i]),
+                        k_hi * float(sig_c[i]), merge, share) for i in idx]
+    rep = np.ones(len(c_r), dtype=np.int64)
+    rep[idx] = [len(p) for p in parts]
+    c_r, peak_act, sig_c = (np.repeat(v, rep) for v in (c_r, peak_act, sig_c))
+    s_pos, e_pos = np.repeat(s_pos, rep), np.repeat(e_pos, rep)
+    first = np.concatenate([[0], np.cumsum(rep)[:-1]])
+    for i, p in zip(idx, parts):
+        for j, (a, b, pk) in enumerate(p):
+            s_pos[first[i] + j], e_pos[first[i] + j], peak_act[first[i] + j] = a, b, pk
+    return [c_r, s_pos, e_pos, peak_act, sig_c]
+
+
+def _remeasure(act, cols, cfg: DetectorConfig, rt: Rates) -> np.ndarray:
+    """Durations (ms); one still over ``max_twitch_ms`` measured as how long
+    it stays above a tenth of its peak (a big twitch's tail)."""
+    c_r, s_pos, e_pos, peak_act, _ = cols
+    dur_ms = (e_pos - s_pos + 1) / rt.fw * 1000
+    for i in np.flatnonzero(dur_ms > cfg.max_twitch_ms):
+        hi_i = np.flatnonzero(act[c_r[i], s_pos[i]:e_pos[i] + 1] > 0.1 * peak_act[i])
+        dur_ms[i] = (hi_i[-1] - hi_i[0] + 1) / rt.fw * 1000
+    return dur_ms
