@@ -513,3 +513,74 @@ def test_a_region_soon_after_another_on_its_channel_begins_at_half_its_peak():
     runs = (np.array([1100, 1130, 1150]), np.array([12.0, 40.0, 80.0]))
     assert list(regions._onsets(s_pos, s_flat, e_flat, peak, runs, np.array([True]))) == [130]
     assert (params.ONSET_SHARE, params.ONSET_SHARE_AFTER, params.FOLLOW_S) == (0.1, 0.5, 0.8)
+
+
+def test_region_lengths_in_ms_and_a_long_tail_measured_above_a_tenth_of_its_peak():
+    rt = params.rates(DetectorConfig(rate_hz=250.0))  # 125 Hz working rate: 8 ms a sample
+    cfg = DetectorConfig(rate_hz=250.0)
+    act = np.zeros((1, 400))
+    act[0, 10:30] = 50.0
+    out = lengths.lengths(act, np.array([0]), np.array([10]), np.array([29]), np.array([50.0]), np.array([1.0]),
+                          k_hi=9.0, merge=15, cfg=cfg, rt=rt)
+    assert list(out[5]) == [160.0]  # 20 samples, under SPLIT_MS: as it is
+    # a region none of whose parts passes the threshold stays whole; at
+    # exactly max_twitch_ms (125 samples) it is kept as it is ...
+    act[0, 100:226] = 3.0
+    act[0, 100:110] = 60.0
+    act[0, 200:202] = 7.0
+
+    def region(end):
+        return lengths.lengths(act, np.array([0]), np.array([100]), np.array([end]), np.array([60.0]),
+                               np.array([100.0]), k_hi=9.0, merge=200, cfg=cfg, rt=rt)
+    assert list(region(224)[5]) == [1000.0]
+    # ... one sample longer it is a big twitch's tail, measured while above a tenth of its peak
+    assert list(region(225)[5]) == [(201 - 100 + 1) * 8.0]
+
+
+def test_the_slow_guard_looks_from_a_fifth_of_a_second_before_a_part_to_three_tenths_after():
+    from firmware_host.detector.history import History
+    rt = params.rates(DetectorConfig(rate_hz=250.0))  # 125 Hz working rate
+    cfg = DetectorConfig(rate_hz=250.0)
+    hist = History.new(1)
+    n = 1000
+    span = np.zeros((1, n))
+    span[0, 500:520] = 10.0  # a part's band swing, 10 codes
+    hist.append(np.zeros((1, n)), np.zeros((1, n)), np.zeros((1, n)))
+    hist.keep(n)
+    assert hist.lf.shape == (1, n)
+    span0 = hist.base + 0
+    moved = lengths.slow_guard(span, span0, hist, np.array([8.0]), cfg, rt)
+    assert not moved(0, 500, 519)
+    for at, inside in [(500 - 25, True), (500 - 26, False), (519 + 37, True), (519 + 38, False)]:
+        hist.lf[0, :] = 0.0
+        hist.lf[0, at] = 12.0  # a slow swing over the band's 10 and the floor's 8
+        assert moved(0, 500, 519) is inside, at
+    hist.lf[0, :] = 0.0
+    hist.lf[0, 510] = 9.0  # over the threshold, under the band swing
+    assert not moved(0, 500, 519)
+    assert lengths.slow_guard(span, span0, hist, None, cfg, rt) is None
+
+
+def test_short_movements_that_overlap_are_one_on_all_their_channels():
+    rt = params.rates(DetectorConfig(rate_hz=250.0))
+    found = [(1000, 1080, 0), (1050, 1120, 1), (2000, 2070, 2), (1060, 1070, 0)]
+    out = movement.short_movements(found, rt)
+    assert [(m.t, m.end, m.channels) for m in out] == [
+        (rt.t(1000), rt.t(1121), [0, 1]), (rt.t(2000), rt.t(2071), [2])]
+
+
+def test_a_movement_ends_after_its_last_active_sample_and_an_open_run_is_not_rest_until_it_closes():
+    rt = params.rates(DetectorConfig(rate_hz=250.0))
+    cfg = DetectorConfig(rate_hz=250.0)
+    k = int(movement.STRONG_S * 125.0)
+    st = movement.MoveState.new(1)
+    st.run_start, st.run_last, st.run_chans = 500, 500 + 2 * k, {0}
+    st.run_strong, st.run_active = np.array([k]), np.array([k])
+    assert movement.not_rest_windows(st, rt, cfg)[0] == (500 - int(cfg.pre_movement_s * 125.0), 10 ** 15
+                                                         + int(cfg.settle_s * 125.0))
+    mv = movement.close(st, rt)
+    assert [(m.t, m.end) for m in mv] == [(rt.t(500), rt.t(500 + 2 * k + 1))]
+    # a span overlaps a window when it reaches into it, not only when it ends on its edge
+    w = [(100, 200)]
+    assert list(movement.overlaps(w, np.array([50, 150, 199, 200]), np.array([101, 300, 250, 260]))) == \
+        [True, True, True, False]
