@@ -537,7 +537,7 @@ def test_region_lengths_in_ms_and_a_long_tail_measured_above_a_tenth_of_its_peak
     assert list(region(225)[5]) == [(201 - 100 + 1) * 8.0]
 
 
-def test_the_slow_guard_looks_from_a_fifth_of_a_second_before_a_part_to_three_tenths_after():
+def test_the_short_movement_test_looks_from_a_fifth_of_a_second_before_a_part_to_three_tenths_after():
     from firmware_host.detector.history import History
     rt = params.rates(DetectorConfig(rate_hz=250.0))  # 125 Hz working rate
     cfg = DetectorConfig(rate_hz=250.0)
@@ -549,7 +549,7 @@ def test_the_slow_guard_looks_from_a_fifth_of_a_second_before_a_part_to_three_te
     hist.keep(n)
     assert hist.lf.shape == (1, n)
     span0 = hist.base + 0
-    moved = lengths.slow_guard(span, span0, hist, np.array([8.0]), cfg, rt)
+    moved = movement.short_movement_test(span, span0, hist, np.array([8.0]), rt, cfg.max_twitch_ms)
     assert not moved(0, 500, 519)
     for at, inside in [(500 - 25, True), (500 - 26, False), (519 + 37, True), (519 + 38, False)]:
         hist.lf[0, :] = 0.0
@@ -558,7 +558,7 @@ def test_the_slow_guard_looks_from_a_fifth_of_a_second_before_a_part_to_three_te
     hist.lf[0, :] = 0.0
     hist.lf[0, 510] = 9.0  # over the threshold, under the band swing
     assert not moved(0, 500, 519)
-    assert lengths.slow_guard(span, span0, hist, None, cfg, rt) is None
+    assert movement.short_movement_test(span, span0, hist, None, rt, cfg.max_twitch_ms) is None
 
 
 def test_short_movements_that_overlap_are_one_on_all_their_channels():

@@ -60,7 +60,6 @@ class Detector:
         self.beat_state = heartbeat.BeatState.new(C, rt.L)
         self.region_state = regions.RegionState.new(C)
         self.rule_state = rules.RuleState.new(C)
-        self._short_moves: list = []  # short leg movements found among the candidates
 
     # -- public --------------------------------------------------------------
     def process(self, codes) -> Events:
@@ -122,7 +121,7 @@ class Detector:
     def movements(self) -> list:
         """Every movement closed so far, in time order: the movement stage's
         and the short ones the region stage found."""
-        return sorted(self.move_state.movements + self._short_moves, key=lambda m: m.t)
+        return sorted(self.move_state.movements, key=lambda m: m.t)
 
     @property
     def twitch_count(self) -> int:
@@ -235,7 +234,7 @@ class Detector:
         if self.region_state.short_moves:
             short = movement.short_movements(self.region_state.short_moves, rt)
             self.region_state.short_moves = []
-            self._short_moves += short
+            self.move_state.movements += short
             out.movements += short
         period_s = self.beat_state.period / rt.fw if self.beat_state.on else None
         for c, cands in found.items():

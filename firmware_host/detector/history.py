@@ -17,9 +17,9 @@ class History:
     y: np.ndarray  #: 3-35 Hz band, codes
     e: np.ndarray  #: pulse envelope, codes
     model: np.ndarray  #: the heartbeat as fitted, codes (y - model is the residual)
-    lf: np.ndarray | None = None  #: 0.3-3 Hz slow band (a leg's swing), codes
+    lf: np.ndarray  #: 0.3-3 Hz slow band (a leg's swing), codes
     base: int = 0  #: working index of column 0
-    _bufs: tuple | None = field(default=None, repr=False, compare=False)  #: (y, e, model) buffers
+    _bufs: tuple | None = field(default=None, repr=False, compare=False)  #: (y, e, model, lf) buffers
     _start: int = field(default=0, repr=False, compare=False)  #: buffer column of column 0
 
     @classmethod
@@ -27,7 +27,7 @@ class History:
         return cls(np.zeros((channels, 0)), np.zeros((channels, 0)), np.zeros((channels, 0)),
                    np.zeros((channels, 0)))
 
-    def append(self, y: np.ndarray, e: np.ndarray, lf: np.ndarray | None = None) -> None:
+    def append(self, y: np.ndarray, e: np.ndarray, lf: np.ndarray) -> None:
         n0, k = self.y.shape[1], y.shape[1]
         bufs, s = self._bufs, self._start
         if bufs is None or s + n0 + k > bufs[0].shape[1]:
@@ -49,7 +49,7 @@ class History:
         by[:, s + n0:s + n0 + k] = y
         be[:, s + n0:s + n0 + k] = e
         bm[:, s + n0:s + n0 + k] = 0.0
-        bl[:, s + n0:s + n0 + k] = 0.0 if lf is None else lf
+        bl[:, s + n0:s + n0 + k] = lf
         self._views(n0 + k)
 
     def keep(self, n: int) -> None:

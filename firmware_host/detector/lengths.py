@@ -4,31 +4,14 @@ A region over ``SPLIT_MS`` may be several twitches close together (a bad
 spell, a long one and the next) or one big twitch's long tail: it is cut
 where its activity falls below ``SPLIT_SHARE`` of its peak, and a part
 still over ``max_twitch_ms`` again at ``RESPLIT_SHARE`` of its own peak,
-unless its slow swing says a leg moved (:func:`slow_guard`).
+unless its slow swing says a leg moved
+(:func:`.movement.short_movement_test`).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .history import History
-from .movement import is_short_movement
 from .params import RESPLIT_SHARE, SPLIT_MS, SPLIT_SHARE, DetectorConfig, Rates
-
-
-def slow_guard(span: np.ndarray, span0: int, hist: History, slow_thr: np.ndarray | None, cfg: DetectorConfig,
-               rt: Rates):
-    """``(channel, start, end) -> bool`` for a part of ``span`` (working
-    samples from ``span0``): did a leg move there (its slow swing, from the
-    history's slow band, a short movement's)?  None without thresholds."""
-    if slow_thr is None:
-        return None
-    pre, post = int(0.2 * rt.fw), int(0.3 * rt.fw)
-
-    def moved(c: int, a: int, b: int) -> bool:
-        m0 = span0 + a - hist.base
-        slow = hist.lf[c, max(m0 - pre, 0):max(m0 + b + 1 - a + post, 0)]
-        return is_short_movement(cfg.max_twitch_ms, float(np.abs(span[c, a:b + 1]).max()), slow, float(slow_thr[c]))
-    return moved
 
 
 def split_long(act: np.ndarray, s: int, e: int, peak: float, thr: float, merge: int,

@@ -9,7 +9,7 @@ swings the slow band a fraction as far as the band (a moving leg swings it
 as far or further), so a run under 1.5 s that does that is no movement;
 sites twitching in turn fill the time only together.  A movement too
 short for 0.5 s of slow swing is found among the twitch candidates
-(``regions.is_short_movement``).
+(:func:`is_short_movement`).
 Nothing counts from ``pre_movement_s`` before a movement until ``settle_s``
 after it; those windows (and the first ``warmup_s``) are "not rest".
 """
@@ -21,6 +21,7 @@ import numpy as np
 
 from .arrays import median_rows, quietest_second
 from .events import Movement
+from .history import History
 from .params import SHORT_MOVE_MS, SHORT_MOVE_SLOW_X, DetectorConfig, Rates
 
 LF_X_FLOOR, LF_MIN_CODES = 6.0, 8.0  #: a slow swing passes this many slow floors, and this many codes (x gain)
@@ -45,7 +46,7 @@ class MoveState:
     run_slow: np.ndarray | float = 0.0  #: per channel, the run's largest slow swing |lf|, codes
     run_band: np.ndarray | float = 0.0  #: per channel, the run's largest |band|, codes
     windows: list = field(default_factory=list)  #: confirmed movements, working index [start, end]
-    movements: list = field(default_factory=list)  #: every movement closed so far
+    movements: list = field(default_factory=list)  #: every movement closed so far, and the short ones found later
     slow_share: float = 1.0  #: the board's slow-swing response (DetectorConfig.slow_share)
 
     @classmethod
@@ -128,7 +129,7 @@ def overlaps(windows: list[tuple[int, int]], lo: np.ndarray, hi: np.ndarray) -> 
     return ((w[:, 0][None, :] < hi[:, None]) & (w[:, 1][None, :] > lo[:, None])).any(axis=1)
 
 
-def slow_threshold(st: MoveState, cfg: DetectorConfig, floors: float = LF_X_FLOOR) -> np.ndarray:
+def slow_threshold(st: MoveState, cfg: DetectorConfig, floors: float) -> np.ndarray:
     """Each channel's slow-swing threshold (codes): ``floors`` slow floors as
     learned at rest so far, and at least ``LF_MIN_CODES`` x gain (all there
     is where no floor is learned yet)."""
@@ -209,6 +210,24 @@ def is_short_movement(dur_ms: float, peak: float, slow: np.ndarray, slow_thr: fl
         return False
     top = float(np.abs(slow).max())
     return top >= share * peak and top >= slow_thr
+
+
+def short_movement_test(span: np.ndarray, span0: int, hist: History, slow_thr: np.ndarray | None, rt: Rates,
+                        longest_ms: float):
+    """``(channel, start, end, dur_ms=longest_ms) -> bool`` for a part of
+    ``span`` (working samples from ``span0``): :func:`is_short_movement` on
+    its band peak and the history's slow band from 0.2 s before it to 0.3 s
+    after (``slow_thr``: each channel's threshold, codes).  None without
+    thresholds."""
+    if slow_thr is None:
+        return None
+    pre, post = int(0.2 * rt.fw), int(0.3 * rt.fw)
+
+    def moved(c: int, a: int, b: int, dur_ms: float = longest_ms) -> bool:
+        m0 = span0 + a - hist.base
+        slow = hist.lf[c, max(m0 - pre, 0):max(m0 + b + 1 - a + post, 0)]
+        return is_short_movement(dur_ms, float(np.abs(span[c, a:b + 1]).max()), slow, float(slow_thr[c]))
+    return moved
 
 
 def movement(lf: np.ndarray, y: np.ndarray, e: np.ndarray, clip: np.ndarray, abs0: int, good: np.ndarray,

@@ -24,7 +24,7 @@ from .faults import FaultState, bad_during
 from .heartbeat import BeatState, beat_likeness
 from .history import History
 from . import movement
-from .lengths import lengths, slow_guard
+from .lengths import lengths
 from .movement import not_rest_mask
 from .params import ECHO_LAG_S, ONSET_SHARE, FOLLOW_S, ONSET_SHARE_AFTER, REMNANT_BEAT_SHARE, REGION_SHARE, REMNANT_CORR, REMNANT_R2, REMNANT_SHARE, REMNANT_X_LEVEL, DetectorConfig, Rates
 
@@ -202,8 +202,7 @@ def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: Histor
         return {}, st
     c_r, s_pos, e_pos, peak_act, s_flat, e_flat, rs = _find(flat, act, above, n, nh, merge, sig, sig_hist, k_hi,
                                                             final, span0, st)
-    began_hist = s_pos < nh
-    sig_c = np.where(began_hist, sig_hist[c_r], sig[c_r])  # the floor where each began
+    sig_c = np.where(s_pos < nh, sig_hist[c_r], sig[c_r])  # the floor where each began
     thr = _thresholds(act, nh, k_hi, sig, sig_hist, remnant_map(beat_f, n, nh, prof_hist, prof, rt, len(act)),
                       hist, span0, rt)
     cs = np.concatenate([[0], np.cumsum((act >= thr).ravel())])  # some sample of a region above them
@@ -217,15 +216,16 @@ def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: Histor
     follows = _follows(c_r, s_pos, e_pos, span0, st.last_end, fw)
     st.last_end[c_r[last]] = span0 + e_pos[last]
     s_pos = _onsets(s_pos, s_flat, e_flat, peak_act, rs, follows)
+    moved = movement.short_movement_test(span, span0, hist, slow_thr, rt, cfg.max_twitch_ms)
     c_r, s_pos, e_pos, peak_act, sig_c, dur_ms = lengths(act, c_r, s_pos, e_pos, peak_act, sig_c, k_hi, merge,
-                                                         cfg, rt, slow_guard(span, span0, hist, slow_thr, cfg, rt))
+                                                         cfg, rt, moved)
     ok = (dur_ms >= cfg.min_twitch_ms) & (dur_ms <= cfg.max_twitch_ms)
     if final:
         ok &= span0 + e_pos <= end_guard  # the last beats' windows are not whole
     ok, context = _at_rest(ok, not_rest, s_pos, e_pos)
     found = {c: [] for c in np.unique(c_r).tolist()}
     _judge(found, span, span0, (v[ok] for v in (c_r, s_pos, e_pos, dur_ms, peak_act, sig_c, context)),
-           near_beat(beat_f, s_pos[ok], rt), hist, faults, rt, st, beats.templates if beats.on else None, slow_thr)
+           near_beat(beat_f, s_pos[ok], rt), hist, faults, rt, st, beats.templates if beats.on else None, moved)
     return found, st
 
 
@@ -273,17 +273,16 @@ def _thresholds(act: np.ndarray, nh: int, k_hi: float, sig: np.ndarray, sig_hist
 
 def _judge(found: dict, span: np.ndarray, span0: int, cols, at_beat: np.ndarray, hist: History,
            faults: FaultState, rt: Rates, st: RegionState, templates: np.ndarray | None = None,
-           slow_thr: np.ndarray | None = None) -> None:
+           moved=None) -> None:
     """Candidates into ``found`` (per channel), less those on an excluded
-    channel, beat remnants and short leg movements (into ``st.short_moves``,
-    with ``slow_thr`` each channel's slow-swing threshold, codes); ``cols``:
+    channel, beat remnants and short leg movements (into ``st.short_moves``;
+    ``moved``: :func:`.movement.short_movement_test`'s test); ``cols``:
     channel, start, end, duration (ms),
     peak activity and floor of each region; ``templates``: the beat
     templates (C, L) while the heartbeat is tracked, for each candidate's
     likeness to a beat (from 0.1 s before its onset to 0.25 s after)."""
     pre, post = int(0.1 * rt.fw), int(0.25 * rt.fw)
     m, k_lag = max(1, int(round(0.04 * rt.fw))), max(1, int(round(ECHO_LAG_S * rt.fw)))
-    s_pre, s_post = int(0.2 * rt.fw), int(0.3 * rt.fw)
     c_r, s_pos, e_pos, dur_ms, peak_act, sig_c, context = cols
     for c, a, b, d, pa, sc, ab, cx in zip(c_r.tolist(), s_pos.tolist(), e_pos.tolist(), dur_ms.tolist(),
                                           peak_act.tolist(), sig_c.tolist(), at_beat.tolist(), context.tolist()):
@@ -293,16 +292,14 @@ def _judge(found: dict, span: np.ndarray, span0: int, cols, at_beat: np.ndarray,
         if is_beat_remnant(span[c, a:b + 1], hist.model[c, m0:m0 + b + 1 - a]):
             st.rejected_remnants += 1
             continue
-        peak = float(np.abs(span[c, a:b + 1]).max())
-        if slow_thr is not None and not cx and movement.is_short_movement(
-                d, peak, hist.lf[c, max(m0 - s_pre, 0):max(m0 + b + 1 - a + s_post, 0)], float(slow_thr[c])):
+        if moved is not None and not cx and moved(c, a, b, d):
             st.short_moves.append((span0 + a, span0 + b, c))
             continue
         like = 0.0 if templates is None else beat_likeness(span[c, max(a - pre, 0):a + post], templates[c])
         # every channel around it, for the rules' echo test (rules.explained)
         lo, hi = a - m - k_lag, b + 1 + m + k_lag
         snip = span[:, lo:hi].copy() if lo >= 0 and hi <= span.shape[1] else None
-        found[c].append(Twitch(rt.t(span0 + a), c, d, peak, pa / sc, at_beat=ab,
+        found[c].append(Twitch(rt.t(span0 + a), c, d, float(np.abs(span[c, a:b + 1]).max()), pa / sc, at_beat=ab,
                                beat_like=like, context=cx, snip=snip, snip_lag=k_lag))
 
 
