@@ -197,11 +197,38 @@ def test_inside_a_bigger_twitch_on_the_same_leg_is_its_echo_while_it_lasts():
     decide([tw(20.0, 1, 100.0, dur_ms=400.0)], st=st4)
     out, _ = decide([tw(20.3, 0, 59.0)], st=st4)
     assert out == [] and st4.rejected["coincident"] == 1
-    # the other leg is never this rule's echo
-    st3 = rules.RuleState.new(4)
-    decide([tw(20.0, 0, 100.0, dur_ms=400.0)], st=st3)
-    out, _ = decide([tw(20.3, 2, 10.0)], st=st3)
-    assert out == [(20.3, 2)]
+    # the other leg feels it too, through the body, but far less: under 0.3x
+    # an echo, over it a twitch of its own (the fifth session's rule knew
+    # the same leg only, and counted these)
+    for peak, kept in ((29.0, False), (31.0, True)):
+        st3 = rules.RuleState.new(4)
+        decide([tw(20.0, 0, 100.0, dur_ms=400.0)], st=st3)
+        out, _ = decide([tw(20.3, 2, peak)], st=st3)
+        assert bool(out) is kept, peak
+
+
+def test_an_echo_of_an_event_that_was_not_counted_is_not_counted_either():
+    # the source was decided but not counted (here: begun before rest, or
+    # taken for a tail of its own site's twitch); what its sensor felt still
+    # reaches the others while it lasts: 0.5x its size on the same leg, its
+    # very waveform, 0.15 s into it (a group of its own: over 80 ms later)
+    src = 40 * _wave(80)
+    st = rules.RuleState.new(4)
+    k = _with_signal(tw(30.0, 0, 40.0, dur_ms=300.0), {0: src, 1: 0.5 * src})
+    k.context = True
+    out, _ = decide([k], st=st)
+    assert out == []
+    p = _with_signal(tw(30.15, 1, 20.0), {0: src, 1: 0.5 * _wave(80, delay_s=0.004) * 40})
+    out, _ = decide([p], st=st)
+    assert out == [] and st.rejected["coincident"] == 1
+    # a waveform of its own, as big: a twitch
+    st2 = rules.RuleState.new(4)
+    k2 = _with_signal(tw(30.0, 0, 40.0, dur_ms=300.0), {0: src, 1: 0.5 * src})
+    k2.context = True
+    decide([k2], st=st2)
+    q = _with_signal(tw(30.15, 1, 20.0), {0: src, 1: 20 * _wave(80, f_hz=11.0)})
+    out, _ = decide([q], st=st2)
+    assert out == [(30.15, 1)]
 
 
 # -- tails -------------------------------------------------------------------------

@@ -5,8 +5,8 @@ candidates at the same instant are each a twitch unless the evidence says
 otherwise:
 
 - an **echo**: crosstalk is the source's own waveform, so a candidate
-  is the echo of a bigger simultaneous one (or of a bigger twitch on its
-  leg while that lasts) when that channel's signal, scaled and shifted up
+  is the echo of a bigger simultaneous one (or of a bigger event on any
+  other sensor while that lasts, counted or not) when that channel's signal, scaled and shifted up
   to 20 ms, explains it: nearly all of it at any size, or most of it when
   it is smaller than crosstalk can be (under 0.6x on the same leg, 0.3x
   through the body).  Echoes are taken out first, so a twitch and its
@@ -44,9 +44,9 @@ class RuleState:
     pending: list = field(default_factory=list)  #: candidates not yet decided
     #: channel -> the events on it in the last RECENT_S, counted or not (a
     #: beat taken for a twitch, an echo, a twitch begun before rest): what
-    #: follows on the channel may be the tail of any of them
+    #: follows on the channel may be the tail of any of them, and what comes
+    #: on another channel while one lasts may be its echo
     recent_on_chan: dict = field(default_factory=dict)
-    last_on_leg: dict = field(default_factory=dict)  #: leg -> its last twitch
     cand_times: list = field(default_factory=list)  #: per channel, the last candidate onsets (s)
     twitch_count: int = 0
     rejected: dict = field(default_factory=lambda: {"coincident": 0, "tail": 0, "rhythmic": 0, "beat": 0})  #: why, how many
@@ -180,10 +180,11 @@ def _why_not(win: Twitch, legs: list[str], st: RuleState) -> str | None:
             return "tail"  # the tail or rebound of a big twitch just ended on this channel
         if win.peak < _relax_share(win.t - prev.t) * prev.peak:
             return "tail"  # the relaxation of a twitch begun on this channel: smaller, and within its time course
-    src = st.last_on_leg.get(legs[win.channel])
-    if src is not None and src.channel != win.channel and src.t <= win.t <= src.t + src.duration_ms / 1000 \
-            and _echo_of(win, src, CROSSTALK_SAME_LEG):
-        return "coincident"  # inside a bigger twitch on a sensor of the same leg, while it lasts: its echo
+    for ch, lst in st.recent_on_chan.items():
+        for src in lst if ch != win.channel else ():
+            if src.t <= win.t <= src.t + src.duration_ms / 1000 and _echo_of(
+                    win, src, CROSSTALK_SAME_LEG if legs[ch] == legs[win.channel] else CROSSTALK_OTHER_LEG):
+                return "coincident"  # inside a bigger event on another sensor, while it lasts: its echo
     if win.rhythmic:
         return "rhythmic"
     if win.beat_like >= BEAT_LIKE_ALONE:
@@ -229,7 +230,6 @@ def decide(horizon_s: float, legs: list[str], cfg: DetectorConfig,
             if why is not None:
                 st.rejected[why] += 1
                 continue
-            st.last_on_leg[legs[win.channel]] = win
             out.append(win)
             st.twitch_count += 1
         for p in members:
