@@ -207,6 +207,36 @@ def test_inside_a_bigger_twitch_on_the_same_leg_is_its_echo_while_it_lasts():
         assert bool(out) is kept, peak
 
 
+def test_an_echo_while_its_source_lasts_edges_and_paths():
+    # the window is closed at both ends: at the source's onset and at its end
+    for t, kept in ((20.0, False), (20.5, False), (19.99, True), (20.51, True)):
+        st = rules.RuleState.new(4)
+        decide([tw(20.0, 0, 100.0, dur_ms=500.0)], st=st)
+        st.pending = []
+        out, _ = decide([tw(t, 1, 50.0)], st=st)
+        assert bool(out) is kept, t
+    # through the body both ways: a source on the right leg, 0.31-0.59x on the
+    # left is a twitch of its own (crosstalk there is 0.3x at most)
+    for peak, kept in ((29.0, False), (45.0, True)):
+        st = rules.RuleState.new(4)
+        decide([tw(20.0, 2, 100.0, dur_ms=400.0)], st=st)
+        out, _ = decide([tw(20.3, 0, peak)], st=st)
+        assert bool(out) is kept, peak
+    # legs are compared by name, not by object: names read from a config
+    # file are distinct strings
+    legs = ["".join(["le", "ft"]), "".join(["le", "ft"]), "right", "right"]
+    st = rules.RuleState.new(4)
+    decide([tw(20.0, 0, 100.0, dur_ms=400.0)], legs=legs, st=st)
+    out, _ = decide([tw(20.3, 1, 45.0)], legs=legs, st=st)
+    assert out == []  # 0.45x on the same leg: its echo
+    # a channel is compared by number: channel 300 of a (hypothetical) big board is itself
+    st = rules.RuleState.new(301)
+    many = ["left"] * 301
+    decide([tw(20.0, 300, 100.0, dur_ms=1000.0)], legs=many, st=st)
+    out, _ = decide([tw(20.75, int("300"), 45.0)], legs=many, st=st)
+    assert out == [(20.75, 300)]  # its own channel, past the relaxation: not an echo of itself
+
+
 def test_an_echo_of_an_event_that_was_not_counted_is_not_counted_either():
     # the source was decided but not counted (here: begun before rest, or
     # taken for a tail of its own site's twitch); what its sensor felt still
