@@ -17,6 +17,7 @@ class Twitch:
     rhythmic: bool = False  #: in step with the heart (see rules.mark_rhythmic)
     at_beat: bool = False  #: onset inside the burst window of a subtracted beat
     beat_like: float = 0.0  #: likeness to the channel's whole beat, 0..1 (regions.beat_likeness)
+    beat_slot: bool = True  #: a beat the tracker missed could lie here (regions.beat_slot)
     context: bool = False  #: not at rest throughout: never counted, only context for the rules (its tail)
     #: every channel's residual (codes) from 40 ms + ``snip_lag`` before it to as much after it, while it is
     #: decided (rules.explained); None at a span's edge

@@ -77,6 +77,8 @@ TAIL_S, TAIL_RATIO = 0.25, 3.0
 #: missed: alone, or (a little less like) with every other member of its
 #: group on other channels as like theirs (a beat is felt by all sensors)
 BEAT_LIKE_ALONE, BEAT_LIKE_GROUP = 0.97, 0.95
+#: ... where a beat may be missing: the tracked beats either side of it this many periods apart or more
+BEAT_GAP_X = 1.5
 #: ... and in step with the heart, this like a beat (on the tuning nights the
 #: twitches the rhythm rule took were under 0.95, mostly under 0.9; the
 #: missed beats it took were 0.93 and over)

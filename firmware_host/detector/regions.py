@@ -26,7 +26,7 @@ from .history import History
 from . import movement
 from .lengths import lengths
 from .movement import not_rest_mask
-from .params import ECHO_LAG_S, ONSET_SHARE, FOLLOW_S, ONSET_SHARE_AFTER, REMNANT_BEAT_SHARE, REGION_SHARE, REMNANT_CORR, REMNANT_R2, REMNANT_SHARE, REMNANT_X_LEVEL, DetectorConfig, Rates
+from .params import BEAT_GAP_X, ECHO_LAG_S, ONSET_SHARE, FOLLOW_S, ONSET_SHARE_AFTER, REMNANT_BEAT_SHARE, REGION_SHARE, REMNANT_CORR, REMNANT_R2, REMNANT_SHARE, REMNANT_X_LEVEL, DetectorConfig, Rates
 
 
 @dataclass
@@ -123,6 +123,21 @@ def near_beat(f: np.ndarray, pos: np.ndarray, rt: Rates) -> np.ndarray:
     burst window of one of the beats ``f`` (from :func:`beat_remnant`)?"""
     a, b = rt.burst
     return ((f[None, :] - a <= pos[:, None]) & (pos[:, None] < f[None, :] + b)).any(axis=1)
+
+
+def beat_slot(f: np.ndarray, pos: np.ndarray, period: float | None) -> np.ndarray:
+    """Could a beat the tracker missed lie at each position (working
+    samples from the span's start)?  Not where the beats ``f`` (from
+    :func:`beat_remnant`, in time order) on either side of it are under
+    BEAT_GAP_X periods apart: no beat is missing there.  Where that cannot
+    be told (no period, no beat on one side yet) it could."""
+    if period is None or len(f) < 2:
+        return np.ones(len(pos), dtype=bool)
+    f = np.sort(f)
+    i = np.searchsorted(f, pos)
+    inner = (i > 0) & (i < len(f))
+    gap = f[np.minimum(i, len(f) - 1)] - f[np.maximum(i - 1, 0)]
+    return ~inner | (gap >= BEAT_GAP_X * period)
 
 
 def is_beat_remnant(seg: np.ndarray, mdl: np.ndarray) -> bool:
@@ -225,7 +240,8 @@ def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: Histor
     ok, context = _at_rest(ok, not_rest, s_pos, e_pos)
     found = {c: [] for c in np.unique(c_r).tolist()}
     _judge(found, span, span0, (v[ok] for v in (c_r, s_pos, e_pos, dur_ms, peak_act, sig_c, context)),
-           near_beat(beat_f, s_pos[ok], rt), hist, faults, rt, st, beats.templates if beats.on else None, moved)
+           (near_beat(beat_f, s_pos[ok], rt), beat_slot(beat_f, s_pos[ok], beats.period)), hist, faults, rt, st,
+           beats.templates if beats.on else None, moved)
     return found, st
 
 
@@ -284,8 +300,10 @@ def _judge(found: dict, span: np.ndarray, span0: int, cols, at_beat: np.ndarray,
     pre, post = int(0.1 * rt.fw), int(0.25 * rt.fw)
     m, k_lag = max(1, int(round(0.04 * rt.fw))), max(1, int(round(ECHO_LAG_S * rt.fw)))
     c_r, s_pos, e_pos, dur_ms, peak_act, sig_c, context = cols
-    for c, a, b, d, pa, sc, ab, cx in zip(c_r.tolist(), s_pos.tolist(), e_pos.tolist(), dur_ms.tolist(),
-                                          peak_act.tolist(), sig_c.tolist(), at_beat.tolist(), context.tolist()):
+    at_beat, slot = at_beat
+    for c, a, b, d, pa, sc, ab, cx, sl in zip(c_r.tolist(), s_pos.tolist(), e_pos.tolist(), dur_ms.tolist(),
+                                              peak_act.tolist(), sig_c.tolist(), at_beat.tolist(), context.tolist(),
+                                              slot.tolist()):
         if bad_during(faults, c, span0 + a, span0 + b + 1):
             continue
         m0 = span0 + a - hist.base
@@ -300,7 +318,7 @@ def _judge(found: dict, span: np.ndarray, span0: int, cols, at_beat: np.ndarray,
         lo, hi = a - m - k_lag, b + 1 + m + k_lag
         snip = span[:, lo:hi].copy() if lo >= 0 and hi <= span.shape[1] else None
         found[c].append(Twitch(rt.t(span0 + a), c, d, float(np.abs(span[c, a:b + 1]).max()), pa / sc, at_beat=ab,
-                               beat_like=like, context=cx, snip=snip, snip_lag=k_lag))
+                               beat_like=like, context=cx, snip=snip, snip_lag=k_lag, beat_slot=sl))
 
 
 def _above(act: np.ndarray, nh: int, k: float, sig: np.ndarray, sig_hist: np.ndarray, st: RegionState) -> np.ndarray:

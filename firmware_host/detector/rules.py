@@ -187,7 +187,7 @@ def _why_not(win: Twitch, legs: list[str], st: RuleState) -> str | None:
                 return "coincident"  # inside a bigger event on another sensor, while it lasts: its echo
     if win.rhythmic:
         return "rhythmic"
-    if win.beat_like >= BEAT_LIKE_ALONE:
+    if win.beat_like >= BEAT_LIKE_ALONE and (win.beat_slot or win.at_beat):
         return "beat"
     return None
 
