@@ -2,8 +2,8 @@
 
 A channel is ``railed`` (stuck at 0 or the top code most of the second: lone
 glitches are gone after the median), ``unplugged`` (flat: sd under 0.3
-codes), ``hum`` (mains power is over 80% of the signal and over 5 codes of
-amplitude) or ``ok``.  A faulty channel is excluded from everything from
+codes), ``hum`` (mains power is over 80% of the signal and over 15 codes rms:
+a lead off, picking up only mains) or ``ok``.  A faulty channel is excluded from everything from
 0.5 s before to 3 s after.  The page's sensor check uses :func:`classify_window`.
 """
 from __future__ import annotations
@@ -19,7 +19,13 @@ from .params import Rates
 
 FLAT_SD_CODES = 0.3  #: below this sd a channel is unplugged (codes)
 HUM_SHARE = 0.8  #: hum: this share of the power within 1.5 Hz of the mains harmonics...
-HUM_AMP_CODES = 5.0  #: ... and an amplitude over this (codes of the first board: times the gain)
+#: ... and an rms amplitude over this (codes of the first board: times the gain).
+#: A lead that came off picks mains up by the tens of codes; a connected
+#: sensor's cable can show several codes of it, which the notches take out
+#: while the sensor still counts: a working sensor wrongly excluded loses
+#: its twitches and lets its echoes count on its leg-mate, a loose lead with
+#: less hum than this, notched, leaves a flat residual that counts nothing
+HUM_AMP_CODES = 15.0
 HUM_BIN_HZ = 1.5
 SETTLE_S = 3.0  #: excluded after a fault ends, s
 LEAD_S = 0.5  #: excluded before a fault starts, s
@@ -56,9 +62,9 @@ def classify_rows(xs: np.ndarray, fs_hz: float, mains_hz: tuple[float, ...],
     ss = np.einsum("crw,crw->cr", xc, xc)  # sum of squares, codes^2
     flat = (ss < w * FLAT_SD_CODES ** 2) & ~railed
     hum = np.zeros_like(railed)
-    # hum needs a mains amplitude over 5 codes, sqrt(2 ps) / w > 5, and ps is
-    # at most the whole one-sided power w ss / 2: rows with ss <= 25 w
-    # cannot be hum (a quiet sensor), and are not looked at
+    # hum needs a mains amplitude over hum_amp_codes (rms), sqrt(2 ps) / w >
+    # hum_amp_codes, and ps is at most the whole one-sided power w ss / 2:
+    # rows with ss <= hum_amp_codes^2 w cannot be hum, and are not looked at
     cand = np.flatnonzero((ss > hum_amp_codes ** 2 * w).ravel())
     if w >= 32 and len(cand):
         for m in mains_hz:
