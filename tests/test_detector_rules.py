@@ -359,6 +359,11 @@ def test_a_beat_slot_is_a_gap_of_one_and_a_half_periods_or_more():
     # unordered beats are ordered first; no period or under two beats: may be anywhere
     assert regions.beat_slot(f[::-1].copy(), pos, period).tolist() == [False, False, False, True, True, True, True]
     assert regions.beat_slot(f, pos, None).all() and regions.beat_slot(f[:1], pos, period).all()
+    # exactly 1.5 periods is a gap; the first pair and the last pair count
+    # like any other; two beats are enough to tell
+    f2 = np.array([100.0, 260.0, 360.0, 510.0])
+    assert regions.beat_slot(f2, np.array([200.0, 300.0, 400.0, 600.0]), period).tolist() == [True, False, True, True]
+    assert regions.beat_slot(np.array([100.0, 200.0]), np.array([150.0]), period).tolist() == [False]
 
 
 def test_a_beat_felt_on_every_sensor_of_a_group_is_a_beat():
