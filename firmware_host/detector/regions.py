@@ -128,7 +128,7 @@ def near_beat(f: np.ndarray, pos: np.ndarray, rt: Rates) -> np.ndarray:
 def beat_slot(f: np.ndarray, pos: np.ndarray, period: float | None) -> np.ndarray:
     """Could a beat the tracker missed lie at each position (working
     samples from the span's start)?  Not where the beats ``f`` (from
-    :func:`beat_remnant`, in time order) on either side of it are under
+    :func:`beat_remnant`, in any order) on either side of it are under
     BEAT_GAP_X periods apart: no beat is missing there.  Where that cannot
     be told (no period, no beat on one side yet) it could."""
     if period is None or len(f) < 2:
@@ -287,20 +287,22 @@ def _thresholds(act: np.ndarray, nh: int, k_hi: float, sig: np.ndarray, sig_hist
     return thr
 
 
-def _judge(found: dict, span: np.ndarray, span0: int, cols, at_beat: np.ndarray, hist: History,
+def _judge(found: dict, span: np.ndarray, span0: int, cols, beat_marks: tuple, hist: History,
            faults: FaultState, rt: Rates, st: RegionState, templates: np.ndarray | None = None,
            moved=None) -> None:
     """Candidates into ``found`` (per channel), less those on an excluded
     channel, beat remnants and short leg movements (into ``st.short_moves``;
     ``moved``: :func:`.movement.short_movement_test`'s test); ``cols``:
     channel, start, end, duration (ms),
-    peak activity and floor of each region; ``templates``: the beat
+    peak activity and floor of each region; ``beat_marks``: for each, is it
+    at a tracked beat (:func:`near_beat`), and could a missed beat lie
+    there (:func:`beat_slot`); ``templates``: the beat
     templates (C, L) while the heartbeat is tracked, for each candidate's
     likeness to a beat (from 0.1 s before its onset to 0.25 s after)."""
     pre, post = int(0.1 * rt.fw), int(0.25 * rt.fw)
     m, k_lag = max(1, int(round(0.04 * rt.fw))), max(1, int(round(ECHO_LAG_S * rt.fw)))
     c_r, s_pos, e_pos, dur_ms, peak_act, sig_c, context = cols
-    at_beat, slot = at_beat
+    at_beat, slot = beat_marks
     for c, a, b, d, pa, sc, ab, cx, sl in zip(c_r.tolist(), s_pos.tolist(), e_pos.tolist(), dur_ms.tolist(),
                                               peak_act.tolist(), sig_c.tolist(), at_beat.tolist(), context.tolist(),
                                               slot.tolist()):

@@ -6,8 +6,8 @@ otherwise:
 
 - an **echo**: crosstalk is the source's own waveform, so a candidate
   is the echo of a bigger simultaneous one (or of a bigger event on any
-  other sensor while that lasts, counted or not) when that channel's signal, scaled and shifted up
-  to 20 ms, explains it: nearly all of it at any size, or most of it when
+  other sensor while that lasts, counted or not) when that channel's
+  signal, scaled and shifted up to 20 ms, explains it: nearly all of it at any size, or most of it when
   it is smaller than crosstalk can be (under 0.6x on the same leg, 0.3x
   through the body).  Echoes are taken out first, so a twitch and its
   echo are not "three channels at once" with a third;
@@ -19,7 +19,9 @@ otherwise:
   after its onset, 0.6 until 0.6 s, 0.3 until 0.7 s);
 - **in step with the heart**: three or more on one channel, each one or
   two beat periods apart, at beats, and shaped like the channel's beat;
-- a lone candidate shaped like its channel's whole beat (0.97 or more).
+- a lone candidate shaped like its channel's whole beat (0.97 or more)
+  where a beat can be: at a tracked beat, or where the tracked beats
+  either side are 1.5 periods apart or more (one may be missing).
 
 A candidate that began before rest did (the end of a movement's settling
 time) is never counted, but it is context: what follows it on its channel
