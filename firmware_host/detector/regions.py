@@ -240,8 +240,7 @@ def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: Histor
     ok, context = _at_rest(ok, not_rest, s_pos, e_pos)
     found = {c: [] for c in np.unique(c_r).tolist()}
     _judge(found, span, span0, (v[ok] for v in (c_r, s_pos, e_pos, dur_ms, peak_act, sig_c, context)),
-           (near_beat(beat_f, s_pos[ok], rt), beat_slot(beat_f, s_pos[ok], beats.period)), hist, faults, rt, st,
-           beats.templates if beats.on else None, moved)
+           (beat_f, beats), hist, faults, rt, st, moved)
     return found, st
 
 
@@ -287,22 +286,24 @@ def _thresholds(act: np.ndarray, nh: int, k_hi: float, sig: np.ndarray, sig_hist
     return thr
 
 
-def _judge(found: dict, span: np.ndarray, span0: int, cols, beat_marks: tuple, hist: History,
-           faults: FaultState, rt: Rates, st: RegionState, templates: np.ndarray | None = None,
-           moved=None) -> None:
+def _judge(found: dict, span: np.ndarray, span0: int, cols, heart: tuple, hist: History,
+           faults: FaultState, rt: Rates, st: RegionState, moved=None) -> None:
     """Candidates into ``found`` (per channel), less those on an excluded
     channel, beat remnants and short leg movements (into ``st.short_moves``;
     ``moved``: :func:`.movement.short_movement_test`'s test); ``cols``:
     channel, start, end, duration (ms),
-    peak activity and floor of each region; ``beat_marks``: for each, is it
-    at a tracked beat (:func:`near_beat`), and could a missed beat lie
-    there (:func:`beat_slot`); ``templates``: the beat
-    templates (C, L) while the heartbeat is tracked, for each candidate's
-    likeness to a beat (from 0.1 s before its onset to 0.25 s after)."""
+    peak activity and floor of each region; ``heart``: the fiducials of
+    the beats subtracted near the span (:func:`beat_remnant`) and the beat
+    state, for whether each is at a tracked beat (:func:`near_beat`), could
+    lie where a beat was missed (:func:`beat_slot`) and how like a beat it
+    is while the heartbeat is tracked (its templates, from 0.1 s before its
+    onset to 0.25 s after)."""
     pre, post = int(0.1 * rt.fw), int(0.25 * rt.fw)
     m, k_lag = max(1, int(round(0.04 * rt.fw))), max(1, int(round(ECHO_LAG_S * rt.fw)))
     c_r, s_pos, e_pos, dur_ms, peak_act, sig_c, context = cols
-    at_beat, slot = beat_marks
+    beat_f, beats = heart
+    at_beat, slot = near_beat(beat_f, s_pos, rt), beat_slot(beat_f, s_pos, beats.period)
+    templates = beats.templates if beats.on else None
     for c, a, b, d, pa, sc, ab, cx, sl in zip(c_r.tolist(), s_pos.tolist(), e_pos.tolist(), dur_ms.tolist(),
                                               peak_act.tolist(), sig_c.tolist(), at_beat.tolist(), context.tolist(),
                                               slot.tolist()):
