@@ -71,14 +71,34 @@ RATES = (250.0, 500.0, 1000.0, 1000.0)
 # tried on the tuning nights because of them were dropped, nothing changed,
 # and 150001-150060 / 160001-160008 were drawn to join them, scored once.
 # The held-out figures are those first scores of both.
+# In the eighth session the changes (an echo of any bigger event on another
+# sensor while it lasts; a beat-shaped candidate a beat only where a beat can
+# be) were made on the tuning nights alone; 130001-130060, 150001-150060,
+# 140001-140008 and 160001-160008 joined the earlier ones.  After the first
+# change 170001-170060 + 190001-190060 / 180001-180008 + 200001-200008 were
+# drawn and scored once; after the second they joined the earlier ones too
+# (not looked at night by night), and 210001-210060 + 230001-230060 /
+# 220001-220008 + 240001-240008 were drawn and scored once.  One stress seed
+# of those (220002, bad on all seven profiles) was then looked at: a working
+# sensor with 7.7 codes of mains on its cable was taken for a loose lead.
+# That was fixed (hum is a fault over 15 codes rms, judged on the tuning
+# nights: one changed), so they joined the earlier ones as well, and
+# 250001-250060 + 270001-270060 / 260001-260008 + 280001-280008 were drawn
+# and scored once for the session's final figures.
 TUNING = [("family", s) for s in list(range(1, 31)) + list(range(10001, 10061)) + list(range(30001, 30061))] + \
          [(p, s) for p in STRESS for s in list(range(20001, 20009)) + list(range(40001, 40009))]
 EARLIER_HELD_OUT = [("family", s) for s in list(range(50001, 50061)) + list(range(70001, 70061))
-                    + list(range(90001, 90061)) + list(range(110001, 110061))] + \
+                    + list(range(90001, 90061)) + list(range(110001, 110061))
+                    + list(range(130001, 130061)) + list(range(150001, 150061))
+                    + list(range(170001, 170061)) + list(range(190001, 190061))
+                    + list(range(210001, 210061)) + list(range(230001, 230061))] + \
                    [(p, s) for p in STRESS for s in list(range(60001, 60009)) + list(range(80001, 80009))
-                    + list(range(100001, 100009)) + list(range(120001, 120009))]
-HELD_OUT = [("family", s) for s in list(range(130001, 130061)) + list(range(150001, 150061))]
-STRESS_SET = [(p, s) for p in STRESS for s in list(range(140001, 140009)) + list(range(160001, 160009))]
+                    + list(range(100001, 100009)) + list(range(120001, 120009))
+                    + list(range(140001, 140009)) + list(range(160001, 160009))
+                    + list(range(180001, 180009)) + list(range(200001, 200009))
+                    + list(range(220001, 220009)) + list(range(240001, 240009))]
+HELD_OUT = [("family", s) for s in list(range(250001, 250061)) + list(range(270001, 270061))]
+STRESS_SET = [(p, s) for p in STRESS for s in list(range(260001, 260009)) + list(range(280001, 280009))]
 
 
 def night_for(profile: str, seed: int, minutes: float, board: bool = False) -> Night:
