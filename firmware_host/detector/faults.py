@@ -4,7 +4,8 @@ A channel is ``railed`` (stuck at 0 or the top code most of the second: lone
 glitches are gone after the median), ``unplugged`` (flat: sd under 0.3
 codes), ``hum`` (mains power is over 80% of the signal and over 15 codes
 rms: a lead off, picking up only mains) or ``ok``.  A faulty channel is
-excluded from everything from 0.5 s before to 3 s after.  The page's sensor check uses :func:`classify_window`.
+excluded from everything from 0.5 s before to 3 s after.  The page's
+sensor check uses :func:`classify_window`.
 """
 from __future__ import annotations
 

@@ -291,8 +291,8 @@ def _judge(found: dict, span: np.ndarray, span0: int, cols, heart: tuple, hist: 
     """Candidates into ``found`` (per channel), less those on an excluded
     channel, beat remnants and short leg movements (into ``st.short_moves``;
     ``moved``: :func:`.movement.short_movement_test`'s test); ``cols``:
-    channel, start, end, duration (ms),
-    peak activity and floor of each region; ``heart``: the fiducials of
+    channel, start, end, duration (ms), peak activity and floor of each
+    region; ``heart``: the fiducials of
     the beats subtracted near the span (:func:`beat_remnant`) and the beat
     state, for whether each is at a tracked beat (:func:`near_beat`), could
     lie where a beat was missed (:func:`beat_slot`) and how like a beat it

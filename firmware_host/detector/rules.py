@@ -7,10 +7,11 @@ otherwise:
 - an **echo**: crosstalk is the source's own waveform, so a candidate
   is the echo of a bigger simultaneous one (or of a bigger event on any
   other sensor while that lasts, counted or not) when that channel's
-  signal, scaled and shifted up to 20 ms, explains it: nearly all of it at any size, or most of it when
-  it is smaller than crosstalk can be (under 0.6x on the same leg, 0.3x
-  through the body).  Echoes are taken out first, so a twitch and its
-  echo are not "three channels at once" with a third;
+  signal, scaled and shifted up to 20 ms, explains it: nearly all of it
+  at any size, or most of it when it is smaller than crosstalk can be
+  (under 0.6x on the same leg, 0.3x through the body).  Echoes are taken
+  out first, so a twitch and its echo are not "three channels at once"
+  with a third;
 - the **same instant on three or more channels** (a beat or a jolt),
   unless one stands 3x above the rest; or on two or more, each shaped like
   its channel's whole beat (a beat the tracker missed);
