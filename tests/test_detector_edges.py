@@ -282,3 +282,20 @@ def test_a_sensor_with_hum_on_its_cable_still_counts(seed):
     s, quiet = scored(n, ev), scored(night(0.5))
     assert s["matched"] >= quiet["matched"] - 1 and s["detected"] <= quiet["detected"] + 1, (s, quiet)
     assert s["recall"] >= 0.9, s
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_faint_twitch_on_a_quiet_night_counts(seed):
+    # twitches of 2.8 codes over about half a code of noise: their 40 ms
+    # activity peaks 8-11 noise floors high.  Those between 8 and 9 floors
+    # are far above the noise (whose activity is under one floor) and,
+    # alone on a quiet sensor, unlike a beat and as long as a twitch, they
+    # count; every one counted is a twitch
+    n = quiet_night(4, seed=seed, channels=2)
+    place(n, [(t, 0, 2.8) for t in np.arange(15.0, 230.0, 9.0)], seed=seed, stretch=1.0)
+    ev, det = detect(n)
+    s = scored(n, ev)
+    assert s["precision"] == 1.0, s
+    faint = [x for x in ev.twitches if x.snr < det.cfg.threshold_factor()]
+    assert len(faint) >= 2, sorted(x.snr for x in ev.twitches)
+    assert min(x.snr for x in faint) >= det.cfg.faint_factor()

@@ -261,6 +261,47 @@ def test_an_echo_of_an_event_that_was_not_counted_is_not_counted_either():
     assert out == [(30.15, 1)]
 
 
+# -- faint candidates ----------------------------------------------------------------
+
+def _faint(t, ch, snr, dur_ms=100.0, beat_like=0.0):
+    """A candidate ``snr`` noise floors high (its 40 ms mean |x|), 20 codes at its peak."""
+    return Twitch(t=t, channel=ch, duration_ms=dur_ms, peak=20.0, snr=snr, beat_like=beat_like, beat_slot=False)
+
+
+@pytest.mark.parametrize("snr,dur_ms,beat_like,kept", [
+    (8.5, 100.0, 0.5, True),    # faint, unlike a beat, as long as a twitch: a twitch
+    (8.5, 100.0, 0.9, True),    # ... at the edge of beat likeness
+    (8.5, 100.0, 0.91, False),  # faint and like a beat (where no beat is missing): not counted
+    (9.5, 100.0, 0.95, True),   # clear: the lone-beat rule alone applies, and no beat can be here
+    (8.5, 60.0, 0.0, True),     # as long as the shortest twitch
+    (8.5, 59.0, 0.0, False),    # shorter: a glitch's or a beat's leftover, when faint
+    (9.0, 40.0, 0.0, True),     # at the clear threshold: judged as any twitch
+])
+def test_a_faint_candidate_counts_only_unlike_a_beat_and_as_long_as_a_twitch(snr, dur_ms, beat_like, kept):
+    out, st = decide([_faint(10.0, 0, snr, dur_ms, beat_like)])
+    assert (out == [(10.0, 0)]) == kept
+    assert st.rejected["faint"] == (0 if kept else 1)
+
+
+def test_a_faint_candidate_another_sensor_shows_bigger_is_its_echo_candidate_there_or_not():
+    # no candidate on the thigh (its twitch ruled out, or the sensor out of
+    # the count), but the thigh's residual shows this very waveform, bigger
+    src = 40 * _wave(80)
+    p = _with_signal(_faint(3.0, 1, 8.5), {0: src, 1: 0.5 * _wave(80, delay_s=0.004) * 40})
+    out, st = decide([p])
+    assert out == [] and st.rejected["faint"] == 1
+    # smaller on the other sensor (this is the source), or a waveform of its own: a twitch
+    for rows in ({0: 0.3 * src, 1: 0.5 * src}, {0: src, 1: 20 * _wave(80, f_hz=11.0)}):
+        out, _ = decide([_with_signal(_faint(3.0, 1, 8.5), rows)])
+        assert out == [(3.0, 1)], rows
+    # through the body (the other leg) a copy over 0.3x is not crosstalk unless it is the waveform itself
+    q = _with_signal(_faint(3.0, 2, 8.5), {0: src, 2: 0.4 * src + 15 * _wave(80, f_hz=11.0)})
+    assert decide([q])[0] == [(3.0, 2)]
+    # a clear candidate is not asked this (the echo rules judge it against candidates)
+    c = _with_signal(_faint(3.0, 1, 9.5), {0: src, 1: 0.5 * _wave(80, delay_s=0.004) * 40})
+    assert decide([c])[0] == [(3.0, 1)]
+
+
 # -- tails -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("gap_s,peak,kept", [
@@ -459,6 +500,9 @@ def test_thresholds_are_the_documented_ones():
     assert (params.CROSSTALK_SAME_LEG, params.CROSSTALK_OTHER_LEG) == (0.6, 0.3)
     assert (params.TAIL_S, params.TAIL_RATIO, params.COINCIDENT_STANDOUT, params.RHYTHM_TOL) == (0.25, 3.0, 3.0, 0.12)
     assert DetectorConfig().threshold_factor() == params.THRESHOLD_X_NOISE == 9.0
+    assert DetectorConfig().faint_factor() == params.FAINT_X_NOISE == 8.0
+    assert (params.FAINT_BEAT_LIKE, params.FAINT_MIN_MS) == (0.9, 60.0)
+    assert DetectorConfig(sensitivity=8).faint_factor() == pytest.approx(DetectorConfig(sensitivity=8).threshold_factor() * 8 / 9)
     assert DetectorConfig(sensitivity=10).threshold_factor() < DetectorConfig(sensitivity=1).threshold_factor()
     assert DetectorConfig(sensitivity=0).threshold_factor() == DetectorConfig(sensitivity=1).threshold_factor()
 

@@ -218,7 +218,7 @@ def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: Histor
     c_r, s_pos, e_pos, peak_act, s_flat, e_flat, rs = _find(flat, act, above, n, nh, merge, sig, sig_hist, k_hi,
                                                             final, span0, st)
     sig_c = np.where(s_pos < nh, sig_hist[c_r], sig[c_r])  # the floor where each began
-    thr = _thresholds(act, nh, k_hi, sig, sig_hist, remnant_map(beat_f, n, nh, prof_hist, prof, rt, len(act)),
+    thr = _thresholds(act, nh, cfg.faint_factor(), sig, sig_hist, remnant_map(beat_f, n, nh, prof_hist, prof, rt, len(act)),
                       hist, span0, rt)
     cs = np.concatenate([[0], np.cumsum((act >= thr).ravel())])  # some sample of a region above them
     strong = cs[e_flat + 1] > cs[s_flat]
@@ -270,7 +270,8 @@ def _at_rest(ok: np.ndarray, not_rest: np.ndarray, s_pos: np.ndarray, e_pos: np.
 def _thresholds(act: np.ndarray, nh: int, k_hi: float, sig: np.ndarray, sig_hist: np.ndarray, remnant: np.ndarray,
                 hist: History, span0: int, rt: Rates) -> np.ndarray:
     """(C, n) codes: the activity a twitch must reach at each sample of the
-    span: ``k_hi`` noise floors (the older chunk's before ``nh``); where a
+    span: ``k_hi`` noise floors (the older chunk's before ``nh``; a faint
+    twitch's, the rules ask more of one under the clear threshold); where a
     beat was subtracted, also well above what this channel's beats usually
     leave at that point of the beat (``remnant``, from :func:`remnant_map`)
     and a share of the beat's own size (a misfit grows with the beat)."""

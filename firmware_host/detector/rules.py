@@ -38,7 +38,7 @@ import numpy as np
 from .arrays import gradient
 from .events import Twitch
 from .params import (BEAT_LIKE_ALONE, BEAT_LIKE_GROUP, BEAT_LIKE_RHYTHM, COINCIDENT_STANDOUT, CROSSTALK_OTHER_LEG, CROSSTALK_SAME_LEG,
-                     ECHO_RESIDUAL_LOOSE, ECHO_RESIDUAL_TIGHT, RELAX_ENVELOPE, RHYTHM_TOL,
+                     ECHO_RESIDUAL_LOOSE, FAINT_BEAT_LIKE, FAINT_MIN_MS, ECHO_RESIDUAL_TIGHT, RELAX_ENVELOPE, RHYTHM_TOL,
                      TAIL_RATIO, TAIL_S, DetectorConfig)
 
 
@@ -52,7 +52,7 @@ class RuleState:
     recent_on_chan: dict = field(default_factory=dict)
     cand_times: list = field(default_factory=list)  #: per channel, the last candidate onsets (s)
     twitch_count: int = 0
-    rejected: dict = field(default_factory=lambda: {"coincident": 0, "tail": 0, "rhythmic": 0, "beat": 0})  #: why, how many
+    rejected: dict = field(default_factory=lambda: {"coincident": 0, "tail": 0, "rhythmic": 0, "beat": 0, "faint": 0})  #: why, how many
 
     @classmethod
     def new(cls, channels: int) -> "RuleState":
@@ -167,6 +167,20 @@ def _not_echoes(group: list[Twitch], legs: list[str]) -> list[Twitch]:
     return keep
 
 
+def _echo_of_a_sensor(p: Twitch, legs: list[str]) -> bool:
+    """Does another sensor show ``p``'s waveform bigger, at the same time,
+    candidate or not (its source may have been ruled out, or be on a sensor
+    that is out)?"""
+    if p.snip is None:
+        return False
+    for ch in range(len(p.snip)):
+        if ch != p.channel:
+            src = Twitch(p.t, ch, 0.0, float(np.abs(p.snip[ch]).max()), 0.0)
+            if _echo_of(p, src, CROSSTALK_SAME_LEG if legs[ch] == legs[p.channel] else CROSSTALK_OTHER_LEG):
+                return True
+    return False
+
+
 def _relax_share(after_s: float) -> float:
     """The share of a twitch's peak its relaxation may reach ``after_s``
     after its onset (0 once it is over)."""
@@ -176,8 +190,10 @@ def _relax_share(after_s: float) -> float:
     return 0.0
 
 
-def _why_not(win: Twitch, legs: list[str], st: RuleState) -> str | None:
-    """What rules a lone candidate out against the twitches before it, if anything."""
+def _why_not(win: Twitch, legs: list[str], st: RuleState, clear_x: float = 0.0) -> str | None:
+    """What rules a lone candidate out against the twitches before it, if
+    anything; one under ``clear_x`` noise floors (faint) must also be unlike
+    a beat and last as a twitch does."""
     for prev in st.recent_on_chan.get(win.channel, ()):
         if win.t - (prev.t + prev.duration_ms / 1000) < TAIL_S and win.peak * TAIL_RATIO < prev.peak:
             return "tail"  # the tail or rebound of a big twitch just ended on this channel
@@ -192,6 +208,9 @@ def _why_not(win: Twitch, legs: list[str], st: RuleState) -> str | None:
         return "rhythmic"
     if win.beat_like >= BEAT_LIKE_ALONE and (win.beat_slot or win.at_beat):
         return "beat"
+    if win.snr < clear_x and (win.beat_like > FAINT_BEAT_LIKE or win.duration_ms < FAINT_MIN_MS
+                              or _echo_of_a_sensor(win, legs)):
+        return "faint"
     return None
 
 
@@ -229,7 +248,7 @@ def decide(horizon_s: float, legs: list[str], cfg: DetectorConfig,
             if not group:
                 st.rejected["coincident"] += 1
         for win in sorted(group, key=lambda q: q.t):
-            why = _why_not(win, legs, st)
+            why = _why_not(win, legs, st, cfg.threshold_factor())
             if why is not None:
                 st.rejected[why] += 1
                 continue
