@@ -302,6 +302,35 @@ def test_a_faint_candidate_another_sensor_shows_bigger_is_its_echo_candidate_the
     assert decide([c])[0] == [(3.0, 1)]
 
 
+def test_a_faint_echo_of_a_sensor_takes_the_share_its_path_allows_and_any_other_channel():
+    # the other sensor shows this waveform 2.3x bigger, with some of its own
+    # (a fit leaves 0.22): crosstalk on the same leg (under 0.6x) explains
+    # it loosely enough, through the body (0.3x at most) it does not.  The
+    # region's peak, 15 codes, is under what its channel's whole snip shows
+    # (15.3): a channel is never taken for its own source
+    src = 40 * _wave(80)
+    mix = 0.4 * src + 8 * _wave(80, f_hz=11.0)
+
+    def faint(ch, rows, legs=LEGS):
+        p = Twitch(t=3.0, channel=ch, duration_ms=100.0, peak=15.0, snr=8.5, beat_slot=False, snip_lag=2)
+        p.snip = np.zeros((len(legs), 80))
+        for c, w in rows.items():
+            p.snip[c] = w
+        return decide([p], legs=legs)[0]
+
+    assert faint(1, {0: src, 1: mix}) == []               # same leg, source on a lower channel
+    assert faint(0, {1: src, 0: mix}) == []               # same leg, source on a higher channel
+    assert faint(2, {0: src, 2: mix}) == [(3.0, 2)]       # the other leg: a twitch of its own
+    assert faint(2, {3: src, 2: mix}) == []               # its leg-mate: an echo
+    assert faint(1, {2: src, 1: mix}) == [(3.0, 1)]       # the other leg, either way round
+    named = ["".join(list(leg)) for leg in LEGS]           # leg names as distinct strings, as read from a file
+    assert faint(1, {0: src, 1: mix}, named) == []
+    # channels past the small ints Python keeps one object of (300, 301)
+    legs = ["left"] * 300 + ["right"] * 2
+    assert faint(300, {301: 0.3 * src, 300: mix}, legs) == [(3.0, 300)]
+    assert faint(300, {301: src, 300: mix}, legs) == []
+
+
 # -- tails -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("gap_s,peak,kept", [
