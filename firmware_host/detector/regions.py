@@ -3,8 +3,8 @@
 The noise floor of each channel is learned from the residual at rest only
 (:func:`learn_floor`).  A region is where the 40 ms mean |residual| stays
 above 0.4 x the threshold (gaps up to ``merge_ms`` bridged, so a doublet is
-one region) and peaks above the threshold (a multiple of the floor set by
-the sensitivity).  Its onset is its first strong stretch; a region over
+one region) and peaks above the faint threshold (8/9 of the clear one;
+the rules ask more of a faint candidate).  Its onset is its first strong stretch; a region over
 ``SPLIT_MS`` is cut where its activity falls.  Where a beat was subtracted
 a region must also pass 3x what that channel's beats usually leave at that
 point of the beat (:func:`remnant_map`) and a share of the beat's own size
@@ -218,8 +218,8 @@ def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: Histor
     c_r, s_pos, e_pos, peak_act, s_flat, e_flat, rs = _find(flat, act, above, n, nh, merge, sig, sig_hist, k_hi,
                                                             final, span0, st)
     sig_c = np.where(s_pos < nh, sig_hist[c_r], sig[c_r])  # the floor where each began
-    thr = _thresholds(act, nh, cfg.faint_factor(), sig, sig_hist, remnant_map(beat_f, n, nh, prof_hist, prof, rt, len(act)),
-                      hist, span0, rt)
+    remnant = remnant_map(beat_f, n, nh, prof_hist, prof, rt, len(act))
+    thr = _thresholds(act, nh, cfg.faint_factor(), sig, sig_hist, remnant, hist, span0, rt)
     cs = np.concatenate([[0], np.cumsum((act >= thr).ravel())])  # some sample of a region above them
     strong = cs[e_flat + 1] > cs[s_flat]
     c_r, s_pos, e_pos, peak_act, s_flat, e_flat, sig_c = (
@@ -267,18 +267,17 @@ def _at_rest(ok: np.ndarray, not_rest: np.ndarray, s_pos: np.ndarray, e_pos: np.
     return ok & ((n_nr == 0) | context), context
 
 
-def _thresholds(act: np.ndarray, nh: int, k_hi: float, sig: np.ndarray, sig_hist: np.ndarray, remnant: np.ndarray,
+def _thresholds(act: np.ndarray, nh: int, k: float, sig: np.ndarray, sig_hist: np.ndarray, remnant: np.ndarray,
                 hist: History, span0: int, rt: Rates) -> np.ndarray:
     """(C, n) codes: the activity a twitch must reach at each sample of the
-    span: ``k_hi`` noise floors (the older chunk's before ``nh``; a faint
-    twitch's, the rules ask more of one under the clear threshold); where a
-    beat was subtracted, also well above what this channel's beats usually
-    leave at that point of the beat (``remnant``, from :func:`remnant_map`)
-    and a share of the beat's own size (a misfit grows with the beat)."""
+    span: ``k`` noise floors (the faint threshold; the older chunk's floors
+    before ``nh``); where a beat was subtracted, also well above what this
+    channel's beats usually leave at that point of the beat (``remnant``,
+    from :func:`remnant_map`) and a share of the beat's own size."""
     n = act.shape[1]
     thr = np.empty_like(act)
-    thr[:, :nh] = k_hi * sig_hist[:, None]
-    thr[:, nh:] = k_hi * sig[:, None]
+    thr[:, :nh] = k * sig_hist[:, None]
+    thr[:, nh:] = k * sig[:, None]
     np.maximum(thr, REMNANT_X_LEVEL * remnant, out=thr)
     m0 = span0 - hist.base
     if m0 >= 0 and hist.model.shape[1] >= m0 + n:

@@ -23,6 +23,11 @@ otherwise:
 - a lone candidate shaped like its channel's whole beat (0.97 or more)
   where a beat can be: at a tracked beat, or where the tracked beats
   either side are 1.5 periods apart or more (one may be missing).
+- a **faint** candidate (between the faint and the clear threshold, 8-9
+  noise floors) that is like its channel's beat (over 0.9), shorter than
+  60 ms, or shown bigger by another sensor's signal at the same moment
+  (the echo of a source ruled out, or on a sensor that is out): there,
+  what beats, relaxation and glitches leave lies as well as twitches.
 
 A candidate that began before rest did (the end of a movement's settling
 time) is never counted, but it is context: what follows it on its channel
@@ -38,8 +43,8 @@ import numpy as np
 from .arrays import gradient
 from .events import Twitch
 from .params import (BEAT_LIKE_ALONE, BEAT_LIKE_GROUP, BEAT_LIKE_RHYTHM, COINCIDENT_STANDOUT, CROSSTALK_OTHER_LEG, CROSSTALK_SAME_LEG,
-                     ECHO_RESIDUAL_LOOSE, FAINT_BEAT_LIKE, FAINT_MIN_MS, ECHO_RESIDUAL_TIGHT, RELAX_ENVELOPE, RHYTHM_TOL,
-                     TAIL_RATIO, TAIL_S, DetectorConfig)
+                     ECHO_RESIDUAL_LOOSE, ECHO_RESIDUAL_TIGHT, FAINT_BEAT_LIKE, FAINT_MIN_MS, RELAX_ENVELOPE,
+                     RHYTHM_TOL, TAIL_RATIO, TAIL_S, DetectorConfig)
 
 
 @dataclass
@@ -52,7 +57,8 @@ class RuleState:
     recent_on_chan: dict = field(default_factory=dict)
     cand_times: list = field(default_factory=list)  #: per channel, the last candidate onsets (s)
     twitch_count: int = 0
-    rejected: dict = field(default_factory=lambda: {"coincident": 0, "tail": 0, "rhythmic": 0, "beat": 0, "faint": 0})  #: why, how many
+    #: why, how many
+    rejected: dict = field(default_factory=lambda: {"coincident": 0, "tail": 0, "rhythmic": 0, "beat": 0, "faint": 0})
 
     @classmethod
     def new(cls, channels: int) -> "RuleState":
@@ -193,7 +199,7 @@ def _relax_share(after_s: float) -> float:
 def _why_not(win: Twitch, legs: list[str], st: RuleState, clear_x: float = 0.0) -> str | None:
     """What rules a lone candidate out against the twitches before it, if
     anything; one under ``clear_x`` noise floors (faint) must also be unlike
-    a beat and last as a twitch does."""
+    its channel's beat, last as a twitch does and be no other sensor's echo."""
     for prev in st.recent_on_chan.get(win.channel, ()):
         if win.t - (prev.t + prev.duration_ms / 1000) < TAIL_S and win.peak * TAIL_RATIO < prev.peak:
             return "tail"  # the tail or rebound of a big twitch just ended on this channel
