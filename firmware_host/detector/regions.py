@@ -3,14 +3,14 @@
 The noise floor of each channel is learned from the residual at rest only
 (:func:`learn_floor`).  A region is where the 40 ms mean |residual| stays
 above 0.4 x the threshold (gaps up to ``merge_ms`` bridged, so a doublet is
-one region) and peaks above the faint threshold (8/9 of the clear one;
-the rules ask more of a faint candidate).  Its onset is its first strong stretch; a region over
-``SPLIT_MS`` is cut where its activity falls.  Where a beat was subtracted
-a region must also pass 3x what that channel's beats usually leave at that
-point of the beat (:func:`remnant_map`) and a share of the beat's own size
-(:func:`_thresholds`); one shaped like the beat under it is a remnant, and
-each candidate carries its likeness to the channel's whole beat for the
-rules (:func:`beat_likeness`).
+one region) and peaks above the faint threshold (8/9 of the clear one; the
+rules ask more of a faint candidate).  Its onset is its first strong stretch;
+a region over ``SPLIT_MS`` is cut where its activity falls.  Where a beat was
+subtracted a region must also pass 3x what that channel's beats usually
+leave at that point of the beat (:func:`remnant_map`) and a share of the
+beat's own size (:func:`_thresholds`); one shaped like the beat under it is
+a remnant, and each candidate carries its likeness to the channel's whole
+beat for the rules (:func:`beat_likeness`).
 """
 from __future__ import annotations
 

@@ -145,6 +145,12 @@ def explained(p: Twitch, k: Twitch) -> float | None:
     return float(max(0.0, 1.0 - took.max() / ss))
 
 
+def _path_share(legs: list[str], src: int, ch: int) -> float:
+    """The most of a twitch under sensor ``src`` crosstalk carries to sensor
+    ``ch``: through its leg, or through the body to the other one."""
+    return CROSSTALK_SAME_LEG if legs[src] == legs[ch] else CROSSTALK_OTHER_LEG
+
+
 def _echo_of(p: Twitch, k: Twitch, share: float) -> bool:
     """Is ``p`` the crosstalk of the bigger ``k`` (``share``: the most of
     ``k`` crosstalk carries to ``p``'s sensor)?  If it is that waveform, at
@@ -165,8 +171,7 @@ def _not_echoes(group: list[Twitch], legs: list[str]) -> list[Twitch]:
     it, or its very waveform at any size."""
     keep: list[Twitch] = []
     for p in sorted(group, key=lambda q: -q.peak):
-        echo = any(_echo_of(p, k, CROSSTALK_SAME_LEG if legs[k.channel] == legs[p.channel] else CROSSTALK_OTHER_LEG)
-                   for k in keep)
+        echo = any(_echo_of(p, k, _path_share(legs, k.channel, p.channel)) for k in keep)
         if echo or any(k.channel == p.channel for k in keep):
             continue
         keep.append(p)
@@ -182,7 +187,7 @@ def _echo_of_a_sensor(p: Twitch, legs: list[str]) -> bool:
     for ch in range(len(p.snip)):
         if ch != p.channel:
             src = Twitch(p.t, ch, 0.0, float(np.abs(p.snip[ch]).max()), 0.0)
-            if _echo_of(p, src, CROSSTALK_SAME_LEG if legs[ch] == legs[p.channel] else CROSSTALK_OTHER_LEG):
+            if _echo_of(p, src, _path_share(legs, ch, p.channel)):
                 return True
     return False
 
@@ -196,7 +201,7 @@ def _relax_share(after_s: float) -> float:
     return 0.0
 
 
-def _why_not(win: Twitch, legs: list[str], st: RuleState, clear_x: float = 0.0) -> str | None:
+def _why_not(win: Twitch, legs: list[str], st: RuleState, clear_x: float) -> str | None:
     """What rules a lone candidate out against the twitches before it, if
     anything; one under ``clear_x`` noise floors (faint) must also be unlike
     its channel's beat, last as a twitch does and be no other sensor's echo."""
@@ -208,7 +213,7 @@ def _why_not(win: Twitch, legs: list[str], st: RuleState, clear_x: float = 0.0) 
     for ch, lst in st.recent_on_chan.items():
         for src in lst if ch != win.channel else ():
             if src.t <= win.t <= src.t + src.duration_ms / 1000 and _echo_of(
-                    win, src, CROSSTALK_SAME_LEG if legs[ch] == legs[win.channel] else CROSSTALK_OTHER_LEG):
+                    win, src, _path_share(legs, ch, win.channel)):
                 return "coincident"  # inside a bigger event on another sensor, while it lasts: its echo
     if win.rhythmic:
         return "rhythmic"
@@ -238,6 +243,7 @@ def decide(horizon_s: float, legs: list[str], cfg: DetectorConfig,
     time order per group."""
     pend = sorted(st.pending, key=lambda tw: tw.t)
     xt = cfg.crosstalk_ms / 1000
+    clear_x = cfg.threshold_factor()
     out = []
     i = 0
     while i < len(pend) and pend[i].t < horizon_s:
@@ -254,7 +260,7 @@ def decide(horizon_s: float, legs: list[str], cfg: DetectorConfig,
             if not group:
                 st.rejected["coincident"] += 1
         for win in sorted(group, key=lambda q: q.t):
-            why = _why_not(win, legs, st, cfg.threshold_factor())
+            why = _why_not(win, legs, st, clear_x)
             if why is not None:
                 st.rejected[why] += 1
                 continue
