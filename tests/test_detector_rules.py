@@ -572,6 +572,61 @@ def test_a_long_region_is_cut_where_its_activity_falls_below_15_percent():
     assert lengths.split_long(act, 10, 169, 100.0, 200.0, merge=15) == [(10, 169, 100.0)]
 
 
+def test_a_long_region_is_cut_at_a_lull_where_the_activity_rises_as_high_again():
+    # a region that opens with a relaxation lobe (40, of a twitch before
+    # it), a lull of 10 samples under 15% (bridged: under merge), then a
+    # twitch (100); its own lobe (30) after a second lull
+    act = np.zeros(300)
+    act[10:30] = 40.0
+    act[40:70] = 100.0
+    act[80:100] = 30.0
+    assert lengths.split_long(act, 10, 99, 100.0, 20.0, merge=15) == [(10, 99, 100.0)]
+    # the twitch rises over all of the part before it: a part of its own;
+    # its lobe after does not: it stays with it
+    assert lengths.split_long(act, 10, 99, 100.0, 20.0, merge=15, lull=8) == [(10, 29, 40.0), (40, 99, 100.0)]
+    # a lull of ``lull`` samples under 15% or more (here 10)
+    assert lengths.split_long(act, 10, 99, 100.0, 20.0, merge=15, lull=10) == [(10, 29, 40.0), (40, 99, 100.0)]
+    assert lengths.split_long(act, 10, 99, 100.0, 20.0, merge=15, lull=11) == [(10, 99, 100.0)]
+    act[40:70] = 39.0  # under the part before it: a lobe that grows no further
+    assert lengths.split_long(act, 10, 99, 39.0 + 1.0, 5.0, merge=15, lull=8) == [(10, 99, 40.0)]
+    act[40:70] = 40.0  # as high (not only higher) begins one
+    assert lengths.split_long(act, 10, 99, 40.0, 5.0, merge=15, lull=8) == [(10, 29, 40.0), (40, 99, 40.0)]
+    # a rise must also reach half the region's largest run so far: after a
+    # gap over ``merge`` (a part of its own), lobes that grow a little from
+    # one to the next, each far under the twitch, stay together
+    act[:] = 0.0
+    act[10:30], act[50:70], act[80:100], act[110:130] = 100.0, 30.0, 35.0, 50.0
+    assert lengths.split_long(act, 10, 129, 100.0, 20.0, merge=15, lull=8) == [(10, 29, 100.0), (50, 99, 35.0),
+                                                                              (110, 129, 50.0)]
+    act[110:130] = 49.0
+    assert lengths.split_long(act, 10, 129, 100.0, 20.0, merge=15, lull=8) == [(10, 29, 100.0), (50, 129, 49.0)]
+    assert (params.SPLIT_LULL_MS, params.SPLIT_RISE_OF_TOP) == (64.0, 0.5)
+
+
+def test_a_region_where_a_leg_moved_is_not_cut_at_lulls():
+    rt = params.rates(DetectorConfig(rate_hz=250.0))  # 125 Hz: a 64 ms lull is 8 samples
+    cfg = DetectorConfig(rate_hz=250.0)
+    act = np.zeros((1, 300))
+    act[0, 10:40], act[0, 50:80] = 100.0, 100.0  # 10 samples under 15% between
+    cols = (np.array([0]), np.array([10]), np.array([79]), np.array([100.0]), np.array([1.0]))
+    cut = lengths.lengths(act, *cols, k_hi=9.0, merge=15, cfg=cfg, rt=rt, slow_dominated=lambda c, a, b: False)
+    assert list(zip(cut[1], cut[2])) == [(10, 39), (50, 79)]
+    moved = lengths.lengths(act, *cols, k_hi=9.0, merge=15, cfg=cfg, rt=rt, slow_dominated=lambda c, a, b: True)
+    assert list(zip(moved[1], moved[2])) == [(10, 79)]
+
+
+def test_what_follows_a_candidate_does_not_make_its_beat_unlike_a_beat():
+    from firmware_host.detector.heartbeat import beat_likeness
+    t = np.arange(44)
+    template = np.exp(-0.5 * ((t - 12) / 3.0) ** 2) - 0.5 * np.exp(-0.5 * ((t - 20) / 4.0) ** 2)
+    seg = template.copy()
+    seg[30:] += 3.0 * np.sin(np.arange(14) * 0.9)  # a twitch after the beat
+    assert beat_likeness(seg, template) < 0.6
+    assert beat_likeness(seg, template, own=30) > 0.95
+    assert beat_likeness(seg, template, own=len(seg)) == beat_likeness(seg, template)
+    assert beat_likeness(seg, template, own=0) == 0.0  # nothing of it its own
+
+
 # -- movement, at its edges ----------------------------------------------------
 
 def _run(start, length, strong=(0,), active=(0,), fw=125.0):

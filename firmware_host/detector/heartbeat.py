@@ -329,14 +329,20 @@ def track(hist: History, n_new: int, rest: np.ndarray, good: np.ndarray, windows
     return st
 
 
-def beat_likeness(seg: np.ndarray, template: np.ndarray) -> float:
+def beat_likeness(seg: np.ndarray, template: np.ndarray, own: int | None = None) -> float:
     """How like a whole beat ``seg`` is (0..1): the largest normalised cross-
     correlation of it with the channel's beat template, against the whole
     template's energy (a match to a small part of the template is not a
     beat).  A beat the tracker missed (an early, ectopic one) is left whole
-    in the residual and scores near 1; a twitch seldom passes 0.95."""
+    in the residual and scores near 1; a twitch seldom passes 0.95.  From
+    index ``own`` on, ``seg`` is what follows the candidate (the next part
+    of a region cut in two, a twitch after a beat it missed): left out, as
+    zeros, so it does not make the beat before it unlike a beat."""
     if len(seg) < 4 or len(seg) > len(template):
         return 0.0
+    if own is not None and own < len(seg):
+        seg = seg.copy()
+        seg[max(own, 0):] = 0.0
     s = seg - seg.mean()
     den = float(np.linalg.norm(s) * np.linalg.norm(template))
     if den <= 0:

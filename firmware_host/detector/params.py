@@ -119,6 +119,12 @@ SPLIT_SHARE = 0.15
 RESPLIT_SHARE = 0.3
 #: over this (ms) a region may be two twitches in a row (a bad spell, a long one and the next)
 SPLIT_MS = 300.0
+#: ... and is cut where its activity stays under SPLIT_SHARE of its peak this
+#: long (ms) and then rises as high as before and to this share of its
+#: largest run so far (relaxation lobes shrink, or grow a little from one to
+#: the next while staying far under the twitch; on the tuning nights 40-80 ms
+#: did alike, 24 ms cut twitches' own lobes apart)
+SPLIT_LULL_MS, SPLIT_RISE_OF_TOP = 64.0, 0.5
 
 
 @dataclass(frozen=True)

@@ -297,7 +297,7 @@ def _judge(found: dict, span: np.ndarray, span0: int, cols, heart: tuple, hist: 
     state, for whether each is at a tracked beat (:func:`near_beat`), could
     lie where a beat was missed (:func:`beat_slot`) and how like a beat it
     is while the heartbeat is tracked (its templates, from 0.1 s before its
-    onset to 0.25 s after)."""
+    onset to 0.25 s after, what follows its end by 40 ms left out)."""
     pre, post = int(0.1 * rt.fw), int(0.25 * rt.fw)
     m, k_lag = max(1, int(round(0.04 * rt.fw))), max(1, int(round(ECHO_LAG_S * rt.fw)))
     c_r, s_pos, e_pos, dur_ms, peak_act, sig_c, context = cols
@@ -316,7 +316,8 @@ def _judge(found: dict, span: np.ndarray, span0: int, cols, heart: tuple, hist: 
         if moved is not None and not cx and moved(c, a, b, d):
             st.short_moves.append((span0 + a, span0 + b, c))
             continue
-        like = 0.0 if templates is None else beat_likeness(span[c, max(a - pre, 0):a + post], templates[c])
+        like = 0.0 if templates is None else beat_likeness(span[c, max(a - pre, 0):a + post], templates[c],
+                                                           b + 1 + m - max(a - pre, 0))
         # every channel around it, for the rules' echo test (rules.explained)
         lo, hi = a - m - k_lag, b + 1 + m + k_lag
         snip = span[:, lo:hi].copy() if lo >= 0 and hi <= span.shape[1] else None
