@@ -90,6 +90,11 @@ RATES = (250.0, 500.0, 1000.0, 1000.0)
 # 270001-270060, 260001-260008 and 280001-280008 joined the earlier ones,
 # and 290001-290060 + 310001-310060 / 300001-300008 + 320001-320008 were
 # drawn and scored once, before and after the change, for its figures.
+# In the tenth session the change (a long region cut at a lull when the
+# activity rises as high again) was made on the tuning nights alone; those
+# sets joined the earlier ones, and 330001-330060 + 350001-350060 /
+# 340001-340008 + 360001-360008 were drawn and scored once, before and
+# after the change, for its figures.
 TUNING = [("family", s) for s in list(range(1, 31)) + list(range(10001, 10061)) + list(range(30001, 30061))] + \
          [(p, s) for p in STRESS for s in list(range(20001, 20009)) + list(range(40001, 40009))]
 EARLIER_HELD_OUT = [("family", s) for s in list(range(50001, 50061)) + list(range(70001, 70061))
@@ -97,15 +102,17 @@ EARLIER_HELD_OUT = [("family", s) for s in list(range(50001, 50061)) + list(rang
                     + list(range(130001, 130061)) + list(range(150001, 150061))
                     + list(range(170001, 170061)) + list(range(190001, 190061))
                     + list(range(210001, 210061)) + list(range(230001, 230061))
-                    + list(range(250001, 250061)) + list(range(270001, 270061))] + \
+                    + list(range(250001, 250061)) + list(range(270001, 270061))
+                    + list(range(290001, 290061)) + list(range(310001, 310061))] + \
                    [(p, s) for p in STRESS for s in list(range(60001, 60009)) + list(range(80001, 80009))
                     + list(range(100001, 100009)) + list(range(120001, 120009))
                     + list(range(140001, 140009)) + list(range(160001, 160009))
                     + list(range(180001, 180009)) + list(range(200001, 200009))
                     + list(range(220001, 220009)) + list(range(240001, 240009))
-                    + list(range(260001, 260009)) + list(range(280001, 280009))]
-HELD_OUT = [("family", s) for s in list(range(290001, 290061)) + list(range(310001, 310061))]
-STRESS_SET = [(p, s) for p in STRESS for s in list(range(300001, 300009)) + list(range(320001, 320009))]
+                    + list(range(260001, 260009)) + list(range(280001, 280009))
+                    + list(range(300001, 300009)) + list(range(320001, 320009))]
+HELD_OUT = [("family", s) for s in list(range(330001, 330061)) + list(range(350001, 350061))]
+STRESS_SET = [(p, s) for p in STRESS for s in list(range(340001, 340009)) + list(range(360001, 360009))]
 
 
 def night_for(profile: str, seed: int, minutes: float, board: bool = False) -> Night:
