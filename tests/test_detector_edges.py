@@ -17,6 +17,7 @@ import pytest
 
 from firmware_host import plm
 from firmware_host.detector import run_detector
+from firmware_host.scoring import score
 from firmware_host.simulator import Movement
 from twitchmon_testkit.nights import detect, place, quiet_night, scored
 
@@ -96,6 +97,23 @@ def test_a_twitch_after_a_lull_in_a_long_twitchs_region_counts_at_its_own_onset(
                      and any(d.channel == 0 and abs(d.t - t) < 0.15 for d in ev.twitches))
         false += len(scored(n, ev)["false_positives"])
     assert found >= 33 and false <= 6, (found, false)
+
+
+def test_a_region_whose_peak_was_judged_on_the_last_chunks_floor_does_not_stop_the_night():
+    """Family night 330022 through the v2 board (4 channels, 1 kHz: a fresh
+    held-out night of the tenth session): a 5.6-s region began in the older
+    chunk, whose floor was higher, so its peak's run was not a strong one,
+    and its onset moved to a strong run after its peak; cutting the region
+    from there found nothing above 15% of its peak and the detector raised
+    (IndexError before this session, ValueError after the lull cut): the
+    night's analysis lost.  The onset never passes the peak now."""
+    from firmware_host import frontend
+    from firmware_host.simulator import Night
+    n = Night(10.0, seed=330022, profile="family", channels=4, rate_hz=1000.0, board=True)
+    truth = n.truth()
+    ev, _ = run_detector(n.blocks(50_000), n.rate_hz, n.channels, gain=frontend.detector_gain())
+    s = score([x.as_dict() for x in ev.twitches], truth["twitches"], ignore=truth["ambiguous"])
+    assert s["f1"] >= 0.9, s
 
 
 def test_the_nights_heart_rate_needs_more_than_a_lucky_chunk_or_two():

@@ -625,6 +625,7 @@ def test_what_follows_a_candidate_does_not_make_its_beat_unlike_a_beat():
     assert beat_likeness(seg, template, own=30) > 0.95
     assert beat_likeness(seg, template, own=len(seg)) == beat_likeness(seg, template)
     assert beat_likeness(seg, template, own=0) == 0.0  # nothing of it its own
+    assert beat_likeness(seg, template, own=-5) == 0.0  # (nor before its start)
 
 
 # -- movement, at its edges ----------------------------------------------------
@@ -731,6 +732,23 @@ def test_a_region_soon_after_another_on_its_channel_begins_at_half_its_peak():
     runs = (np.array([1100, 1130, 1150]), np.array([12.0, 40.0, 80.0]))
     assert list(regions._onsets(s_pos, s_flat, e_flat, peak, runs, np.array([True]))) == [130]
     assert (params.ONSET_SHARE, params.ONSET_SHARE_AFTER, params.FOLLOW_S) == (0.1, 0.5, 0.8)
+
+
+def test_a_regions_onset_never_passes_its_peak():
+    # the region's peak (80) is in a run judged on the older chunk's higher
+    # floor (not among the strong runs); a strong run after it (12) is a
+    # tenth of the peak: the onset stays where the region begins
+    s_pos, s_flat, e_flat, peak = np.array([100]), np.array([1100]), np.array([1300]), np.array([80.0])
+    runs = (np.array([1250]), np.array([12.0]))
+    assert list(regions._onsets(s_pos, s_flat, e_flat, peak, runs)) == [100]
+    runs = (np.array([1150, 1250]), np.array([80.0, 12.0]))  # the peak's run is strong: it is the onset
+    assert list(regions._onsets(s_pos, s_flat, e_flat, peak, runs)) == [150]
+    assert list(regions._onsets(s_pos, s_flat, e_flat, peak, (np.zeros(0, dtype=np.int64), np.zeros(0)))) == [100]
+    # and a region cut from such an onset would find nothing over 15% of its
+    # peak: it is left whole, not an error
+    act = np.zeros(200)
+    act[150:180] = 9.0
+    assert lengths.split_long(act, 150, 189, 67.0, 20.0, merge=15, lull=8) == [(150, 189, 67.0)]
 
 
 def test_region_lengths_in_ms_and_a_long_tail_measured_above_a_tenth_of_its_peak():

@@ -340,7 +340,7 @@ def beat_likeness(seg: np.ndarray, template: np.ndarray, own: int | None = None)
     zeros, so it does not make the beat before it unlike a beat."""
     if len(seg) < 4 or len(seg) > len(template):
         return 0.0
-    if own is not None and own < len(seg):
+    if own is not None:
         seg = seg.copy()
         seg[max(own, 0):] = 0.0
     s = seg - seg.mean()

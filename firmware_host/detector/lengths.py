@@ -28,6 +28,8 @@ def split_long(act: np.ndarray, s: int, e: int, peak: float, thr: float, merge: 
     twitch within 0.4-0.8 s, or the twitch a relaxation lobe ran into)."""
     seg = act[s:e + 1]
     idx = np.flatnonzero(seg > share * peak)
+    if not len(idx):  # (a region's peak outside it: never, but no night is lost to it)
+        return [(s, e, peak)]
     gaps = np.diff(idx)
     runs = np.split(idx, np.flatnonzero(gaps > min(merge, lull if lull is not None else merge)) + 1)
     parts, part_pk = [[runs[0]]], float(seg[runs[0]].max())

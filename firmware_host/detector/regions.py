@@ -339,19 +339,18 @@ def _above(act: np.ndarray, nh: int, k: float, sig: np.ndarray, sig_hist: np.nda
 
 def _onsets(s_pos: np.ndarray, s_flat: np.ndarray, e_flat: np.ndarray, peak: np.ndarray, runs,
             follows: np.ndarray | None = None) -> np.ndarray:
-    """Each region's onset: its first strong stretch that is a real part of
-    it (a tenth of its peak or more), not a weak heartbeat remnant the
-    bridging joined to its front; for a region that ``follows`` another on
-    its channel closely, ONSET_SHARE_AFTER of its peak or more (its front
-    may be the ringing of the twitch before).  ``runs``: the strong runs'
-    flat starts and peaks."""
+    """Each region's onset: its first strong stretch of a tenth of its peak
+    or more (not a weak beat remnant bridged to its front); if it
+    ``follows`` another on its channel closely, of ONSET_SHARE_AFTER of it
+    (its front may be the last twitch's ringing); never past its peak.
+    ``runs``: the strong runs' flat starts and peaks."""
     rs, rpk = runs
-    if not len(rs):
-        return s_pos
     lo = np.searchsorted(rs, s_flat)
     hi = np.searchsorted(rs, e_flat, side="right")
     out = s_pos.copy()
     for i in range(len(s_pos)):
+        if hi[i] <= lo[i] or rpk[lo[i]:hi[i]].max() < peak[i]:
+            continue  # its peak's run was judged on another chunk's floor, not strong: the onset stays
         share = ONSET_SHARE_AFTER if follows is not None and follows[i] else ONSET_SHARE
         for j in range(lo[i], hi[i]):
             if rpk[j] >= share * peak[i]:
