@@ -133,6 +133,29 @@ def test_the_nights_heart_rate_needs_more_than_a_lucky_chunk_or_two():
     assert st.heart_rate_bpm(fw, chunks=40) == 66.0
 
 
+def test_a_night_whose_chunks_found_the_beat_and_twice_its_period_has_an_unknown_heart_rate():
+    """Found on a fresh held-out night through the v2 board (family 350004:
+    six sensors at 250 Hz, a heartbeat at half the noise, 105 bpm): one
+    confident chunk found the period, three found twice it, and the night
+    read 52.6 bpm.  A heartbeat's envelope repeats at every multiple of its
+    period: when confident chunks disagree 2:1 (within 15%), which one is
+    the heart's cannot be told, and the rate is unknown."""
+    from firmware_host.detector.heartbeat import BeatState
+    from firmware_host.detector.params import HR_HARMONIC_TOL
+    fw = 125.0
+    st = BeatState.new(2, 10)
+    p = 60 * fw / 105.0  # working samples a beat at 105 bpm
+    st.periods = [p, 2.07 * p, 2.02 * p, 1.99 * p]
+    assert st.heart_rate_bpm(fw, chunks=20) is None
+    st.periods = [p, p * 1.02, p * 0.99]
+    assert st.heart_rate_bpm(fw, chunks=20) == round(60 * fw / float(np.median(st.periods)), 1)
+    # the edges: 2:1 within 15% (1.7-2.3) is a harmonic; further off it is not
+    for ratio, unknown in ((1.69, False), (1.71, True), (2.29, True), (2.31, False)):
+        st.periods = [p, p, ratio * p]
+        assert (st.heart_rate_bpm(fw, chunks=20) is None) == unknown, ratio
+    assert HR_HARMONIC_TOL == 0.15
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_bad_spell_on_one_sensor_at_a_fast_heart_is_counted(seed):
     """A twitch every 0.9-1.5 s for half a minute on the left calf, a heart

@@ -587,6 +587,10 @@ def test_a_long_region_is_cut_at_a_lull_where_the_activity_rises_as_high_again()
     # a lull of ``lull`` samples under 15% or more (here 10)
     assert lengths.split_long(act, 10, 99, 100.0, 20.0, merge=15, lull=10) == [(10, 29, 40.0), (40, 99, 100.0)]
     assert lengths.split_long(act, 10, 99, 100.0, 20.0, merge=15, lull=11) == [(10, 99, 100.0)]
+    # exactly 15% of the peak is under it (a lull), and what lies past the region's end is not its
+    act[30:40], act[100:110] = 0.15 * 100.0, 100.0
+    assert lengths.split_long(act, 10, 99, 100.0, 20.0, merge=15, lull=10) == [(10, 29, 40.0), (40, 99, 100.0)]
+    act[30:40], act[100:110] = 0.0, 0.0
     act[40:70] = 39.0  # under the part before it: a lobe that grows no further
     assert lengths.split_long(act, 10, 99, 39.0 + 1.0, 5.0, merge=15, lull=8) == [(10, 99, 40.0)]
     act[40:70] = 40.0  # as high (not only higher) begins one

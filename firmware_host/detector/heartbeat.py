@@ -22,7 +22,7 @@ from .arrays import median_rows, second_smallest
 from .beatfit import fit
 from .movement import not_rest_mask, overlaps
 from .history import History
-from .params import CONF_OFF, CONF_ON, HR_MIN_CHUNKS, HR_MIN_SHARE, Rates
+from .params import CONF_OFF, CONF_ON, HR_HARMONIC_TOL, HR_MIN_CHUNKS, HR_MIN_SHARE, Rates
 
 
 @dataclass
@@ -56,10 +56,17 @@ class BeatState:
         """The median heart rate (bpm) over the chunks where the heartbeat was
         tracked with confidence; None when it was in fewer than 3 of them,
         or in under a tenth of the ``chunks`` analysed (a heartbeat at the
-        noise, confident by chance in a chunk or two, reads a wrong rate)."""
+        noise, confident by chance in a chunk or two, reads a wrong rate),
+        or when some of them found twice the period others did (within
+        HR_HARMONIC_TOL): the envelope of a heartbeat at the noise repeats
+        at every multiple of its period, and a night read at half its rate
+        must say unknown."""
         if len(self.periods) < max(HR_MIN_CHUNKS, HR_MIN_SHARE * chunks):
             return None
-        return round(60.0 * fw / float(np.median(self.periods)), 1)
+        p = np.asarray(self.periods, dtype=float)
+        if (np.abs(p[:, None] / p[None, :] - 2.0) < HR_HARMONIC_TOL * 2.0).any():
+            return None  # some chunks found twice the period others did: which is the heart's cannot be told
+        return round(60.0 * fw / float(np.median(p)), 1)
 
 
 def beat_level(e: np.ndarray, fw: float) -> np.ndarray:

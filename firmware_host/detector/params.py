@@ -73,6 +73,8 @@ REGION_SHARE = 0.4
 CONF_ON, CONF_OFF = 0.3, 0.15
 #: the night's heart rate is said only if tracked in this many chunks, and this share of those analysed
 HR_MIN_CHUNKS, HR_MIN_SHARE = 3, 0.1
+#: confident chunks' periods this close (share) to 2:1 make the night's heart rate unknown
+HR_HARMONIC_TOL = 0.15
 #: a candidate this much smaller than a simultaneous one elsewhere is its
 #: echo (crosstalk): up to half on the same leg, far less through the body
 CROSSTALK_SAME_LEG, CROSSTALK_OTHER_LEG = 0.6, 0.3
