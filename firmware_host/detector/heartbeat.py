@@ -63,8 +63,12 @@ class BeatState:
         must say unknown."""
         if len(self.periods) < max(HR_MIN_CHUNKS, HR_MIN_SHARE * chunks):
             return None
-        p = np.asarray(self.periods, dtype=float)
-        if (np.abs(p[:, None] / p[None, :] - 2.0) < HR_HARMONIC_TOL * 2.0).any():
+        p = np.sort(np.asarray(self.periods, dtype=float))
+        # any period between (2 -+ 2 x tol) x another?  (sorted, not all pairs:
+        # a night keeps ~1000 periods and the daemon asks after every block)
+        lo = np.searchsorted(p, (2.0 - 2.0 * HR_HARMONIC_TOL) * p, side="right")
+        hi = np.searchsorted(p, (2.0 + 2.0 * HR_HARMONIC_TOL) * p, side="left")
+        if (hi > lo).any():
             return None  # some chunks found twice the period others did: which is the heart's cannot be told
         return round(60.0 * fw / float(np.median(p)), 1)
 
