@@ -115,13 +115,13 @@ def _group_survivors(group: list[Twitch]) -> list[Twitch]:
     return group
 
 
-def explained(p: Twitch, k: Twitch) -> float | None:
-    """The share of ``p``'s energy that ``k``'s channel, at the same time,
+def explained(p: Twitch, ch: int) -> float | None:
+    """The share of ``p``'s energy that channel ``ch``, at the same time,
     leaves unexplained: fitted by least squares as a scaled copy shifted by
     up to ``p.snip_lag`` samples plus its slope (the part-sample shift);
     None when it cannot be told (the signal was not kept)."""
     snip = p.snip
-    if snip is None or k.channel >= len(snip):
+    if snip is None or ch >= len(snip):
         return None
     K = p.snip_lag
     n = snip.shape[1] - 2 * K
@@ -129,7 +129,7 @@ def explained(p: Twitch, k: Twitch) -> float | None:
     ss = float(seg @ seg)
     if n < 3 or ss <= 0:
         return None
-    refs = np.lib.stride_tricks.sliding_window_view(snip[k.channel], n)  # (2K+1, n), one per lag
+    refs = np.lib.stride_tricks.sliding_window_view(snip[ch], n)  # (2K+1, n), one per lag
     slopes = gradient(refs)
     aa, bb, ab = (refs * refs).sum(1), (slopes * slopes).sum(1), (refs * slopes).sum(1)
     sa, sb = refs @ seg, slopes @ seg
@@ -151,15 +151,16 @@ def _path_share(legs: list[str], src: int, ch: int) -> float:
     return CROSSTALK_SAME_LEG if legs[src] == legs[ch] else CROSSTALK_OTHER_LEG
 
 
-def _echo_of(p: Twitch, k: Twitch, share: float) -> bool:
-    """Is ``p`` the crosstalk of the bigger ``k`` (``share``: the most of
-    ``k`` crosstalk carries to ``p``'s sensor)?  If it is that waveform, at
-    any size; or smaller than ``share`` of it and shaped like it; or, where
-    the signal was not kept to tell, smaller than ``share`` of it."""
-    if p.peak >= k.peak:
+def _echo_of(p: Twitch, src_ch: int, src_peak: float, share: float) -> bool:
+    """Is ``p`` the crosstalk of a bigger event (``src_peak``, codes) on
+    channel ``src_ch`` (``share``: the most of it crosstalk carries to
+    ``p``'s sensor)?  If it is that waveform, at any size; or smaller than
+    ``share`` of it and shaped like it; or, where the signal was not kept
+    to tell, smaller than ``share`` of it."""
+    if p.peak >= src_peak:
         return False  # the bigger is the source, if either
-    small = p.peak < share * k.peak
-    left = explained(p, k)
+    small = p.peak < share * src_peak
+    left = explained(p, src_ch)
     if left is None:
         return small
     return left < ECHO_RESIDUAL_TIGHT or (small and left < ECHO_RESIDUAL_LOOSE)
@@ -171,7 +172,7 @@ def _not_echoes(group: list[Twitch], legs: list[str]) -> list[Twitch]:
     it, or its very waveform at any size."""
     keep: list[Twitch] = []
     for p in sorted(group, key=lambda q: -q.peak):
-        echo = any(_echo_of(p, k, _path_share(legs, k.channel, p.channel)) for k in keep)
+        echo = any(_echo_of(p, k.channel, k.peak, _path_share(legs, k.channel, p.channel)) for k in keep)
         if echo or any(k.channel == p.channel for k in keep):
             continue
         keep.append(p)
@@ -184,12 +185,8 @@ def _echo_of_a_sensor(p: Twitch, legs: list[str]) -> bool:
     that is out)?"""
     if p.snip is None:
         return False
-    for ch in range(len(p.snip)):
-        if ch != p.channel:
-            src = Twitch(p.t, ch, 0.0, float(np.abs(p.snip[ch]).max()), 0.0)
-            if _echo_of(p, src, _path_share(legs, ch, p.channel)):
-                return True
-    return False
+    return any(_echo_of(p, ch, float(np.abs(p.snip[ch]).max()), _path_share(legs, ch, p.channel))
+               for ch in range(len(p.snip)) if ch != p.channel)
 
 
 def _relax_share(after_s: float) -> float:
@@ -213,7 +210,7 @@ def _why_not(win: Twitch, legs: list[str], st: RuleState, clear_x: float) -> str
     for ch, lst in st.recent_on_chan.items():
         for src in lst if ch != win.channel else ():
             if src.t <= win.t <= src.t + src.duration_ms / 1000 and _echo_of(
-                    win, src, _path_share(legs, ch, win.channel)):
+                    win, ch, src.peak, _path_share(legs, ch, win.channel)):
                 return "coincident"  # inside a bigger event on another sensor, while it lasts: its echo
     if win.rhythmic:
         return "rhythmic"
