@@ -18,6 +18,7 @@ from ..heart import HeartTrack
 from ..log import get_logger
 from ..traces import EdfWriter, set_edf_start
 from ..window import clock_is_set
+from .guarded import GuardedDetector
 from .held import HeldWrites
 
 log = get_logger(__name__)
@@ -110,8 +111,9 @@ class NightRecorder:
         self._db(self._add_night)
         if sensitivity is None and detector is None:  # the page's Settings (nothing else writes a sensitivity)
             sensitivity = effective_config(None, store).sensitivity
-        self.det = detector or Detector(DetectorConfig(rate_hz=rate_hz, channels=channels, sensitivity=sensitivity,
-                                                       gain=gain))
+        # a fault of the detector's own restarts it on the signal it had not decided, never ends the night
+        self.det = GuardedDetector(detector or Detector(DetectorConfig(rate_hz=rate_hz, channels=channels,
+                                                                       sensitivity=sensitivity, gain=gain)))
         self.heart = HeartTrack()  # the lowest 10-minute heart rate, for the doctor's report
         self.samples = 0
         self.writer: EdfWriter | None = None
