@@ -106,16 +106,18 @@ EARLIER_HELD_OUT = [("family", s) for s in list(range(50001, 50061)) + list(rang
                     + list(range(170001, 170061)) + list(range(190001, 190061))
                     + list(range(210001, 210061)) + list(range(230001, 230061))
                     + list(range(250001, 250061)) + list(range(270001, 270061))
-                    + list(range(290001, 290061)) + list(range(310001, 310061))] + \
+                    + list(range(290001, 290061)) + list(range(310001, 310061))
+                    + list(range(330001, 330061)) + list(range(350001, 350061))] + \
                    [(p, s) for p in STRESS for s in list(range(60001, 60009)) + list(range(80001, 80009))
                     + list(range(100001, 100009)) + list(range(120001, 120009))
                     + list(range(140001, 140009)) + list(range(160001, 160009))
                     + list(range(180001, 180009)) + list(range(200001, 200009))
                     + list(range(220001, 220009)) + list(range(240001, 240009))
                     + list(range(260001, 260009)) + list(range(280001, 280009))
-                    + list(range(300001, 300009)) + list(range(320001, 320009))]
-HELD_OUT = [("family", s) for s in list(range(330001, 330061)) + list(range(350001, 350061))]
-STRESS_SET = [(p, s) for p in STRESS for s in list(range(340001, 340009)) + list(range(360001, 360009))]
+                    + list(range(300001, 300009)) + list(range(320001, 320009))
+                    + list(range(340001, 340009)) + list(range(360001, 360009))]
+HELD_OUT = [("family", s) for s in list(range(370001, 370061)) + list(range(390001, 390061))]
+STRESS_SET = [(p, s) for p in STRESS for s in list(range(380001, 380009)) + list(range(400001, 400009))]
 
 
 def night_for(profile: str, seed: int, minutes: float, board: bool = False) -> Night:
