@@ -17,7 +17,9 @@ What goes in, per channel, in 10-bit codes around mid-rail:
   E. J. Mastnak's spm-potentiation dataset, CC-BY 4.0) stretched in time,
   passed through the piezo's first-order high-pass (corner 2-15 Hz), scaled
   to a few to tens of codes, on one channel with weaker crosstalk on the
-  other sensor of the same leg; some are doublets 10-110 ms apart;
+  other sensor of the same leg; some are doublets 10-110 ms apart (the
+  family's nights: independent bursty streams per site, whose motor units
+  may twitch while the last twitch on the site is still visible);
 - leg movements (0.5-10 s, one leg) and body movements (2-8 s, every
   channel, may clip at 0/1023);
 - single-sample SPI glitches (a lone 0 or 1023);

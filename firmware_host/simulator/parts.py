@@ -77,6 +77,7 @@ class Twitch:
     cross_delay: int = 0  #: samples
     doublet: bool = False
     visible_s: float = 0.0  #: how long it stays above a tenth of its peak, s
+    overlaps: bool = False  #: began while the last twitch on its site was still visible (another motor unit)
 
 
 @dataclass

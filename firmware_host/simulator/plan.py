@@ -11,6 +11,9 @@ from .. import pins
 from .parts import Fault, Movement, Twitch, twitch_shapes, twitch_wave
 
 
+RESOLVE_S = 0.15  #: twitches on one site whose onsets are closer than this are one (the later is not scored), s
+
+
 class NightPlanning:
     def _beat_variation(self, rng, shape_sd: float = 0.0) -> None:
         """Per beat and channel: gain, burst-frequency factor and extra delay
@@ -71,8 +74,12 @@ class NightPlanning:
         band_sd = self.noise_sd * math.sqrt(2 * 32.0 / fs)  # white noise in the 3-35 Hz band, codes
         self.scored_floor = 25.0 * band_sd  #: codes per channel; smaller twitches are not scored
         scored, self.ambiguous = [], []
-        for tw in self.twitches:
-            ok = tw.peak >= self.scored_floor[tw.channel] and not self._blocked(tw.t, tw.channel) \
+        last_onset = np.full(C, -10.0)
+        for tw in self.twitches:  # (in time order)
+            # two onsets on one site closer than RESOLVE_S are felt, and shown, as one twitch
+            apart = tw.t - last_onset[tw.channel] >= RESOLVE_S
+            last_onset[tw.channel] = tw.t
+            ok = apart and tw.peak >= self.scored_floor[tw.channel] and not self._blocked(tw.t, tw.channel) \
                 and not self._blocked(tw.t + tw.visible_s, tw.channel)
             (scored if ok else self.ambiguous).append(tw)
         self._all_twitches = self.twitches
@@ -113,13 +120,23 @@ class NightPlanning:
         out: list[Twitch] = []
         busy = np.full(C, -10.0)  # where each channel's last twitch stops being visible, s
         p_follow = 0.6 if profile == "long-followed" else 0.08
+        # a site has many motor units, each firing on its own: one may twitch
+        # while the last one's twitch is still visible.  Those are drawn from
+        # a stream of their own, so every other twitch of a night is what it
+        # was before they were added (sessions 2-11 drew none)
+        rng_over = np.random.default_rng([self.seed, 7])
         queue = list(times)
         i = 0
         while i < len(queue):
             t, ch, big = queue[i]
             i += 1
-            if t < busy[ch] + 0.12 or t > T - 0.5:
-                continue  # same site: one motor unit at a time, and clear of the last
+            if t > T - 0.5:
+                continue
+            if t < busy[ch] + 0.12:
+                tw, _ = self._family_twitch(rng_over, shapes, shape_rate, t, ch, big, False, polarity)
+                tw.overlaps = True
+                out.append(tw)
+                continue
             long = rng.random() < p_follow
             tw, vis = self._family_twitch(rng, shapes, shape_rate, t, ch, big, long, polarity)
             out.append(tw)

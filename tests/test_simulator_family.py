@@ -1,0 +1,67 @@
+"""The simulator family's twitches: a site has many motor units, each
+firing on its own, so one may twitch while the last twitch on its site is
+still visible (the family drew none of those before the eleventh session);
+two onsets on one site closer than RESOLVE_S are one twitch to the person
+and the sensor (the later one is not scored either way)."""
+import numpy as np
+import pytest
+
+from firmware_host.simulator import Night
+from firmware_host.simulator.plan import RESOLVE_S
+
+
+def _by_channel(twitches, c):
+    return sorted((tw for tw in twitches if tw.channel == c), key=lambda tw: tw.t)
+
+
+@pytest.mark.parametrize("seed", [12, 13])
+def test_a_site_may_twitch_while_its_last_twitch_is_still_visible(seed):
+    n = Night(4.0, seed=seed, profile="bursty", channels=4, rate_hz=500.0)
+    over = [tw for tw in n._all_twitches if tw.overlaps]
+    assert len(over) >= 3
+    for tw in over:
+        # it began within the visible span (+0.12 s) of an earlier twitch on its site
+        earlier = [p for p in _by_channel(n._all_twitches, tw.channel) if p.t <= tw.t and p is not tw]
+        assert any(tw.t < p.t + p.visible_s + 0.12 for p in earlier)
+    # and some of them are scored: a twitch riding on the last one is still a twitch
+    assert any(tw in n.twitches for tw in over)
+    # each is in the signal: the night rendered with and without one differs at its onset
+    tw = max(over, key=lambda t: t.peak)
+    i = int(round(tw.t * n.rate_hz))
+    with_it = n.render(0, n.n_samples)[i:i + int(0.1 * n.rate_hz), tw.channel].astype(float)
+    n._all_twitches.remove(tw)
+    n._tw_start = np.array([int(round(t.t * n.rate_hz)) - 20 for t in n._all_twitches], dtype=np.int64)
+    without = n.render(0, n.n_samples)[i:i + int(0.1 * n.rate_hz), tw.channel].astype(float)
+    assert np.abs(with_it - without).max() >= 0.5 * tw.peak
+
+
+def test_onsets_on_one_site_closer_than_resolve_s_are_one_twitch():
+    seen_close = 0
+    for seed in (12, 13, 14, 15):
+        n = Night(4.0, seed=seed, profile="trains", channels=2, rate_hz=1000.0)
+        for c in range(n.channels):
+            every = _by_channel(n._all_twitches, c)
+            for a, b in zip(every[:-1], every[1:]):
+                if b.t - a.t < RESOLVE_S:
+                    seen_close += 1
+                    assert b not in n.twitches and b in n.ambiguous
+            scored = _by_channel(n.twitches, c)
+            assert all(b.t - a.t >= RESOLVE_S for a, b in zip(scored[:-1], scored[1:]))
+    assert seen_close >= 3
+    assert RESOLVE_S == 0.15
+
+
+def test_the_nights_other_twitches_are_drawn_as_before_the_overlaps():
+    # the overlapping twitches come from a random stream of their own: every
+    # other twitch of a family night is the one the tenth session drew
+    # (night bursty 12, 4 channels at 500 Hz, 4 min: 81 twitches then)
+    n = Night(4.0, seed=12, profile="bursty", channels=4, rate_hz=500.0)
+    rest = [tw for tw in n._all_twitches if not tw.overlaps]
+    assert len(rest) == 81
+    assert sum(tw.peak for tw in rest) == pytest.approx(1995.851, abs=1e-3)
+    assert [(round(tw.t, 4), tw.channel, round(tw.peak, 3)) for tw in rest[:3]] == \
+        [(0.1901, 1, 3.49), (0.4149, 3, 71.425), (1.3358, 0, 36.884)]
+    # among themselves they keep the old spacing: one clear of the last on its site
+    for c in range(n.channels):
+        own = _by_channel(rest, c)
+        assert all(b.t >= a.t + a.visible_s + 0.12 - 1e-9 for a, b in zip(own[:-1], own[1:]))
