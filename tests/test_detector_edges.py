@@ -173,9 +173,31 @@ def test_a_night_whose_chunks_found_the_beat_and_twice_its_period_has_an_unknown
     assert st.heart_rate_bpm(fw, chunks=20) == round(60 * fw / float(np.median(st.periods)), 1)
     # the edges: 2:1 within 15% (1.7-2.3) is a harmonic; further off it is not
     for ratio, unknown in ((1.69, False), (1.71, True), (2.29, True), (2.31, False)):
-        st.periods = [p, p, ratio * p]
+        st.periods = [p, p, p, ratio * p]
         assert (st.heart_rate_bpm(fw, chunks=20) is None) == unknown, ratio
     assert HR_HARMONIC_TOL == 0.15
+
+
+def test_a_night_whose_confident_chunks_each_found_another_period_has_an_unknown_heart_rate():
+    """Found on a fresh held-out night through the v2 board (family 370054:
+    four sensors at 250 Hz, a heartbeat at 0.6x the noise, 119.6 bpm):
+    three chunks of twenty were confident, at 133.9, 121.1 and 125.1 bpm,
+    and the night read their median, 125.1.  The rate is said only when
+    three confident chunks agree with the median within 2.5%."""
+    from firmware_host.detector.heartbeat import BeatState
+    from firmware_host.detector.params import HR_AGREE
+    fw = 125.0
+    st = BeatState.new(2, 10)
+    st.periods = [60 * fw / bpm for bpm in (133.9, 121.1, 125.1)]
+    assert st.heart_rate_bpm(fw, chunks=20) is None
+    p = 60 * fw / 120.0
+    # the edges: a period within 2.5% of the median agrees, one further off does not
+    for off, known in ((0.0249, True), (0.0251, False)):
+        st.periods = [p, p * (1 + off), p * (1 - off)]
+        assert (st.heart_rate_bpm(fw, chunks=20) is not None) == known, off
+    st.periods = [p, p * 1.1, p * 0.9, p * 1.01, p * 0.99]  # two far off: three still agree
+    assert st.heart_rate_bpm(fw, chunks=20) == 120.0
+    assert HR_AGREE == 0.025
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -22,7 +22,7 @@ from .arrays import median_rows, second_smallest
 from .beatfit import fit
 from .movement import not_rest_mask, overlaps
 from .history import History
-from .params import CONF_OFF, CONF_ON, HR_HARMONIC_TOL, HR_MIN_CHUNKS, HR_MIN_SHARE, Rates
+from .params import CONF_OFF, CONF_ON, HR_AGREE, HR_HARMONIC_TOL, HR_MIN_CHUNKS, HR_MIN_SHARE, Rates
 
 
 @dataclass
@@ -60,7 +60,9 @@ class BeatState:
         or when some of them found twice the period others did (within
         HR_HARMONIC_TOL): the envelope of a heartbeat at the noise repeats
         at every multiple of its period, and a night read at half its rate
-        must say unknown."""
+        must say unknown; or when fewer than 3 of them lie within HR_AGREE
+        of the median (chunks that each guessed a different period: the
+        median of guesses is no rate)."""
         if len(self.periods) < max(HR_MIN_CHUNKS, HR_MIN_SHARE * chunks):
             return None
         p = np.sort(np.asarray(self.periods, dtype=float))
@@ -70,7 +72,10 @@ class BeatState:
         hi = np.searchsorted(p, (2.0 + 2.0 * HR_HARMONIC_TOL) * p, side="left")
         if (hi > lo).any():
             return None  # some chunks found twice the period others did: which is the heart's cannot be told
-        return round(60.0 * fw / float(np.median(p)), 1)
+        med = float(np.median(p))
+        if np.count_nonzero(np.abs(p - med) <= HR_AGREE * med) < HR_MIN_CHUNKS:
+            return None
+        return round(60.0 * fw / med, 1)
 
 
 def beat_level(e: np.ndarray, fw: float) -> np.ndarray:

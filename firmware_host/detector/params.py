@@ -75,6 +75,9 @@ CONF_ON, CONF_OFF = 0.3, 0.15
 HR_MIN_CHUNKS, HR_MIN_SHARE = 3, 0.1
 #: confident chunks' periods this close (share) to 2:1 make the night's heart rate unknown
 HR_HARMONIC_TOL = 0.15
+#: ... and is said only if HR_MIN_CHUNKS of those chunks agree with its median within this share (a
+#: heartbeat under the noise, confident by chance in three chunks of twenty, read 121-134 bpm for 119.6)
+HR_AGREE = 0.025
 #: a candidate this much smaller than a simultaneous one elsewhere is its
 #: echo (crosstalk): up to half on the same leg, far less through the body
 CROSSTALK_SAME_LEG, CROSSTALK_OTHER_LEG = 0.6, 0.3
