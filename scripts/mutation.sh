@@ -31,6 +31,7 @@ case "$module" in  # each module's own tests
   firmware_host/store/*.py) tests="tests/test_store.py tests/test_store_typed.py tests/test_store_web.py" ;;
   firmware_host/config.py) tests="tests/test_config.py tests/test_schedule.py" ;;
   firmware_host/adc/*.py) tests="tests/test_adc.py tests/test_adc_transports.py" ;;
+  firmware_host/daemon/guarded.py) tests="tests/test_daemon_detector_fault.py" ;;
   firmware_host/schedule.py|firmware_host/window.py) tests="tests/test_schedule.py" ;;
   firmware_host/detector/rules.py|firmware_host/detector/regions.py) floor=80
     tests="tests/test_detector_rules.py tests/test_detector_physics.py tests/test_detector_edges.py" ;;
@@ -41,7 +42,7 @@ case "$module" in  # each module's own tests
     eg=$(case "$pkg" in *store) echo db.py ;; *adc) echo transports.py ;; *) echo rules.py ;; esac)
     echo "scripts/mutation.sh: $pkg is a package: give one of its files, e.g. $pkg/$eg" >&2
     exit 2 ;;
-  *) echo "scripts/mutation.sh: no tests known for $module (auth, attempts, config, schedule, window, rules, regions, or a file of firmware_host/store/, adc/, detector/)" >&2
+  *) echo "scripts/mutation.sh: no tests known for $module (auth, attempts, config, schedule, window, rules, regions, firmware_host/daemon/guarded.py, or a file of firmware_host/store/, adc/, detector/)" >&2
      exit 2 ;;
 esac
 path="$module"

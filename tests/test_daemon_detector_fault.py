@@ -10,19 +10,31 @@ import numpy as np
 import pytest
 
 from firmware_host.daemon import NightRecorder
-from firmware_host.detector import regions, run_detector
+from firmware_host.daemon.guarded import TAIL_CHUNKS, GuardedDetector
+from firmware_host.detector import Detector, DetectorConfig, regions, run_detector
 from firmware_host.simulator import Night
+from firmware_host.simulator.parts import Fault, Movement
 from firmware_host.store import open_store
 
 FAULT_S = 240.0  #: the fault strikes the first analysis of a span past this, s into the night
 
 
+def _night():
+    """10 minutes, movements at 128 and 263 s (before the fault, the second
+    in the signal a restart replays), one added at 450 s and a sensor
+    unplugged at 500-520 s (after it)."""
+    n = Night(10.0, seed=5)
+    n.movements.append(Movement(450.0, 453.0, [0, 1], 150.0, np.array([[1.0, 0.0, 1.0], [2.0, 1.0, 0.5]])))
+    n.faults.append(Fault(2, 500.0, 520.0, "unplugged"))
+    return n
+
+
 @pytest.fixture(scope="module")
 def night():
-    n = Night(10.0, seed=5)
+    n = _night()
     blocks = list(n.blocks(100))  # 100-ms blocks, as the sampler hands them over
-    ev, _ = run_detector(blocks, n.rate_hz, n.channels)
-    return n, blocks, [(t.t, t.channel) for t in ev.twitches]
+    ev, det = run_detector(blocks, n.rate_hz, n.channels)
+    return n, blocks, [(t.t, t.channel) for t in ev.twitches], ev, det
 
 
 def _faulty_regions(monkeypatch, times: int):
@@ -61,13 +73,15 @@ def _matched(got, want, tol_s=0.02):
 
 
 def test_a_detector_fault_mid_night_restarts_it_and_loses_no_twitch(tmp_path, night, monkeypatch, caplog):
-    n, blocks, want = night
+    n, blocks, want, ev, det = night
     left = _faulty_regions(monkeypatch, 1)
     caplog.set_level(logging.INFO, logger="twitchmon")
     store, rec = _record(tmp_path, n, blocks)
     assert left["n"] == 0  # the fault did strike
     said = [r.getMessage() for r in caplog.records if "the detector failed" in r.getMessage()]
-    assert len(said) == 1 and "IndexError" in said[0] and "fresh detector" in said[0] and "\n" not in said[0]
+    assert len(said) == 1 and "IndexError" in said[0] and "\n" not in said[0]
+    assert said[0].startswith("the detector failed 300 s into the night")
+    assert f"a fresh detector from the last {TAIL_CHUNKS * 30} s" in said[0]
     assert rec.det.restarts == 1
     night_row = store.night(rec.night_id)
     assert night_row["status"] == "complete" and night_row["duration_s"] == pytest.approx(600.0)
@@ -83,13 +97,21 @@ def test_a_detector_fault_mid_night_restarts_it_and_loses_no_twitch(tmp_path, ni
     after = [w for w in want if w[0] > FAULT_S - 60]
     assert len(after) >= 10 and _matched(got, after) >= len(after) - 2
     # the night's rest is the night's, not the fresh detector's alone
-    assert night_row["rest_s"] == pytest.approx(rec.det.rest_s) and rec.det.rest_s > 450
-    assert rec.det.analysed_s == pytest.approx(600.0, abs=1.0)
+    # (the fresh detector's first seconds of the shared span are no rest to it: 7.5 s under, of 569)
+    assert night_row["rest_s"] == pytest.approx(rec.det.rest_s) and det.rest_s - 10 < rec.det.rest_s <= det.rest_s
+    assert rec.det.analysed_s == pytest.approx(det.analysed_s, abs=0.01)
+    # movements and sensor faults: each once, at the night's times (the one at 263 s was in the replayed signal)
+    moves = [(m["t"], m["end"]) for m in store.movements(rec.night_id)]
+    assert [(round(a), round(b)) for a, b in moves] == [(round(m.t), round(m.end)) for m in ev.movements]
+    assert [(round(m.t), round(m.end)) for m in rec.det.movements] == [(round(m.t), round(m.end)) for m in det.movements]
+    health = [(round(h["t"]), h["channel"], h["status"]) for h in store.health(rec.night_id)]
+    assert (500, 2, "unplugged") in health and (520, 2, "ok") in health
+    assert rec.det.heart_rate_bpm == pytest.approx(det.heart_rate_bpm, abs=1.0)
 
 
 def test_a_fault_that_recurs_on_the_same_signal_costs_those_seconds_not_the_night(tmp_path, night, monkeypatch,
                                                                                    caplog):
-    n, blocks, want = night
+    n, blocks, want, ev, det = night
     left = _faulty_regions(monkeypatch, 2)  # the fresh detector fails on the kept signal too
     caplog.set_level(logging.INFO, logger="twitchmon")
     store, rec = _record(tmp_path, n, blocks)
@@ -109,12 +131,17 @@ def test_a_fault_that_recurs_on_the_same_signal_costs_those_seconds_not_the_nigh
     assert _matched(got, before) == len(before)
     assert _matched(got, late) >= len(late) - 2
     assert len(set(got)) == len(got) and len(got) <= len(want)
-    # the fresh detector's times are the night's
+    # the fresh detector's times are the night's; what it keeps for the next restart is what it holds
     assert all(0 <= t <= 600.0 for t, _ in got)
+    assert (470, 2, "unplugged") not in [(round(h["t"]), h["channel"], h["status"]) for h in store.health(rec.night_id)]
+    assert (500, 2, "unplugged") in [(round(h["t"]), h["channel"], h["status"]) for h in store.health(rec.night_id)]
+    assert [(round(m["t"]), round(m["end"])) for m in store.movements(rec.night_id)] == \
+        [(round(m.t), round(m.end)) for m in ev.movements]
+    assert rec.det._tail_n == sum(len(x) for x in rec.det._tail) > 0
 
 
 def test_a_fault_at_the_night_s_end_keeps_the_night_and_its_counts(tmp_path, night, monkeypatch, caplog):
-    n, blocks, want = night
+    n, blocks, want, ev, det = night
     store = open_store(tmp_path)
     rec = NightRecorder(store, tmp_path, n.rate_hz, n.channels, "sim")
     for b in blocks:
@@ -127,3 +154,25 @@ def test_a_fault_at_the_night_s_end_keeps_the_night_and_its_counts(tmp_path, nig
     assert len(said) == 1 and "night's end" in said[0]
     night_row = store.night(rec.night_id)
     assert night_row["status"] == "complete" and night_row["total"] == stored_before > 0
+
+
+def test_without_a_fault_the_guard_is_the_detector_itself(night):
+    """No fault: the same events and the same figures, to the last digit;
+    and it keeps TAIL_CHUNKS chunks of signal for a restart, no more."""
+    from firmware_host.detector.events import Events
+    n, blocks, want, ev, det = night
+    g = GuardedDetector(Detector(DetectorConfig(rate_hz=n.rate_hz, channels=n.channels)))
+    keep = TAIL_CHUNKS * g.det.chunk_raw
+    got = Events()
+    for i, b in enumerate(blocks):
+        got.extend(g.process(b))
+        if i % 97 == 0:
+            assert g._tail_n == sum(len(x) for x in g._tail)
+            assert min(g.fed, keep) <= g._tail_n < keep + len(b)
+    got.extend(g.finish())
+    assert [(t.t, t.channel) for t in got.twitches] == want and got.movements == ev.movements
+    assert got.faults == ev.faults
+    assert (g.rest_s, g.analysed_s, g.rest_counted_s) == (det.rest_s, det.analysed_s, det.rest_counted_s)
+    assert (g.periods, g.heart_rate_bpm, g.mains_hz) == (det.periods, det.heart_rate_bpm, det.mains_hz)
+    assert g.movements == det.movements and g.twitch_count == det.twitch_count == len(want)
+    assert g.restarts == 0 and g.faults_s == []
