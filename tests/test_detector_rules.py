@@ -607,41 +607,6 @@ def test_a_long_region_is_cut_at_a_lull_where_the_activity_rises_as_high_again()
     assert (params.SPLIT_LULL_MS, params.SPLIT_RISE_OF_TOP) == (64.0, 0.5)
 
 
-def test_a_long_region_is_cut_at_a_lull_where_the_activity_passes_every_parts_relaxation():
-    # 100 Hz: a sample is 10 ms.  A twitch (100) from sample 10, a lull of
-    # 15 samples (under the 30-sample bridge, over the 8-sample lull), a
-    # smaller rise from 45 (0.35 s after the twitch's start: its relaxation
-    # may reach 0.8 of it by then), another lull, a rise from 75 (0.65 s
-    # after the twitch: 0.4 of it; 0.3 s after the rise at 45: 0.8 of that)
-    fw = 100.0
-    act = np.zeros(200)
-    act[10:30], act[45:60], act[75:90] = 100.0, 81.0, 60.0
-
-    def cut(thr=20.0, **kw):
-        return lengths.split_long(act, 10, 89, 100.0, thr, merge=30, lull=8, **kw)
-    assert params.SPLIT_ENVELOPE[:3] == ((0.4, 0.8), (0.6, 0.6), (0.7, 0.4))
-    # without the rate, as before: neither rise is as high as the part before it
-    assert cut() == [(10, 89, 100.0)]
-    # with it: 81 passes 0.8 x 100; 60 passes 0.4 x 100 but not 0.8 x 81 (the
-    # next lobe of a relaxation measured against a lobe cut off from it)
-    assert cut(fw=fw) == [(10, 29, 100.0), (45, 89, 81.0)]
-    act[75:90] = 65.0  # over 0.8 x 81 = 64.8: a part of its own
-    assert cut(fw=fw) == [(10, 29, 100.0), (45, 59, 81.0), (75, 89, 65.0)]
-    act[45:60] = 80.0  # exactly 0.8 of the twitch is what its relaxation may reach: no cut there
-    # (and the rise at 75 is measured against the twitch alone: 65 > 0.4 x 100)
-    assert cut(fw=fw) == [(10, 59, 100.0), (75, 89, 65.0)]
-    act[45:60], act[75:90] = 81.0, 60.0
-    # a rise must pass the threshold too
-    assert cut(thr=70.0, fw=fw) == [(10, 29, 100.0), (45, 89, 81.0)]
-    assert cut(thr=82.0, fw=fw) == [(10, 89, 100.0)]
-    # where a leg moved (no lull given) the region is not cut at lulls at all
-    assert lengths.split_long(act, 10, 89, 100.0, 20.0, merge=30, fw=fw) == [(10, 89, 100.0)]
-    # the envelope's rows: the first that holds; nothing once it is over
-    assert [lengths.relax_share(t, params.SPLIT_ENVELOPE) for t in (0.0, 0.399, 0.4, 0.69, 0.7, 0.85, 0.9)] == \
-        [0.8, 0.8, 0.6, 0.4, 0.27, 0.12, 0.0]
-    assert lengths.relax_share(0.65) == 0.3  # the rules' own (RELAX_ENVELOPE)
-
-
 def test_a_region_where_a_leg_moved_is_not_cut_at_lulls():
     rt = params.rates(DetectorConfig(rate_hz=250.0))  # 125 Hz: a 64 ms lull is 8 samples
     cfg = DetectorConfig(rate_hz=250.0)

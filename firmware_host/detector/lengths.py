@@ -4,8 +4,7 @@ A region over ``SPLIT_MS`` may be several twitches close together (a bad
 spell, a long one and the next) or one big twitch's long tail: it is cut
 where its activity falls below ``SPLIT_SHARE`` of its peak, and also at a
 lull there of ``SPLIT_LULL_MS`` after which it rises as high as before (the
-next twitch, where a relaxation lobe ran into it) or higher than the
-relaxation may reach by then (a smaller twitch that follows), and a part still over
+next twitch, where a relaxation lobe ran into it), and a part still over
 ``max_twitch_ms`` again at ``RESPLIT_SHARE`` of its own peak, unless its
 slow swing says a leg moved (:func:`.movement.short_movement_test`).
 """
@@ -13,22 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .params import (RELAX_ENVELOPE, RESPLIT_SHARE, SPLIT_ENVELOPE, SPLIT_LULL_MS, SPLIT_MS, SPLIT_RISE_OF_TOP,
-                     SPLIT_SHARE, DetectorConfig, Rates)
-
-
-def relax_share(after_s: float, envelope=RELAX_ENVELOPE) -> float:
-    """The share of a twitch's peak its relaxation may reach ``after_s``
-    after its onset (0 once it is over), by ``envelope``: rows of (until s,
-    share), the first that holds."""
-    for until_s, share in envelope:
-        if after_s < until_s:
-            return share
-    return 0.0
+from .params import RESPLIT_SHARE, SPLIT_LULL_MS, SPLIT_MS, SPLIT_RISE_OF_TOP, SPLIT_SHARE, DetectorConfig, Rates
 
 
 def split_long(act: np.ndarray, s: int, e: int, peak: float, thr: float, merge: int,
-               share: float = SPLIT_SHARE, lull: int | None = None, fw: float | None = None) -> list:
+               share: float = SPLIT_SHARE, lull: int | None = None) -> list:
     """Parts (start, end, peak) of the region [s, e] of one channel's
     activity: runs above ``share`` (15%) of the region's peak, gaps up to
     ``merge`` bridged, each peaking above ``thr``; the region itself if none.
@@ -37,14 +25,7 @@ def split_long(act: np.ndarray, s: int, e: int, peak: float, thr: float, merge: 
     did and to half the region's largest run so far: a twitch's relaxation
     lobes stay well under it (a third by 0.6 s, RELAX_ENVELOPE), so such a
     rise after a lull is the next twitch (the one that follows a long
-    twitch within 0.4-0.8 s, or the twitch a relaxation lobe ran into).
-    With ``fw`` (Hz) too, so does a run after a lull that passes ``thr``
-    and what each part before it may still reach in its relaxation by then
-    (``SPLIT_ENVELOPE`` of its peak, from its start): a smaller twitch
-    that follows, which the rules then judge (as a lone region it was
-    always counted; merged into the one before, never).  Against every
-    part, not the last: a lobe cut off must not become the measure of the
-    next lobe of the same relaxation."""
+    twitch within 0.4-0.8 s, or the twitch a relaxation lobe ran into)."""
     seg = act[s:e + 1]
     idx = np.flatnonzero(seg > share * peak)
     if not len(idx):  # (a region's peak outside it: never, but no night is lost to it)
@@ -53,21 +34,14 @@ def split_long(act: np.ndarray, s: int, e: int, peak: float, thr: float, merge: 
     runs = np.split(idx, np.flatnonzero(gaps > min(merge, lull if lull is not None else merge)) + 1)
     parts, part_pk = [[runs[0]]], float(seg[runs[0]].max())
     top = part_pk  # the region's largest run so far
-    starts_pks = [(int(runs[0][0]), part_pk)]  # each part's start and peak so far
     for prev, run in zip(runs[:-1], runs[1:]):
         pk = float(seg[run].max())
-        rise = pk >= part_pk and pk >= SPLIT_RISE_OF_TOP * top
-        if not rise and fw is not None and lull is not None:
-            # higher than any part's relaxation may reach by then: the next twitch
-            rise = pk >= thr and all(pk > relax_share((run[0] - a) / fw, SPLIT_ENVELOPE) * p for a, p in starts_pks)
-        if run[0] - prev[-1] > merge or rise:
+        if run[0] - prev[-1] > merge or (pk >= part_pk and pk >= SPLIT_RISE_OF_TOP * top):
             parts.append([run])
             part_pk = pk
-            starts_pks.append((int(run[0]), pk))
         else:
             parts[-1].append(run)
             part_pk = max(part_pk, pk)
-            starts_pks[-1] = (starts_pks[-1][0], part_pk)
         top = max(top, pk)
     out = []
     for part in parts:
@@ -96,26 +70,25 @@ def lengths(act, c_r, s_pos, e_pos, peak_act, sig_c, k_hi, merge, cfg: DetectorC
     if not len(long_i):
         return c_r, s_pos, e_pos, peak_act, sig_c, dur_ms
     lull = int(round(SPLIT_LULL_MS / 1000 * fw))
-    cols = _split(act, long_i, cols, SPLIT_SHARE, k_hi, merge, lull, slow_dominated, fw)
+    cols = _split(act, long_i, cols, SPLIT_SHARE, k_hi, merge, lull, slow_dominated)
     dur_ms = _remeasure(act, cols, cfg, rt)
     if slow_dominated is not None:
         c_r, s_pos, e_pos = cols[:3]
         again = np.array([i for i in np.flatnonzero(dur_ms > cfg.max_twitch_ms)
                           if not slow_dominated(int(c_r[i]), int(s_pos[i]), int(e_pos[i]))], dtype=np.int64)
         if len(again):
-            cols = _split(act, again, cols, RESPLIT_SHARE, k_hi, merge, lull, fw=fw)
+            cols = _split(act, again, cols, RESPLIT_SHARE, k_hi, merge, lull)
             dur_ms = _remeasure(act, cols, cfg, rt)
     return (*cols, dur_ms)
 
 
-def _split(act, idx, cols, share, k_hi, merge, lull, moved=None, fw=None):
+def _split(act, idx, cols, share, k_hi, merge, lull, moved=None):
     """The regions ``idx`` of ``cols`` (channel, start, end, peak, floor)
     cut by :func:`split_long`, at lulls too unless ``moved(channel, start,
     end)`` says a leg moved (a movement's parts are no twitches)."""
     c_r, s_pos, e_pos, peak_act, sig_c = cols
     parts = [split_long(act[c_r[i]], int(s_pos[i]), int(e_pos[i]), float(peak_act[i]), k_hi * float(sig_c[i]), merge,
-                        share, None if moved is not None and moved(int(c_r[i]), int(s_pos[i]), int(e_pos[i])) else lull,
-                        fw)
+                        share, None if moved is not None and moved(int(c_r[i]), int(s_pos[i]), int(e_pos[i])) else lull)
              for i in idx]
     rep = np.ones(len(c_r), dtype=np.int64)
     rep[idx] = [len(p) for p in parts]

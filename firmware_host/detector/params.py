@@ -114,15 +114,6 @@ BEAT_LIKE_RHYTHM = 0.9
 #: relaxation 21 times and a twitch 6.)  A real twitch that small that soon
 #: is lost: a limit said in docs/detector.md.
 RELAX_ENVELOPE = ((0.4, 0.8), (0.6, 0.6), (0.7, 0.3))
-#: a long region is cut at a lull where its activity then rises above what
-#: the relaxation of each part before it may still reach (lengths.split_long):
-#: (s after the part's start, share of its peak), the 99th percentile of the
-#: recorded time courses' relaxation (40-ms activity in the band, the most
-#: from that time on; ``python benchmarks/relaxation_envelope.py``): 0.59 at
-#: 0.4 s, 0.50 at 0.5 s, 0.39 at 0.6 s, 0.27 at 0.7 s, 0.12 at 0.8 s.  Wider
-#: than RELAX_ENVELOPE late in the relaxation: a slow twitch's late lobe cut
-#: off would be judged by the rules alone, which let it pass after 0.7 s.
-SPLIT_ENVELOPE = ((0.4, 0.8), (0.6, 0.6), (0.7, 0.4), (0.8, 0.27), (0.9, 0.12))
 #: a candidate this correlated with the beat model (or its slope) under it, and smaller, is a beat remnant
 REMNANT_CORR = 0.75
 #: in step with the heart: three candidates each 1 or 2 periods apart within this share of a period

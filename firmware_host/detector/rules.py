@@ -42,9 +42,8 @@ import numpy as np
 
 from .arrays import gradient
 from .events import Twitch
-from .lengths import relax_share
 from .params import (BEAT_LIKE_ALONE, BEAT_LIKE_GROUP, BEAT_LIKE_RHYTHM, COINCIDENT_STANDOUT, CROSSTALK_OTHER_LEG, CROSSTALK_SAME_LEG,
-                     ECHO_RESIDUAL_LOOSE, ECHO_RESIDUAL_TIGHT, FAINT_BEAT_LIKE, FAINT_MIN_MS,
+                     ECHO_RESIDUAL_LOOSE, ECHO_RESIDUAL_TIGHT, FAINT_BEAT_LIKE, FAINT_MIN_MS, RELAX_ENVELOPE,
                      RHYTHM_TOL, TAIL_RATIO, TAIL_S, DetectorConfig)
 
 
@@ -190,6 +189,15 @@ def _echo_of_a_sensor(p: Twitch, legs: list[str]) -> bool:
                for ch in range(len(p.snip)) if ch != p.channel)
 
 
+def _relax_share(after_s: float) -> float:
+    """The share of a twitch's peak its relaxation may reach ``after_s``
+    after its onset (0 once it is over)."""
+    for until_s, share in RELAX_ENVELOPE:
+        if after_s < until_s:
+            return share
+    return 0.0
+
+
 def _why_not(win: Twitch, legs: list[str], st: RuleState, clear_x: float) -> str | None:
     """What rules a lone candidate out against the twitches before it, if
     anything; one under ``clear_x`` noise floors (faint) must also be unlike
@@ -197,7 +205,7 @@ def _why_not(win: Twitch, legs: list[str], st: RuleState, clear_x: float) -> str
     for prev in st.recent_on_chan.get(win.channel, ()):
         if win.t - (prev.t + prev.duration_ms / 1000) < TAIL_S and win.peak * TAIL_RATIO < prev.peak:
             return "tail"  # the tail or rebound of a big twitch just ended on this channel
-        if win.peak < relax_share(win.t - prev.t) * prev.peak:
+        if win.peak < _relax_share(win.t - prev.t) * prev.peak:
             return "tail"  # the relaxation of a twitch begun on this channel: smaller, and within its time course
     for ch, lst in st.recent_on_chan.items():
         for src in lst if ch != win.channel else ():
