@@ -81,7 +81,7 @@ def test_a_detector_fault_mid_night_restarts_it_and_loses_no_twitch(tmp_path, ni
     said = [r.getMessage() for r in caplog.records if "the detector failed" in r.getMessage()]
     assert len(said) == 1 and "IndexError" in said[0] and "\n" not in said[0]
     assert said[0].startswith("the detector failed 300 s into the night")
-    assert f"a fresh detector from the last {TAIL_CHUNKS * 30} s" in said[0]
+    assert "a fresh detector from the last 120 s" in said[0]  # TAIL_CHUNKS of 30-s chunks
     assert rec.det.restarts == 1
     night_row = store.night(rec.night_id)
     assert night_row["status"] == "complete" and night_row["duration_s"] == pytest.approx(600.0)
@@ -138,6 +138,8 @@ def test_a_fault_that_recurs_on_the_same_signal_costs_those_seconds_not_the_nigh
     assert [(round(m["t"]), round(m["end"])) for m in store.movements(rec.night_id)] == \
         [(round(m.t), round(m.end)) for m in ev.movements]
     assert rec.det._tail_n == sum(len(x) for x in rec.det._tail) > 0
+    # nothing shared between the two detectors' spans: the night's rest is theirs added
+    assert rec.det.rest_s == pytest.approx(rec.det._base_rest_s + rec.det.det.rest_s)
 
 
 def test_a_fault_at_the_night_s_end_keeps_the_night_and_its_counts(tmp_path, night, monkeypatch, caplog):
@@ -166,9 +168,9 @@ def test_without_a_fault_the_guard_is_the_detector_itself(night):
     got = Events()
     for i, b in enumerate(blocks):
         got.extend(g.process(b))
+        assert min(g.fed, keep) <= g._tail_n < keep + len(b)
         if i % 97 == 0:
             assert g._tail_n == sum(len(x) for x in g._tail)
-            assert min(g.fed, keep) <= g._tail_n < keep + len(b)
     got.extend(g.finish())
     assert [(t.t, t.channel) for t in got.twitches] == want and got.movements == ev.movements
     assert got.faults == ev.faults

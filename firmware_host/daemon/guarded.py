@@ -148,7 +148,7 @@ class GuardedDetector:
     def _restart(self, exc: BaseException) -> Events:
         self.faults_s.append(self.fed / self.rate_hz)
         self._retire()
-        tail = np.concatenate(list(self._tail)) if self._tail else np.empty((0, self.cfg.channels))
+        tail = np.concatenate(list(self._tail))  # (never empty: it holds the block that failed)
         self._say(exc, f"counting goes on with a fresh detector from the last {len(tail) / self.rate_hz:.0f} s")
         self._fresh(self.fed - len(tail))
         try:
