@@ -51,7 +51,9 @@ class GuardedDetector:
         self._done_move = -np.inf  # the last movement end handed out, s
         self._count = 0
         self._base_rest_s = 0.0
-        self._overlap_s = 0.0  # of the current detector's signal, what the old one had analysed, s
+        self._overlap_s = 0.0  # of the current detector's signal, what the old one had counted rest over, s
+        self._overlap_rest_s = 0.0  # the current detector's rest over that span, s
+        self._in_overlap = False  # its rest is still counted inside that span
         self._base_analysed_s = 0.0
         self._base_counted_s = 0.0  # how far the earlier detectors' rest was counted, s of the night
         self._base_periods: list[float] = []
@@ -81,10 +83,9 @@ class GuardedDetector:
     @property
     def rest_s(self) -> float:
         """The night's rest, s: the earlier detectors' and the current one's
-        past the span they shared (that span taken as rest: a little under
-        at worst, the fresh detector's first seconds there being no rest to
-        it; 7.5 s of 569 on the test's night)."""
-        return self._base_rest_s + max(0.0, self.det.rest_s - self._overlap_s)
+        past the span they shared (its rest there is what it had counted
+        when its count reached the span's end, as near as its chunks fall)."""
+        return self._base_rest_s + max(0.0, self.det.rest_s - self._overlap_rest_s)
 
     @property
     def rest_counted_s(self) -> float:
@@ -140,6 +141,18 @@ class GuardedDetector:
         self.det = type(self.det)(self.cfg)
         self.offset = offset
         self._overlap_s = max(0.0, self._base_counted_s - offset / self.rate_hz)
+        self._overlap_rest_s, self._in_overlap = 0.0, self._overlap_s > 0
+
+    def _note_overlap(self) -> None:
+        """While the current detector's rest is counted inside the span the
+        one before it had counted, its rest so far is that span's."""
+        if not self._in_overlap:
+            return
+        if self.det.rest_counted_s <= self._overlap_s + 1e-6:
+            self._overlap_rest_s = self.det.rest_s
+        else:  # past it (if it never stopped inside, the span is taken as rest)
+            self._overlap_rest_s = self._overlap_rest_s or min(self.det.rest_s, self._overlap_s)
+            self._in_overlap = False
 
     @property
     def restarts(self) -> int:
@@ -166,6 +179,7 @@ class GuardedDetector:
         return [dataclasses.replace(m, t=m.t + off, end=m.end + off) for m in moves if m.end + off > self._move_cut]
 
     def _hand_out(self, ev: Events) -> Events:
+        self._note_overlap()
         off = self.offset / self.rate_hz
         if not self.restarts:  # the usual night: as the detector said it
             self._count += len(ev.twitches)
