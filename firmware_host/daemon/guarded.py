@@ -51,9 +51,7 @@ class GuardedDetector:
         self._done_move = -np.inf  # the last movement end handed out, s
         self._count = 0
         self._base_rest_s = 0.0
-        self._overlap_s = 0.0  # of the current detector's signal, what the old one had counted rest over, s
         self._overlap_rest_s = 0.0  # the current detector's rest over that span, s
-        self._in_overlap = False  # its rest is still counted inside that span
         self._base_analysed_s = 0.0
         self._base_counted_s = 0.0  # how far the earlier detectors' rest was counted, s of the night
         self._base_periods: list[float] = []
@@ -83,9 +81,11 @@ class GuardedDetector:
     @property
     def rest_s(self) -> float:
         """The night's rest, s: the earlier detectors' and the current one's
-        past the span they shared (its rest there is what it had counted
-        when its count reached the span's end, as near as its chunks fall)."""
-        return self._base_rest_s + max(0.0, self.det.rest_s - self._overlap_rest_s)
+        past the span they shared: its rest there is what it had counted
+        after the kept signal, whose count ends where the old one's did
+        (the old one counted the chunk it failed on, the new one all but
+        the last chunk of the four it was given)."""
+        return self._base_rest_s + self.det.rest_s - self._overlap_rest_s
 
     @property
     def rest_counted_s(self) -> float:
@@ -140,19 +140,9 @@ class GuardedDetector:
     def _fresh(self, offset: int) -> None:
         self.det = type(self.det)(self.cfg)
         self.offset = offset
+        # of the fresh detector's signal, what the old one had counted rest over, s
         self._overlap_s = max(0.0, self._base_counted_s - offset / self.rate_hz)
-        self._overlap_rest_s, self._in_overlap = 0.0, self._overlap_s > 0
-
-    def _note_overlap(self) -> None:
-        """While the current detector's rest is counted inside the span the
-        one before it had counted, its rest so far is that span's."""
-        if not self._in_overlap:
-            return
-        if self.det.rest_counted_s <= self._overlap_s + 1e-6:
-            self._overlap_rest_s = self.det.rest_s
-        else:  # past it (if it never stopped inside, the span is taken as rest)
-            self._overlap_rest_s = self._overlap_rest_s or min(self.det.rest_s, self._overlap_s)
-            self._in_overlap = False
+        self._overlap_rest_s = 0.0
 
     @property
     def restarts(self) -> int:
@@ -172,6 +162,7 @@ class GuardedDetector:
             self._tail_n = 0
             self._fresh(self.fed)
             return Events()
+        self._overlap_rest_s = min(self.det.rest_s, self._overlap_s)
         return self._hand_out(ev)
 
     def _shifted_moves(self, moves) -> list:
@@ -179,7 +170,6 @@ class GuardedDetector:
         return [dataclasses.replace(m, t=m.t + off, end=m.end + off) for m in moves if m.end + off > self._move_cut]
 
     def _hand_out(self, ev: Events) -> Events:
-        self._note_overlap()
         off = self.offset / self.rate_hz
         if not self.restarts:  # the usual night: as the detector said it
             self._count += len(ev.twitches)
