@@ -53,7 +53,6 @@ class GuardedDetector:
         self._base_rest_s = 0.0
         self._overlap_rest_s = 0.0  # the current detector's rest over that span, s
         self._base_analysed_s = 0.0
-        self._base_counted_s = 0.0  # how far the earlier detectors' rest was counted, s of the night
         self._base_periods: list[float] = []
         self._base_hr: float | None = None
         self._base_moves: list = []
@@ -83,13 +82,12 @@ class GuardedDetector:
         """The night's rest, s: the earlier detectors' and the current one's
         past the span they shared: its rest there is what it had counted
         after the kept signal, whose count ends where the old one's did
-        (the old one counted the chunk it failed on, the new one all but
-        the last chunk of the four it was given)."""
+        (a fault in the region stage comes after that chunk's rest was
+        counted, and the fresh detector counts all but the last chunk of
+        the four it is given; a fault earlier in a chunk leaves up to a
+        chunk's rest uncounted)."""
         return self._base_rest_s + self.det.rest_s - self._overlap_rest_s
 
-    @property
-    def rest_counted_s(self) -> float:
-        return max(self._base_counted_s, self.offset / self.rate_hz + self.det.rest_counted_s)
 
     @property
     def analysed_s(self) -> float:
@@ -131,7 +129,6 @@ class GuardedDetector:
         """Keep what the failed detector found before the fresh one takes over."""
         self._base_rest_s = self.rest_s
         self._base_analysed_s = self.analysed_s
-        self._base_counted_s = self.rest_counted_s
         self._base_periods = self.periods
         self._base_hr = self.heart_rate_bpm
         self._base_moves = self.movements
@@ -140,8 +137,6 @@ class GuardedDetector:
     def _fresh(self, offset: int) -> None:
         self.det = type(self.det)(self.cfg)
         self.offset = offset
-        # of the fresh detector's signal, what the old one had counted rest over, s
-        self._overlap_s = max(0.0, self._base_counted_s - offset / self.rate_hz)
         self._overlap_rest_s = 0.0
 
     @property
@@ -162,7 +157,7 @@ class GuardedDetector:
             self._tail_n = 0
             self._fresh(self.fed)
             return Events()
-        self._overlap_rest_s = min(self.det.rest_s, self._overlap_s)
+        self._overlap_rest_s = self.det.rest_s
         return self._hand_out(ev)
 
     def _shifted_moves(self, moves) -> list:

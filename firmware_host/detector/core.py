@@ -138,13 +138,6 @@ class Detector:
         return self._analysed_upto / self.rt.fw
 
     @property
-    def rest_counted_s(self) -> float:
-        """How much of the stream ``rest_s`` has been counted over, s from
-        its first sample: ``analysed_s``, or a chunk more when the analysis
-        of a chunk stopped after its rest was counted."""
-        return self.region_state.analysed_samples / self.rt.fw
-
-    @property
     def periods(self) -> list[float]:
         """The beat period of each chunk in which the heartbeat was tracked
         with confidence, working samples (see :attr:`fw`), in order."""
