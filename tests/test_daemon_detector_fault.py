@@ -196,3 +196,25 @@ def test_without_a_fault_the_guard_is_the_detector_itself(night):
     assert (g.periods, g.heart_rate_bpm, g.mains_hz) == (det.periods, det.heart_rate_bpm, det.mains_hz)
     assert g.movements == det.movements and g.twitch_count == det.twitch_count == len(want)
     assert g.restarts == 0 and g.faults_s == []
+
+
+def test_the_kept_signal_is_the_fewest_newest_blocks_that_hold_four_chunks():
+    """Blocks of any size (a sampler catching up hands a longer one): the
+    guard keeps the newest blocks, as few as hold TAIL_CHUNKS chunks."""
+    from firmware_host.detector.events import Events
+
+    class Still:  # finds nothing: only the guard's bookkeeping is under test here
+        chunk_raw = 100
+
+        def __init__(self, cfg):
+            self.cfg = cfg
+
+        def process(self, codes):
+            return Events()
+    g = GuardedDetector(Still(DetectorConfig(rate_hz=1000.0, channels=2)))
+    keep = TAIL_CHUNKS * Still.chunk_raw
+    for size in np.random.default_rng(3).integers(1, 150, 300):
+        g.process(np.full((size, 2), g.fed))
+        assert g._tail_n == sum(len(x) for x in g._tail)
+        assert g._tail_n == g.fed if g.fed < keep else g._tail_n - len(g._tail[0]) < keep <= g._tail_n
+        assert g._tail[-1][0, 0] == g.fed - size  # the newest block is the last one fed
