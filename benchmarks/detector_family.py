@@ -98,6 +98,13 @@ RATES = (250.0, 500.0, 1000.0, 1000.0)
 # (family 330022 and 350004 through the v2 board: a region that stopped the
 # detector, a heart rate read at half): both fixed, no twitch changed on
 # any other night; these sets are among the earlier ones from now on.
+# In the eleventh session the family changed (a site's twitches may overlap:
+# the same seeds, nights a few twitches richer) and 370001-370060 +
+# 390001-390060 / 380001-380008 + 400001-400008 were drawn and scored once,
+# before and after a change made on the tuning nights alone.  The change did
+# not hold on them and was taken back; one night (family 370054 through the
+# v2 board) was looked at for its heart rate (fixed): they join the earlier
+# ones in the next session.
 TUNING = [("family", s) for s in list(range(1, 31)) + list(range(10001, 10061)) + list(range(30001, 30061))] + \
          [(p, s) for p in STRESS for s in list(range(20001, 20009)) + list(range(40001, 40009))]
 EARLIER_HELD_OUT = [("family", s) for s in list(range(50001, 50061)) + list(range(70001, 70061))
