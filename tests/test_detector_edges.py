@@ -173,6 +173,8 @@ def test_a_night_whose_confident_chunks_each_found_another_period_has_an_unknown
     for off, known in ((0.0249, True), (0.0251, False)):
         st.periods = [p, p * (1 + off), p * (1 - off)]
         assert (st.heart_rate_bpm(fw, chunks=20) is not None) == known, off
+    st.periods = [80.0, 82.0, 78.0]  # exactly 2.5% off the median (2 of 80 samples) still agrees
+    assert st.heart_rate_bpm(fw, chunks=20) == 93.8
     st.periods = [p, p * 1.1, p * 0.9, p * 1.01, p * 0.99]  # two far off: three still agree
     assert st.heart_rate_bpm(fw, chunks=20) == 120.0
     assert HR_AGREE == 0.025
