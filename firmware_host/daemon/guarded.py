@@ -51,7 +51,7 @@ class GuardedDetector:
         self._done_move = -np.inf  # the last movement end handed out, s
         self._count = 0
         self._base_rest_s = 0.0
-        self._overlap_rest_s = 0.0  # the current detector's rest over that span, s
+        self._overlap_rest_s = 0.0  # the current detector's rest over the span the one before had counted, s
         self._base_analysed_s = 0.0
         self._base_periods: list[float] = []
         self._base_hr: float | None = None
@@ -87,7 +87,6 @@ class GuardedDetector:
         the four it is given; a fault earlier in a chunk leaves up to a
         chunk's rest uncounted)."""
         return self._base_rest_s + self.det.rest_s - self._overlap_rest_s
-
 
     @property
     def analysed_s(self) -> float:
