@@ -123,7 +123,7 @@ class NightPlanning:
         # a site has many motor units, each firing on its own: one may twitch
         # while the last one's twitch is still visible.  Those are drawn from
         # a stream of their own, so every other twitch of a night is what it
-        # was before they were added (sessions 2-11 drew none)
+        # was before they were added (the first ten sessions drew none)
         rng_over = np.random.default_rng([self.seed, 7])
         queue = list(times)
         i = 0
