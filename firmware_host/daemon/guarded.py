@@ -103,7 +103,7 @@ class GuardedDetector:
 
     @property
     def movements(self) -> list:
-        return self._base_moves + self._shifted_moves(self.det.movements)
+        return self._base_moves + self._shifted_moves(self.det.movements, self._move_cut)
 
     @property
     def twitch_count(self) -> int:
@@ -159,12 +159,12 @@ class GuardedDetector:
         self._overlap_rest_s = self.det.rest_s
         return self._hand_out(ev)
 
-    def _shifted_moves(self, moves) -> list:
+    def _shifted_moves(self, moves, cut: float) -> list:
+        """The current detector's ``moves`` at the night's times, those ending after ``cut`` (s)."""
         off = self.offset / self.rate_hz
-        return [dataclasses.replace(m, t=m.t + off, end=m.end + off) for m in moves if m.end + off > self._move_cut]
+        return [dataclasses.replace(m, t=m.t + off, end=m.end + off) for m in moves if m.end + off > cut]
 
     def _hand_out(self, ev: Events) -> Events:
-        off = self.offset / self.rate_hz
         if not self.restarts:  # the usual night: as the detector said it
             self._count += len(ev.twitches)
             if ev.twitches:
@@ -172,10 +172,10 @@ class GuardedDetector:
             if ev.movements:
                 self._done_move = max(self._done_move, max(m.end for m in ev.movements))
             return ev
+        off = self.offset / self.rate_hz
         out = Events()
         out.twitches = [dataclasses.replace(t, t=t.t + off) for t in ev.twitches if t.t + off > self._done_t]
-        out.movements = [dataclasses.replace(m, t=m.t + off, end=m.end + off) for m in ev.movements
-                         if m.end + off > self._done_move]
+        out.movements = self._shifted_moves(ev.movements, self._done_move)
         out.faults = [dict(f, t=f["t"] + off) for f in ev.faults]
         self._count += len(out.twitches)
         if out.twitches:
