@@ -1,8 +1,10 @@
 """Event-level scoring of detected twitches against a labelled night.
 
 A detection matches a true twitch on the same channel whose onset is within
-``tolerance_s`` (150 ms) of the detection's onset; each truth matches at most
-one detection (closest first).  Precision, recall and F1 are over events;
+``tolerance_s`` (150 ms) of the detection's onset (or one of its ``also``
+onsets: other motor units' twitches on its site too soon after it to be
+told apart, felt and shown as it); each truth matches at most one
+detection (closest first).  Precision, recall and F1 are over events;
 count error is |detected - true| / true for the night (0 when both are 0).
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ def score(detected: Sequence[dict], truth: Sequence[dict], tolerance_s: float = 
     for i, d in enumerate(detected):
         for j, t in enumerate(every):
             if d["channel"] == t["channel"]:
-                dt = abs(d["t"] - t["t"])
+                dt = min(abs(d["t"] - x) for x in [t["t"], *t.get("also", ())])
                 if dt <= tolerance_s:
                     pairs.append((dt, i, j))
     pairs.sort()

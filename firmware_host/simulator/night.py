@@ -236,7 +236,8 @@ class Night(NightPlanning):
             "channels": self.channels, "duration_s": self.duration_s,
             "mains_hz": self.mains_hz, "heart_rate_bpm": round(self.hr_bpm, 2),
             "twitches": [{"t": round(tw.t, 4), "channel": tw.channel, "peak": round(tw.peak, 2),
-                          "doublet": tw.doublet} for tw in self.twitches],
+                          "doublet": tw.doublet, **({"also": [round(t, 4) for t in tw.also]} if tw.also else {})}
+                         for tw in self.twitches],
             "movements": [{"t": round(m.t, 3), "end": round(m.end, 3), "channels": m.channels}
                           for m in self.movements],
             "faults": [{"channel": f.channel, "t": round(f.t, 3), "end": round(f.end, 3), "kind": f.kind}

@@ -78,6 +78,9 @@ class Twitch:
     doublet: bool = False
     visible_s: float = 0.0  #: how long it stays above a tenth of its peak, s
     overlaps: bool = False  #: began while the last twitch on its site was still visible (another motor unit)
+    #: onsets (s) of other motor units' twitches on its site within RESOLVE_S
+    #: after it: felt and shown as this one, so found at any of them it is found
+    also: list = field(default_factory=list)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from .. import pins
 from .parts import Fault, Movement, Twitch, twitch_shapes, twitch_wave
 
 
-RESOLVE_S = 0.15  #: twitches on one site whose onsets are closer than this are one (the later is not scored), s
+RESOLVE_S = 0.15  #: twitches on one site whose onsets are closer than this are one (the later is an onset of the first's), s
 
 
 class NightPlanning:
@@ -75,12 +75,23 @@ class NightPlanning:
         self.scored_floor = 25.0 * band_sd  #: codes per channel; smaller twitches are not scored
         scored, self.ambiguous = [], []
         last_onset = np.full(C, -10.0)
+        owner: dict[int, tuple] = {}  # per channel: the twitch its last onset belongs to, and is it scored
         for tw in self.twitches:  # (in time order)
-            # two onsets on one site closer than RESOLVE_S are felt, and shown, as one twitch
+            # two onsets on one site closer than RESOLVE_S are felt, and shown,
+            # as one twitch: the later is an onset of the earlier's (found at
+            # either, it is that twitch found), scored as the earlier is
             apart = tw.t - last_onset[tw.channel] >= RESOLVE_S
             last_onset[tw.channel] = tw.t
-            ok = apart and tw.peak >= self.scored_floor[tw.channel] and not self._blocked(tw.t, tw.channel) \
+            if not apart:
+                first, first_ok = owner[tw.channel]
+                if first_ok:
+                    first.also.append(tw.t)
+                else:
+                    self.ambiguous.append(tw)
+                continue
+            ok = tw.peak >= self.scored_floor[tw.channel] and not self._blocked(tw.t, tw.channel) \
                 and not self._blocked(tw.t + tw.visible_s, tw.channel)
+            owner[tw.channel] = (tw, ok)
             (scored if ok else self.ambiguous).append(tw)
         self._all_twitches = self.twitches
         self.twitches = scored
