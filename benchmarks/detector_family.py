@@ -103,8 +103,16 @@ RATES = (250.0, 500.0, 1000.0, 1000.0)
 # 390001-390060 / 380001-380008 + 400001-400008 were drawn and scored once,
 # before and after a change made on the tuning nights alone.  The change did
 # not hold on them and was taken back; one night (family 370054 through the
-# v2 board) was looked at for its heart rate (fixed): they join the earlier
-# ones in the next session.
+# v2 board) was looked at for its heart rate (fixed): they joined the earlier
+# ones in the twelfth session.
+# In the twelfth session the scoring was mended (a detection at another
+# motor unit's onset under RESOLVE_S after a scored twitch is that twitch
+# found: the later onset had been listed as not scored, and the closest-first
+# matching excused the detection against it and missed the twitch).  Three
+# detector changes were tried on the tuning nights alone and dropped there
+# (none changed F1 by 0.001), so the detector is the eleventh session's;
+# 410001-410060 + 430001-430060 / 420001-420008 + 440001-440008 were drawn
+# and scored once for the session's figures.
 TUNING = [("family", s) for s in list(range(1, 31)) + list(range(10001, 10061)) + list(range(30001, 30061))] + \
          [(p, s) for p in STRESS for s in list(range(20001, 20009)) + list(range(40001, 40009))]
 EARLIER_HELD_OUT = [("family", s) for s in list(range(50001, 50061)) + list(range(70001, 70061))
@@ -114,7 +122,8 @@ EARLIER_HELD_OUT = [("family", s) for s in list(range(50001, 50061)) + list(rang
                     + list(range(210001, 210061)) + list(range(230001, 230061))
                     + list(range(250001, 250061)) + list(range(270001, 270061))
                     + list(range(290001, 290061)) + list(range(310001, 310061))
-                    + list(range(330001, 330061)) + list(range(350001, 350061))] + \
+                    + list(range(330001, 330061)) + list(range(350001, 350061))
+                    + list(range(370001, 370061)) + list(range(390001, 390061))] + \
                    [(p, s) for p in STRESS for s in list(range(60001, 60009)) + list(range(80001, 80009))
                     + list(range(100001, 100009)) + list(range(120001, 120009))
                     + list(range(140001, 140009)) + list(range(160001, 160009))
@@ -122,9 +131,10 @@ EARLIER_HELD_OUT = [("family", s) for s in list(range(50001, 50061)) + list(rang
                     + list(range(220001, 220009)) + list(range(240001, 240009))
                     + list(range(260001, 260009)) + list(range(280001, 280009))
                     + list(range(300001, 300009)) + list(range(320001, 320009))
-                    + list(range(340001, 340009)) + list(range(360001, 360009))]
-HELD_OUT = [("family", s) for s in list(range(370001, 370061)) + list(range(390001, 390061))]
-STRESS_SET = [(p, s) for p in STRESS for s in list(range(380001, 380009)) + list(range(400001, 400009))]
+                    + list(range(340001, 340009)) + list(range(360001, 360009))
+                    + list(range(380001, 380009)) + list(range(400001, 400009))]
+HELD_OUT = [("family", s) for s in list(range(410001, 410061)) + list(range(430001, 430061))]
+STRESS_SET = [(p, s) for p in STRESS for s in list(range(420001, 420009)) + list(range(440001, 440009))]
 
 
 def night_for(profile: str, seed: int, minutes: float, board: bool = False) -> Night:
