@@ -68,18 +68,24 @@ class NightPlanning:
         self.glitch_idx = np.sort(rng.integers(0, max(self.n_samples, 1), n_gl))
         self.glitch_ch = rng.integers(0, C, n_gl)
         self.glitch_val = rng.choice([0, pins.ADC_MAX_CODE], n_gl)
-        # what is scored: twitches a person at rest would feel and a sensor can
-        # show, clear of movements and faults; the rest is neither a hit nor
-        # a false alarm when found
-        band_sd = self.noise_sd * math.sqrt(2 * 32.0 / fs)  # white noise in the 3-35 Hz band, codes
+        self._all_twitches = self.twitches
+        self.twitches = self._sort_scored()
+        self._finish_plan()
+        self._tw_start = np.array([int(round(tw.t * fs)) - 20 for tw in self._all_twitches], dtype=np.int64)
+
+    def _sort_scored(self) -> list:
+        """The twitches scored: those a person at rest would feel and a
+        sensor can show, clear of movements and faults; the rest go to
+        ``ambiguous``, neither a hit nor a false alarm when found.  Two onsets on one site
+        closer than RESOLVE_S are felt, and shown, as one twitch: the later
+        is an onset of the earlier's (found at either, it is that twitch
+        found), scored as the earlier is."""
+        band_sd = self.noise_sd * math.sqrt(2 * 32.0 / self.rate_hz)  # white noise in the 3-35 Hz band, codes
         self.scored_floor = 25.0 * band_sd  #: codes per channel; smaller twitches are not scored
         scored, self.ambiguous = [], []
-        last_onset = np.full(C, -10.0)
+        last_onset = np.full(self.channels, -10.0)
         owner: dict[int, tuple] = {}  # per channel: the twitch its last onset belongs to, and is it scored
         for tw in self.twitches:  # (in time order)
-            # two onsets on one site closer than RESOLVE_S are felt, and shown,
-            # as one twitch: the later is an onset of the earlier's (found at
-            # either, it is that twitch found), scored as the earlier is
             apart = tw.t - last_onset[tw.channel] >= RESOLVE_S
             last_onset[tw.channel] = tw.t
             if not apart:
@@ -93,10 +99,7 @@ class NightPlanning:
                 and not self._blocked(tw.t + tw.visible_s, tw.channel)
             owner[tw.channel] = (tw, ok)
             (scored if ok else self.ambiguous).append(tw)
-        self._all_twitches = self.twitches
-        self.twitches = scored
-        self._finish_plan()
-        self._tw_start = np.array([int(round(tw.t * fs)) - 20 for tw in self._all_twitches], dtype=np.int64)
+        return scored
 
     def _plan_family_movements(self, rng, opening: bool) -> list[Movement]:
         per_hour = rng.uniform(0, 60)
