@@ -23,7 +23,7 @@ lines="${3:-}"
 floor=90
 case "$module" in  # the short names; store, adc and detector are packages since issue 16: name a file
   auth|attempts) module="web/$module.py" ;;
-  config|schedule|window) module="firmware_host/$module.py" ;;
+  config|schedule|window|scoring) module="firmware_host/$module.py" ;;
   rules|regions) module="firmware_host/detector/$module.py" ;;
 esac
 case "$module" in  # each module's own tests
@@ -32,6 +32,7 @@ case "$module" in  # each module's own tests
   firmware_host/config.py) tests="tests/test_config.py tests/test_schedule.py" ;;
   firmware_host/adc/*.py) tests="tests/test_adc.py tests/test_adc_transports.py" ;;
   firmware_host/daemon/guarded.py) tests="tests/test_daemon_detector_fault.py" ;;
+  firmware_host/scoring.py) tests="tests/test_scoring.py tests/test_fixtures.py" ;;
   firmware_host/schedule.py|firmware_host/window.py) tests="tests/test_schedule.py" ;;
   firmware_host/detector/rules.py|firmware_host/detector/regions.py) floor=80
     tests="tests/test_detector_rules.py tests/test_detector_physics.py tests/test_detector_edges.py" ;;
@@ -42,7 +43,7 @@ case "$module" in  # each module's own tests
     eg=$(case "$pkg" in *store) echo db.py ;; *adc) echo transports.py ;; *) echo rules.py ;; esac)
     echo "scripts/mutation.sh: $pkg is a package: give one of its files, e.g. $pkg/$eg" >&2
     exit 2 ;;
-  *) echo "scripts/mutation.sh: no tests known for $module (auth, attempts, config, schedule, window, rules, regions, firmware_host/daemon/guarded.py, or a file of firmware_host/store/, adc/, detector/)" >&2
+  *) echo "scripts/mutation.sh: no tests known for $module (auth, attempts, config, schedule, window, scoring, rules, regions, firmware_host/daemon/guarded.py, or a file of firmware_host/store/, adc/, detector/)" >&2
      exit 2 ;;
 esac
 path="$module"
