@@ -20,11 +20,12 @@ def score(detected: Sequence[dict], truth: Sequence[dict], tolerance_s: float = 
     show, or in a movement's or a fault's margin): a detection matched to one
     is neither a hit nor a false alarm."""
     every = list(truth) + list(ignore)
+    onsets = [[t["t"], *t.get("also", ())] for t in every]  # each truth's onset, and its ``also`` ones
     pairs = []
     for i, d in enumerate(detected):
         for j, t in enumerate(every):
             if d["channel"] == t["channel"]:
-                dt = min(abs(d["t"] - x) for x in [t["t"], *t.get("also", ())])
+                dt = min(abs(d["t"] - x) for x in onsets[j])
                 if dt <= tolerance_s:
                     pairs.append((dt, i, j))
     pairs.sort()

@@ -31,7 +31,7 @@ def test_a_site_may_twitch_while_its_last_twitch_is_still_visible(seed):
     i = int(round(tw.t * n.rate_hz))
     with_it = n.render(0, n.n_samples)[i:i + int(0.1 * n.rate_hz), tw.channel].astype(float)
     n._all_twitches.remove(tw)
-    n._tw_start = np.array([int(round(t.t * n.rate_hz)) - 20 for t in n._all_twitches], dtype=np.int64)
+    n._finish_plan()
     without = n.render(0, n.n_samples)[i:i + int(0.1 * n.rate_hz), tw.channel].astype(float)
     assert np.abs(with_it - without).max() >= 0.5 * tw.peak
 

@@ -84,8 +84,15 @@ class Night(NightPlanning):
         self._finish_plan()
 
     def _finish_plan(self) -> None:
+        """Lookups for rendering, from the planned beats and twitches (call
+        again after changing them): every twitch drawn, scored or not."""
         self._beat_starts = self.beats - 0.05  # burst windows for fast lookup
-        self._tw_start = np.array([int(round(tw.t * self.rate_hz)) - 20 for tw in self.twitches], dtype=np.int64)
+        self._tw_start = np.array([int(round(tw.t * self.rate_hz)) - 20 for tw in self._drawn_twitches()],
+                                  dtype=np.int64)
+
+    def _drawn_twitches(self) -> list:
+        """Every twitch in the signal: a family night's scored and ambiguous ones alike."""
+        return getattr(self, "_all_twitches", self.twitches)
 
 
     # -- rendering ---------------------------------------------------------
@@ -154,7 +161,7 @@ class Night(NightPlanning):
         fs = self.rate_hz
         lo = np.searchsorted(self._tw_start, i0 - int(1.5 * fs))
         hi = np.searchsorted(self._tw_start, i0 + self.BLOCK)
-        for tw in getattr(self, "_all_twitches", self.twitches)[lo:hi]:
+        for tw in self._drawn_twitches()[lo:hi]:
             s = int(round(tw.t * fs))
             self._add_wave(x[:, tw.channel], i0, s, tw.wave)
             if tw.cross_channel is not None:

@@ -38,7 +38,7 @@ class NightPlanning:
         spells, from the first second on), the heartbeat may be weaker than
         the noise and changes shape from beat to beat, and movements come in
         every length, the night's first seconds included."""
-        C, fs = self.channels, self.rate_hz
+        C = self.channels
         self.legs = pins.legs(C)
         self.offset = 512 + rng.uniform(-60, 60, C)
         self.noise_sd = np.exp(rng.uniform(np.log(0.5), np.log(4.0))) * rng.uniform(0.8, 1.25, C)  # codes
@@ -71,7 +71,6 @@ class NightPlanning:
         self._all_twitches = self.twitches
         self.twitches = self._sort_scored()
         self._finish_plan()
-        self._tw_start = np.array([int(round(tw.t * fs)) - 20 for tw in self._all_twitches], dtype=np.int64)
 
     def _sort_scored(self) -> list:
         """The twitches scored: those a person at rest would feel and a

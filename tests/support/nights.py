@@ -28,7 +28,7 @@ def place(n, twitches, seed=0, stretch=None):
         wave = n._twitch_wave(rng, shapes, rate, stretch=stretch)
         out.append(Twitch(float(t), ch, float(peak), wave * peak / np.abs(wave).max()))
     n.twitches = out
-    n._tw_start = np.array([int(round(tw.t * n.rate_hz)) - 20 for tw in out], dtype=np.int64)
+    n._finish_plan()
     return n
 
 
