@@ -700,6 +700,23 @@ def test_a_short_movement_lasts_half_a_second_and_swings_the_slow_band_past_its_
     assert not movement.is_short_movement(800.0, 5.0, np.zeros(0), slow_thr=1.0)  # no slow band kept
 
 
+def test_a_slow_sustained_burst_is_a_leg_jerk_and_a_fast_or_fading_one_is_not():
+    fw = 125.0  # Hz, the working rate
+    t = np.arange(int(0.6 * fw)) / fw  # s
+
+    def sway(f_hz, dur_s=0.6):
+        return 40.0 * np.sin(2 * np.pi * f_hz * t[:int(dur_s * fw)] + 0.3)
+
+    assert movement.is_slow_burst(sway(4.0), fw)
+    assert movement.is_slow_burst(sway(5.0), fw)  # mean frequency 4.99 Hz at this rate
+    assert not movement.is_slow_burst(sway(5.5), fw)  # over SLOW_BURST_HZ: a twitch's band is faster
+    assert not movement.is_slow_burst(sway(8.0), fw)
+    assert not movement.is_slow_burst(sway(4.0, dur_s=0.3), fw)  # not sustained for 350 ms
+    fading = sway(4.0) * np.exp(-t / 0.1)  # a slow twitch's lobes: over 30% of their peak for ~0.15 s
+    assert not movement.is_slow_burst(fading, fw)
+    assert not movement.is_slow_burst(np.zeros(80), fw)  # nothing there
+
+
 def test_a_part_still_over_a_second_is_cut_again_at_30_percent_unless_a_leg_moved():
     # two slow twitches 0.7 s apart, the second riding on the first's
     # relaxation (above 15% of the first's peak, under 30%): one part of

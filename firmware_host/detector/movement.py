@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .arrays import median_rows, quietest_second
+from .arrays import median_rows, moving_mean, quietest_second
 from .events import Movement
 from .history import History
-from .params import SHORT_MOVE_MS, SHORT_MOVE_SLOW_X, DetectorConfig, Rates
+from .params import SHORT_MOVE_MS, SHORT_MOVE_SLOW_X, SLOW_BURST_HZ, SLOW_BURST_MS, SLOW_BURST_SHARE, DetectorConfig, Rates
 
 LF_X_FLOOR, LF_MIN_CODES = 6.0, 8.0  #: a slow swing passes this many slow floors, and this many codes (x gain)
 ENV_X_NOISE, ENV_X_BEAT = 15.0, 3.0  #: broadband: the envelope passes this many noise floors and beat levels...
@@ -226,8 +226,25 @@ def short_movement_test(span: np.ndarray, span0: int, hist: History, slow_thr: n
     def moved(c: int, a: int, b: int, dur_ms: float = longest_ms) -> bool:
         m0 = span0 + a - hist.base
         slow = hist.lf[c, max(m0 - pre, 0):max(m0 + b + 1 - a + post, 0)]
-        return is_short_movement(dur_ms, float(np.abs(span[c, a:b + 1]).max()), slow, float(slow_thr[c]))
+        x = span[c, a:b + 1]
+        return is_short_movement(dur_ms, float(np.abs(x).max()), slow, float(slow_thr[c])) or (
+            dur_ms >= SHORT_MOVE_MS and is_slow_burst(x, rt.fw))
     return moved
+
+
+def is_slow_burst(x: np.ndarray, fw: float) -> bool:
+    """Is a candidate's band signal ``x`` (codes, working rate ``fw`` Hz) a
+    leg's sway rather than twitches?  Sustained (its 40 ms activity over
+    SLOW_BURST_SHARE of its peak for SLOW_BURST_MS) and slow (mean
+    frequency, mean |dx/dt| over 2 pi mean |x|, under SLOW_BURST_HZ): a
+    twitch's contraction is fast and its activity soon falls, and a train
+    of them is as fast."""
+    act = moving_mean(np.abs(x), max(1, int(round(0.04 * fw))))
+    top = float(act.max()) if len(act) > 1 else 0.0
+    if top <= 0 or (act >= SLOW_BURST_SHARE * top).sum() < SLOW_BURST_MS / 1000 * fw:
+        return False
+    mean_hz = float(np.abs(np.diff(x)).mean()) * fw / (2 * np.pi * float(np.abs(x).mean()))
+    return mean_hz < SLOW_BURST_HZ
 
 
 def movement(lf: np.ndarray, y: np.ndarray, e: np.ndarray, clip: np.ndarray, abs0: int, good: np.ndarray,
