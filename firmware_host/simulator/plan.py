@@ -4,6 +4,7 @@ twitches and, for the family's nights, every parameter drawn per night
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -78,7 +79,8 @@ class NightPlanning:
         ``ambiguous``, neither a hit nor a false alarm when found.  Two onsets on one site
         closer than RESOLVE_S are felt, and shown, as one twitch: the later
         is an onset of the earlier's (found at either, it is that twitch
-        found), scored as the earlier is."""
+        found), scored as the earlier is.  An unscored twitch's crosstalk,
+        where the neighbour shows it, is unscored there too."""
         band_sd = self.noise_sd * math.sqrt(2 * 32.0 / self.rate_hz)  # white noise in the 3-35 Hz band, codes
         self.scored_floor = 25.0 * band_sd  #: codes per channel; smaller twitches are not scored
         scored, self.ambiguous = [], []
@@ -92,13 +94,29 @@ class NightPlanning:
                 if first_ok:
                     first.also.append(tw.t)
                 else:
-                    self.ambiguous.append(tw)
+                    self.ambiguous += [tw, *self._echo_of_unscored(tw)]
                 continue
             ok = tw.peak >= self.scored_floor[tw.channel] and not self._blocked(tw.t, tw.channel) \
                 and not self._blocked(tw.t + tw.visible_s, tw.channel)
             owner[tw.channel] = (tw, ok)
-            (scored if ok else self.ambiguous).append(tw)
+            if ok:
+                scored.append(tw)
+            else:
+                self.ambiguous += [tw, *self._echo_of_unscored(tw)]
         return scored
+
+    def _echo_of_unscored(self, tw) -> list:
+        """An unscored twitch as the neighbour its crosstalk reaches feels
+        it, if that shows it: found there, neither a hit nor a false alarm.
+        (A twitch under a sensor out for a fault, or just back, is a real
+        twitch of the leg that only its neighbour shows, and nothing there
+        tells it from the neighbour's own.)"""
+        cc = tw.cross_channel
+        peak = abs(tw.cross_gain) * tw.peak
+        if cc is None or peak < self.scored_floor[cc]:
+            return []
+        return [replace(tw, t=tw.t + tw.cross_delay / self.rate_hz, channel=cc, peak=peak, cross_channel=None,
+                        also=[])]
 
     def _plan_family_movements(self, rng, opening: bool) -> list[Movement]:
         per_hour = rng.uniform(0, 60)
