@@ -715,6 +715,9 @@ def test_a_slow_sustained_burst_is_a_leg_jerk_and_a_fast_or_fading_one_is_not():
     fading = sway(4.0) * np.exp(-t / 0.1)  # a slow twitch's lobes: over 30% of their peak for ~0.15 s
     assert not movement.is_slow_burst(fading, fw)
     assert not movement.is_slow_burst(np.zeros(80), fw)  # nothing there
+    assert not movement.is_slow_burst(np.zeros(0), fw)
+    assert movement.is_slow_burst(sway(4.0, dur_s=0.45), fw)  # 48 of its 56 samples over 30%: 384 ms
+    assert not movement.is_slow_burst(sway(4.0, dur_s=0.34), fw)  # 42 samples: under 350 ms however steady
 
 
 def test_a_part_still_over_a_second_is_cut_again_at_30_percent_unless_a_leg_moved():

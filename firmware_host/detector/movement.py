@@ -239,9 +239,12 @@ def is_slow_burst(x: np.ndarray, fw: float) -> bool:
     frequency, mean |dx/dt| over 2 pi mean |x|, under SLOW_BURST_HZ): a
     twitch's contraction is fast and its activity soon falls, and a train
     of them is as fast."""
+    need = SLOW_BURST_MS / 1000 * fw  # samples
+    if len(x) < need:
+        return False
     act = moving_mean(np.abs(x), max(1, int(round(0.04 * fw))))
-    top = float(act.max()) if len(act) > 1 else 0.0
-    if top <= 0 or (act >= SLOW_BURST_SHARE * top).sum() < SLOW_BURST_MS / 1000 * fw:
+    top = float(act.max())
+    if top <= 0 or (act >= SLOW_BURST_SHARE * top).sum() < need:
         return False
     mean_hz = float(np.abs(np.diff(x)).mean()) * fw / (2 * np.pi * float(np.abs(x).mean()))
     return mean_hz < SLOW_BURST_HZ
