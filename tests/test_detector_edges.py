@@ -289,6 +289,24 @@ def test_a_small_twitch_at_once_with_a_big_one_counts_and_its_crosstalk_does_not
     assert s["precision"] >= 0.95, s  # the echoes on the thigh are not counted
 
 
+def _night_with_short_movements(seed, channels, breath_codes, sway_hz, dur_s, amp_codes):
+    """A 3-min quiet night with a short movement every 20 s from 15 s, on
+    each leg in turn (its sway: six components over ``sway_hz``; its
+    length and size drawn over ``dur_s`` and ``amp_codes``): (night,
+    movements, the rng, to draw more from)."""
+    n = quiet_night(3, seed=seed, channels=channels)
+    n.breath_amp[:] = breath_codes
+    rng = np.random.default_rng(seed)
+    moves = []
+    for k, t in enumerate(np.arange(15.0, 170.0, 20.0)):
+        leg = n.legs[k % len(n.legs)]
+        chans = [c for c in range(n.channels) if n.legs[c] == leg]
+        comps = np.column_stack([rng.uniform(*sway_hz, 6), rng.uniform(0, 2 * np.pi, 6), rng.standard_normal(6)])
+        moves.append(Movement(float(t), float(t + rng.uniform(*dur_s)), chans, float(rng.uniform(*amp_codes)), comps))
+    n.movements = moves
+    return n, moves, rng
+
+
 @pytest.mark.parametrize("seed", [21, 22, 23])
 def test_a_short_leg_movement_is_a_movement_not_a_twitch(seed):
     # a leg movement of 0.5-0.8 s (the shortest a sleep laboratory scores)
@@ -297,16 +315,7 @@ def test_a_short_leg_movement_is_a_movement_not_a_twitch(seed):
     # was counted as a twitch and the movement was lost (the periodic limb
     # movement count with it); 61 such false twitches on the tuning nights.
     # Its slow swing is as large as its band peak; a slow twitch's is not.
-    n = quiet_night(3, seed=seed, channels=4)
-    n.breath_amp[:] = 8.0  # codes
-    rng = np.random.default_rng(seed)
-    moves = []
-    for k, t in enumerate(np.arange(15.0, 170.0, 20.0)):
-        leg = n.legs[k % len(n.legs)]
-        chans = [c for c in range(n.channels) if n.legs[c] == leg]
-        comps = np.column_stack([rng.uniform(0.3, 4.0, 6), rng.uniform(0, 2 * np.pi, 6), rng.standard_normal(6)])
-        moves.append(Movement(float(t), float(t + rng.uniform(0.5, 0.8)), chans, float(rng.uniform(60, 150)), comps))
-    n.movements = moves
+    n, moves, rng = _night_with_short_movements(seed, 4, 8.0, (0.3, 4.0), (0.5, 0.8), (60, 150))
     # and between them slow twitches (regions over 0.5 s) that must count
     place(n, [(t + 10.0, k % n.channels, rng.uniform(25, 60)) for k, t in enumerate(np.arange(15.0, 150.0, 20.0))],
           seed=seed, stretch=1.4)
@@ -333,14 +342,7 @@ def test_a_quick_leg_jerk_on_a_single_sensor_is_not_counted(seed):
     # signal is slow (under ~5 Hz) and sustained; a twitch's is fast and
     # falls within 0.1-0.3 s.  (Over seeds 41-48: 10 of 64 jerks counted,
     # against 37 before; a slow twitch lost on one seed either way.)
-    n = quiet_night(3, seed=seed, channels=1)
-    n.breath_amp[:] = 3.0  # codes
-    rng = np.random.default_rng(seed)
-    moves = []
-    for t in np.arange(15.0, 170.0, 20.0):
-        comps = np.column_stack([rng.uniform(2.5, 4.5, 6), rng.uniform(0, 2 * np.pi, 6), rng.standard_normal(6)])
-        moves.append(Movement(float(t), float(t + rng.uniform(0.6, 0.9)), [0], float(rng.uniform(40, 120)), comps))
-    n.movements = moves
+    n, moves, rng = _night_with_short_movements(seed, 1, 3.0, (2.5, 4.5), (0.6, 0.9), (40, 120))
     # slow twitches between them (regions over 0.5 s, 0.7 s stretched) must count
     place(n, [(t + 10.0, 0, rng.uniform(25, 60)) for t in np.arange(15.0, 150.0, 20.0)], seed=seed, stretch=1.4)
     ev, _ = detect(n)
