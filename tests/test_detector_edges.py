@@ -347,8 +347,10 @@ def test_a_quick_leg_jerk_on_a_single_sensor_is_not_counted(seed):
     place(n, [(t + 10.0, 0, rng.uniform(25, 60)) for t in np.arange(15.0, 150.0, 20.0)], seed=seed, stretch=1.4)
     ev, _ = detect(n)
     counted = [tw.as_dict() for tw in ev.twitches if any(m.t - 1.0 < tw.t < m.end + 1.0 for m in moves)]
+    reported = [m for m in moves if any(d.t < m.end + 0.5 and d.end > m.t - 0.5 for d in ev.movements)]
     assert scored(n, ev)["recall"] == 1.0
     assert len(counted) <= 2, counted  # of 8 jerks
+    assert len(reported) >= 6, [m.as_dict() for m in ev.movements]  # for the periodic limb movement count
 
 
 @pytest.mark.parametrize("seed", [31, 32, 33])

@@ -217,7 +217,11 @@ def short_movement_test(span: np.ndarray, span0: int, hist: History, slow_thr: n
     """``(channel, start, end, dur_ms=longest_ms) -> bool`` for a part of
     ``span`` (working samples from ``span0``): :func:`is_short_movement` on
     its band peak and the history's slow band from 0.2 s before it to 0.3 s
-    after (``slow_thr``: each channel's threshold, codes).  None without
+    after (``slow_thr``: each channel's threshold, codes), or
+    :func:`is_slow_burst` on its band signal.  Called without ``dur_ms`` (the
+    over-long regions' cutting, lengths.py) a part is taken as longest_ms
+    long, so a slow burst of 350-500 ms is left uncut there though it is too
+    short to be judged a movement (known; not changed).  None without
     thresholds."""
     if slow_thr is None:
         return None
@@ -235,7 +239,8 @@ def short_movement_test(span: np.ndarray, span0: int, hist: History, slow_thr: n
 def is_slow_burst(x: np.ndarray, fw: float) -> bool:
     """Is a candidate's band signal ``x`` (codes, working rate ``fw`` Hz) a
     leg's sway rather than twitches?  Sustained (its 40 ms activity over
-    SLOW_BURST_SHARE of its peak for SLOW_BURST_MS) and slow (mean
+    SLOW_BURST_SHARE of its peak for SLOW_BURST_MS in all, counted over the
+    whole part, not as one unbroken stretch) and slow (mean
     frequency, mean |dx/dt| over 2 pi mean |x|, under SLOW_BURST_HZ): a
     twitch's contraction is fast and its activity soon falls, and a train
     of them is as fast."""

@@ -194,8 +194,8 @@ REMNANT_SHARE = 0.12
 #: and this many of the channel's slow floors (and the movement stage's
 #: least slow swing in codes), is a short leg movement
 SHORT_MOVE_MS, SHORT_MOVE_SLOW_X, SHORT_MOVE_FLOORS = 500.0, 1.0, 3.0
-#: ... or one whose 40 ms activity stays over SLOW_BURST_SHARE of its peak
-#: for SLOW_BURST_MS (ms) or more while the band's mean frequency in it is
+#: ... or one whose 40 ms activity is over SLOW_BURST_SHARE of its peak
+#: for SLOW_BURST_MS (ms) or more in all while the band's mean frequency in it is
 #: under SLOW_BURST_HZ: a leg's sway reaching into the band's low edge,
 #: sustained (a twitch's contraction puts its band at 8-20 Hz, and its
 #: activity falls within 0.1-0.3 s).  On the tuning nights, of the long

@@ -91,7 +91,8 @@ class Night(NightPlanning):
                                   dtype=np.int64)
 
     def _drawn_twitches(self) -> list:
-        """Every twitch in the signal: a family night's scored and ambiguous ones alike."""
+        """Every twitch in the signal: a family night's scored and unscored ones
+        alike (not the crosstalk records among ``ambiguous``: their source is here)."""
         return getattr(self, "_all_twitches", self.twitches)
 
 

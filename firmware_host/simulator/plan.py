@@ -110,13 +110,16 @@ class NightPlanning:
         it, if that shows it: found there, neither a hit nor a false alarm.
         (A twitch under a sensor out for a fault, or just back, is a real
         twitch of the leg that only its neighbour shows, and nothing there
-        tells it from the neighbour's own.)"""
+        tells it from the neighbour's own.  Any unscored source counts: one
+        too small for its own floor has no echo over the neighbour's, and one
+        in a movement's margin blanks every sensor anyway.)  A record for the
+        truth only: never rendered (the source's crosstalk already is)."""
         cc = tw.cross_channel
         peak = abs(tw.cross_gain) * tw.peak
         if cc is None or peak < self.scored_floor[cc]:
             return []
-        return [replace(tw, t=tw.t + tw.cross_delay / self.rate_hz, channel=cc, peak=peak, cross_channel=None,
-                        also=[])]
+        return [replace(tw, t=tw.t + tw.cross_delay / self.rate_hz, channel=cc, peak=peak, wave=tw.wave * tw.cross_gain,
+                        cross_channel=None, also=[])]
 
     def _plan_family_movements(self, rng, opening: bool) -> list[Movement]:
         per_hour = rng.uniform(0, 60)
