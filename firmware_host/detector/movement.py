@@ -192,7 +192,7 @@ def _add_to_run(st: MoveState, s_abs: int, e_abs: int, chans: set, strong_n, act
 
 
 def is_short_movement(dur_ms: float, peak: float, slow: np.ndarray, slow_thr: float,
-                      share: float = SHORT_MOVE_SLOW_X) -> bool:
+                      share: float = SHORT_MOVE_SLOW_X, band: np.ndarray | None = None, fw: float = 0.0) -> bool:
     """Is a twitch candidate (``dur_ms`` long, ``peak`` codes in the band) a
     short leg movement rather than a twitch?  A leg movement lasts 0.5 s or
     more (the shortest a sleep laboratory scores) and is a displacement: the
@@ -205,11 +205,13 @@ def is_short_movement(dur_ms: float, peak: float, slow: np.ndarray, slow_thr: fl
     Behind the v2 board's ~1 Hz high-pass a movement's slow swing is
     smaller and the test stricter; scaled by the board's slow response it
     took slow twitches (their slow part lies at 2-3 Hz, where the board
-    passes most), so it is not scaled."""
-    if dur_ms < SHORT_MOVE_MS or not len(slow):
+    passes most), so it is not scaled.  Or, given its ``band`` signal (at
+    ``fw`` Hz), a leg's quick jerk: :func:`is_slow_burst`."""
+    if dur_ms < SHORT_MOVE_MS:
         return False
-    top = float(np.abs(slow).max())
-    return top >= share * peak and top >= slow_thr
+    top = float(np.abs(slow).max()) if len(slow) else 0.0
+    return (len(slow) > 0 and top >= share * peak and top >= slow_thr) or (
+        band is not None and is_slow_burst(band, fw))
 
 
 def short_movement_test(span: np.ndarray, span0: int, hist: History, slow_thr: np.ndarray | None, rt: Rates,
@@ -217,8 +219,8 @@ def short_movement_test(span: np.ndarray, span0: int, hist: History, slow_thr: n
     """``(channel, start, end, dur_ms=longest_ms) -> bool`` for a part of
     ``span`` (working samples from ``span0``): :func:`is_short_movement` on
     its band peak and the history's slow band from 0.2 s before it to 0.3 s
-    after (``slow_thr``: each channel's threshold, codes), or
-    :func:`is_slow_burst` on its band signal.  Called without ``dur_ms`` (the
+    after (``slow_thr``: each channel's threshold, codes), its band signal
+    for the quick-jerk test.  Called without ``dur_ms`` (the
     over-long regions' cutting, lengths.py) a part is taken as longest_ms
     long, so a slow burst of 350-500 ms is left uncut there though it is too
     short to be judged a movement (known; not changed).  None without
@@ -231,8 +233,7 @@ def short_movement_test(span: np.ndarray, span0: int, hist: History, slow_thr: n
         m0 = span0 + a - hist.base
         slow = hist.lf[c, max(m0 - pre, 0):max(m0 + b + 1 - a + post, 0)]
         x = span[c, a:b + 1]
-        return is_short_movement(dur_ms, float(np.abs(x).max()), slow, float(slow_thr[c])) or (
-            dur_ms >= SHORT_MOVE_MS and is_slow_burst(x, rt.fw))
+        return is_short_movement(dur_ms, float(np.abs(x).max()), slow, float(slow_thr[c]), band=x, fw=rt.fw)
     return moved
 
 

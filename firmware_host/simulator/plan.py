@@ -89,16 +89,15 @@ class NightPlanning:
         for tw in self.twitches:  # (in time order)
             apart = tw.t - last_onset[tw.channel] >= RESOLVE_S
             last_onset[tw.channel] = tw.t
-            if not apart:
-                first, first_ok = owner[tw.channel]
-                if first_ok:
+            if not apart:  # an onset of the twitch before it: scored as that one is
+                first, ok = owner[tw.channel]
+                if ok:
                     first.also.append(tw.t)
-                else:
-                    self.ambiguous += [tw, *self._echo_of_unscored(tw)]
-                continue
-            ok = tw.peak >= self.scored_floor[tw.channel] and not self._blocked(tw.t, tw.channel) \
-                and not self._blocked(tw.t + tw.visible_s, tw.channel)
-            owner[tw.channel] = (tw, ok)
+                    continue
+            else:
+                ok = tw.peak >= self.scored_floor[tw.channel] and not self._blocked(tw.t, tw.channel) \
+                    and not self._blocked(tw.t + tw.visible_s, tw.channel)
+                owner[tw.channel] = (tw, ok)
             if ok:
                 scored.append(tw)
             else:
