@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from firmware_host.detector import lengths, movement, params, regions, rules
+from firmware_host.detector.arrays import moving_mean
 from firmware_host.detector.events import Twitch
 from firmware_host.detector.params import DetectorConfig
 
@@ -718,6 +719,36 @@ def test_a_slow_sustained_burst_is_a_leg_jerk_and_a_fast_or_fading_one_is_not():
     assert not movement.is_slow_burst(np.zeros(0), fw)
     assert movement.is_slow_burst(sway(4.0, dur_s=0.45), fw)  # 48 of its 56 samples over 30%: 384 ms
     assert not movement.is_slow_burst(sway(4.0, dur_s=0.34), fw)  # 36 of its 42 samples over 30%: 288 ms
+
+
+def test_a_new_twitchs_front_cuts_a_part_and_a_relaxations_lobes_do_not():
+    fw = 125.0  # Hz, the working rate
+    pre, merge = int(0.12 * fw), int(0.12 * fw)  # FRONT_PRE_S, merge_ms, in working samples
+    t = np.arange(int(0.8 * fw)) / fw  # s
+
+    def act(x):
+        return moving_mean(np.abs(x), 5)  # 40 ms, as the regions take it
+
+    relax = 30.0 * np.sin(2 * np.pi * 6.0 * t) * np.exp(-t / 0.12)  # a twitch and its fading lobes, codes
+    assert lengths.fronts(act(relax), relax, merge, pre) == []
+
+    def with_front(at_s, amp=25.0):  # one fast (20 Hz) cycle: another twitch's contraction
+        x = relax.copy()
+        i = int(at_s * fw)
+        x[i:i + 6] += amp * np.sin(2 * np.pi * 20.0 * np.arange(6) / fw)
+        return x, i
+
+    x, i = with_front(0.3)
+    cuts = lengths.fronts(act(x), x, merge, pre)
+    assert len(cuts) == 1 and i - 6 <= cuts[0] <= i, (cuts, i)  # at the valley before it (within 48 ms)
+    x, i = with_front(0.3, amp=2.0)  # the same front, as small as the lobes' own swing: not told apart
+    assert lengths.fronts(act(x), x, merge, pre) == []
+    x, i = with_front(0.08)  # under merge_ms into the part: the same twitch (a doublet)
+    assert lengths.fronts(act(x), x, merge, pre) == []
+    grown = relax.copy()
+    grown[40:] += 6.0 * np.sin(2 * np.pi * 6.0 * t[40:])  # a lobe as slow as the rest, a little higher
+    assert lengths.fronts(act(grown), grown, merge, pre) == []
+    assert lengths.fronts(np.zeros(50), np.zeros(50), merge, pre) == []  # nothing there
 
 
 def test_a_part_still_over_a_second_is_cut_again_at_30_percent_unless_a_leg_moved():

@@ -130,6 +130,16 @@ SPLIT_MS = 300.0
 #: the next while staying far under the twitch; on the tuning nights 40-80 ms
 #: did alike, 24 ms cut twitches' own lobes apart)
 SPLIT_LULL_MS, SPLIT_RISE_OF_TOP = 64.0, 0.5
+#: a part is cut again where a new twitch's front rises out of what went
+#: before (lengths.fronts): from a valley under FRONT_VALLEY of the rise's
+#: top, at least merge_ms into the part, with a one-working-sample step of
+#: the band (codes per ~8 ms) at least FRONT_STEP_X times the largest swing
+#: of the FRONT_PRE_S (s) before the valley, or FRONT_SLOPE_X times its
+#: steepest step.  A contraction moves the skin faster than a relaxation
+#: swings; on the tuning nights steps of 0.9-1.3x and valleys of 0.4-0.6
+#: did alike (1.0x, 0.5 taken: round, not the best), 2.5x the steepest
+#: step added a few (more than 2x cut relaxation lobes)
+FRONT_VALLEY, FRONT_STEP_X, FRONT_SLOPE_X, FRONT_PRE_S = 0.5, 1.0, 2.5, 0.12
 
 
 @dataclass(frozen=True)

@@ -233,7 +233,7 @@ def regions(r: np.ndarray, a_abs: int, final: bool, end_guard: int, hist: Histor
     s_pos = _onsets(s_pos, s_flat, e_flat, peak_act, rs, follows)
     moved = movement.short_movement_test(span, span0, hist, slow_thr, rt, cfg.max_twitch_ms)
     c_r, s_pos, e_pos, peak_act, sig_c, dur_ms = lengths(act, c_r, s_pos, e_pos, peak_act, sig_c, k_hi, merge,
-                                                         cfg, rt, moved)
+                                                         cfg, rt, moved, band=span)
     ok = (dur_ms >= cfg.min_twitch_ms) & (dur_ms <= cfg.max_twitch_ms)
     if final:
         ok &= span0 + e_pos <= end_guard  # the last beats' windows are not whole
