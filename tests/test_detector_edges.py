@@ -19,6 +19,7 @@ from firmware_host import plm
 from firmware_host.detector import run_detector
 from firmware_host.scoring import score
 from firmware_host.simulator import Movement
+from firmware_host.simulator.parts import Fault
 from twitchmon_testkit.nights import detect, place, quiet_night, scored
 
 
@@ -396,6 +397,25 @@ def test_a_train_of_slow_twitches_does_not_blank_the_seconds_after_it(seed):
     found = [t for t, c, _ in lone if any(d.channel == c and abs(d.t - t) < 0.15 for d in ev.twitches)]
     assert len(ev.movements) <= 2, [m.as_dict() for m in ev.movements]  # of 13 trains
     assert len(found) >= 11, (len(found), len(lone))
+
+
+@pytest.mark.parametrize("seed", [71, 72, 73])
+def test_a_sensor_railed_for_most_of_the_night_does_not_stop_the_heartbeat(seed):
+    # one sensor of four stuck at its rail from 25 s to 200 s (a lead
+    # pulled half out): its clipping made every second of those chunks
+    # "not at rest" for the heartbeat stage on all channels, so no beat was
+    # tracked and none subtracted; on a fresh family night (490049, eight
+    # sensors, beats 15-25x the noise) the beats of another sensor were then
+    # counted as twitches, 93 of them in two minutes.  Only a good channel's
+    # clipping (a moving leg) now stops the heartbeat's rest.
+    n = quiet_night(4, seed=seed, channels=4)
+    place(n, [(t, k % 3, 30.0) for k, t in enumerate(np.arange(20.0, 230.0, 15.0))], seed=seed)
+    n.hb_amp = n.hb_amp * 2.5  # beats 20-40x the noise
+    n.faults = [Fault(3, 25.0, 200.0, "railed")]
+    ev, det = detect(n)
+    s = scored(n, ev)
+    assert det.heart_rate_bpm is not None and abs(det.heart_rate_bpm - n.hr_bpm) <= 2.0, (det.heart_rate_bpm, n.hr_bpm)
+    assert s["recall"] >= 0.9 and len(s["false_positives"]) <= 1, s
 
 
 @pytest.mark.parametrize("seed", [31, 33])

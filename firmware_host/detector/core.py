@@ -209,7 +209,7 @@ class Detector:
                                                 self.beat_state.g, rt, self.cfg, self.move_state)
         out.movements += mv
         windows = movement.not_rest_windows(self.move_state, rt, self.cfg)
-        rest = heartbeat.chunk_rest(windows, abs0, clip)
+        rest = heartbeat.chunk_rest(windows, abs0, clip & good[:, None])
         self.beat_state = heartbeat.evidence(e, rest, abs0, good, hist.base, rt, self.beat_state)
         # beats are tracked on every channel that was fine for any second of
         # the chunk, leaving out its bad seconds (a fault must not stop the

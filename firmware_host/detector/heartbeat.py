@@ -142,7 +142,9 @@ def folded_level(e: np.ndarray, ok: np.ndarray, period: float) -> np.ndarray:
 
 def chunk_rest(windows: list, abs0: int, clip: np.ndarray) -> np.ndarray:
     """The chunk's samples (from working index ``abs0``) at rest and with no
-    channel clipping: where the heartbeat stages look (evidence, level)."""
+    channel clipping (``clip``: the good channels' only; a sensor railed
+    for minutes is a fault, not a moving leg): where the heartbeat stages
+    look (evidence, level)."""
     return ~not_rest_mask(windows, abs0, abs0 + clip.shape[1]) & ~clip.any(axis=0)
 
 
