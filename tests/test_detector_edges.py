@@ -418,6 +418,31 @@ def test_a_sensor_railed_for_most_of_the_night_does_not_stop_the_heartbeat(seed)
     assert s["recall"] >= 0.9 and len(s["false_positives"]) <= 1, s
 
 
+@pytest.mark.parametrize("seed", [81, 82, 83])
+def test_a_leg_movement_that_pulls_its_sensor_off_is_still_a_movement(seed):
+    # a 10-s leg movement whose end pulls the sensor's lead out (unplugged
+    # 109.9-190 s), on a one-sensor night with a strong heartbeat: a fault
+    # anywhere in a 30-s chunk hid that channel from the movement stage for
+    # the whole chunk, so the movement was lost (or cut into short ones),
+    # the beat template was learned from its swings, and once the sensor
+    # was back its beats were counted as twitches (a fresh family night,
+    # 510031, counted six on a twitch-free night).  The movement stage now
+    # leaves out only the fault's own seconds.
+    n = quiet_night(4, seed=seed, channels=1)
+    place(n, [(t, 0, 40.0) for t in np.arange(20.0, 230.0, 20.0) if not 95 < t < 200], seed=seed)
+    n.hb_amp = n.hb_amp * 4  # beats 15-40x the noise
+    rng = np.random.default_rng(seed)
+    comps = np.column_stack([rng.uniform(0.3, 4.0, 6), rng.uniform(0, 2 * np.pi, 6), rng.standard_normal(6)])
+    n.movements = [Movement(100.0, 110.0, [0], 400.0, comps)]
+    n.faults = [Fault(0, 109.9, 190.0, "unplugged")]
+    ev, det = detect(n)
+    s = scored(n, ev)
+    covered = sum(max(0.0, min(m.end, 110.0) - max(m.t, 100.0)) for m in ev.movements)
+    assert covered >= 8.0, [m.as_dict() for m in ev.movements]  # s of the 10
+    assert s["recall"] >= 0.9 and len(s["false_positives"]) <= 1, s
+    assert det.heart_rate_bpm is not None and abs(det.heart_rate_bpm - n.hr_bpm) <= 2.0
+
+
 @pytest.mark.parametrize("seed", [31, 33])
 def test_a_sensor_with_hum_on_its_cable_still_counts(seed):
     # the left calf's cable picks up 7.5 codes of mains (the family draws

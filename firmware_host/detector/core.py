@@ -205,11 +205,12 @@ class Detector:
         out.faults += fev
         hist.append(y, e, part["lf"])
         good = ~bad & np.array([not faults.bad_during(self.fault_state, c, abs0 - 1, abs0) for c in range(C)])
-        mv, self.move_state = movement.movement(part["lf"], y, e, clip, abs0, good, self.region_state.sigma,
+        fine = ~faults.span_mask(self.fault_state, abs0, abs0 + y.shape[1])  # per sample: a fault ends or begins in a chunk
+        mv, self.move_state = movement.movement(part["lf"], y, e, clip, abs0, fine, self.region_state.sigma,
                                                 self.beat_state.g, rt, self.cfg, self.move_state)
         out.movements += mv
         windows = movement.not_rest_windows(self.move_state, rt, self.cfg)
-        rest = heartbeat.chunk_rest(windows, abs0, clip & good[:, None])
+        rest = heartbeat.chunk_rest(windows, abs0, clip & fine)
         self.beat_state = heartbeat.evidence(e, rest, abs0, good, hist.base, rt, self.beat_state)
         # beats are tracked on every channel that was fine for any second of
         # the chunk, leaving out its bad seconds (a fault must not stop the

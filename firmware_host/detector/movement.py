@@ -260,8 +260,9 @@ def movement(lf: np.ndarray, y: np.ndarray, e: np.ndarray, clip: np.ndarray, abs
              sigma: np.ndarray, g: np.ndarray, rt: Rates, cfg: DetectorConfig,
              st: MoveState) -> tuple[list[Movement], MoveState]:
     """One chunk (working rate, from index ``abs0``): ``lf`` the slow band,
-    ``y`` the band, ``e`` its envelope, ``clip`` clipping, ``good`` the
-    channels without faults, ``sigma`` the noise floors and ``g`` the beat
+    ``y`` the band, ``e`` its envelope, ``clip`` clipping, ``good`` where
+    each channel is without a fault (channels, samples: a sensor pulled off
+    by the movement itself must not hide the seconds before it), ``sigma`` the noise floors and ``g`` the beat
     levels (codes).  Returns the movements that ended, and the state."""
     n = lf.shape[1]
     fw = rt.fw
@@ -281,8 +282,8 @@ def movement(lf: np.ndarray, y: np.ndarray, e: np.ndarray, clip: np.ndarray, abs
     if np.isnan(sig).any():
         sig = np.where(np.isnan(sig), quietest_second(y, fw) + 0.3, sig)
     e_thr = np.maximum(np.maximum(ENV_X_NOISE * sig, ENV_X_BEAT * g), ENV_MIN_CODES * cfg.gain)
-    strong_c = ((np.abs(lf) > lf_thr[:, None]) | clip) & good[:, None]
-    active_c = strong_c | ((e > e_thr[:, None]) & good[:, None])
+    strong_c = ((np.abs(lf) > lf_thr[:, None]) | clip) & good
+    active_c = strong_c | ((e > e_thr[:, None]) & good)
     active = active_c.any(axis=0)
     idx = np.flatnonzero(active)
     gap = int(GAP_S * fw)
@@ -297,7 +298,8 @@ def movement(lf: np.ndarray, y: np.ndarray, e: np.ndarray, clip: np.ndarray, abs
             chans = set(np.flatnonzero(active_c[:, s:en + 1].any(axis=1)).tolist())
             strong_n = cs_strong[:, en + 1] - cs_strong[:, s]
             active_n = cs_active[:, en + 1] - cs_active[:, s]
-            peaks = (np.where(good, np.abs(lf[:, s:en + 1]).max(axis=1), 0.0), np.abs(y[:, s:en + 1]).max(axis=1))
+            peaks = (np.where(good[:, s:en + 1], np.abs(lf[:, s:en + 1]), 0.0).max(axis=1),
+                     np.abs(y[:, s:en + 1]).max(axis=1))
             out += _add_to_run(st, s_abs, e_abs, chans, strong_n, active_n, peaks, gap, rt)
             if _is_movement(st, fw):
                 _confirm(st)
