@@ -205,7 +205,8 @@ class Detector:
         out.faults += fev
         hist.append(y, e, part["lf"])
         good = ~bad & np.array([not faults.bad_during(self.fault_state, c, abs0 - 1, abs0) for c in range(C)])
-        fine = ~faults.span_mask(self.fault_state, abs0, abs0 + y.shape[1])  # per sample: a fault ends or begins in a chunk
+        # per sample: a fault may begin or end inside a chunk
+        fine = ~faults.span_mask(self.fault_state, abs0, abs0 + y.shape[1])
         mv, self.move_state = movement.movement(part["lf"], y, e, clip, abs0, fine, self.region_state.sigma,
                                                 self.beat_state.g, rt, self.cfg, self.move_state)
         out.movements += mv

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .params import FRONT_PRE_S, FRONT_SLOPE_X, FRONT_STEP_X, FRONT_VALLEY, RESPLIT_SHARE, SPLIT_LULL_MS, SPLIT_MS, SPLIT_RISE_OF_TOP, SPLIT_SHARE, DetectorConfig, Rates
+from .params import (FRONT_PRE_S, FRONT_SLOPE_X, FRONT_STEP_X, FRONT_VALLEY, RESPLIT_SHARE, SPLIT_LULL_MS, SPLIT_MS,
+                     SPLIT_RISE_OF_TOP, SPLIT_SHARE, DetectorConfig, Rates)
 
 
 def split_long(act: np.ndarray, s: int, e: int, peak: float, thr: float, merge: int,

@@ -262,8 +262,8 @@ def movement(lf: np.ndarray, y: np.ndarray, e: np.ndarray, clip: np.ndarray, abs
     """One chunk (working rate, from index ``abs0``): ``lf`` the slow band,
     ``y`` the band, ``e`` its envelope, ``clip`` clipping, ``good`` where
     each channel is without a fault (channels, samples: a sensor pulled off
-    by the movement itself must not hide the seconds before it), ``sigma`` the noise floors and ``g`` the beat
-    levels (codes).  Returns the movements that ended, and the state."""
+    by the movement itself must not hide the seconds before it), ``sigma``
+    the noise floors and ``g`` the beat levels (codes).  Returns the movements that ended, and the state."""
     n = lf.shape[1]
     fw = rt.fw
     out: list[Movement] = []
