@@ -751,6 +751,54 @@ def test_a_new_twitchs_front_cuts_a_part_and_a_relaxations_lobes_do_not():
     assert lengths.fronts(np.zeros(50), np.zeros(50), merge, pre) == []  # nothing there
 
 
+def _front_part(n, first_top, valley, top, plateau=False):
+    """Activity (codes) of a part: a twitch's top at ``first_top``, its
+    decay to 10 at ``valley``, a new rise to 30 at ``top`` (held one sample
+    more with ``plateau``), then a fall."""
+    a = np.full(n, 11.0)
+    a[:first_top + 1] = np.linspace(5.0, 30.0, first_top + 1)
+    a[first_top + 1:valley + 1] = np.linspace(29.0, 10.0, valley - first_top)
+    a[valley + 1:top] = np.linspace(10.0, 30.0, top - valley + 1)[1:-1]
+    a[top] = 30.0
+    end = top + 1
+    if plateau:
+        a[end] = 30.0
+        end += 1
+    a[end] = 12.0  # a sharp top: the sample after it is not a top of its own (10 is not under half of 12)
+    a[end + 1:] = np.linspace(11.0, 5.0, n - end - 1)
+    return a
+
+
+def test_fronts_cut_at_the_exact_valley_before_the_exact_top():
+    a = _front_part(40, 5, 20, 21, plateau=True)  # tops at 5 and 22 (the plateau's last sample)
+    x = np.zeros(40)  # the band, codes
+    x[10] = 10.0  # the 0.12 s before the valley swing 10 codes, 10 in one step (2.5x: 25)
+    x[21] = 10.5  # the front: a step of 10.5, just over the swing
+    assert lengths.fronts(a, x, 15, 15) == [20]
+    x[21] = 9.5  # a step under all the swing before it: no front
+    assert lengths.fronts(a, x, 15, 15) == []
+    b = np.array([5.0, 30.0, 20.0, 10.0, 30.0, 12.0, 11.0, 10.0, 9.0])
+    xb = np.zeros(9)
+    xb[4] = 40.0
+    assert lengths.fronts(b, xb, 2, 15) == [3]  # a valley nearer the start than the 0.12 s looked back on
+
+
+def test_a_region_cut_at_a_front_is_two_parts_that_tile_it():
+    cfg = DetectorConfig(rate_hz=250.0)
+    rt = params.rates(cfg)  # 125 Hz working rate
+    act = _front_part(36, 3, 30, 33)[None, :]  # one region of 288 ms (under SPLIT_MS: no other cut)
+    band = np.zeros((1, 36))
+    band[0, 31] = 40.0
+    out = lengths.lengths(act, np.array([0]), np.array([0]), np.array([35]), np.array([30.0]), np.array([1.0]),
+                          9.0, 15, cfg, rt, None, band=band)
+    c_r, s_pos, e_pos, peak_act, sig_c, dur_ms = out
+    assert s_pos.tolist() == [0, 30] and e_pos.tolist() == [29, 35], (s_pos, e_pos)
+    assert c_r.tolist() == [0, 0] and sig_c.tolist() == [1.0, 1.0] and peak_act.tolist() == [30.0, 30.0]
+    assert dur_ms.tolist() == [240.0, 48.0]
+    assert lengths.lengths(act, np.array([0]), np.array([0]), np.array([35]), np.array([30.0]), np.array([1.0]),
+                           9.0, 15, cfg, rt, None)[1].tolist() == [0]  # no band: no front cut
+
+
 def test_a_part_still_over_a_second_is_cut_again_at_30_percent_unless_a_leg_moved():
     # two slow twitches 0.7 s apart, the second riding on the first's
     # relaxation (above 15% of the first's peak, under 30%): one part of
