@@ -106,6 +106,9 @@ def fronts(a: np.ndarray, x: np.ndarray, merge: int, pre: int) -> list[int]:
     tops = np.flatnonzero((a[1:-1] >= a[:-2]) & (a[1:-1] > a[2:])) + 1
     cuts, start, last = [], 0, 0
     for i in tops.tolist():
+        if i - start < merge:  # its valley, at or before it, is too near the start too
+            last = i
+            continue
         v = last + int(np.argmin(a[last:i + 1]))
         if v - start >= merge and a[v] < FRONT_VALLEY * a[i]:
             before = x[max(0, v - pre):v + 1]
