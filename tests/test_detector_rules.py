@@ -786,9 +786,10 @@ def test_fronts_cut_at_the_exact_valley_before_the_exact_top():
 def test_a_region_cut_at_a_front_is_two_parts_that_tile_it():
     cfg = DetectorConfig(rate_hz=250.0)
     rt = params.rates(cfg)  # 125 Hz working rate
-    act = _front_part(36, 3, 30, 33)[None, :]  # one region of 288 ms (under SPLIT_MS: no other cut)
+    act = _front_part(36, 3, 30, 34)[None, :]  # one region of 288 ms (under SPLIT_MS: no other cut)
     band = np.zeros((1, 36))
-    band[0, 31] = 40.0
+    band[0, 20] = 5.0  # the swing before the valley
+    band[0, 35] = 40.0  # the front's step, at the region's last sample
     out = lengths.lengths(act, np.array([0]), np.array([0]), np.array([35]), np.array([30.0]), np.array([1.0]),
                           9.0, 15, cfg, rt, None, band=band)
     c_r, s_pos, e_pos, peak_act, sig_c, dur_ms = out
