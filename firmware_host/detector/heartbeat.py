@@ -142,8 +142,9 @@ def folded_level(e: np.ndarray, ok: np.ndarray, period: float) -> np.ndarray:
 
 def chunk_rest(windows: list, abs0: int, clip: np.ndarray) -> np.ndarray:
     """The chunk's samples (from working index ``abs0``) at rest and with no
-    channel clipping (``clip``: the good channels' only; a sensor railed
-    for minutes is a fault, not a moving leg): where the heartbeat stages
+    channel clipping (``clip``: only where a channel is free of faults; a
+    second mostly at the rail is a railed-sensor fault, masked with 0.5 s
+    before and 3 s after it, not a moving leg): where the heartbeat stages
     look (evidence, level)."""
     return ~not_rest_mask(windows, abs0, abs0 + clip.shape[1]) & ~clip.any(axis=0)
 

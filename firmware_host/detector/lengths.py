@@ -96,8 +96,8 @@ def fronts(a: np.ndarray, x: np.ndarray, merge: int, pre: int) -> list[int]:
     valley before a rise whose top is over twice the valley
     (``FRONT_VALLEY``), ``merge`` samples or more after the part's (or the
     last cut's) start, where the band steps in one sample (from two before
-    the valley to two after the top) at least ``FRONT_STEP_X`` times as far
-    as it swung at all in the ``pre`` samples before the valley, or
+    the valley to two after the top) at least ``FRONT_STEP_X`` times its
+    largest |band| in the ``pre`` samples before the valley, or
     ``FRONT_SLOPE_X`` times its steepest step there.  A contraction moves
     the skin in a few milliseconds; the twitch before it, relaxing, swings
     the band slowly and ever less, so a step that large is something new
