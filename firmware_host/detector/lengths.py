@@ -76,13 +76,13 @@ def lengths(act, c_r, s_pos, e_pos, peak_act, sig_c, k_hi, merge, cfg: DetectorC
     if len(long_i):
         cols = _split(act, long_i, cols, SPLIT_SHARE, k_hi, merge, lull, slow_dominated)
         dur_ms = _remeasure(act, cols, cfg, rt)
-    if len(long_i) and slow_dominated is not None:
-        c_r, s_pos, e_pos = cols[:3]
-        again = np.array([i for i in np.flatnonzero(dur_ms > cfg.max_twitch_ms)
-                          if not slow_dominated(int(c_r[i]), int(s_pos[i]), int(e_pos[i]))], dtype=np.int64)
-        if len(again):
-            cols = _split(act, again, cols, RESPLIT_SHARE, k_hi, merge, lull)
-            dur_ms = _remeasure(act, cols, cfg, rt)
+        if slow_dominated is not None:
+            c_r, s_pos, e_pos = cols[:3]
+            again = np.array([i for i in np.flatnonzero(dur_ms > cfg.max_twitch_ms)
+                              if not slow_dominated(int(c_r[i]), int(s_pos[i]), int(e_pos[i]))], dtype=np.int64)
+            if len(again):
+                cols = _split(act, again, cols, RESPLIT_SHARE, k_hi, merge, lull)
+                dur_ms = _remeasure(act, cols, cfg, rt)
     if band is not None:
         cols, cut = _cut_at_fronts(act, band, cols, dur_ms, merge, rt, slow_dominated)
         if cut:
