@@ -72,12 +72,27 @@ def test_glitch_repair_is_the_plain_per_glitch_fit_to_the_bit(rate_hz):
     ext[rng.integers(0, 3, m), rng.integers(0, len(t), m)] = rng.choice([0.0, 1023.0], m)
     ext[1, 2999:3003] = 0.0  # a run at a chunk's edge, and glitches close together
     ext[2, 500] = ext[2, 503] = 1023.0
-    lone = front._lone_glitches(ext, front.median3(ext))
+    ext[0, 1200:1202] = 1023.0  # bursts of two and three
+    ext[2, 4500:4503] = 0.0
+    lone = front._glitches(ext, front.median3(ext), lengths)
     assert len(lone[0]) > 80
     got = front.repair_glitches(ext, lone, lengths, rate_hz, 50.0)
     assert got.tobytes() == _repair_plain(ext, lone, lengths, rate_hz, 50.0).tobytes()
     # what the front end does: only the medians next to a repaired glitch
-    # formed again, the same as the median of the repaired copy
+    # formed again, each chunk's the same as the median of a copy with its
+    # own glitches repaired (the medians centred in a chunk are that chunk's
+    # call's to form, whatever the block size)
     med = front.median3(ext)
-    front._repair_medians(ext, med, lone, front._glitch_fits(ext, lone, lengths, rate_hz, 50.0))
-    assert med.tobytes() == front.median3(got).tobytes()
+    front._repair_medians(ext, med, lone, front._glitch_fits(ext, lone, lengths, rate_hz, 50.0), lengths)
+    ends = np.cumsum([0] + lengths)  # chunk k's medians: med[:, ends[k]:ends[k + 1]]
+    want = np.empty_like(med)
+    for k in range(len(lengths)):
+        mine = (lone[1] >= ends[k] + 1) & (lone[1] <= ends[k + 1])
+        own = (lone[0][mine], lone[1][mine])
+        want[:, ends[k]:ends[k + 1]] = front.median3(
+            front.repair_glitches(ext, own, lengths, rate_hz, 50.0))[:, ends[k]:ends[k + 1]]
+    assert med.tobytes() == want.tobytes()
+    assert (ext[1, 2999:3003] == 0).all() and (lone[1][lone[0] == 1] != 3000).all()  # four in a row: not a glitch
+    bursts = [(c, p) for c, p in zip(*lone) if ext[c, p - 1] in (0, 1023) or ext[c, p + 1] in (0, 1023)]
+    assert bursts, "the draw has bursts of two or three"
+    assert (np.abs(got[[c for c, _ in bursts], [p for _, p in bursts]] - 500) < 60).all()

@@ -4,8 +4,9 @@ Per chunk, and over several consecutive chunks at once (the filters carry
 their state across, like ``sosfilt``'s ``zi``/``zf``):
 
 1. **Glitches**: a 3-point median at the full rate removes lone 0/top-code
-   samples (one sample of delay); block means take it to the filter rate
-   (~250 Hz).  Clipping is where two of three raw samples sit at a rail.
+   samples (one sample of delay); a fit of level, slope and mains around
+   them stands in for them, and for runs of up to three; block means take
+   it to the filter rate (~250 Hz).  Clipping is where two of three raw samples sit at a rail.
 2. **Sensor states** per second (:mod:`.faults`).
 3. **Mains** frequency (50 or 60 Hz), measured on the first chunk and
    notched with its harmonic; a 3-35 Hz band-pass removes drift and
@@ -48,9 +49,23 @@ def _mains(xd: np.ndarray, ff: float) -> float:
     return max(power, key=power.get) if power else 50.0
 
 
-def _lone_glitches(ext: np.ndarray, med: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(channels, ext columns) of lone samples at a rail: the median of
-    three would replace them.  Usually none (checked cheaply first)."""
+#: a run of rail samples this long at most, from and back to a quarter of
+#: the scale or more away from the rail, is a glitch (SPI errors come in
+#: bursts): the board's filters (poles near 51, 146 and 170 Hz) cannot take
+#: a sensor from mid-scale to a rail and back within 3 ms, and a knock that
+#: drives one there comes down from it over tens of ms
+GLITCH_MAX_RUN = 3
+GLITCH_JUMP_CODES = (pins.ADC_MAX_CODE + 1) // 4
+
+
+def _glitches(ext: np.ndarray, med: np.ndarray, lengths: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(channels, ext columns) of the rail samples that are glitches: lone
+    ones (the median of three would replace them), and runs of up to
+    GLITCH_MAX_RUN with both neighbours GLITCH_JUMP_CODES from the rail,
+    judged only where the run lies in one chunk's centres and its neighbours
+    in what that chunk's call sees (so a block's split cannot change the
+    verdict; a burst across a chunk's last two samples stays).  Usually none
+    (checked cheaply first)."""
     centre = ext[:, 1:-1]
     low, high = centre.min() <= 0, centre.max() >= pins.ADC_MAX_CODE
     if not (low or high):
@@ -61,9 +76,37 @@ def _lone_glitches(ext: np.ndarray, med: np.ndarray) -> tuple[np.ndarray, np.nda
         at_rail = (centre <= 0) | (centre >= pins.ADC_MAX_CODE)
     else:
         at_rail = centre <= 0 if low else centre >= pins.ADC_MAX_CODE
-    c, i = np.divmod(np.flatnonzero(at_rail), centre.shape[1])
+    flat = np.flatnonzero(at_rail)
+    c, i = np.divmod(flat, centre.shape[1])
     lone = med[c, i] != centre[c, i]
+    if len(flat) > 1:
+        lone |= _in_short_run(ext, flat, c, i + 1, lengths)
     return c[lone], i[lone] + 1
+
+
+def _in_short_run(ext: np.ndarray, flat: np.ndarray, c: np.ndarray, col: np.ndarray,
+                  lengths: list[int]) -> np.ndarray:
+    """Which rail samples (``flat`` indices into the centre columns, their
+    channels ``c`` and ext columns ``col``) lie in a glitch run of two to
+    GLITCH_MAX_RUN samples (see :func:`_glitches`)."""
+    val = ext[c, col]
+    new = np.ones(len(flat), dtype=bool)
+    new[1:] = (np.diff(flat) != 1) | (c[1:] != c[:-1]) | (val[1:] != val[:-1])
+    run = np.cumsum(new) - 1
+    first = np.flatnonzero(new)
+    last = np.append(first[1:], len(flat)) - 1
+    s, e, ch, rail = col[first], col[last], c[first], val[first].astype(np.int64)
+    n_cols = ext.shape[1]
+    ends = np.cumsum([0] + list(lengths))  # chunk k's centres: ext columns ends[k]+1 .. ends[k+1]
+    k = np.searchsorted(ends, s - 1, side="right") - 1
+    # the run in one chunk's centres, its neighbours in what that chunk's
+    # call sees (the sample before its first centre, the one after its last)
+    inside = (k + 1 < len(ends)) & (e <= ends[np.minimum(k + 1, len(ends) - 1)]) & (e + 1 < n_cols)
+    before = ext[ch, s - 1].astype(np.int64)
+    after = ext[ch, np.minimum(e + 1, n_cols - 1)].astype(np.int64)
+    ok = inside & (e - s + 1 >= 2) & (e - s + 1 <= GLITCH_MAX_RUN) \
+        & (np.abs(before - rail) >= GLITCH_JUMP_CODES) & (np.abs(after - rail) >= GLITCH_JUMP_CODES)
+    return ok[run]
 
 
 #: around a glitch, this many mains periods each side are fitted
@@ -112,16 +155,18 @@ def _glitch_fits(ext: np.ndarray, lone: tuple, lengths: list[int], rate_hz: floa
     return fits
 
 
-def _repair_medians(ext: np.ndarray, med: np.ndarray, lone: tuple, fits: list) -> None:
+def _repair_medians(ext: np.ndarray, med: np.ndarray, lone: tuple, fits: list, lengths: list[int]) -> None:
     """The medians of ``ext`` whose three samples hold a repaired glitch
     (``fits``: from :func:`_glitch_fits`), formed again in ``med``: each
     from a copy of those samples with the repairs in (the values
-    repair_glitches would put in a copy of the whole batch); no other
-    median changes."""
-    n = med.shape[1]
+    repair_glitches would put in a copy of the whole batch), and only those
+    centred in the glitch's chunk (another chunk's are formed in its own
+    call, whatever the block size); no other median changes."""
+    ends = np.cumsum([0] + list(lengths))  # chunk k's centres: ext columns ends[k]+1 .. ends[k+1]
+    ks = (np.searchsorted(ends, lone[1] - 1, side="right") - 1).tolist()
     fixed = {(c, p): v for c, p, v in fits}
-    for c, p in zip(*(v.tolist() for v in lone)):
-        a, b = max(p - 2, 0), min(p, n - 1) + 1
+    for c, p, k in zip(*(v.tolist() for v in lone), ks):
+        a, b = max(p - 2, int(ends[k])), min(p, int(ends[k + 1]) - 1) + 1
         seg = ext[c, a:b + 2].copy()
         for q in range(a, b + 2):
             if (c, q) in fixed:
@@ -162,14 +207,14 @@ def front(ext: np.ndarray, lengths: list[int], rt: Rates, state: FrontState | No
     D, D2, Dt = rt.D, rt.D2, rt.Dt
     n = ext.shape[1] - 2
     med = median3(ext, *((s_[:, :n] for s_ in scratch) if scratch else ()))
-    lone = _lone_glitches(ext, med)
+    lone = _glitches(ext, med, lengths)
     if len(lone[0]):
         # under mains hum the median's stand-in for a glitch (a neighbour)
         # is off by up to the hum's swing, which the band-pass turns into a
         # twitch-sized spike: the glitch is first replaced by the hum and
         # slope fitted around it
         mains = state.mains_hz if state else _mains(block_mean(med, D)[:, :lengths[0] // D], rt.ff)
-        _repair_medians(ext, med, lone, _glitch_fits(ext, lone, lengths, rt.rate_hz, mains))
+        _repair_medians(ext, med, lone, _glitch_fits(ext, lone, lengths, rt.rate_hz, mains), lengths)
     xd = block_mean(med, D)  # filter rate; med[:, i] is centred on ext[:, i + 1]
     n_w = n // Dt
     # clipping: the median is at a rail only where two of three raw samples
