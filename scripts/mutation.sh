@@ -36,6 +36,8 @@ case "$module" in  # each module's own tests
   firmware_host/schedule.py|firmware_host/window.py) tests="tests/test_schedule.py" ;;
   firmware_host/detector/rules.py|firmware_host/detector/regions.py) floor=80
     tests="tests/test_detector_rules.py tests/test_detector_physics.py tests/test_detector_edges.py" ;;
+  firmware_host/detector/front.py) floor=80  # and the glitch repair checked to the bit
+    tests="tests/test_detector.py tests/test_detector_rules.py tests/test_detector_physics.py tests/test_detector_edges.py tests/test_fixtures.py tests/test_detector_exact.py" ;;
   firmware_host/detector/*.py) floor=80
     tests="tests/test_detector.py tests/test_detector_rules.py tests/test_detector_physics.py tests/test_detector_edges.py tests/test_fixtures.py" ;;
   store|adc|detector|firmware_host/store.py|firmware_host/adc.py|firmware_host/detector.py)

@@ -87,8 +87,9 @@ def _glitches(ext: np.ndarray, med: np.ndarray, lengths: list[int]) -> tuple[np.
 def _in_short_run(ext: np.ndarray, flat: np.ndarray, c: np.ndarray, col: np.ndarray,
                   lengths: list[int]) -> np.ndarray:
     """Which rail samples (``flat`` indices into the centre columns, their
-    channels ``c`` and ext columns ``col``) lie in a glitch run of two to
-    GLITCH_MAX_RUN samples (see :func:`_glitches`)."""
+    channels ``c`` and ext columns ``col``) lie in a glitch run of up to
+    GLITCH_MAX_RUN samples (see :func:`_glitches`; a lone one is one
+    already)."""
     val = ext[c, col]
     new = np.ones(len(flat), dtype=bool)
     new[1:] = (np.diff(flat) != 1) | (c[1:] != c[:-1]) | (val[1:] != val[:-1])
@@ -96,15 +97,15 @@ def _in_short_run(ext: np.ndarray, flat: np.ndarray, c: np.ndarray, col: np.ndar
     first = np.flatnonzero(new)
     last = np.append(first[1:], len(flat)) - 1
     s, e, ch, rail = col[first], col[last], c[first], val[first].astype(np.int64)
-    n_cols = ext.shape[1]
     ends = np.cumsum([0] + list(lengths))  # chunk k's centres: ext columns ends[k]+1 .. ends[k+1]
-    k = np.searchsorted(ends, s - 1, side="right") - 1
-    # the run in one chunk's centres, its neighbours in what that chunk's
-    # call sees (the sample before its first centre, the one after its last)
-    inside = (k + 1 < len(ends)) & (e <= ends[np.minimum(k + 1, len(ends) - 1)]) & (e + 1 < n_cols)
+    k = np.searchsorted(ends, s - 1, side="right") - 1  # (a centre's chunk: k + 1 < len(ends))
+    # the run in one chunk's centres (its neighbours then lie in what that
+    # chunk's call sees: the sample before its first centre, the one after
+    # its last)
+    inside = e <= ends[k + 1]
     before = ext[ch, s - 1].astype(np.int64)
-    after = ext[ch, np.minimum(e + 1, n_cols - 1)].astype(np.int64)
-    ok = inside & (e - s + 1 >= 2) & (e - s + 1 <= GLITCH_MAX_RUN) \
+    after = ext[ch, np.minimum(e + 1, ext.shape[1] - 1)].astype(np.int64)
+    ok = inside & (e - s + 1 <= GLITCH_MAX_RUN) \
         & (np.abs(before - rail) >= GLITCH_JUMP_CODES) & (np.abs(after - rail) >= GLITCH_JUMP_CODES)
     return ok[run]
 
