@@ -207,7 +207,9 @@ class Detector:
         good = ~bad & np.array([not faults.bad_during(self.fault_state, c, abs0 - 1, abs0) for c in range(C)])
         # per sample: a fault may begin or end inside a chunk
         fine = ~faults.span_mask(self.fault_state, abs0, abs0 + y.shape[1])
-        mv, self.move_state = movement.movement(part["lf"], y, e, clip, abs0, fine, self.region_state.sigma,
+        slow_fine = ~faults.span_mask(self.fault_state, abs0, abs0 + y.shape[1],
+                                      int(round(faults.SLOW_SETTLE_S * rt.fw)))
+        mv, self.move_state = movement.movement(part["lf"], y, e, clip, abs0, slow_fine, self.region_state.sigma,
                                                 self.beat_state.g, rt, self.cfg, self.move_state)
         out.movements += mv
         windows = movement.not_rest_windows(self.move_state, rt, self.cfg)

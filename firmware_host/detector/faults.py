@@ -29,6 +29,10 @@ HUM_SHARE = 0.8  #: hum: this share of the power within 1.5 Hz of the mains harm
 HUM_AMP_CODES = 15.0
 HUM_BIN_HZ = 1.5
 SETTLE_S = 3.0  #: excluded after a fault ends, s
+#: ... and this much longer from the movement stage: the slow band (0.3-3 Hz)
+#: rings from a fault's step (a rail 500 codes from the sensor's level
+#: still swings it ~9 codes 3 s on, a movement's threshold), s
+SLOW_SETTLE_S = 3.0
 LEAD_S = 0.5  #: excluded before a fault starts, s
 
 
@@ -154,12 +158,13 @@ def bad_during(state: FaultState, c: int, a_abs: int, b_abs: int) -> bool:
     return any(s < b_abs and e > a_abs for s, e in state.spans[c])
 
 
-def span_mask(state: FaultState, a_abs: int, b_abs: int) -> np.ndarray:
-    """(channels, b_abs - a_abs): True where a channel is excluded."""
+def span_mask(state: FaultState, a_abs: int, b_abs: int, longer: int = 0) -> np.ndarray:
+    """(channels, b_abs - a_abs): True where a channel is excluded (with
+    ``longer``: for that many working samples more after each span)."""
     mask = np.zeros((len(state.spans), b_abs - a_abs), dtype=bool)
     for c, spans in enumerate(state.spans):
         for s, e in spans:
-            lo, hi = max(s, a_abs), min(e, b_abs)
+            lo, hi = max(s, a_abs), min(e + longer, b_abs)
             if lo < hi:
                 mask[c, lo - a_abs:hi - a_abs] = True
     return mask

@@ -33,6 +33,11 @@ STRONG_S = 0.5  #: s of slow swing or clipping that make a movement
 TRAIN_S, TRAIN_SLOW_SHARE = 1.5, 0.6
 BROAD_S, BROAD_SHARE = 2.0, 0.6  #: or this long a run of broadband activity, filled this much
 GAP_S = 0.3  #: activity this close together is one run
+#: a sensor at a rail for this long unbroken is stuck there (a fault: the
+#: sensor check's ``railed``); shorter spells at a rail are a leg swinging the
+#: sensor through it, movement evidence even in the seconds the check calls
+#: railed (a twitch never takes a sensor to a rail), s
+STUCK_S = 1.5
 
 
 @dataclass
@@ -256,6 +261,25 @@ def is_slow_burst(x: np.ndarray, fw: float) -> bool:
     return mean_hz < SLOW_BURST_HZ
 
 
+def swinging_clip(clip: np.ndarray, fw: float) -> np.ndarray:
+    """The clipped working samples (``clip``, channels x samples of one
+    chunk) in spells at a rail shorter than STUCK_S that begin and end inside
+    the chunk: a leg swinging its sensor through a rail.  A spell that
+    reaches the chunk's edge is taken as stuck (a fault), so the verdict
+    never waits for the next chunk."""
+    out = np.zeros_like(clip)
+    if not clip.any():
+        return out
+    stuck = int(round(STUCK_S * fw))
+    n = clip.shape[1]
+    for c in np.flatnonzero(clip.any(axis=1)).tolist():
+        d = np.diff(np.concatenate([[0], clip[c].astype(np.int8), [0]]))
+        for a, b in zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()):
+            if a > 0 and b < n and b - a < stuck:
+                out[c, a:b] = True
+    return out
+
+
 def movement(lf: np.ndarray, y: np.ndarray, e: np.ndarray, clip: np.ndarray, abs0: int, good: np.ndarray,
              sigma: np.ndarray, g: np.ndarray, rt: Rates, cfg: DetectorConfig,
              st: MoveState) -> tuple[list[Movement], MoveState]:
@@ -282,7 +306,8 @@ def movement(lf: np.ndarray, y: np.ndarray, e: np.ndarray, clip: np.ndarray, abs
     if np.isnan(sig).any():
         sig = np.where(np.isnan(sig), quietest_second(y, fw) + 0.3, sig)
     e_thr = np.maximum(np.maximum(ENV_X_NOISE * sig, ENV_X_BEAT * g), ENV_MIN_CODES * cfg.gain)
-    strong_c = ((np.abs(lf) > lf_thr[:, None]) | clip) & good
+    swing = swinging_clip(clip, fw)
+    strong_c = ((np.abs(lf) > lf_thr[:, None]) & good) | (clip & good) | swing
     active_c = strong_c | ((e > e_thr[:, None]) & good)
     active = active_c.any(axis=0)
     idx = np.flatnonzero(active)
@@ -298,7 +323,8 @@ def movement(lf: np.ndarray, y: np.ndarray, e: np.ndarray, clip: np.ndarray, abs
             chans = set(np.flatnonzero(active_c[:, s:en + 1].any(axis=1)).tolist())
             strong_n = cs_strong[:, en + 1] - cs_strong[:, s]
             active_n = cs_active[:, en + 1] - cs_active[:, s]
-            peaks = (np.where(good[:, s:en + 1], np.abs(lf[:, s:en + 1]), 0.0).max(axis=1),
+            seen = good[:, s:en + 1] | swing[:, s:en + 1]
+            peaks = (np.where(seen, np.abs(lf[:, s:en + 1]), 0.0).max(axis=1),
                      np.abs(y[:, s:en + 1]).max(axis=1))
             out += _add_to_run(st, s_abs, e_abs, chans, strong_n, active_n, peaks, gap, rt)
             if _is_movement(st, fw):
