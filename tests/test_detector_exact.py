@@ -76,6 +76,8 @@ def test_glitch_repair_is_the_plain_per_glitch_fit_to_the_bit(rate_hz):
     ext[2, 4500:4503] = 0.0
     ext[0, 5000:5004] = 1023.0  # four: not a glitch
     ext[2, 3000:3002] = 1023.0  # from a chunk's last sample into the next: stays
+    ext[0, 7000:7002], ext[0, 7002] = 1023.0, 900.0  # not back from the rail after it: stays
+    ext[1, 7500], ext[1, 7501:7503] = 100.0, 0.0  # nor come from far before it
     lone = front._glitches(ext, front.median3(ext), lengths)
     assert len(lone[0]) > 80
     got = front.repair_glitches(ext, lone, lengths, rate_hz, 50.0)
@@ -97,6 +99,7 @@ def test_glitch_repair_is_the_plain_per_glitch_fit_to_the_bit(rate_hz):
     assert (ext[1, 2999:3003] == 0).all() and (lone[1][lone[0] == 1] != 3000).all()  # four in a row: not a glitch
     assert not {5000, 5001, 5002, 5003} & set(lone[1][lone[0] == 0].tolist())
     assert not {3000, 3001} & set(lone[1][lone[0] == 2].tolist())
+    assert not {7000, 7001} & set(lone[1][lone[0] == 0].tolist()) and not {7501, 7502} & set(lone[1][lone[0] == 1].tolist())
     assert {1200, 1201} <= set(lone[1][lone[0] == 0].tolist()) and {4500, 4501, 4502} <= set(lone[1][lone[0] == 2].tolist())
     bursts = [(c, p) for c, p in zip(*lone) if ext[c, p - 1] in (0, 1023) or ext[c, p + 1] in (0, 1023)]
     assert bursts, "the draw has bursts of two or three"

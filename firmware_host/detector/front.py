@@ -104,7 +104,7 @@ def _in_short_run(ext: np.ndarray, flat: np.ndarray, c: np.ndarray, col: np.ndar
     # its last)
     inside = e <= ends[k + 1]
     before = ext[ch, s - 1].astype(np.int64)
-    after = ext[ch, np.minimum(e + 1, ext.shape[1] - 1)].astype(np.int64)
+    after = ext[ch, e + 1].astype(np.int64)  # (a centre's next sample is in ext)
     ok = inside & (e - s + 1 <= GLITCH_MAX_RUN) \
         & (np.abs(before - rail) >= GLITCH_JUMP_CODES) & (np.abs(after - rail) >= GLITCH_JUMP_CODES)
     return ok[run]
