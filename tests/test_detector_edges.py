@@ -511,6 +511,23 @@ def test_a_leg_movement_that_swings_its_sensors_through_the_rails_is_a_movement(
     assert s["recall"] == 1.0 and len(s["false_positives"]) <= 2, s  # (faint ones, 3 codes, at the noise)
 
 
+def test_only_short_spells_at_a_rail_inside_the_chunk_are_a_swinging_leg():
+    from firmware_host.detector.movement import STUCK_S, swinging_clip
+    fw = 125.0
+    stuck = int(round(STUCK_S * fw))
+    clip = np.zeros((2, 1000), dtype=bool)
+    clip[0, 0:10] = True  # from the chunk's first sample: may have begun before it
+    clip[0, 100:120] = True  # short, inside: a swing
+    clip[0, 300:300 + stuck] = True  # as long as stuck: a fault
+    clip[0, 990:1000] = True  # to the chunk's last sample: may go on
+    clip[1, 1:30] = True  # from the second sample: inside
+    clip[1, 500:500 + stuck - 1] = True  # just shorter than stuck
+    got = swinging_clip(clip, fw)
+    assert got[0].nonzero()[0].tolist() == list(range(100, 120))
+    assert got[1].nonzero()[0].tolist() == list(range(1, 30)) + list(range(500, 500 + stuck - 1))
+    assert not swinging_clip(np.zeros((3, 50), dtype=bool), fw).any()
+
+
 @pytest.mark.parametrize("seed", [31, 33])
 def test_a_sensor_with_hum_on_its_cable_still_counts(seed):
     # the left calf's cable picks up 7.5 codes of mains (the family draws
