@@ -6,7 +6,8 @@ their state across, like ``sosfilt``'s ``zi``/``zf``):
 1. **Glitches**: a 3-point median at the full rate removes lone 0/top-code
    samples (one sample of delay); a fit of level, slope and mains around
    them stands in for them, and for runs of up to three; block means take
-   it to the filter rate (~250 Hz).  Clipping is where two of three raw samples sit at a rail.
+   it to the filter rate (~250 Hz).  Clipping is where two of three raw
+   samples sit at a rail.
 2. **Sensor states** per second (:mod:`.faults`).
 3. **Mains** frequency (50 or 60 Hz), measured on the first chunk and
    notched with its harmonic; a 3-35 Hz band-pass removes drift and
@@ -58,6 +59,13 @@ GLITCH_MAX_RUN = 3
 GLITCH_JUMP_CODES = (pins.ADC_MAX_CODE + 1) // 4
 
 
+def _chunk_of(cols: np.ndarray, lengths: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """``ends`` (chunk k's centres are ext columns ends[k]+1 .. ends[k+1])
+    and the chunk of each centre column in ``cols``."""
+    ends = np.cumsum([0] + list(lengths))
+    return ends, np.searchsorted(ends, cols - 1, side="right") - 1
+
+
 def _glitches(ext: np.ndarray, med: np.ndarray, lengths: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """(channels, ext columns) of the rail samples that are glitches: lone
     ones (the median of three would replace them), and runs of up to
@@ -97,8 +105,7 @@ def _in_short_run(ext: np.ndarray, flat: np.ndarray, c: np.ndarray, col: np.ndar
     first = np.flatnonzero(new)
     last = np.append(first[1:], len(flat)) - 1
     s, e, ch, rail = col[first], col[last], c[first], val[first].astype(np.int64)
-    ends = np.cumsum([0] + list(lengths))  # chunk k's centres: ext columns ends[k]+1 .. ends[k+1]
-    k = np.searchsorted(ends, s - 1, side="right") - 1  # (a centre's chunk: k + 1 < len(ends))
+    ends, k = _chunk_of(s, lengths)  # (a centre's chunk: k + 1 < len(ends))
     # the run in one chunk's centres (its neighbours then lie in what that
     # chunk's call sees: the sample before its first centre, the one after
     # its last)
@@ -131,11 +138,10 @@ def _glitch_fits(ext: np.ndarray, lone: tuple, lengths: list[int], rate_hz: floa
     """(channel, column, the fit at it) for each lone glitch that has enough
     samples around it (see :func:`repair_glitches`)."""
     w = max(4, int(round(GLITCH_FIT_PERIODS * rate_hz / mains_hz)))
-    ends = np.cumsum([0] + list(lengths))  # chunk k's centres: ext columns ends[k]+1 .. ends[k+1]
     om = 2 * np.pi * mains_hz / rate_hz
     harmonics = [h for h in (1, 2) if h * mains_hz < rate_hz / 2 - 5]
     cs, ps = lone
-    ks = np.searchsorted(ends, ps - 1, side="right") - 1
+    ends, ks = _chunk_of(ps, lengths)
     los = np.maximum(ends[ks], ps - w).tolist()
     his = np.minimum(ends[ks + 1] + 2, ps + w + 1).tolist()
     bases = {}  # the basis depends only on the window's reach either side (most glitches: w, w)
@@ -163,10 +169,9 @@ def _repair_medians(ext: np.ndarray, med: np.ndarray, lone: tuple, fits: list, l
     repair_glitches would put in a copy of the whole batch), and only those
     centred in the glitch's chunk (another chunk's are formed in its own
     call, whatever the block size); no other median changes."""
-    ends = np.cumsum([0] + list(lengths))  # chunk k's centres: ext columns ends[k]+1 .. ends[k+1]
-    ks = (np.searchsorted(ends, lone[1] - 1, side="right") - 1).tolist()
+    ends, ks = _chunk_of(lone[1], lengths)
     fixed = {(c, p): v for c, p, v in fits}
-    for c, p, k in zip(*(v.tolist() for v in lone), ks):
+    for c, p, k in zip(*(v.tolist() for v in lone), ks.tolist()):
         a, b = max(p - 2, int(ends[k])), min(p, int(ends[k + 1]) - 1) + 1
         seg = ext[c, a:b + 2].copy()
         for q in range(a, b + 2):

@@ -307,7 +307,7 @@ def movement(lf: np.ndarray, y: np.ndarray, e: np.ndarray, clip: np.ndarray, abs
         sig = np.where(np.isnan(sig), quietest_second(y, fw) + 0.3, sig)
     e_thr = np.maximum(np.maximum(ENV_X_NOISE * sig, ENV_X_BEAT * g), ENV_MIN_CODES * cfg.gain)
     swing = swinging_clip(clip, fw)
-    strong_c = ((np.abs(lf) > lf_thr[:, None]) & good) | (clip & good) | swing
+    strong_c = (((np.abs(lf) > lf_thr[:, None]) | clip) & good) | swing
     active_c = strong_c | ((e > e_thr[:, None]) & good)
     active = active_c.any(axis=0)
     idx = np.flatnonzero(active)
