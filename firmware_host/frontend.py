@@ -158,12 +158,21 @@ def detector_gain() -> float:
     return codes_per_mv() / ((pins.ADC_MAX_CODE + 1) / (V1_REF_V * 1000))
 
 
-def detector_slow_share() -> float:
-    """How much of a leg's slow swing the board passes, relative to the
-    twitch band: |gain| at 1 Hz over |gain| at 10 Hz (about 0.45; the
-    board's ~1 Hz high-pass).  The detector's ``slow_share`` for this board:
-    its tests of slow swing against band swing scale by it."""
-    return float(np.abs(analog_response(1.0)) / np.abs(analog_response(10.0)))
+#: Hz: where the slow part of a train of twitches lies in the detector's
+#: slow band (0.3-3 Hz): its upper half (a twitch's time course, 0.2-0.5 s,
+#: reaches into the band from above)
+TRAIN_SLOW_HZ = 2.0
+
+
+def detector_slow_share(f_hz: float = TRAIN_SLOW_HZ) -> float:
+    """How much of a slow swing at ``f_hz`` the board passes, relative to the
+    twitch band: |gain| at ``f_hz`` over |gain| at 10 Hz (the board's ~1 Hz
+    high-pass: about 0.45 at a leg's 1 Hz, 0.76 at a train of twitches'
+    2 Hz).  The detector's ``slow_share`` for this board is taken at a
+    train's: its test that tells a train from a leg's movement by how far
+    the slow band swings against the band scales by how the board shrinks
+    what it must reject (scaled by a leg's 1 Hz it sat under most trains)."""
+    return float(np.abs(analog_response(f_hz)) / np.abs(analog_response(10.0)))
 
 
 def swing_codes() -> float:

@@ -57,12 +57,14 @@ def test_a_night_through_the_board_amplifies_the_sensors_noise_and_adds_the_adcs
 
 def test_the_detector_knows_how_little_slow_swing_the_v2_board_passes():
     # the v2 board's ~1 Hz high-pass passes under half of a leg's slow swing
-    # (1 Hz against 10 Hz): the train-of-twitches test scales by it, read
-    # from the recording's gain (the board with gain is the v2 board)
+    # (1 Hz against 10 Hz) and three quarters of a train of twitches' (2 Hz):
+    # the train-of-twitches test scales by the train's, read from the
+    # recording's gain (the board with gain is the v2 board)
     from firmware_host.detector import DetectorConfig
+    assert 0.3 < frontend.detector_slow_share(1.0) < 0.6
     share = frontend.detector_slow_share()
-    assert 0.3 < share < 0.6, share
-    assert abs(share - abs(frontend.analog_response(1.0)) / abs(frontend.analog_response(10.0))) < 1e-12
+    assert 0.65 < share < 0.85, share
+    assert abs(share - abs(frontend.analog_response(2.0)) / abs(frontend.analog_response(10.0))) < 1e-12
     assert DetectorConfig().board_slow_share() == 1.0
     assert DetectorConfig(gain=frontend.detector_gain()).board_slow_share() == share
     assert DetectorConfig(gain=frontend.detector_gain(), slow_share=0.8).board_slow_share() == 0.8

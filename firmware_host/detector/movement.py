@@ -52,7 +52,7 @@ class MoveState:
     run_band: np.ndarray | float = 0.0  #: per channel, the run's largest |band|, codes
     windows: list = field(default_factory=list)  #: confirmed movements, working index [start, end]
     movements: list = field(default_factory=list)  #: every movement closed so far, and the short ones found later
-    slow_share: float = 1.0  #: the board's slow-swing response (DetectorConfig.slow_share)
+    slow_share: float = 1.0  #: the board's response to a train's slow swing (DetectorConfig.slow_share)
 
     @classmethod
     def new(cls, channels: int, slow_share: float = 1.0) -> "MoveState":
@@ -72,8 +72,10 @@ def _displacement(st: MoveState) -> bool:
     """Is the run's slow swing a displacement (a leg moving) rather than
     the slow part of a train of twitches?  On the sensor that swings most,
     a moving leg swings the slow band about as far as the band or further;
-    twitches through the piezo's high-pass swing it a fraction as far (as
-    measured behind the board's own slow response, ``st.slow_share``)."""
+    twitches through the piezo's high-pass swing it a fraction as far.
+    Behind a board's high-pass both shrink, a train's slow part (about
+    2 Hz) less than a leg's (about 1 Hz); the bar scales by the former
+    (``st.slow_share``), the thing it must reject."""
     slow = np.asarray(st.run_slow, dtype=float)
     band = np.asarray(st.run_band, dtype=float)
     if not slow.ndim or not len(slow):

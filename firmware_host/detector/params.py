@@ -28,12 +28,13 @@ class DetectorConfig:
     #: picked up) scale with it; those on noise are multiples of the noise
     #: floor each channel learns.  The v2 board's: ``frontend.detector_gain()``.
     gain: float = 1.0
-    #: how much of a leg's slow swing (about 1 Hz) the sensor board passes,
-    #: relative to the twitch band (about 10 Hz): 1 for the first board (the
-    #: disc straight into the ADC); the v2 board's ~1 Hz high-pass passes
-    #: less (``frontend.detector_slow_share()``).  The test that tells a
-    #: train of twitches from a leg's movement by its slow swing scales by
-    #: it.  None: from the gain (the board with gain is the v2 board).
+    #: how much of a train of twitches' slow swing (about 2 Hz) the sensor
+    #: board passes, relative to the twitch band (about 10 Hz): 1 for the
+    #: first board (the disc straight into the ADC); the v2 board's ~1 Hz
+    #: high-pass passes less (``frontend.detector_slow_share()``, 0.76).  The
+    #: test that tells a train of twitches from a leg's movement by its slow
+    #: swing scales by it.  None: from the gain (the board with gain is the
+    #: v2 board).
     slow_share: float | None = None
 
     def board_slow_share(self) -> float:
