@@ -635,13 +635,15 @@ def test_what_follows_a_candidate_does_not_make_its_beat_unlike_a_beat():
 
 # -- movement, at its edges ----------------------------------------------------
 
-def _run(start, length, strong=(0,), active=(0,), fw=125.0):
+def _run(start, length, strong=(0,), active=(0,), fw=125.0, displaced=None):
     """A movement stage's run of activity: ``length`` working samples from
-    ``start``; per channel, samples of slow swing (``strong``) and of any
+    ``start``; per channel, samples of slow swing (``strong``), of it as high
+    as the band around it (``displaced``: all of it unless given) and of any
     activity (``active``)."""
     st = movement.MoveState.new(len(strong))
     st.run_start, st.run_last = start, start + length
     st.run_strong, st.run_active = np.array(strong), np.array(active)
+    st.run_displaced = np.array(strong if displaced is None else displaced)
     return movement._is_movement(st, fw)
 
 
@@ -654,6 +656,46 @@ def test_half_a_second_of_slow_swing_on_one_sensor_is_a_movement(start):
     # the same swing shared by two sensors, each under half a second: sites
     # twitching in turn, not a leg moving
     assert not _run(start, 3 * k, strong=(k - 1, k - 1))
+
+
+@pytest.mark.parametrize("length_s", [1.0, 2.5, 10.0])
+def test_a_movements_slow_swing_stands_as_high_as_the_band_around_it_for_a_moment(length_s):
+    # half a second of slow swing, but for under DISPLACED_S of it as high
+    # as the band around it: the slow parts of twitches felt in turn on
+    # several sites (a dense spell chains them into runs of 2-3 s), however
+    # long the run; for DISPLACED_S on one sensor: a displacement
+    k, d = int(movement.STRONG_S * 125.0), int(movement.DISPLACED_S * 125.0)
+    n = int(length_s * 125.0)
+    assert _run(0, n, strong=(k, 0), displaced=(d, 0))
+    assert not _run(0, n, strong=(k, 0), displaced=(d - 1, 0))
+    assert not _run(0, n, strong=(k, k), displaced=(d - 1, d - 1))  # one sensor's, not shared
+    assert _run(0, n, strong=(k, k), displaced=(0, d))  # on the other sensor
+    # (two seconds of broadband activity make a movement without it)
+    assert _run(0, 2 * 125, strong=(k, 0), active=(2 * 125, 0), displaced=(0, 0))
+
+
+def test_displaced_samples_are_slow_swing_as_high_as_the_band_just_before_or_clipped():
+    fw = 125.0
+    back, fwd = int(round(movement.LOCAL_BACK_S * fw)), int(round(movement.LOCAL_FWD_S * fw))
+    n = 200
+    y = np.zeros((1, n))
+    y[0, 100] = 50.0  # a twitch's band peak, codes: the bar near it 0.6 x 50 = 30 codes
+    assert movement.TRAIN_SLOW_SHARE == 0.6
+    strong = np.ones((1, n), dtype=bool)
+    clip = np.zeros((1, n), dtype=bool)
+    assert movement.displaced(np.full((1, n), 30.0), y, clip, strong, fw)[0].all()
+    got = movement.displaced(np.full((1, n), 29.0), y, clip, strong, fw)[0]
+    near = np.zeros(n, dtype=bool)
+    near[100 - fwd:100 + back + 1] = True  # the samples whose window holds the peak
+    assert not got[near].any() and got[~near].all(), np.flatnonzero(got != ~near)
+    # behind a board that passes less of a train's slow swing the bar is lower
+    assert movement.displaced(np.full((1, n), 12.0), y, clip, strong, fw, slow_share=0.4)[0].all()
+    assert not movement.displaced(np.full((1, n), 11.9), y, clip, strong, fw, slow_share=0.4)[0][near].any()
+    # a clipped sample is displaced whatever the band; one without slow swing never is
+    clip[0, 100] = True
+    assert movement.displaced(np.full((1, n), 29.0), y, clip, strong, fw)[0][100]
+    strong[0, 100] = False
+    assert not movement.displaced(np.full((1, n), 29.0), y, clip, strong, fw)[0][100]
 
 
 @pytest.mark.parametrize("start", [0, 4000, 4096])
@@ -679,6 +721,7 @@ def test_a_short_run_whose_slow_swing_is_a_fraction_of_its_band_is_a_train_not_a
         st = movement.MoveState.new(2, share)
         st.run_start, st.run_last = 100, 100 + length
         st.run_strong, st.run_active = np.array([k, 0]), np.array([k, 0])
+        st.run_displaced = np.array([k, 0])
         st.run_slow, st.run_band = np.array(slow, dtype=float), np.array(band, dtype=float)
         return movement._is_movement(st, 125.0)
 
@@ -915,7 +958,7 @@ def test_a_movement_ends_after_its_last_active_sample_and_an_open_run_is_not_res
     k = int(movement.STRONG_S * 125.0)
     st = movement.MoveState.new(1)
     st.run_start, st.run_last, st.run_chans = 500, 500 + 2 * k, {0}
-    st.run_strong, st.run_active = np.array([k]), np.array([k])
+    st.run_strong, st.run_active, st.run_displaced = np.array([k]), np.array([k]), np.array([k])
     assert movement.not_rest_windows(st, rt, cfg)[0] == (500 - int(cfg.pre_movement_s * 125.0), 10 ** 15
                                                          + int(cfg.settle_s * 125.0))
     mv = movement.close(st, rt)

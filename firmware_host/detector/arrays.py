@@ -3,6 +3,7 @@ along the last axis of (channels, samples) arrays."""
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import maximum_filter1d
 
 
 def median3(x: np.ndarray, out: np.ndarray | None = None, tmp: np.ndarray | None = None) -> np.ndarray:
@@ -41,6 +42,12 @@ def moving_mean(x: np.ndarray, w: int) -> np.ndarray:
         acc += pad[..., k:k + n]
     acc /= w
     return acc
+
+
+def window_max(x: np.ndarray, back: int, fwd: int) -> np.ndarray:
+    """out[..., i] = max(x[..., i - back:i + fwd + 1]) along the last axis,
+    the window cut short at the array's ends."""
+    return maximum_filter1d(x, size=back + fwd + 1, axis=-1, origin=(back - fwd) // 2, mode="nearest")
 
 
 def gradient(x: np.ndarray) -> np.ndarray:

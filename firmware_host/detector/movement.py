@@ -7,7 +7,12 @@ most of the time; each on one sensor, as a leg moving swings and shakes
 every sensor on it.  A train of twitches is over within a second or so and
 swings the slow band a fraction as far as the band (a moving leg swings it
 as far or further), so a run under 1.5 s that does that is no movement;
-sites twitching in turn fill the time only together.  A movement too
+and the slow swing that makes a movement must, for DISPLACED_S in all,
+stand that high against the band around it (twitches on several sites in
+turn chain into runs of 2-3 s, each twitch's slow part a fraction of its
+own band peak, though the run's largest slow swing may pass its largest
+band swing elsewhere).  Sites twitching in turn fill the time only
+together.  A movement too
 short for 0.5 s of slow swing is found among the twitch candidates
 (:func:`is_short_movement`).
 Nothing counts from ``pre_movement_s`` before a movement until ``settle_s``
@@ -19,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .arrays import median_rows, moving_mean, quietest_second
+from .arrays import median_rows, moving_mean, quietest_second, window_max
 from .events import Movement
 from .history import History
 from .params import SHORT_MOVE_MS, SHORT_MOVE_SLOW_X, SLOW_BURST_HZ, SLOW_BURST_MS, SLOW_BURST_SHARE, DetectorConfig, Rates
@@ -31,6 +36,11 @@ STRONG_S = 0.5  #: s of slow swing or clipping that make a movement
 #: ... unless the run is shorter than TRAIN_S (s) and its largest slow swing
 #: is under TRAIN_SLOW_SHARE of its largest band swing (a train of twitches)
 TRAIN_S, TRAIN_SLOW_SHARE = 1.5, 0.6
+#: s of the slow swing that stands at least TRAIN_SLOW_SHARE (x the board's
+#: slow_share) of the largest |band| on its sensor from LOCAL_BACK_S before
+#: to LOCAL_FWD_S after (a twitch's slow part follows its band peak), or
+#: clipped, one sensor's in all: the displacement a movement needs
+DISPLACED_S, LOCAL_BACK_S, LOCAL_FWD_S = 0.15, 0.3, 0.05
 BROAD_S, BROAD_SHARE = 2.0, 0.6  #: or this long a run of broadband activity, filled this much
 GAP_S = 0.3  #: activity this close together is one run
 #: a sensor at a rail for this long unbroken is stuck there (a fault: the
@@ -50,6 +60,7 @@ class MoveState:
     run_active: np.ndarray | int = 0  #: per channel, working samples of its activity in the run
     run_slow: np.ndarray | float = 0.0  #: per channel, the run's largest slow swing |lf|, codes
     run_band: np.ndarray | float = 0.0  #: per channel, the run's largest |band|, codes
+    run_displaced: np.ndarray | int = 0  #: per channel, working samples of slow swing as high as the band around it
     windows: list = field(default_factory=list)  #: confirmed movements, working index [start, end]
     movements: list = field(default_factory=list)  #: every movement closed so far, and the short ones found later
     slow_share: float = 1.0  #: the board's response to a train's slow swing (DetectorConfig.slow_share)
@@ -61,7 +72,8 @@ class MoveState:
 
 def _is_movement(st: MoveState, fw: float) -> bool:
     n = st.run_last - st.run_start
-    if np.max(st.run_strong) >= int(STRONG_S * fw) and (n >= int(TRAIN_S * fw) or _displacement(st)):
+    if np.max(st.run_strong) >= int(STRONG_S * fw) and np.max(st.run_displaced) >= int(DISPLACED_S * fw) and (
+            n >= int(TRAIN_S * fw) or _displacement(st)):
         return True
     # on one sensor: a leg moving swings and shakes each of its sensors;
     # independent sites twitching in turn make a run only together
@@ -177,25 +189,39 @@ def _learn_lf_floor(lf: np.ndarray, active: np.ndarray, abs0: int, rt: Rates, cf
                                np.exp(np.log(st.sigma_lf) + a * (np.log(est + 1e-9) - np.log(st.sigma_lf))))
 
 
-def _add_to_run(st: MoveState, s_abs: int, e_abs: int, chans: set, strong_n, active_n, peaks, gap: int,
+def _add_to_run(st: MoveState, s_abs: int, e_abs: int, chans: set, counts, peaks, gap: int,
                 rt: Rates) -> list[Movement]:
     """A stretch of activity [s_abs, e_abs] (working index) into the open
     run, or a new run after closing it (the movement it was, if any);
+    ``counts``: its strong, active and displaced samples per channel;
     ``peaks``: its largest slow and band swing per channel (codes)."""
+    strong_n, active_n, displaced_n = counts
     slow_pk, band_pk = peaks
     if st.run_start is not None and s_abs - st.run_last <= gap:
         st.run_last = e_abs
         st.run_chans |= chans
         st.run_strong += strong_n
         st.run_active += active_n
+        st.run_displaced += displaced_n
         st.run_slow = np.maximum(st.run_slow, slow_pk)
         st.run_band = np.maximum(st.run_band, band_pk)
         return []
     out = close(st, rt)
     st.run_start, st.run_last, st.run_chans = s_abs, e_abs, chans
-    st.run_strong, st.run_active = strong_n, active_n
+    st.run_strong, st.run_active, st.run_displaced = strong_n, active_n, displaced_n
     st.run_slow, st.run_band = slow_pk, band_pk
     return out
+
+
+def displaced(lf: np.ndarray, y: np.ndarray, clip: np.ndarray, strong: np.ndarray, fw: float,
+              slow_share: float = 1.0) -> np.ndarray:
+    """The ``strong`` samples (channels x samples) where the slow band ``lf``
+    stands at least TRAIN_SLOW_SHARE x ``slow_share`` of the band ``y``'s
+    largest |x| from LOCAL_BACK_S before to LOCAL_FWD_S after (codes, the
+    working rate ``fw`` Hz), or the sensor is clipped: a leg displaced, not
+    the slow part of a twitch just felt in the band."""
+    loc = window_max(np.abs(y), int(round(LOCAL_BACK_S * fw)), int(round(LOCAL_FWD_S * fw)))
+    return strong & ((np.abs(lf) >= TRAIN_SLOW_SHARE * slow_share * loc) | clip)
 
 
 def is_short_movement(dur_ms: float, peak: float, slow: np.ndarray, slow_thr: float,
@@ -318,17 +344,16 @@ def movement(lf: np.ndarray, y: np.ndarray, e: np.ndarray, clip: np.ndarray, abs
         splits = np.flatnonzero(np.diff(idx) > gap)
         starts = np.concatenate([[idx[0]], idx[splits + 1]])
         ends = np.concatenate([idx[splits], [idx[-1]]])
-        cs_strong = np.concatenate([np.zeros((len(strong_c), 1), dtype=np.int64), np.cumsum(strong_c, axis=1)], axis=1)
-        cs_active = np.concatenate([np.zeros((len(active_c), 1), dtype=np.int64), np.cumsum(active_c, axis=1)], axis=1)
+        # strong, active and displaced samples so far, per channel
+        cs = np.cumsum(np.stack([strong_c, active_c, displaced(lf, y, clip, strong_c, fw, st.slow_share)]), axis=2)
+        cs = np.concatenate([np.zeros(cs.shape[:2] + (1,), dtype=cs.dtype), cs], axis=2)
         for s, en in zip(starts, ends):
             s_abs, e_abs = abs0 + int(s), abs0 + int(en)
             chans = set(np.flatnonzero(active_c[:, s:en + 1].any(axis=1)).tolist())
-            strong_n = cs_strong[:, en + 1] - cs_strong[:, s]
-            active_n = cs_active[:, en + 1] - cs_active[:, s]
             seen = good[:, s:en + 1] | swing[:, s:en + 1]
             peaks = (np.where(seen, np.abs(lf[:, s:en + 1]), 0.0).max(axis=1),
                      np.abs(y[:, s:en + 1]).max(axis=1))
-            out += _add_to_run(st, s_abs, e_abs, chans, strong_n, active_n, peaks, gap, rt)
+            out += _add_to_run(st, s_abs, e_abs, chans, tuple(cs[:, :, en + 1] - cs[:, :, s]), peaks, gap, rt)
             if _is_movement(st, fw):
                 _confirm(st)
     end_abs = abs0 + n
