@@ -171,3 +171,20 @@ def test_security_headers_on_every_page(client):
         assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
         assert "http:" not in csp and "https:" not in csp and "*" not in csp
         assert h["X-Content-Type-Options"] == "nosniff" and h["Referrer-Policy"] == "no-referrer"
+
+
+@pytest.mark.parametrize("lan", [False, True])
+def test_a_wrong_method_on_a_page_is_405_and_opens_no_write(tmp_path, client, lan):
+    """DELETE /nights/1 or TRACE / is Flask's 405 (it was the form token's
+    400, or on the LAN a way to the login); a write route by another method
+    runs nothing, and its own method still needs the token and the login."""
+    c = _lan_app(tmp_path / "lan").test_client() if lan else client
+    for method, url in [("DELETE", "/nights/1"), ("TRACE", "/"), ("POST", "/nights/1"), ("POST", "/api/nights"),
+                        ("PUT", "/diary/2026-05-01"), ("DELETE", "/tonight/cramp"), ("PATCH", "/settings")]:
+        r = c.open(url, method=method, data={"notes": "x", "leg": "left"})
+        assert r.status_code == 405 and r.headers["Allow"], (method, url, r.status_code)
+    assert c.post("/diary/2026-05-01", data={"notes": "x"}).status_code == (302 if lan else 400)
+    assert c.post("/tonight/cramp", data={"leg": "left"}).status_code == (302 if lan else 400)
+    st = open_store(c.application.config["DATA_DIR"])
+    assert st.diary() == {} and st.cramps() == []
+    st.close()
