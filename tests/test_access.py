@@ -173,6 +173,24 @@ def test_security_headers_on_every_page(client):
         assert h["X-Content-Type-Options"] == "nosniff" and h["Referrer-Policy"] == "no-referrer"
 
 
+def test_a_form_sent_while_logged_out_leads_back_to_its_page_after_the_login(tmp_path):
+    """"Log a cramp" (and every other form) posted without a session: the
+    login then leads to the page the form is on, never to the form's own
+    address, which takes only POST (a 405, the action lost)."""
+    c = _lan_app(tmp_path).test_client()
+    for url, page in [("/tonight/cramp", "/tonight"), ("/diary/2026-05-01", "/diary"), ("/settings", "/settings"),
+                      ("/settings/password", "/settings"), ("/logout/all", "/"), ("/logout", "/")]:
+        tok = _token(c.get("/login").get_data(as_text=True))
+        r = c.post(url, data={"csrf_token": tok})
+        assert r.status_code == 302 and r.headers["Location"] == f"/login?next={page}", url
+        r = c.post(r.headers["Location"], data={"password": "correct horse", "csrf_token": tok})
+        assert r.headers["Location"] == page, url
+        assert c.get(page).status_code == 200, url
+        c.post("/logout", data={"csrf_token": _token(c.get("/diary").get_data(as_text=True))})
+    # a page asked for by GET still comes back with its query
+    assert c.get("/export.csv?night=1").headers["Location"] == "/login?next=/export.csv?night%3D1"
+
+
 @pytest.mark.parametrize("lan", [False, True])
 def test_a_wrong_method_on_a_page_is_405_and_opens_no_write(tmp_path, client, lan):
     """DELETE /nights/1 or TRACE / is Flask's 405 (it was the form token's

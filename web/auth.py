@@ -37,6 +37,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
+from werkzeug.exceptions import HTTPException
 from werkzeug.sansio.utils import host_is_trusted
 
 from firmware_host.log import get_logger
@@ -160,9 +161,28 @@ def _deny(code: int, message: str):
     if request.path.startswith("/api/"):
         return jsonify({"error": message}), code
     if code == 401:
-        # the query too: the login leads back to the very page asked for (/export.csv?night=3)
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        # the query too: the login leads back to the very page asked for (/export.csv?night=3);
+        # after a form, to the page it is on (its own address takes only POST: a 405 after the login)
+        nxt = request.full_path.rstrip("?") if request.method in ("GET", "HEAD") else _form_page(request.path)
+        return redirect(url_for("auth.login", next=nxt))
     abort(code, description=message)
+
+
+def _form_page(path: str) -> str:
+    """The page a form that posts to ``path`` is on: the longest leading part
+    of the path that is a page (/tonight/cramp -> /tonight, /diary/2026-05-01
+    -> /diary, /settings -> /settings), else "/".  Not the Referer: every page
+    is sent with "Referrer-Policy: no-referrer", so browsers leave it out."""
+    urls = current_app.create_url_adapter(request)
+    parts = path.rstrip("/").split("/")
+    while len(parts) > 1:
+        page = "/".join(parts)
+        try:
+            urls.match(page, method="GET")
+            return page
+        except HTTPException:  # not a page (404), POST only (405), or one with a slash (308)
+            parts.pop()
+    return "/"
 
 
 def init_app(app) -> None:
