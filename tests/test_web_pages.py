@@ -216,6 +216,39 @@ def test_a_huge_night_id_is_404_not_an_overflow(fclient):
     assert fclient.get("/api/nights/" + "9" * 30 + "/events").status_code == 404
 
 
+def test_a_number_too_big_is_out_of_range_and_only_ascii_digits_are_numbers(fclient, filled):
+    """A number too big is out of range, not "not a whole number" (cut to 20
+    digits); digits of other scripts, which Python's int() and Werkzeug's
+    int converter take (/nights/١ was night 1), are no number at all."""
+    from web.diary import MAX_CRAMPS
+    nid, big = filled[1][0], "9" * 23
+    for url, says in [(f"/api/nights/{nid}/waveforms?page={big}", "page must be 1..100000"),
+                      (f"/api/trends?weeks={big}", "weeks must be 1..104"),
+                      (f"/api/trends?weeks=-{big}", "weeks must be 1..104"),
+                      (f"/api/nights?limit={'9' * 5000}", "limit must be 1..1000"),  # past int()'s 4300 digits
+                      ("/api/trends?weeks=\u0661\u0662", "weeks must be a whole number")]:
+        r = fclient.get(url)
+        assert r.status_code == 400 and r.get_json() == {"error": says}, url
+    assert fclient.get(f"/export.csv?night={big}").status_code == 404  # no such night, as in a path
+    arabic = "".join(chr(0x660 + int(d)) for d in str(nid))
+    assert fclient.get(f"/nights/{nid}").status_code == 200
+    assert fclient.get(f"/nights/{arabic}").status_code == 404
+    assert fclient.get(f"/api/nights/{arabic}/events").status_code == 404
+    tok = _token(fclient)
+    r = fclient.post("/diary/2026-05-01", data={"cramps": big, "csrf_token": tok})
+    assert r.status_code == 400 and f"cramps: from 0 to {MAX_CRAMPS}" in r.get_data(as_text=True)
+    r = fclient.post("/diary/2026-05-01", data={"cramps": "1", "cramp_severity": big, "csrf_token": tok})
+    assert r.status_code == 400 and "how bad: from 0 (hardly) to 10" in r.get_data(as_text=True)
+    settings = fclient.get("/api/settings").get_json()
+    form = {"csrf_token": tok, "name0": "a", "name1": "b", "name2": "c", "name3": "d", "night_start": "23:00",
+            "night_end": "07:00", "sensitivity": "5", "raw_retention_days": "30"}
+    for bad in ({"raw_retention_days": "\u0663\u0660"},
+                {"mqtt_host": "broker.lan", "mqtt_port": "\u0661\u0668\u0668\u0663"}):
+        r = fclient.post("/settings", data={**form, **bad})
+        assert r.status_code == 400 and "is not a number" in r.get_data(as_text=True), bad
+    assert fclient.get("/api/settings").get_json() == settings
+
+
 # -- the live signal -------------------------------------------------------------
 
 def test_live_ring_round_trip_wraps_and_survives_a_restart(tmp_path):

@@ -58,7 +58,10 @@ def sensor_banner(store, now=None, max_age_s: float = 300.0) -> list[str]:
 
 class IdConverter(IntegerConverter):
     """<int:...> in every route: 0 .. 2**63-1, what SQLite can hold
-    (a longer number is a 404, not an OverflowError)."""
+    (a longer number is a 404, not an OverflowError), in ASCII digits
+    (Werkzeug's ``\\d+`` also matches other scripts' digits: /nights/١ was night 1)."""
+
+    regex = r"[0-9]+"
 
     def __init__(self, url_map, **kw):
         kw.setdefault("max", 2 ** 63 - 1)

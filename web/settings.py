@@ -19,6 +19,7 @@ from firmware_host.mqtt import KEYS, default_device_id, settings_for
 from firmware_host.sites import site_name_problem
 
 from .auth import check_password, passwd_command
+from .params import whole_number
 
 bp = Blueprint("settings", __name__)
 
@@ -71,7 +72,7 @@ def _mqtt_form(form) -> dict | None:
         return None
     if sec["port"]:
         try:
-            sec["port"] = int(sec["port"])
+            sec["port"] = whole_number(sec["port"])
         except ValueError:
             raise ValueError(f"MQTT port: {sec['port']!r} is not a number") from None
     return {k: v for k, v in sec.items() if v != ""}
@@ -107,7 +108,7 @@ def _validate(form) -> tuple[dict, list[str]]:
 
     over = {"night": {"start": form.get("night_start", ""), "end": form.get("night_end", "")},
             "detector": {"sensitivity": num("sensitivity")},
-            "storage": {"raw_retention_days": num("raw_retention_days", int)}}
+            "storage": {"raw_retention_days": num("raw_retention_days", whole_number)}}
     tz = form.get("timezone", "").strip()
     if tz:
         over["night"]["timezone"] = tz
