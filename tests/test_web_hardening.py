@@ -304,3 +304,50 @@ def test_stopping_an_in_process_server_leaves_no_worker_writing_to_a_closed_pipe
         for fd in fds:
             os.close(fd)
 
+
+
+def test_a_busy_page_says_so_once_in_its_own_words_and_waitress_errors_still_show(tmp_path, capsys, caplog):
+    """Every request that waits for a free worker thread made waitress log
+    "WARNING:waitress.queue:Task queue depth is N" (72 lines for 200 requests
+    20 at a time): now one line, twitchmon's, and waitress's errors as before."""
+    import logging
+
+    from web.server import make_server, stop
+
+    class Task:
+        def __init__(self, run=lambda: None):
+            self.run = run
+
+        def service(self):
+            self.run()
+
+        def cancel(self):
+            pass
+
+    def fail():
+        raise RuntimeError("a view that breaks")
+
+    server = make_server(create_app({"DATA_DIR": str(tmp_path / "data")}), "127.0.0.1", 0, threads=1)
+    loop = threading.Thread(target=server.run, daemon=True)
+    loop.start()
+    busy, done = threading.Event(), threading.Event()
+    try:
+        with caplog.at_level(logging.WARNING):
+            server.task_dispatcher.add_task(Task(busy.wait))  # the one worker is taken
+            for _ in range(20):  # and these wait for it, as requests do under load
+                server.task_dispatcher.add_task(Task())
+            server.task_dispatcher.add_task(Task(fail))
+            server.task_dispatcher.add_task(Task(done.set))  # the last in the queue: every one before has run
+            busy.set()
+            assert done.wait(30)
+    finally:
+        busy.set()
+        stop(server)
+        loop.join(5)
+    out = capsys.readouterr()
+    lines = (out.out + out.err).splitlines()
+    assert [ln for ln in lines if "busy" in ln] == ["twitchmon: the page is busy: requests wait for a free worker "
+                                                    "thread (it has 1); said once"]
+    assert not any("queue depth" in ln for ln in lines)
+    assert not [r for r in caplog.records if r.name == "waitress.queue"]
+    assert any(r.name == "waitress" and "Exception when servicing" in r.getMessage() for r in caplog.records)

@@ -31,12 +31,15 @@ outside at the cost of a second service to install and keep.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
+
+from firmware_host.log import get_logger
 
 MAX_BODY_BYTES = 64 * 1024  #: the largest form (settings; a diary note of 2000 characters) is a few KB
 MAX_HEADER_BYTES = 16 * 1024  #: request line and headers; the page's cookie is under 200 bytes
@@ -96,6 +99,26 @@ class GuardedChannel(HTTPChannel):
         return super().readable()
 
 
+class QueueNote(logging.Filter):
+    """For the logger ``waitress.queue``: waitress warns "Task queue depth is N"
+    for every request that waits for a free worker thread (72 lines for 200
+    requests 20 at a time).  More requests than threads for a moment is no
+    fault: said once, in twitchmon's words, then kept quiet.  waitress's
+    errors are on its other loggers and still shown."""
+
+    def __init__(self, threads: int):
+        super().__init__()
+        self.threads = threads
+        self.said = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.said:
+            self.said = True
+            get_logger(__name__).info(f"the page is busy: requests wait for a free worker thread (it has "
+                                      f"{self.threads}); said once")
+        return False
+
+
 def make_server(app, host: str, port: int, threads: int = 12, *, request_s: float = REQUEST_S,
                 cleanup_s: int = CLEANUP_S, per_address: int = PER_ADDRESS,
                 connection_limit: int = CONNECTION_LIMIT):
@@ -114,6 +137,10 @@ def make_server(app, host: str, port: int, threads: int = 12, *, request_s: floa
     for s in listeners:
         s.channel_class = channel
     server.twitchmon_app = app  # for stop(): waitress keeps only its proxy-headers wrapper of it
+    queue_log = logging.getLogger("waitress.queue")
+    for note in [f for f in queue_log.filters if isinstance(f, QueueNote)]:  # an earlier server's (tests)
+        queue_log.removeFilter(note)
+    queue_log.addFilter(QueueNote(threads))
     return server
 
 
