@@ -9,12 +9,18 @@ SYSTEM_DIR = Path("/var/lib/twitchmon")
 
 def data_dir(explicit: str | os.PathLike | None = None) -> Path:
     """``--data-dir``, else ``$TWITCHMON_DATA``, else /var/lib/twitchmon when
-    writable, else the user's data dir (``~/.local/share/twitchmon``)."""
+    writable, else the user's data dir (``~/.local/share/twitchmon``); made
+    absolute here, once, so what is stored of it (the MQTT password file's
+    path) holds for a process started in another directory."""
+    return Path(os.path.abspath(_data_dir(explicit)))
+
+
+def _data_dir(explicit: str | os.PathLike | None) -> str | os.PathLike:
     if explicit:
-        return Path(explicit)
+        return explicit
     env = os.environ.get("TWITCHMON_DATA")
     if env:
-        return Path(env)
+        return env
     if SYSTEM_DIR.is_dir() and os.access(SYSTEM_DIR, os.W_OK):
         return SYSTEM_DIR
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"

@@ -503,6 +503,45 @@ def test_settings_page_mqtt_section_privacy_and_password_file(client, tmp_path):
     st.close()
 
 
+def test_a_relative_data_dir_is_made_absolute_so_the_stored_password_file_holds_anywhere(tmp_path, monkeypatch,
+                                                                                          capsys):
+    """``twitchmon serve --data-dir datacopy`` stored "datacopy/mqtt-password"
+    as the broker's password file: the daemon, started in another directory,
+    found none.  Every command's data dir is made absolute at its start."""
+    import io
+
+    import firmware_host.cmd.serve as serve_cmd
+    from firmware_host.cli import main
+    from firmware_host.config import effective_config
+    from firmware_host.mqtt import settings_for
+    from firmware_host.paths import data_dir
+
+    monkeypatch.chdir(tmp_path)
+    here = Path.cwd()
+    apps = []
+    monkeypatch.setattr(serve_cmd, "serve", lambda app, host, port: apps.append(app))
+    assert main(["serve", "--data-dir", "datacopy"]) == 0
+    c = apps[0].test_client()
+    tok = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/settings").get_data(as_text=True)).group(1)
+    form = {"csrf_token": tok, "name0": "a", "name1": "b", "name2": "c", "name3": "d", "night_start": "22:00",
+            "night_end": "07:30", "sensitivity": "5", "raw_retention_days": "30", "mqtt_enabled": "on",
+            "mqtt_host": "broker.lan", "mqtt_password": "s3cret pw"}
+    assert c.post("/settings", data=form).status_code == 302
+    monkeypatch.chdir("/")  # the daemon's directory
+    st = open_store(here / "datacopy")
+    m = settings_for(effective_config(None, st), st)
+    st.close()
+    assert m.password_file == str(here / "datacopy" / "mqtt-password")
+    assert Path(m.password_file).read_text().strip() == "s3cret pw"
+    # the other commands' too: passwd says where it wrote, and $TWITCHMON_DATA is read the same way
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("long enough pw\n"))
+    assert main(["passwd", "--data-dir", "pw"]) == 0
+    assert f"password set in {here / 'pw'} " in capsys.readouterr().out
+    monkeypatch.setenv("TWITCHMON_DATA", "env-dir")
+    assert data_dir() == here / "env-dir" and data_dir("a/../b") == here / "b"
+
+
 # -- the service's sandbox ----------------------------------------------------------------
 
 def test_daemon_has_no_network_unless_the_mqtt_drop_in_is_installed(tmp_path):
