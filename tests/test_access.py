@@ -206,3 +206,16 @@ def test_a_wrong_method_on_a_page_is_405_and_opens_no_write(tmp_path, client, la
     st = open_store(c.application.config["DATA_DIR"])
     assert st.diary() == {} and st.cramps() == []
     st.close()
+
+
+def test_personal_pages_are_not_kept_in_the_browsers_cache(client):
+    """Nights, diary, settings and their JSON: "no-store", so a phone keeps no
+    copy after logging out; the page's own files may be cached."""
+    tok = _token(client.get("/diary").get_data(as_text=True))
+    for r in [client.get(url) for url in ["/", "/tonight", "/trends", "/diary", "/hardware", "/settings", "/login",
+                                          "/report", "/export.csv", "/api/nights", "/api/settings", "/api/diary",
+                                          "/nights/1", "/api/nights/1", "/no-such-page"]] + \
+            [client.post("/diary/2026-05-01", data={"notes": "x", "csrf_token": tok})]:
+        assert r.headers["Cache-Control"] == "no-store", (r.request.path, r.headers.get("Cache-Control"))
+    for url in ["/static/style.css", "/static/live.js"]:
+        assert "no-store" not in client.get(url).headers.get("Cache-Control", ""), url

@@ -146,6 +146,11 @@ def _page_globals(app: Flask) -> None:
                                                    "connect-src 'self'; frame-ancestors 'none'")
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["Referrer-Policy"] = "no-referrer"
+        # the nights, the diary and the settings are health data: no copy left in a phone's cache after
+        # logging out; only the page's own files (static/) and a view's public drawing (a positive max-age:
+        # the hardware schematics) may be kept
+        if request.endpoint != "static" and not resp.cache_control.max_age:
+            resp.headers["Cache-Control"] = "no-store"
         return resp
 
 
