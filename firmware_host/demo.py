@@ -20,6 +20,7 @@ from .analysis import build_report, save_report
 from .heart import HeartTrack
 from .injection import check_night
 from .detector import Detector, DetectorConfig, Events
+from .events import how_many
 from .live import publish
 from .simulator import Night
 from .snippets import make_snippets
@@ -67,7 +68,7 @@ def fill_nights(data_dir: str, nights: int, minutes: float, *, today: dt.date | 
         make_snippets(store, data_dir, nid)  # the gallery's waveforms, as the daemon makes them at a night's end
         check_night(store, data_dir, nid)  # the night checks itself, as the daemon has it done after each night
         ids.append(nid)
-        log(f"twitchmon demo: night of {day} simulated: {report['counts']['total']} twitches")
+        log(f"twitchmon demo: night of {day} simulated: {how_many(report['counts']['total'], 'twitch', 'twitches')}")
     store.close()
     return ids
 

@@ -50,6 +50,11 @@ def rounded(v: float | None) -> float | None:
     return round(v, 2) if v is not None else None
 
 
+def how_many(n: int, one: str, many: str) -> str:
+    """``n`` with its noun, for people: "1 twitch", "3 twitches", "0 movements"."""
+    return f"{n} {one if n == 1 else many}"
+
+
 def counts(twitches: list[dict], channels: int, duration_s: float) -> dict:
     """The report's and the summary's ``counts``: total, per channel, per hour."""
     return {"total": len(twitches), "per_channel": per_channel_counts(twitches, channels),

@@ -21,6 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from tqdm import tqdm
 
 from .analysis import analyse, save_report
+from .events import how_many
 from .injection import AMP_X_NOISE
 from .paths import data_dir as resolve
 from .store import open_store
@@ -79,7 +80,8 @@ def _total_samples(paths, rate_hz) -> int | None:
 def _line(report: dict) -> str:
     c = report["counts"]
     return (f"{report['source']}: {report['duration_s'] / 60:.1f} min, rest {report['rest_s'] / 60:.1f} min, "
-            f"{c['total']} twitches {c['per_channel']}, {len(report['movements'])} movements"
+            f"{how_many(c['total'], 'twitch', 'twitches')} {c['per_channel']}, "
+            f"{how_many(len(report['movements']), 'movement', 'movements')}"
             + (f", night {report['night_id']} saved" if "night_id" in report else ""))
 
 

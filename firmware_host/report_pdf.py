@@ -11,6 +11,8 @@ from __future__ import annotations
 from fpdf import FPDF, FontFace
 from fpdf.enums import XPos, YPos
 
+from .events import how_many
+
 PAGE_W = 210.0  #: A4, mm
 MARGIN = 14.0  #: mm
 TEXT_W = PAGE_W - 2 * MARGIN
@@ -194,7 +196,7 @@ def render_pdf(data: dict) -> bytes:
 def _page_one(pdf, d: dict) -> None:
     """Page one: the answers (how often, where, spreading, cramps)."""
     pdf.h2("How often")
-    pdf.para(f"{d['total']} twitches in {_num(d['rest_h'])} rest hours: {_num(d['rate'])} twitches per rest hour "
+    pdf.para(f"{how_many(d['total'], 'twitch', 'twitches')} in {_num(d['rest_h'])} rest hours: {_num(d['rate'])} twitches per rest hour "
              f"over all sites.")
     pdf.h2("Where (twitches per rest hour at each site)")
     rows = [["Site", "Twitches", "Per rest hour", "First week", "Last week"]]

@@ -16,6 +16,7 @@ import pytest
 
 from twitchmon_testkit import mqttlib, needs
 from firmware_host.config import ConfigError, parse_config
+from firmware_host.events import how_many
 from firmware_host.mqtt import OPTIONAL, MqttConfig, discovery, summary_payload
 from firmware_host.mqtt_publisher import Publisher
 from firmware_host.store import open_store
@@ -456,7 +457,7 @@ def test_three_beds_on_one_broker_and_twitchmon_beds(broker, tmp_path):
     assert [ln.split()[0] for ln in lines] == ["bed1", "bed2", "bed3"]
     for ln, name in zip(lines, ["bed1", "bed2", "bed3"]):
         s = mqttlib.summaries(sub.messages, name)[0]
-        assert "offline" in ln and f"last night {s['date']}: {s['total']} twitches" in ln
+        assert "offline" in ln and f"last night {s['date']}: {how_many(s['total'], 'twitch', 'twitches')} " in ln
     r = subprocess.run([sys.executable, "-m", "firmware_host.cli", "beds", "--broker", f"127.0.0.1:{broker.port}",
                         "--json"], capture_output=True, text=True, timeout=60)
     assert [json.loads(ln)["summary"]["total"] for ln in r.stdout.splitlines()] == \

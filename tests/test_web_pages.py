@@ -557,3 +557,39 @@ def test_every_form_control_has_a_label_and_every_image_a_text(fclient, filled):
         s.feed(fclient.get(url).get_data(as_text=True))
         unlabelled = [name for cid, inside, name in s.controls if not inside and cid not in s.label_for]
         assert unlabelled == [] and s.problems == [] and s.lang == "en", (url, unlabelled, s.problems)
+
+
+def test_one_twitch_and_one_movement_read_in_the_singular(tmp_path):
+    """"1 movements" on the Nights page, "1 twitches" from twitchmon replay:
+    a count of one takes the singular wherever a count is written out."""
+    from firmware_host.replay import _line
+    st = open_store(tmp_path / "data")
+    one = st.add_night(date="2026-05-01", start_utc="2026-05-01T22:00:00+00:00", source="t", rate_hz=1000.0,
+                       channels=4, channel_names=pins.site_names(4), status="recording")
+    st.add_events(one, [{"t": 1.0, "channel": 2, "duration_ms": 90, "peak": 5, "snr": 6}],
+                  movements=[{"t": 10.0, "end": 12.0, "channels": [0]}])
+    st.refresh_counts(one)
+    st.update_night(one, rest_s=3600.0, duration_s=3600.0)
+    two = st.add_night(date="2026-05-02", start_utc="2026-05-02T22:00:00+00:00", source="t", rate_hz=1000.0,
+                       channels=4, channel_names=pins.site_names(4), status="complete")
+    st.update_night(two, total=2, per_channel=[2, 0, 0, 0], movements=0, rest_s=3600.0, duration_s=3600.0)
+    st.close()
+    c = create_app({"DATA_DIR": str(tmp_path / "data"), "TESTING": True}).test_client()
+
+    def text(url):
+        return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", c.get(url).get_data(as_text=True)))
+    nights = text("/")
+    assert "1 twitch ·" in nights and "1 movement PLM" in nights and "1 movements" not in nights
+    assert "2 twitches ·" in nights and "0 movements PLM" in nights
+    assert "Last night (2026-05-02): 2 twitches," in nights
+    detail = text(f"/nights/{one}")
+    assert "1 twitch in 1.0 h at rest" in detail and "1 movement." in detail
+    assert "timeline: rest, 1 movement, 1 twitch" in c.get(f"/nights/{one}").get_data(as_text=True).lower()
+    tonight = text("/tonight")
+    assert "1 twitch so far" in tonight and "1 movement." in tonight
+    assert "2026-05-01: 1 twitch " in text("/diary")
+    report = {"source": "night.edf", "duration_s": 120.0, "rest_s": 120.0, "movements": [{"t": 1.0}],
+              "counts": {"total": 1, "per_channel": [1, 0, 0, 0]}}
+    assert _line(report) == "night.edf: 2.0 min, rest 2.0 min, 1 twitch [1, 0, 0, 0], 1 movement"
+    assert _line({**report, "movements": [], "counts": {"total": 0, "per_channel": [0] * 4}}).endswith(
+        "0 twitches [0, 0, 0, 0], 0 movements")

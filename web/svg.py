@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
+from firmware_host.events import how_many
+
 
 def _f(v: float) -> str:
     return f"{v:.1f}".rstrip("0").rstrip(".")
@@ -46,9 +48,10 @@ def timeline(duration_s: float, movements: list[dict], twitches: list[dict], fau
     triangle above the band)."""
     d = max(duration_s, 1.0)
     x = lambda t: 4 + (width - 8) * min(max(t, 0.0), d) / d  # noqa: E731
+    label = ["rest", how_many(len(movements), "movement", "movements"), how_many(len(twitches), "twitch", "twitches"),
+             *([how_many(len(cramps), "cramp", "cramps")] if cramps else [])]
     parts = [f'<svg class="chart timeline" viewBox="0 0 {width} {height}" role="img" '
-             f'aria-label="Timeline: rest, {len(movements)} movements, {len(twitches)} twitches'
-             f'{f", {len(cramps)} cramps" if cramps else ""}">',
+             f'aria-label="Timeline: {", ".join(label)}">',
              "<title>Rest, movements and twitches through the night</title>",
              f'<rect class="rest" x="4" y="14" width="{width - 8}" height="18"/>']
     for a, b in faults:

@@ -5,6 +5,7 @@ import json
 import sys
 
 from ..errors import UsageError
+from ..events import how_many
 from ..mqtt import MqttError, parse_section
 from ..mqtt_client import list_beds
 
@@ -43,7 +44,7 @@ def main(args) -> int:
         if args.json:
             print(json.dumps(b))
             continue
-        last = (f"last night {s.get('date')}: {s.get('total')} twitches "
+        last = (f"last night {s.get('date')}: {how_many(s.get('total'), 'twitch', 'twitches')} "
                 + " ".join(f"{k} {v}" for k, v in (s.get("per_site") or {}).items())
                 + (f", {s['twitches_per_rest_hour']}/rest h" if s.get("twitches_per_rest_hour") is not None else "")
                 if s else "no night published yet")

@@ -5,6 +5,7 @@ import datetime as dt
 from pathlib import Path
 
 from ..errors import UsageError
+from ..events import how_many
 from ..simulator import PROFILES, Night
 from ..simulator.files import write_simulated
 from ..traces import FORMATS
@@ -28,6 +29,6 @@ def main(args) -> int:
         raise UsageError(f"twitchmon simulate: --profile must be one of {', '.join(PROFILES)}")
     night = Night(args.minutes, seed=args.seed, channels=args.channels, rate_hz=args.rate, profile=args.profile)
     truth = write_simulated(night, args.out, _parse_start(args.start))
-    print(f"{args.out}: {args.minutes:g} min, {len(truth['twitches'])} twitches, "
-          f"{len(truth['movements'])} movements; truth in {args.out}.truth.json")
+    print(f"{args.out}: {args.minutes:g} min, {how_many(len(truth['twitches']), 'twitch', 'twitches')}, "
+          f"{how_many(len(truth['movements']), 'movement', 'movements')}; truth in {args.out}.truth.json")
     return 0

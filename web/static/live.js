@@ -83,8 +83,9 @@
     }
     if (m.status) { setStatus(m.status); }
     if (m.night) {  // counts so far, while a night is recorded
-      var tot = document.getElementById("tonight-total");
+      var tot = document.getElementById("tonight-total"), word = document.getElementById("tonight-twitches");
       if (tot) { tot.textContent = m.night.total; }
+      if (word) { word.textContent = m.night.total === 1 ? "twitch" : "twitches"; }
       m.night.per_channel.forEach(function (c, i) {
         var td = document.querySelector('[data-site-count="' + i + '"]');
         if (td) { td.textContent = c; }
@@ -94,7 +95,7 @@
       if (rest) {
         rest.textContent = s >= 3600 ? (s / 3600).toFixed(1) + " h" : s >= 59.5 ? Math.round(s / 60) + " min" : Math.round(s) + " s";
       }
-      if (mv) { mv.textContent = m.night.movements; }
+      if (mv) { mv.textContent = m.night.movements + (m.night.movements === 1 ? " movement" : " movements"); }
       var note = document.getElementById("tonight-counting");
       if (note) { note.hidden = m.night.counted_s !== null && m.night.counted_s !== undefined; }
       state.nightTotal = m.night.total;
