@@ -234,6 +234,40 @@ def test_a_night_whose_confident_chunks_each_found_another_period_has_an_unknown
     assert HR_AGREE == 0.025
 
 
+def test_the_heart_rate_comes_only_from_chunks_whose_period_stands_clear(monkeypatch):
+    """Found on a fresh held-out night through the v2 board (family 630054:
+    one sensor at 500 Hz, a heartbeat at 0.4x the noise, 110.8 bpm): the
+    tracking came on and stayed on (down to a peak 0.15 over its trough)
+    through chunks whose peak stood 0.19-0.34 clear, at 104.6-109.9 bpm,
+    and the night read 105.9.  A peak that barely stands gives a period
+    only roughly; the tracking may go on through it, but the heart rate
+    comes only from chunks whose peak stands CONF_ON clear: there two, so
+    unknown."""
+    from firmware_host.detector import heartbeat
+    from firmware_host.detector.heartbeat import BeatState
+    from firmware_host.detector.params import CONF_OFF, CONF_ON, DetectorConfig, rates
+    rt = rates(DetectorConfig(rate_hz=500.0))
+    fw = rt.fw
+    # (the night's chunks: 0.474 clear, then the four it tracked through)
+    said = iter([(0.474, 104.8), (0.336, 104.6), (0.21, 109.9), (0.32, 106.5), (0.185, 105.3),
+                 (CONF_ON, 105.0), (CONF_OFF, 105.5)])
+    monkeypatch.setattr(heartbeat, "_peak", lambda ac, lo, hi, fw_: (lambda c, bpm: (c, 60 * fw / bpm))(*next(said)))
+    st = BeatState.new(1, rt.L)
+    e = 1.0 + np.random.default_rng(1).random((1, rt.chunk_w))
+    rest, good = np.ones(rt.chunk_w, dtype=bool), np.array([True])
+    tracked = []
+    for k in range(5):
+        st = heartbeat.evidence(e, rest, k * rt.chunk_w, good, 0, rt, st)
+        tracked.append(st.on)
+    assert tracked == [False, True, True, True, True]  # on once two clear chunks agree, and on through the weak
+    assert [round(60 * fw / p, 1) for p in st.periods] == [104.6, 106.5]
+    assert st.heart_rate_bpm(fw, chunks=20) is None
+    for k in range(5, 7):  # a peak exactly CONF_ON clear counts; one at CONF_OFF keeps tracking, uncounted
+        st = heartbeat.evidence(e, rest, k * rt.chunk_w, good, 0, rt, st)
+        assert st.on
+    assert [round(60 * fw / p, 1) for p in st.periods] == [104.6, 106.5, 105.0]
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_bad_spell_on_one_sensor_at_a_fast_heart_is_counted(seed):
     """A twitch every 0.9-1.5 s for half a minute on the left calf, a heart

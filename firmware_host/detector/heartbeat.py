@@ -34,7 +34,7 @@ class BeatState:
     period: float | None = None  #: beat period while tracked, working samples
     on: bool = False
     cand: float | None = None  #: the last chunk's period, if it had a clear one
-    periods: list = field(default_factory=list)  #: periods of confident chunks, working samples
+    periods: list = field(default_factory=list)  #: periods of the chunks tracked with a clear peak (CONF_ON), working samples
     searched: int | None = None  #: beats were searched up to this working index
     g_init: bool = False
     beats: list = field(default_factory=list)  #: beat fiducials, working index
@@ -190,7 +190,8 @@ def evidence(e: np.ndarray, rest: np.ndarray, abs0: int, good: np.ndarray, base:
             st.searched = max(base, abs0 - rt.chunk_w)
     if st.on:
         st.period = period
-        st.periods.append(period)
+        if conf >= CONF_ON:  # the heart rate only from chunks whose peak stands clear (a weaker one still tracks)
+            st.periods.append(period)
     else:
         st.period = None
     return st
