@@ -694,6 +694,7 @@ def test_displaced_samples_are_slow_swing_as_high_as_the_band_just_before_or_cli
     # a clipped sample is displaced whatever the band; one without slow swing never is
     clip[0, 100] = True
     assert movement.displaced(np.full((1, n), 29.0), y, clip, strong, fw)[0][100]
+    assert movement.displaced(np.full((1, n), 30.0), y, clip, strong, fw)[0][100]  # clipped and swinging: both
     strong[0, 100] = False
     assert not movement.displaced(np.full((1, n), 29.0), y, clip, strong, fw)[0][100]
 
