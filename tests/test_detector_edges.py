@@ -440,15 +440,11 @@ def test_a_quick_leg_jerk_on_a_single_sensor_is_not_counted(seed):
     assert len(reported) >= 6, [m.as_dict() for m in ev.movements]  # for the periodic limb movement count
 
 
-@pytest.mark.parametrize("seed", [31, 32, 33])
-def test_a_train_of_slow_twitches_does_not_blank_the_seconds_after_it(seed):
-    # three or four large slow twitches 0.15-0.3 s apart swing the slow
-    # band past the movement's threshold for 0.5 s, and were taken for a
-    # leg's movement: nothing counted for 5 s after (27 false movements on
-    # the tuning nights cost 83 twitches).  A moving leg swings the slow
-    # band about as far as the band or further; a train swings it a
-    # fraction as far.  A lone twitch 3-5 s after each train must count.
-    n = quiet_night(3, seed=seed, channels=2)
+def _trains_night(seed, board=False):
+    """Three or four large slow twitches 0.15-0.3 s apart on one sensor every
+    12 s, and a lone twitch on either sensor 3-5 s after each: the night and
+    the lone twitches (onset s, channel, peak codes)."""
+    n = quiet_night(3, seed=seed, channels=2, board=board)
     n.breath_amp[:] = 0.5  # codes: a still night, the slow threshold at its least
     rng = np.random.default_rng(seed)
     train, lone = [], []
@@ -457,10 +453,26 @@ def test_a_train_of_slow_twitches_does_not_blank_the_seconds_after_it(seed):
             train.append((t + j * rng.uniform(0.15, 0.3), 0, rng.uniform(50, 90)))
         lone.append((t + rng.uniform(3.0, 5.0), int(rng.integers(2)), rng.uniform(20, 40)))
     place(n, train + lone, seed=seed, stretch=1.3)
+    return n, lone
+
+
+def _lone_found(ev, lone):
+    """How many of the ``lone`` twitches (onset s, channel, peak) ``ev`` found."""
+    return sum(1 for t, c, _ in lone if any(d.channel == c and abs(d.t - t) < 0.15 for d in ev.twitches))
+
+
+@pytest.mark.parametrize("seed", [31, 32, 33])
+def test_a_train_of_slow_twitches_does_not_blank_the_seconds_after_it(seed):
+    # three or four large slow twitches 0.15-0.3 s apart swing the slow
+    # band past the movement's threshold for 0.5 s, and were taken for a
+    # leg's movement: nothing counted for 5 s after (27 false movements on
+    # the tuning nights cost 83 twitches).  A moving leg swings the slow
+    # band about as far as the band or further; a train swings it a
+    # fraction as far.  A lone twitch 3-5 s after each train must count.
+    n, lone = _trains_night(seed)
     ev, _ = detect(n)
-    found = [t for t, c, _ in lone if any(d.channel == c and abs(d.t - t) < 0.15 for d in ev.twitches)]
     assert len(ev.movements) <= 2, [m.as_dict() for m in ev.movements]  # of 13 trains
-    assert len(found) >= 11, (len(found), len(lone))
+    assert _lone_found(ev, lone) >= 11, (_lone_found(ev, lone), len(lone))
 
 
 def test_behind_the_v2_board_a_train_of_slow_twitches_is_no_movement_either():
@@ -472,18 +484,10 @@ def test_behind_the_v2_board_a_train_of_slow_twitches_is_no_movement_either():
     # movements of 78 trains and 50 of 78 lone twitches before, now 5 and 71.
     moves, found, lone_n = 0, 0, 0
     for seed in range(31, 37):
-        n = quiet_night(3, seed=seed, channels=2, board=True)
-        n.breath_amp[:] = 0.5  # codes: a still night, the slow threshold at its least
-        rng = np.random.default_rng(seed)
-        train, lone = [], []
-        for t in np.arange(15.0, 170.0, 12.0):
-            for j in range(int(rng.integers(3, 5))):
-                train.append((t + j * rng.uniform(0.15, 0.3), 0, rng.uniform(50, 90)))
-            lone.append((t + rng.uniform(3.0, 5.0), int(rng.integers(2)), rng.uniform(20, 40)))
-        place(n, train + lone, seed=seed, stretch=1.3)
+        n, lone = _trains_night(seed, board=True)
         ev, _ = run_detector(n.blocks(20_000), n.rate_hz, n.channels, gain=frontend.detector_gain())
         moves += len(ev.movements)
-        found += sum(1 for t, c, _ in lone if any(d.channel == c and abs(d.t - t) < 0.15 for d in ev.twitches))
+        found += _lone_found(ev, lone)
         lone_n += len(lone)
     assert moves <= 8, moves  # of 78 trains
     assert found >= 0.85 * lone_n, (found, lone_n)
@@ -513,7 +517,7 @@ def test_a_spell_of_twitches_on_several_sites_in_turn_is_no_movement():
         place(n, spell + lone, seed=seed)
         ev, _ = detect(n)
         moves += len(ev.movements)
-        found += sum(1 for t, c, _ in lone if any(d.channel == c and abs(d.t - t) < 0.15 for d in ev.twitches))
+        found += _lone_found(ev, lone)
         lone_n += len(lone)
     assert moves <= 12, moves  # of 78 spells
     assert found >= 0.82 * lone_n, (found, lone_n)

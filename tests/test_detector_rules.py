@@ -729,6 +729,7 @@ def test_a_short_run_whose_slow_swing_is_a_fraction_of_its_band_is_a_train_not_a
     assert run(short, [60.0, 5.0], [100.0, 5.0])  # 0.6 of the band: a displacement
     assert not run(short, [59.0, 5.0], [100.0, 5.0])  # under: a train
     assert run(long_, [59.0, 5.0], [100.0, 5.0])  # 1.5 s: a movement however it swings
+    assert run(long_ + 60, [59.0, 5.0], [100.0, 5.0])  # (and longer)
     # judged on the sensor that swings most slowly, not the other one
     assert not run(short, [30.0, 20.0], [100.0, 20.0])
     # behind a board that passes 0.45 of the slow swing, 0.6 x 0.45 of the band is a displacement
