@@ -674,6 +674,16 @@ def test_a_movements_slow_swing_stands_as_high_as_the_band_around_it_for_a_momen
     assert _run(0, 2 * 125, strong=(k, 0), active=(2 * 125, 0), displaced=(0, 0))
 
 
+@pytest.mark.parametrize("back, fwd", [(38, 6), (5, 2), (0, 0), (3, 0), (0, 4)])
+def test_window_max_is_the_max_over_the_window_cut_short_at_the_ends(back, fwd):
+    from firmware_host.detector.arrays import window_max
+    rng = np.random.default_rng(back * 10 + fwd)
+    for n in (1, 2, 7, 60):
+        x = rng.standard_normal((3, n))
+        want = np.array([[x[c, max(0, i - back):i + fwd + 1].max() for i in range(n)] for c in range(3)])
+        assert np.array_equal(window_max(x, back, fwd), want), (back, fwd, n)
+
+
 def test_displaced_samples_are_slow_swing_as_high_as_the_band_just_before_or_clipped():
     fw = 125.0
     back, fwd = int(round(movement.LOCAL_BACK_S * fw)), int(round(movement.LOCAL_FWD_S * fw))

@@ -3,7 +3,6 @@ along the last axis of (channels, samples) arrays."""
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d
 
 
 def median3(x: np.ndarray, out: np.ndarray | None = None, tmp: np.ndarray | None = None) -> np.ndarray:
@@ -46,8 +45,11 @@ def moving_mean(x: np.ndarray, w: int) -> np.ndarray:
 
 def window_max(x: np.ndarray, back: int, fwd: int) -> np.ndarray:
     """out[..., i] = max(x[..., i - back:i + fwd + 1]) along the last axis,
-    the window cut short at the array's ends."""
-    return maximum_filter1d(x, size=back + fwd + 1, axis=-1, origin=(back - fwd) // 2, mode="nearest")
+    the window cut short at the array's ends (the end values repeated:
+    each is in every window that reaches past it).  numpy alone:
+    scipy.ndimage's filter would cost the daemon ~28 MB to import."""
+    pad = np.concatenate([np.repeat(x[..., :1], back, axis=-1), x, np.repeat(x[..., -1:], fwd, axis=-1)], axis=-1)
+    return np.lib.stride_tricks.sliding_window_view(pad, back + fwd + 1, axis=-1).max(axis=-1)
 
 
 def gradient(x: np.ndarray) -> np.ndarray:
