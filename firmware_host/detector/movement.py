@@ -220,8 +220,12 @@ def displaced(lf: np.ndarray, y: np.ndarray, clip: np.ndarray, strong: np.ndarra
     largest |x| from LOCAL_BACK_S before to LOCAL_FWD_S after (codes, the
     working rate ``fw`` Hz), or the sensor is clipped: a leg displaced, not
     the slow part of a twitch just felt in the band."""
-    loc = window_max(np.abs(y), int(round(LOCAL_BACK_S * fw)), int(round(LOCAL_FWD_S * fw)))
-    return strong & ((np.abs(lf) >= TRAIN_SLOW_SHARE * slow_share * loc) | clip)
+    out = np.zeros_like(strong)
+    rows = np.flatnonzero(strong.any(axis=1))  # (at rest, none: the usual chunk costs nothing)
+    if len(rows):
+        loc = window_max(np.abs(y[rows]), int(round(LOCAL_BACK_S * fw)), int(round(LOCAL_FWD_S * fw)))
+        out[rows] = strong[rows] & ((np.abs(lf[rows]) >= TRAIN_SLOW_SHARE * slow_share * loc) | clip[rows])
+    return out
 
 
 def is_short_movement(dur_ms: float, peak: float, slow: np.ndarray, slow_thr: float,
