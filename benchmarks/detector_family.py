@@ -141,6 +141,9 @@ RATES = (250.0, 500.0, 1000.0, 1000.0)
 # (family 630054: a heart rate 4.9 bpm off) and fixed, so they joined the
 # earlier ones in the same session, and 650001-650060 + 670001-670060 /
 # 660001-660008 + 680001-680008 were drawn for the session's figures.
+# In the seventeenth session those join the earlier ones (scored twice,
+# before and after the sixteenth session's changes), and 690001-690060 +
+# 710001-710060 / 700001-700008 + 720001-720008 are drawn for its figures.
 TUNING = [("family", s) for s in list(range(1, 31)) + list(range(10001, 10061)) + list(range(30001, 30061))] + \
          [(p, s) for p in STRESS for s in list(range(20001, 20009)) + list(range(40001, 40009))]
 EARLIER_HELD_OUT = [("family", s) for s in list(range(50001, 50061)) + list(range(70001, 70061))
@@ -157,7 +160,8 @@ EARLIER_HELD_OUT = [("family", s) for s in list(range(50001, 50061)) + list(rang
                     + list(range(490001, 490061)) + list(range(510001, 510061))
                     + list(range(530001, 530061)) + list(range(550001, 550061))
                     + list(range(570001, 570061)) + list(range(590001, 590061))
-                    + list(range(610001, 610061)) + list(range(630001, 630061))] + \
+                    + list(range(610001, 610061)) + list(range(630001, 630061))
+                    + list(range(650001, 650061)) + list(range(670001, 670061))] + \
                    [(p, s) for p in STRESS for s in list(range(60001, 60009)) + list(range(80001, 80009))
                     + list(range(100001, 100009)) + list(range(120001, 120009))
                     + list(range(140001, 140009)) + list(range(160001, 160009))
@@ -172,9 +176,10 @@ EARLIER_HELD_OUT = [("family", s) for s in list(range(50001, 50061)) + list(rang
                     + list(range(500001, 500009)) + list(range(520001, 520009))
                     + list(range(540001, 540009)) + list(range(560001, 560009))
                     + list(range(580001, 580009)) + list(range(600001, 600009))
-                    + list(range(620001, 620009)) + list(range(640001, 640009))]
-HELD_OUT = [("family", s) for s in list(range(650001, 650061)) + list(range(670001, 670061))]
-STRESS_SET = [(p, s) for p in STRESS for s in list(range(660001, 660009)) + list(range(680001, 680009))]
+                    + list(range(620001, 620009)) + list(range(640001, 640009))
+                    + list(range(660001, 660009)) + list(range(680001, 680009))]
+HELD_OUT = [("family", s) for s in list(range(690001, 690061)) + list(range(710001, 710061))]
+STRESS_SET = [(p, s) for p in STRESS for s in list(range(700001, 700009)) + list(range(720001, 720009))]
 
 
 def night_for(profile: str, seed: int, minutes: float, board: bool = False) -> Night:
