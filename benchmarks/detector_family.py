@@ -182,15 +182,16 @@ HELD_OUT = [("family", s) for s in list(range(690001, 690061)) + list(range(7100
 STRESS_SET = [(p, s) for p in STRESS for s in list(range(700001, 700009)) + list(range(720001, 720009))]
 
 
-def night_for(profile: str, seed: int, minutes: float, board: bool = False) -> Night:
+def night_for(profile: str, seed: int, minutes: float, board: bool = False, second_wave: bool = False) -> Night:
     """The family night of this seed: its channels and rate drawn from it too
-    (``board``: through the v2 sensor board's model)."""
+    (``board``: through the v2 sensor board's model; ``second_wave``: each
+    beat's pulse with a later second wave, see ``Night``)."""
     rng = np.random.default_rng([seed, 99])
     channels = int(rng.choice(CHANNELS))
     if profile == "coincident":
         channels = max(channels, 2)
     return Night(minutes, seed=seed, profile=profile, channels=channels, rate_hz=float(rng.choice(RATES)),
-                 board=board)
+                 board=board, second_wave=second_wave)
 
 
 def one(args) -> dict:

@@ -27,13 +27,24 @@ class Night(NightPlanning):
     ADC_NOISE_LSB = 0.3
 
     def __init__(self, minutes: float, *, seed: int = 0, channels: int = pins.N_CHANNELS, rate_hz: float = 1000.0,
-                 profile: str = "normal", twitches_per_min: float | None = None, board: bool = False):
+                 profile: str = "normal", twitches_per_min: float | None = None, board: bool = False,
+                 second_wave: bool = False):
         """``board``: pass what the discs make through the v2 sensor board
         (firmware_host.frontend, from the same part table as the schematic:
         gain, high-pass and anti-alias poles, rails, the ADC's 2.5 V
         reference) instead of the first board's unity gain; of the noise
         drawn, the sensor's part goes through the board and the ADC's
-        (``ADC_NOISE_LSB``) is added after it."""
+        (``ADC_NOISE_LSB``) is added after it.
+
+        ``second_wave`` (family nights): each beat's pulse has a second,
+        later wave (the reflected wave after the dicrotic notch: end of
+        systole), ``wave2_delay_s`` after the first (0.25-0.45 s at 60 bpm,
+        shorter as the heart speeds up, as systole does: times the square
+        root of the beat period in s), ``wave2_share`` of its size
+        (0.3-0.8) and its own burst frequency (0.6-1.2x).  Drawn from a
+        stream of its own: every other part of the night is as without it.
+        Not in the family's figures yet (benchmarks/detector_heart_waves.py
+        measures what it does to the count)."""
         if profile not in PROFILES:
             raise ValueError(f"profile must be one of {PROFILES}")
         self.board = bool(board)
@@ -46,9 +57,17 @@ class Night(NightPlanning):
         self.profile = profile
         rng = np.random.default_rng([self.seed, 1])
         self.ambiguous: list[Twitch] = []  #: family nights: twitches not scored either way
+        self.wave2_delay_s = self.wave2_share = self.wave2_freq = 0.0
         if profile in FAMILY:
             self._plan_family(rng, profile)
+            if second_wave:
+                w = np.random.default_rng([self.seed, 5])
+                self.wave2_delay_s = float(w.uniform(0.25, 0.45) * np.sqrt(60.0 / self.hr_bpm))
+                self.wave2_share = float(w.uniform(0.3, 0.8))
+                self.wave2_freq = float(w.uniform(0.6, 1.2))
             return
+        if second_wave:
+            raise ValueError("second_wave is for the family's nights")
         hard = profile == "hard"
         C = self.channels
         self.legs = pins.legs(C)
@@ -149,13 +168,17 @@ class Night(NightPlanning):
     def _add_beats(self, x: np.ndarray, t: np.ndarray) -> None:
         """The heartbeat bursts overlapping the block."""
         t0, t1 = t[0], t[-1]
-        lo = np.searchsorted(self.beats, t0 - 0.4)
+        waves = [(0.0, 1.0, 1.0)]
+        if self.wave2_share:
+            waves.append((self.wave2_delay_s, self.wave2_share, self.wave2_freq))
+        lo = np.searchsorted(self.beats, t0 - 0.4 - waves[-1][0])
         hi = np.searchsorted(self.beats, t1 + 0.1)
         for k in range(lo, hi):
-            tau = t[:, None] - self.beats[k] - self.hb_delay - 0.08 - self.beat_shift[k]
-            env = np.exp(-0.5 * (tau / self.hb_sigma) ** 2)
-            x += (self.beat_gain[k] * self.hb_amp) * env * np.sin(
-                2 * np.pi * (self.hb_freq * self.beat_freq[k]) * tau + self.hb_phase)
+            for delay_s, share, freq in waves:
+                tau = t[:, None] - self.beats[k] - self.hb_delay - 0.08 - self.beat_shift[k] - delay_s
+                env = np.exp(-0.5 * (tau / self.hb_sigma) ** 2)
+                x += (share * self.beat_gain[k] * self.hb_amp) * env * np.sin(
+                    2 * np.pi * (freq * self.hb_freq * self.beat_freq[k]) * tau + self.hb_phase)
 
     def _add_twitches(self, x: np.ndarray, i0: int) -> None:
         """Each twitch on its channel, and its crosstalk on a neighbour."""
