@@ -208,6 +208,39 @@ def test_a_wrong_method_on_a_page_is_405_and_opens_no_write(tmp_path, client, la
     st.close()
 
 
+@pytest.mark.parametrize("lan", [False, True])
+def test_a_wrong_method_under_api_is_a_json_405_with_its_allow(tmp_path, client, lan):
+    """POST or DELETE to a GET-only /api/ address: the 405 in the API's one JSON
+    line (it was Flask's HTML page), its Allow header kept; the pages' own 405
+    stays HTML, and the guard still lets no write through."""
+    c = _lan_app(tmp_path / "lan").test_client() if lan else client
+    for method, url in [("POST", "/api/nights"), ("DELETE", "/api/settings"), ("PUT", "/api/diary"),
+                        ("PATCH", "/api/nights/1"), ("POST", "/api/nights/1/events")]:
+        r = c.open(url, method=method, data={"notes": "x"})
+        assert r.status_code == 405 and r.is_json, (method, url, r.status_code, r.content_type)
+        assert set(r.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}, (method, url)
+        assert r.get_json() == {"error": f"{method} is not allowed here (allowed: GET, HEAD, OPTIONS)"}
+    r = c.post("/nights/1")
+    assert r.status_code == 405 and r.headers["Allow"] and r.mimetype == "text/html"
+    assert c.get("/api/no-such-thing").get_json() == {"error": "not found"}
+
+
+def test_other_http_errors_under_api_are_json_and_pages_stay_html(tmp_path):
+    """A report already being drawn (503) or a settings file gone bad (500):
+    the reason in one JSON line under /api/, Flask's HTML page elsewhere."""
+    from web import report
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[night\n")
+    c = create_app({"DATA_DIR": str(tmp_path / "data"), "TESTING": True, "CONFIG_FILE": str(bad)}).test_client()
+    r = c.get("/api/settings")
+    assert r.status_code == 500 and r.is_json and "not valid TOML" in r.get_json()["error"]
+    r = c.get("/settings")
+    assert r.status_code == 500 and r.mimetype == "text/html"
+    with report._owner_drawing:
+        r = c.get("/api/report?from=2026-05-01&to=2026-05-02")
+        assert r.status_code == 503 and r.get_json() == {"error": "a report is being drawn: try again in a minute"}
+
+
 def test_personal_pages_are_not_kept_in_the_browsers_cache(client):
     """Nights, diary, settings and their JSON: "no-store", so a phone keeps no
     copy after logging out; the page's own files may be cached."""

@@ -15,6 +15,7 @@ import threading
 
 from flask import Flask, g, jsonify, request
 from markupsafe import escape
+from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from firmware_host import pins
@@ -178,6 +179,24 @@ def _error_pages(app: Flask) -> None:
         if request.path.startswith("/api/"):
             return _api_error(400, getattr(e, "description", "bad request"))
         return e
+
+    @app.errorhandler(HTTPException)
+    def _api_http_error(e):
+        """Every other HTTP error under /api/ (a 405 of a wrong method, a 503, a 500) in the
+        same one JSON line, with its status and its headers (a 405's Allow); pages keep Flask's."""
+        if not request.path.startswith("/api/") or e.code is None:
+            return e
+        if e.code == 405:
+            msg = f"{request.method} is not allowed here (allowed: {', '.join(sorted(e.valid_methods or ()))})"
+        elif e.description != type(e).description:  # the reason abort() gave
+            msg = e.description
+        else:
+            msg = e.name.lower()
+        resp, code = _api_error(e.code, msg)
+        for k, v in e.get_headers():
+            if k.lower() != "content-type":
+                resp.headers[k] = v
+        return resp, code
 
     @app.errorhandler(sqlite3.DatabaseError)
     def _db_unavailable(e):

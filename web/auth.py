@@ -198,7 +198,7 @@ def init_app(app) -> None:
     @app.before_request
     def _guard():
         if request.routing_exception is not None:
-            # no such page, or not by this method (DELETE /nights/1): Flask's own 404 or 405
+            # no such page, or not by this method (DELETE /nights/1): Flask's own 404 or 405 (JSON under /api/)
             # follows, and no view runs, so there is nothing to log in or hold a token for
             return None
         if request.endpoint in ("static", "auth.login"):
