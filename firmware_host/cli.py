@@ -17,7 +17,7 @@ import threading
 
 from . import __version__, pins
 from .adc import ADCError
-from .config import ConfigError
+from .config import ConfigError, decimal_number
 from .errors import ListenError, StartError, TraceError, UsageError
 from .store import ReadOnlyDataDir, StoreError, describe, unavailable
 
@@ -68,7 +68,7 @@ _SIM_MINUTES = _between(float, 0.5, 24 * 60, " minutes (30 s to a day)")
 _RATE_HZ = _between(float, 100, 4000, " Hz")
 _CHANNELS = _between(int, 1, pins.ADC_INPUTS, f" (the MCP3008 has {pins.ADC_INPUTS} inputs)")
 _SEED = _between(int, 0, None, " (a whole number)")
-_SENSITIVITY = _between(float, 1, 10, " (1 least .. 10 most)")
+_SENSITIVITY = _between(decimal_number, 1, 10, " (1 least .. 10 most)")  # float() took "1e0", "nan", "٥"
 
 
 def _port(text):

@@ -78,6 +78,20 @@ def _time(where: str, key: str, v) -> dt.time:
     raise ConfigError(f"{where}: {key} = {v!r} is not a time like \"22:30\"")
 
 
+#: a number as people type it: ASCII digits, an optional sign and decimal point (Python's
+#: float() also takes "nan", "inf", "1e0", "1_0" and other scripts' digits, which no form sends)
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+def decimal_number(text: str) -> float:
+    """``text`` (a form's field, a command's option) as a number; ValueError
+    unless it is plain ASCII digits with an optional sign and decimal point."""
+    t = text.strip()
+    if not _DECIMAL.fullmatch(t):
+        raise ValueError(f"{text[:20]!r} is not a number")
+    return float(t)
+
+
 def _number(where: str, key: str, v, lo: float, hi: float) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
         raise ConfigError(f"{where}: {key} = {v!r} must be a number from {lo:g} to {hi:g}")

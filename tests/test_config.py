@@ -50,7 +50,7 @@ def test_number_bounds_are_inclusive(key, lo, hi, step):
              "min_free_mb": "min_free_mb"}[name]
     for ok in (lo, hi):
         assert getattr(parse_config(f"[{section}]\n{name} = {ok}"), field) == ok
-    for bad in (lo - step, hi + step, "true", '"5"'):
+    for bad in (lo - step, hi + step, "true", '"5"', "nan", "inf", "-inf"):  # TOML's own nan, inf too
         msg = _error(f"[{section}]\n{name} = {bad}")
         assert f"{key} = " in msg and f"from {lo:g} to {hi:g}" in msg
 

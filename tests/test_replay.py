@@ -123,6 +123,23 @@ def test_numbers_out_of_range_are_one_line_and_exit_2_before_anything_runs(argv,
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 
+@pytest.mark.parametrize("text", ["\u0665", "\uff15", "1e0", "1_0", "_5", "nan", "inf", "0x5", "five"])
+def test_a_sensitivity_that_is_not_plain_ascii_digits_is_not_a_number(text, tmp_path, monkeypatch, capsys):
+    """float() took other scripts' digits ("\u0665", the fullwidth "\uff15"), "1e0" and
+    "1_0" as numbers (and called "nan" out of range): one line, exit 2, nothing run."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["replay", "x.edf", "--sensitivity", text]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--sensitivity: {text!r} is not a number" in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_plain_sensitivity_from_1_to_10_is_taken():
+    from firmware_host.cli import build_parser
+    for text, value in [("1", 1.0), ("10", 10.0), ("7.5", 7.5), ("+3", 3.0), (" 2.5", 2.5), ("4.", 4.0)]:
+        assert build_parser().parse_args(["replay", "x.edf", "--sensitivity", text]).sensitivity == value, text
+
+
 @pytest.mark.parametrize("cmd", [["replay", "NIGHT", "--save"], ["run", "--source", "sim"], ["serve"]])
 def test_a_file_given_as_the_data_dir_is_one_line_exit_2(cmd, night_files, tmp_path, capsys):
     f = tmp_path / "not-a-dir"

@@ -467,6 +467,31 @@ def test_settings_save_validate_and_reach_the_daemon(fclient):
     assert fclient.get("/api/settings").get_json()["night_start"] == "23:15"  # nothing half-saved
 
 
+def test_sensitivity_is_a_plain_ascii_number_from_1_to_10(fclient):
+    """float() took other scripts' digits ("\u0665" and the fullwidth "\uff15" as 5),
+    "1e0" and "1_0": the settings' sensitivity is plain ASCII digits with an
+    optional point, one line saying so, in its range 1..10, and nothing saved."""
+    tok = _token(fclient)
+    form = {"csrf_token": tok, "name0": "a", "name1": "b", "name2": "c", "name3": "d", "night_start": "23:00",
+            "night_end": "07:00", "raw_retention_days": "30"}
+    json_ = {"Accept": "application/json"}
+    before = fclient.get("/api/settings").get_json()
+    for bad in ["\u0665", "\uff15", "\u0967\u0966", "1e0", "5e-1", "1_0", "_5", "nan", "inf", "-inf", "0x5", "5,5",
+                "", "five"]:
+        r = fclient.post("/settings", data={**form, "sensitivity": bad}, headers=json_)
+        assert r.status_code == 400 and r.get_json() == {"error": f"sensitivity: {bad!r} is not a number"}, bad
+    for bad in ["0.5", "10.5", "11", "-5", "9" * 400]:
+        r = fclient.post("/settings", data={**form, "sensitivity": bad}, headers=json_)
+        assert r.status_code == 400 and "must be a number from 1 to 10" in r.get_json()["error"], bad
+    r = fclient.post("/settings", data={**form, "sensitivity": "\u0665"})  # the page says it too
+    assert r.status_code == 400 and "sensitivity: &#39;\u0665&#39; is not a number" in r.get_data(as_text=True)
+    assert fclient.get("/api/settings").get_json() == before
+    for good, value in [("1", 1.0), ("10", 10.0), ("7.5", 7.5), (" 2.5 ", 2.5), ("+3", 3.0), ("4.", 4.0),
+                        ("06.50", 6.5)]:
+        assert fclient.post("/settings", data={**form, "sensitivity": good}).status_code == 302, good
+        assert fclient.get("/api/settings").get_json()["sensitivity"] == value, good
+
+
 def test_password_change_needs_the_current_one(fclient):
     tok = _token(fclient)
     assert fclient.post("/settings/password", data={"csrf_token": tok, "new_password": "short",

@@ -13,7 +13,7 @@ from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_te
 from werkzeug.security import generate_password_hash
 
 from firmware_host import pins
-from firmware_host.config import ConfigError, config_from_dict, effective_config, load_raw, merge
+from firmware_host.config import ConfigError, config_from_dict, decimal_number, effective_config, load_raw, merge
 from firmware_host.lan import page_urls
 from firmware_host.mqtt import KEYS, default_device_id, settings_for
 from firmware_host.sites import site_name_problem
@@ -99,7 +99,7 @@ def _validate(form) -> tuple[dict, list[str]]:
     if form.get("button_press", "cramp") not in ("cramp", "mark"):  # what the bedside button's short press logs
         raise ValueError("button press: cramp or mark")
 
-    def num(key, kind=float):
+    def num(key, kind=decimal_number):
         raw = form.get(key, "")
         try:
             return kind(raw)
