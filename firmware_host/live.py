@@ -47,7 +47,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import pins
 from .events import SENSOR_STATES
 
 MAGIC = b"TWLIVE2\0"

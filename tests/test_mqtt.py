@@ -321,7 +321,7 @@ def _outage(broker, tmp_path, outage_s: float):
         time.sleep(1.0)
     finally:
         _, err4 = mqttlib.stop_daemon(p)
-    got = sub.wait(lambda ms: len(ms) >= 4 and ms, 30, "night 4's summary")
+    sub.wait(lambda ms: len(ms) >= 4 and ms, 30, "night 4's summary")
     time.sleep(1.0)
     st = open_store(d)
     nights = sorted(n["id"] for n in st.nights())

@@ -2,7 +2,6 @@
 step leaving the file as it was), what each write stores and each read gives
 back, sessions, and the one-line refusals."""
 import errno
-import json
 import os
 import sqlite3
 import stat

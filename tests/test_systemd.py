@@ -8,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from twitchmon_testkit import needs
 
 from firmware_host.config import load_config

@@ -4,7 +4,6 @@ settings, hardware and the waveform gallery."""
 import json
 import re
 import shutil
-import time
 
 import numpy as np
 import pytest

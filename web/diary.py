@@ -7,7 +7,7 @@ import datetime as dt
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
 
 from firmware_host.cramps import LEGS
-from firmware_host.figures import CRAMP_ROW, FACTOR_KEYS, FACTORS, comparison, rate_per_rest_hour  # noqa: F401 - the page's names
+from firmware_host.figures import FACTOR_KEYS, FACTORS, comparison
 
 from .params import whole_number
 
