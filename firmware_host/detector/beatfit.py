@@ -9,6 +9,7 @@ past.  A channel whose beats stop fitting learns its template again.
 """
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy as np
 from .arrays import gradient, masked_median
 from .history import History
 from .movement import overlaps
-from .params import Rates
+from .params import TAIL_BEATS, TAIL_MAX_S, TAIL_MIN_BEATS, TAIL_OVERLAP_S, TAIL_X_NOISE, Rates
 
 if TYPE_CHECKING:
     from .heartbeat import BeatState
@@ -25,7 +26,15 @@ if TYPE_CHECKING:
 def fit(hist: History, good: np.ndarray, windows: list, sigma: np.ndarray, rt: Rates, st: BeatState) -> BeatState:
     """Align, scale and subtract every beat whose window is in ``hist`` and
     was not fitted before (its model added to ``hist.model``); learn the
-    templates from the beats that fit."""
+    templates from the beats that fit; then the pulse's later part after
+    each (:func:`_tails`)."""
+    _fit_beats(hist, good, windows, sigma, rt, st)
+    _tails(hist, windows, sigma, rt, st)
+    return st
+
+
+def _fit_beats(hist: History, good: np.ndarray, windows: list, sigma: np.ndarray, rt: Rates, st: BeatState) -> None:
+    """The beats' own windows (see :func:`fit`)."""
     K, pre, post = rt.K, rt.pre, rt.post
     y, base = hist.y, hist.base
     # beats come in order and are fitted in order: the ones to do are those
@@ -37,12 +46,12 @@ def fit(hist: History, good: np.ndarray, windows: list, sigma: np.ndarray, rt: R
         if f - pre - K - base >= 0 and f + post + K - base <= y.shape[1]:
             todo.append(f)
     if not todo:
-        return st
+        return
     todo.reverse()
     st.last_fitted = todo[-1]
     if st.templates is None:
         if not _first_template(todo, y, base, windows, rt, st):
-            return st
+            return
         # the beats it was learned from are fitted too, so the night's first
         # seconds are as clean as the rest
         inbuf = [f for f in st.boot_f if f - pre - K - base >= 0]
@@ -73,13 +82,94 @@ def fit(hist: History, good: np.ndarray, windows: list, sigma: np.ndarray, rt: R
             mk = mk.transpose(1, 0, 2)  # (C, k, L)
             rows = np.broadcast_to(np.arange(len(mk))[:, None, None], mk.shape)
             np.add.at(hist.model, (rows, np.broadcast_to(idx[None], mk.shape)), mk)
+        st.tail_todo += list(zip(f_al.tolist(), sc[kept].tolist()))
     seen = np.array([f not in st.placed for f in todo])
     _learn_templates(Sb, m, sc, kept, delta, Td, use, noise, seen, fids, base, windows, good, rt, st)
     st.placed.difference_update(todo)
     # fits whose windows ended before the buffer's start can matter no more
     while st.fit_f and st.fit_f[0][-1] + 2 * rt.L < base:
         del st.fit_f[0]
-    return st
+
+
+def _tails(hist: History, windows: list, sigma: np.ndarray, rt: Rates, st: BeatState) -> None:
+    """The pulse's later part: after each fitted beat's window, up to
+    TAIL_MAX_S further and never into the next beat's window.  Learned per
+    channel from the beats at rest (the median of the last TAIL_BEATS, each
+    over its beat's scale); subtracted (added to ``hist.model`` at each
+    beat's scale) on the channels where it stands clear: TAIL_SHARE of the
+    template's peak and TAIL_X_NOISE noise floors or more.  A beat waits
+    until the next one is found and its later part is in the buffer."""
+    if not st.tail_todo:
+        return
+    y, base = hist.y, hist.base
+    ov = int(round(TAIL_OVERLAP_S * rt.fw))
+    C, n_max = y.shape[0], int(round(TAIL_MAX_S * rt.fw)) + 2 * ov
+    due = []
+    for (f, sc), (f_next, _) in zip(st.tail_todo[:-1], st.tail_todo[1:]):
+        # up to a little inside the next fitted beat's window (its model is
+        # in: what the two leave between them, the seam, is learned too)
+        a, b = f + rt.post - ov, min(f_next - rt.pre + ov, f + rt.post + n_max - ov)
+        if a - base >= 0 and b - a > 2 * ov and b - base <= y.shape[1]:  # a gap between the two windows
+            due.append((f, sc, a, b))
+    st.tail_todo = st.tail_todo[-1:]  # the last waits for the beat after it
+    if not due:
+        return
+    for f, sc, a, b in due:
+        if sc > 0 and not overlaps(windows, np.array([f - rt.pre]), np.array([b]))[0]:
+            w = np.full((C, n_max), np.nan)
+            w[:, :b - a] = (y[:, a - base:b - base] - hist.model[:, a - base:b - base]) / sc
+            st.tail_recent.append(w)
+    del st.tail_recent[:-TAIL_BEATS]
+    if len(st.tail_recent) < TAIL_MIN_BEATS:
+        st.tail_hold = (st.tail_hold + due)[-4 * TAIL_BEATS:]  # done once enough beats tell
+        return
+    due, st.tail_hold = st.tail_hold + due, []
+    R = np.stack(st.tail_recent)
+    tail = tail_median(R)
+    # what stands clear of the beats' own spread there (the residual's
+    # noise, a twitch on a beat or two: the median absolute deviation over
+    # the beats, its median over the window), known from the first beats on
+    with warnings.catch_warnings():  # points no beat reached are NaN, and left out
+        warnings.simplefilter("ignore", RuntimeWarning)
+        noise = np.nanmedian(1.4826 * np.nanmedian(np.abs(R - tail[None]), axis=0), axis=1)
+    on = np.abs(tail).max(axis=1) >= TAIL_X_NOISE * noise
+    st.tail_on = on
+    if not on.any():
+        return
+    for f, sc, a, b in due:
+        if sc > 0 and a - base >= 0:
+            hist.model[on, a - base:b - base] += _tail_model(y[on, a - base:b - base] - hist.model[on, a - base:b - base],
+                                                             tail[on, :b - a], sc, rt.K)
+
+
+def _tail_model(r: np.ndarray, T: np.ndarray, sc: float, K: int) -> np.ndarray:
+    """One beat's later wave on each channel (rows of ``r``: what is left
+    there, codes): the learned shape ``T`` at the beat's size and timing
+    (least squares on ``T`` and its slope, as the beat's own fit), or at
+    the beat's scale ``sc`` where that fit leaves the bounds a heartbeat
+    keeps to (a twitch on the wave)."""
+    D = gradient(T)
+    tt, dd, td = (T * T).sum(1), (D * D).sum(1), (T * D).sum(1)
+    rt_, rd = (r * T).sum(1), (r * D).sum(1)
+    det = tt * dd - td * td
+    ok = det > 1e-12 * np.maximum(tt * dd, 1e-300)
+    d = np.where(ok, det, 1.0)
+    amp, shift = (dd * rt_ - td * rd) / d, (tt * rd - td * rt_) / d
+    own = ok & (amp > 0.5 * sc) & (amp < 2.0 * sc) & (np.abs(shift) < 0.5 * K * np.abs(amp))
+    return np.where(own[:, None], amp[:, None] * T + shift[:, None] * D, sc * T)
+
+
+def tail_median(R: np.ndarray) -> np.ndarray:
+    """(C, n): at each point, the median over the windows ``R`` (k, C, n)
+    that reach it (NaN where one does not), as np.nanmedian gives it; 0
+    where fewer than TAIL_MIN_BEATS do."""
+    k = len(R)
+    cnt = (~np.isnan(R)).sum(axis=0)
+    v = np.sort(np.where(np.isnan(R), np.inf, R), axis=0)
+    h = cnt // 2
+    lo = np.take_along_axis(v, np.clip(np.where(cnt % 2 == 1, h, h - 1), 0, k - 1)[None], axis=0)[0]
+    hi = np.take_along_axis(v, np.clip(h, 0, k - 1)[None], axis=0)[0]
+    return np.where(cnt >= TAIL_MIN_BEATS, (lo + hi) / 2, 0.0)
 
 
 def _align(y: np.ndarray, fids: np.ndarray, T: np.ndarray, good: np.ndarray, noise: np.ndarray, rt: Rates):

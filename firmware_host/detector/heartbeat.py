@@ -22,7 +22,7 @@ from .arrays import median_rows, second_smallest
 from .beatfit import fit
 from .movement import not_rest_mask, overlaps
 from .history import History
-from .params import CONF_OFF, CONF_ON, HR_AGREE, HR_HARMONIC_TOL, HR_MIN_CHUNKS, HR_MIN_SHARE, Rates
+from .params import CONF_OFF, CONF_ON, HR_AGREE, HR_HARMONIC_TOL, HR_MIN_CHUNKS, HR_MIN_SHARE, TAIL_MAX_S, Rates
 
 
 @dataclass
@@ -47,6 +47,21 @@ class BeatState:
     fit_f: list = field(default_factory=list)  #: per batch of fitted beats, their aligned fiducials
     last_fitted: int = -1
     relearned: int = 0  #: templates learned again (per channel)
+    #: beats fitted whose pulse's later part (after the beat's window, up to
+    #: the next beat's) is still to be learned from and subtracted: (aligned
+    #: fiducial, scale), in order
+    tail_todo: list = field(default_factory=list)
+    #: the later part of the last TAIL_BEATS beats at rest, each over its
+    #: scale, NaN past the next beat's window: (k, C, TAIL_MAX_S) codes
+    tail_recent: list = field(default_factory=list)
+    tail_on: np.ndarray | None = None  #: per channel: is a later wave subtracted
+    tail_hold: list = field(default_factory=list)  #: beats due before enough were seen to tell
+
+    def model_post(self, rt: Rates) -> int:
+        """Working samples after a beat's fiducial its model reaches: the
+        beat's window, and on where a later wave is subtracted."""
+        on = self.tail_on is not None and bool(self.tail_on.any())
+        return rt.post + (int(round(TAIL_MAX_S * rt.fw)) if on else 0)
 
     @classmethod
     def new(cls, channels: int, L: int) -> "BeatState":

@@ -189,6 +189,20 @@ def rates(cfg: DetectorConfig) -> Rates:
                  K=max(1, int(round(0.07 * fw))), burst=(int(0.3 * fw), int(0.15 * fw)),
                  a_floor=float(1.0 - np.exp(-cfg.chunk_s / 38.0)), a_beat=float(1.0 - np.exp(-cfg.chunk_s / 18.0)))
 
+#: a pulse may have a second, later wave (the reflected wave after the
+#: dicrotic notch, 0.25-0.45 s after the first at 60 bpm), past the beat's
+#: window (0.3 s after its peak).  What repeats with each beat there, up to
+#: TAIL_MAX_S further and never into the next beat's window, is learned per
+#: channel as the median of the last TAIL_BEATS beats at rest (each over its
+#: beat's scale; a twitch on a few of them does not move a median), and
+#: subtracted, at each beat's scale, where it stands TAIL_SHARE of the
+#: beat's own peak and TAIL_X_NOISE noise floors or more; elsewhere nothing
+#: is (a pulse of one wave: the model is what it was)
+TAIL_MAX_S, TAIL_BEATS, TAIL_MIN_BEATS = 0.5, 16, 8
+#: ... learned from what the beat's model leaves, from this far inside the
+#: beat's window on (a later wave that begins inside the window: the seam)
+TAIL_OVERLAP_S = 0.15
+TAIL_X_NOISE = 3.0
 #: in a subtracted beat's window a region must also pass this many times
 #: what that channel's beats usually leave at that point of the window
 #: (the median over the chunk's beats at rest)

@@ -83,10 +83,11 @@ def beat_remnant(act: np.ndarray, span0: int, nh: int, not_rest: np.ndarray, bea
     samples from ``span0``), and per channel what this chunk's beats at
     rest leave behind at each point of a beat's window: the median over
     the beats of the 40 ms mean |residual| at that offset from the
-    fiducial, (channels, pre + post) codes; None with under 5 such beats.
-    A median over beats: the twitches of a bad spell that fall on some
-    beats do not raise it."""
-    a, b = rt.pre, rt.post
+    fiducial, (channels, pre + post) codes, and on past the window where a
+    pulse's later wave is subtracted (``beats.tail_on``); None with under
+    5 such beats.  A median over beats: the twitches of a bad spell that
+    fall on some beats do not raise it."""
+    a, b = rt.pre, beats.model_post(rt)
     if not beats.fit_f:
         return np.zeros(0, dtype=np.int64), None
     f = np.concatenate(beats.fit_f) - span0
@@ -104,17 +105,16 @@ def beat_remnant(act: np.ndarray, span0: int, nh: int, not_rest: np.ndarray, bea
 def remnant_map(f: np.ndarray, n: int, nh: int, prof_hist, prof, rt: Rates, C: int) -> np.ndarray:
     """(C, n) codes: at each sample of the span, what the subtracted beat
     whose window holds it usually leaves there (the older chunk's profile
-    before ``nh``, the newest's after; the larger where windows overlap);
-    0 where no beat was subtracted."""
+    before ``nh``, the newest's after; the larger where windows overlap)."""
     out = np.zeros((C, n))
-    a, b = rt.pre, rt.post
+    a = rt.pre
     for fid in f.tolist():
         prof_f = prof_hist if fid < nh else prof
         if prof_f is None:
             continue
-        lo, hi = max(fid - a, 0), min(fid + b, n)
-        seg = out[:, lo:hi]
-        np.maximum(seg, prof_f[:, lo - (fid - a):hi - (fid - a)], out=seg)
+        lo, hi = max(fid - a, 0), min(fid - a + prof_f.shape[1], n)  # as far as its beats' model reached
+        if hi > lo:
+            np.maximum(out[:, lo:hi], prof_f[:, lo - (fid - a):hi - (fid - a)], out=out[:, lo:hi])
     return out
 
 

@@ -15,6 +15,7 @@ class Night(NightPlanning):
     """A planned night; :meth:`render` gives codes for any sample range."""
 
     BLOCK = 4096  # noise is drawn per fixed block so any split renders alike
+    wave2_delay_s = wave2_share = wave2_freq = 0.0  #: the pulse's second wave: none (see _plan_second_wave)
 
     #: volts at the disc per code of the first board (unity-gain buffers into a
     #: 3.3 V-referenced MCP3008): what the signals' sizes in codes were drawn in
@@ -29,22 +30,10 @@ class Night(NightPlanning):
     def __init__(self, minutes: float, *, seed: int = 0, channels: int = pins.N_CHANNELS, rate_hz: float = 1000.0,
                  profile: str = "normal", twitches_per_min: float | None = None, board: bool = False,
                  second_wave: bool = False):
-        """``board``: pass what the discs make through the v2 sensor board
-        (firmware_host.frontend, from the same part table as the schematic:
-        gain, high-pass and anti-alias poles, rails, the ADC's 2.5 V
-        reference) instead of the first board's unity gain; of the noise
-        drawn, the sensor's part goes through the board and the ADC's
-        (``ADC_NOISE_LSB``) is added after it.
-
-        ``second_wave`` (family nights): each beat's pulse has a second,
-        later wave (the reflected wave after the dicrotic notch: end of
-        systole), ``wave2_delay_s`` after the first (0.25-0.45 s at 60 bpm,
-        shorter as the heart speeds up, as systole does: times the square
-        root of the beat period in s), ``wave2_share`` of its size
-        (0.3-0.8) and its own burst frequency (0.6-1.2x).  Drawn from a
-        stream of its own: every other part of the night is as without it.
-        Not in the family's figures yet (benchmarks/detector_heart_waves.py
-        measures what it does to the count)."""
+        """``board``: what the discs make through the v2 sensor board's model
+        (firmware_host.frontend, the schematic's part table: gain, poles, rails,
+        the ADC's 2.5 V reference), the sensor's noise through it and the ADC's
+        (``ADC_NOISE_LSB``) after; ``second_wave``: :meth:`_plan_second_wave`."""
         if profile not in PROFILES:
             raise ValueError(f"profile must be one of {PROFILES}")
         self.board = bool(board)
@@ -57,14 +46,10 @@ class Night(NightPlanning):
         self.profile = profile
         rng = np.random.default_rng([self.seed, 1])
         self.ambiguous: list[Twitch] = []  #: family nights: twitches not scored either way
-        self.wave2_delay_s = self.wave2_share = self.wave2_freq = 0.0
         if profile in FAMILY:
             self._plan_family(rng, profile)
             if second_wave:
-                w = np.random.default_rng([self.seed, 5])
-                self.wave2_delay_s = float(w.uniform(0.25, 0.45) * np.sqrt(60.0 / self.hr_bpm))
-                self.wave2_share = float(w.uniform(0.3, 0.8))
-                self.wave2_freq = float(w.uniform(0.6, 1.2))
+                self._plan_second_wave()
             return
         if second_wave:
             raise ValueError("second_wave is for the family's nights")
@@ -101,6 +86,21 @@ class Night(NightPlanning):
         self.glitch_ch = rng.integers(0, C, n_gl)
         self.glitch_val = rng.choice([0, pins.ADC_MAX_CODE], n_gl)
         self._finish_plan()
+
+    def _plan_second_wave(self) -> None:
+        """Each beat's pulse has a second, later wave (the reflected wave
+        after the dicrotic notch, at the end of systole): ``wave2_delay_s``
+        after the first (0.25-0.45 s at 60 bpm, shorter as the heart speeds
+        up, as systole does: times the square root of the beat period in s),
+        ``wave2_share`` of its size (0.3-0.8), its own burst frequency
+        (``wave2_freq``, 0.6-1.2x).  From a random stream of its own: every
+        other part of the night is as without it.  Not in the family's
+        figures yet (benchmarks/detector_heart_waves.py measures what it
+        does to the count)."""
+        w = np.random.default_rng([self.seed, 5])
+        self.wave2_delay_s = float(w.uniform(0.25, 0.45) * np.sqrt(60.0 / self.hr_bpm))
+        self.wave2_share = float(w.uniform(0.3, 0.8))
+        self.wave2_freq = float(w.uniform(0.6, 1.2))
 
     def _finish_plan(self) -> None:
         """Lookups for rendering, from the planned beats and twitches (call
