@@ -17,19 +17,21 @@ import numpy as np
 from .arrays import gradient, masked_median
 from .history import History
 from .movement import overlaps
-from .params import TAIL_BEATS, TAIL_MAX_S, TAIL_MIN_BEATS, TAIL_OVERLAP_S, TAIL_X_NOISE, Rates
+from .params import TAIL_BEATS, TAIL_MAX_S, TAIL_MIN_BEATS, TAIL_OVERLAP_S, TAIL_PERIOD_X, TAIL_X_NOISE, Rates
 
 if TYPE_CHECKING:
     from .heartbeat import BeatState
 
 
-def fit(hist: History, good: np.ndarray, windows: list, sigma: np.ndarray, rt: Rates, st: BeatState) -> BeatState:
+def fit(hist: History, good: np.ndarray, windows: list, sigma: np.ndarray, rt: Rates, st: BeatState,
+        excluded=None) -> BeatState:
     """Align, scale and subtract every beat whose window is in ``hist`` and
     was not fitted before (its model added to ``hist.model``); learn the
     templates from the beats that fit; then the pulse's later part after
-    each (:func:`_tails`)."""
+    each (:func:`_tails`; ``excluded(a_abs, b_abs)``: where a channel is
+    out for a fault, as :func:`.heartbeat.track` has it)."""
     _fit_beats(hist, good, windows, sigma, rt, st)
-    _tails(hist, windows, sigma, rt, st)
+    _tails(hist, good, windows, rt, st, excluded)
     return st
 
 
@@ -91,21 +93,25 @@ def _fit_beats(hist: History, good: np.ndarray, windows: list, sigma: np.ndarray
         del st.fit_f[0]
 
 
-def _tails(hist: History, windows: list, sigma: np.ndarray, rt: Rates, st: BeatState) -> None:
-    """The pulse's later part: after each fitted beat's window, up to
-    TAIL_MAX_S further and never into the next beat's window.  Learned per
+def _tails(hist: History, good: np.ndarray, windows: list, rt: Rates, st: BeatState, excluded=None) -> None:
+    """The pulse's later part: from TAIL_OVERLAP_S inside each fitted
+    beat's window to as far into the next fitted beat's (what their models
+    leave between them), TAIL_MAX_S past the window at most.  Learned per
     channel from the beats at rest (the median of the last TAIL_BEATS, each
-    over its beat's scale); subtracted (added to ``hist.model`` at each
-    beat's scale) on the channels where it stands clear: TAIL_SHARE of the
-    template's peak and TAIL_X_NOISE noise floors or more.  A beat waits
-    until the next one is found and its later part is in the buffer."""
+    over its beat's scale); subtracted (fitted per beat, :func:`_tail_model`)
+    on the good channels where it stands TAIL_X_NOISE times the beats'
+    spread there.  Only between beats a period apart (not across a beat that was
+    not fitted, an ectopic beat's pause), with a gap between their windows
+    (not at a fast heart).  A beat waits for the one after it."""
     if not st.tail_todo:
         return
     y, base = hist.y, hist.base
     ov = int(round(TAIL_OVERLAP_S * rt.fw))
     C, n_max = y.shape[0], int(round(TAIL_MAX_S * rt.fw)) + 2 * ov
-    due = []
+    due, period = [], st.period or 0.0
     for (f, sc), (f_next, _) in zip(st.tail_todo[:-1], st.tail_todo[1:]):
+        if f_next - f > TAIL_PERIOD_X * period:
+            continue
         # up to a little inside the next fitted beat's window (its model is
         # in: what the two leave between them, the seam, is learned too)
         a, b = f + rt.post - ov, min(f_next - rt.pre + ov, f + rt.post + n_max - ov)
@@ -117,7 +123,8 @@ def _tails(hist: History, windows: list, sigma: np.ndarray, rt: Rates, st: BeatS
     for f, sc, a, b in due:
         if sc > 0 and not overlaps(windows, np.array([f - rt.pre]), np.array([b]))[0]:
             w = np.full((C, n_max), np.nan)
-            w[:, :b - a] = (y[:, a - base:b - base] - hist.model[:, a - base:b - base]) / sc
+            ok = good if excluded is None else good & ~excluded(a, b).any(axis=1)  # not a sensor out then
+            w[ok, :b - a] = (y[ok, a - base:b - base] - hist.model[ok, a - base:b - base]) / sc
             st.tail_recent.append(w)
     del st.tail_recent[:-TAIL_BEATS]
     if len(st.tail_recent) < TAIL_MIN_BEATS:
@@ -132,8 +139,11 @@ def _tails(hist: History, windows: list, sigma: np.ndarray, rt: Rates, st: BeatS
     with warnings.catch_warnings():  # points no beat reached are NaN, and left out
         warnings.simplefilter("ignore", RuntimeWarning)
         noise = np.nanmedian(1.4826 * np.nanmedian(np.abs(R - tail[None]), axis=0), axis=1)
-    on = np.abs(tail).max(axis=1) >= TAIL_X_NOISE * noise
-    st.tail_on = on
+    clear = (np.abs(tail).max(axis=1) >= TAIL_X_NOISE * noise) & (noise > 0) & good  # not on a sensor that is out
+    # and clear in the last batch of beats too: a wave repeats, a sensor's
+    # jolt back from the rail does not
+    on = clear & (st.tail_clear if st.tail_clear is not None else clear)
+    st.tail_clear, st.tail_on = clear, on
     if not on.any():
         return
     for f, sc, a, b in due:

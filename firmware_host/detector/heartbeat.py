@@ -55,6 +55,7 @@ class BeatState:
     #: scale, NaN past the next beat's window: (k, C, TAIL_MAX_S) codes
     tail_recent: list = field(default_factory=list)
     tail_on: np.ndarray | None = None  #: per channel: is a later wave subtracted
+    tail_clear: np.ndarray | None = None  #: per channel: did it stand clear in the last batch of beats
     tail_hold: list = field(default_factory=list)  #: beats due before enough were seen to tell
 
     def model_post(self, rt: Rates) -> int:
@@ -358,7 +359,7 @@ def track(hist: History, n_new: int, rest: np.ndarray, good: np.ndarray, windows
             del st.beats[snap[0]:]
             st.n_placed, st.placed, st.beat_h = snap[1], snap[2], snap[3]
             _search(e, base, lo, hi, good, excluded, rt, st)
-    fit(hist, good, windows, sigma, rt, st)
+    fit(hist, good, windows, sigma, rt, st, excluded)
     if len(st.beats) > 400:
         st.beats = st.beats[-200:]
     return st

@@ -191,18 +191,20 @@ def rates(cfg: DetectorConfig) -> Rates:
 
 #: a pulse may have a second, later wave (the reflected wave after the
 #: dicrotic notch, 0.25-0.45 s after the first at 60 bpm), past the beat's
-#: window (0.3 s after its peak).  What repeats with each beat there, up to
-#: TAIL_MAX_S further and never into the next beat's window, is learned per
-#: channel as the median of the last TAIL_BEATS beats at rest (each over its
-#: beat's scale; a twitch on a few of them does not move a median), and
-#: subtracted, at each beat's scale, where it stands TAIL_SHARE of the
-#: beat's own peak and TAIL_X_NOISE noise floors or more; elsewhere nothing
-#: is (a pulse of one wave: the model is what it was)
+#: window (0.3 s after its peak).  What the beats' models leave from
+#: TAIL_OVERLAP_S inside a beat's window to as far into the next beat's
+#: (the seam between them), TAIL_MAX_S past the window at most, is learned
+#: per channel as the median of the last TAIL_BEATS beats at rest (each over
+#: its beat's scale; a twitch on a few of them does not move a median, and
+#: TAIL_MIN_BEATS must reach a point) and subtracted where it stands
+#: TAIL_X_NOISE times the beats' own spread there (their median absolute
+#: deviation); elsewhere nothing is (a pulse of one wave: the model is what
+#: it was).  Only between fitted beats under TAIL_PERIOD_X periods apart
+#: (not across a beat not fitted, nor an ectopic beat's pause).  On the
+#: second-wave bench the wave stood 4.6-47x the spread (median per night),
+#: one-wave nights' seams 1-3x
 TAIL_MAX_S, TAIL_BEATS, TAIL_MIN_BEATS = 0.5, 16, 8
-#: ... learned from what the beat's model leaves, from this far inside the
-#: beat's window on (a later wave that begins inside the window: the seam)
-TAIL_OVERLAP_S = 0.15
-TAIL_X_NOISE = 3.0
+TAIL_OVERLAP_S, TAIL_X_NOISE, TAIL_PERIOD_X = 0.15, 3.0, 1.3
 #: in a subtracted beat's window a region must also pass this many times
 #: what that channel's beats usually leave at that point of the window
 #: (the median over the chunk's beats at rest)
