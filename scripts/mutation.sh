@@ -38,6 +38,10 @@ case "$module" in  # each module's own tests
     tests="tests/test_detector_rules.py tests/test_detector_physics.py tests/test_detector_edges.py" ;;
   firmware_host/detector/front.py) floor=80  # and the glitch repair checked to the bit
     tests="tests/test_detector.py tests/test_detector_rules.py tests/test_detector_physics.py tests/test_detector_edges.py tests/test_fixtures.py tests/test_detector_exact.py" ;;
+  firmware_host/simulator/night.py) floor=80  # the family's nights as the golden events and the benches see them
+    tests="tests/test_simulator_heart_waves.py tests/test_simulator_family.py tests/test_events_identical.py" ;;
+  firmware_host/detector/beatfit.py) floor=80  # the pulse's later wave, and the beats' fit the golden nights check
+    tests="tests/test_detector_heart_waves.py tests/test_detector_physics.py" ;;
   firmware_host/detector/*.py) floor=80
     tests="tests/test_detector.py tests/test_detector_rules.py tests/test_detector_physics.py tests/test_detector_edges.py tests/test_fixtures.py" ;;
   store|adc|detector|firmware_host/store.py|firmware_host/adc.py|firmware_host/detector.py)
