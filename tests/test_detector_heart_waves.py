@@ -148,11 +148,11 @@ def test_a_small_wave_on_a_quiet_sensor_stands_clear_of_its_spread():
 def test_no_later_wave_is_learned_at_a_fast_heart_nor_across_a_missed_beat():
     hist, st, rt, fids, y = _trace(period=70)  # the two beats' windows leave no gap to speak of
     _tails(hist, st, rt)
-    assert st.tail_recent == [] and not hist.model.any()
+    assert len(st.tail_recent) == 0 and not hist.model.any()
     hist, st, rt, fids, y = _trace()
     st.tail_todo = st.tail_todo[::2]  # every other beat not fitted: two periods between those left
     _tails(hist, st, rt)
-    assert st.tail_recent == [] and not hist.model.any()
+    assert len(st.tail_recent) == 0 and not hist.model.any()
 
 
 def test_a_sensor_that_is_out_teaches_nothing_and_gets_nothing():

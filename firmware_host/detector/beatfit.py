@@ -9,7 +9,6 @@ past.  A channel whose beats stop fitting learns its template again.
 """
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -107,7 +106,7 @@ def _tails(hist: History, good: np.ndarray, windows: list, rt: Rates, st: BeatSt
         return
     y, base = hist.y, hist.base
     ov = int(round(TAIL_OVERLAP_S * rt.fw))
-    C, n_max = y.shape[0], int(round(TAIL_MAX_S * rt.fw)) + 2 * ov
+    n_max = int(round(TAIL_MAX_S * rt.fw)) + 2 * ov
     due, period = [], st.period or 0.0
     for (f, sc), (f_next, _) in zip(st.tail_todo[:-1], st.tail_todo[1:]):
         if f_next - f > TAIL_PERIOD_X * period:
@@ -120,25 +119,18 @@ def _tails(hist: History, good: np.ndarray, windows: list, rt: Rates, st: BeatSt
     st.tail_todo = st.tail_todo[-1:]  # the last waits for the beat after it
     if not due:
         return
-    for f, sc, a, b in due:
-        if sc > 0 and not overlaps(windows, np.array([f - rt.pre]), np.array([b]))[0]:
-            w = np.full((C, n_max), np.nan)
-            ok = good if excluded is None else good & ~excluded(a, b).any(axis=1)  # not a sensor out then
-            w[ok, :b - a] = (y[ok, a - base:b - base] - hist.model[ok, a - base:b - base]) / sc
-            st.tail_recent.append(w)
-    del st.tail_recent[:-TAIL_BEATS]
+    _learn_tails(hist, good, windows, rt, st, excluded, due, n_max)
     if len(st.tail_recent) < TAIL_MIN_BEATS:
         st.tail_hold = (st.tail_hold + due)[-4 * TAIL_BEATS:]  # done once enough beats tell
         return
     due, st.tail_hold = st.tail_hold + due, []
-    R = np.stack(st.tail_recent)
+    R = st.tail_recent
     tail = tail_median(R)
     # what stands clear of the beats' own spread there (the residual's
     # noise, a twitch on a beat or two: the median absolute deviation over
     # the beats, its median over the window), known from the first beats on
-    with warnings.catch_warnings():  # points no beat reached are NaN, and left out
-        warnings.simplefilter("ignore", RuntimeWarning)
-        noise = np.nanmedian(1.4826 * np.nanmedian(np.abs(R - tail[None]), axis=0), axis=1)
+    spread = 1.4826 * _median_over_beats(np.abs(R - tail[None]))  # NaN where no beat reached
+    noise = _median_over_beats(spread.T[:, :, None])[:, 0]  # (its median over the window, per channel)
     clear = (np.abs(tail).max(axis=1) >= TAIL_X_NOISE * noise) & (noise > 0) & good  # not on a sensor that is out
     # and clear in the last batch of beats too: a wave repeats, a sensor's
     # jolt back from the rail does not
@@ -150,6 +142,28 @@ def _tails(hist: History, good: np.ndarray, windows: list, rt: Rates, st: BeatSt
         if sc > 0 and a - base >= 0:
             hist.model[on, a - base:b - base] += _tail_model(y[on, a - base:b - base] - hist.model[on, a - base:b - base],
                                                              tail[on, :b - a], sc, rt.K)
+
+
+def _learn_tails(hist: History, good: np.ndarray, windows: list, rt: Rates, st: BeatState, excluded,
+                 due: list, n_max: int) -> None:
+    """Into ``st.tail_recent`` (the last TAIL_BEATS): each due beat at rest,
+    what the models leave in its later part over its scale, NaN past its
+    end and where a sensor was out."""
+    f_d, sc_d, a_d, b_d = (np.array(v) for v in zip(*due))
+    use = np.flatnonzero((sc_d > 0) & ~overlaps(windows, f_d - rt.pre, b_d))[-TAIL_BEATS:]  # at rest; the last kept
+    if not len(use):
+        return
+    y, base = hist.y, hist.base
+    f_d, sc_d, a_d, b_d = f_d[use], sc_d[use], a_d[use], b_d[use]
+    idx = a_d[:, None] + np.arange(n_max)[None, :]  # (k, n) absolute
+    col = np.minimum(idx, base + y.shape[1] - 1) - base
+    w = ((y[:, col] - hist.model[:, col]) / sc_d[None, :, None]).transpose(1, 0, 2)  # (k, C, n)
+    ok = np.repeat(good[None, :], len(f_d), axis=0)
+    if excluded is not None:
+        out = excluded(int(a_d.min()), int(b_d.max()))  # (C, span)
+        ok &= ~np.array([out[:, a - a_d.min():b - a_d.min()].any(axis=1) for a, b in zip(a_d, b_d)])
+    w[~((idx < b_d[:, None])[:, None, :] & ok[:, :, None])] = np.nan
+    st.tail_recent = np.concatenate([st.tail_recent, w])[-TAIL_BEATS:] if len(st.tail_recent) else w
 
 
 def _tail_model(r: np.ndarray, T: np.ndarray, sc: float, K: int) -> np.ndarray:
@@ -173,13 +187,23 @@ def tail_median(R: np.ndarray) -> np.ndarray:
     """(C, n): at each point, the median over the windows ``R`` (k, C, n)
     that reach it (NaN where one does not), as np.nanmedian gives it; 0
     where fewer than TAIL_MIN_BEATS do."""
-    k = len(R)
     cnt = (~np.isnan(R)).sum(axis=0)
-    v = np.sort(np.where(np.isnan(R), np.inf, R), axis=0)
+    return np.where(cnt >= TAIL_MIN_BEATS, _median_over_beats(R), 0.0)
+
+
+def _median_over_beats(R: np.ndarray) -> np.ndarray:
+    """np.nanmedian(R, axis=0) to the bit (NaN where no window reaches), by
+    one sort with the NaNs sent to the end: nanmedian's masked path costs
+    an 8-h replay a second."""
+    k = len(R)
+    nan = np.isnan(R)
+    cnt = k - nan.sum(axis=0)
+    v = np.where(nan, np.inf, R).transpose(1, 2, 0).copy()  # the beats last: a contiguous sort
+    v.sort(axis=-1)
     h = cnt // 2
-    lo = np.take_along_axis(v, np.clip(np.where(cnt % 2 == 1, h, h - 1), 0, k - 1)[None], axis=0)[0]
-    hi = np.take_along_axis(v, np.clip(h, 0, k - 1)[None], axis=0)[0]
-    return np.where(cnt >= TAIL_MIN_BEATS, (lo + hi) / 2, 0.0)
+    lo = np.take_along_axis(v, np.clip(np.where(cnt % 2 == 1, h, h - 1), 0, k - 1)[..., None], axis=-1)[..., 0]
+    hi = np.take_along_axis(v, np.clip(h, 0, k - 1)[..., None], axis=-1)[..., 0]
+    return np.where(cnt > 0, (lo + hi) / 2, np.nan)
 
 
 def _align(y: np.ndarray, fids: np.ndarray, T: np.ndarray, good: np.ndarray, noise: np.ndarray, rt: Rates):

@@ -53,7 +53,7 @@ class BeatState:
     tail_todo: list = field(default_factory=list)
     #: the later part of the last TAIL_BEATS beats at rest, each over its
     #: scale, NaN past the next beat's window: (k, C, TAIL_MAX_S) codes
-    tail_recent: list = field(default_factory=list)
+    tail_recent: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
     tail_on: np.ndarray | None = None  #: per channel: is a later wave subtracted
     tail_clear: np.ndarray | None = None  #: per channel: did it stand clear in the last batch of beats
     tail_hold: list = field(default_factory=list)  #: beats due before enough were seen to tell
