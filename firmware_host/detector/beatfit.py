@@ -160,8 +160,10 @@ def _learn_tails(hist: History, good: np.ndarray, windows: list, rt: Rates, st: 
     w = ((y[:, col] - hist.model[:, col]) / sc_d[None, :, None]).transpose(1, 0, 2)  # (k, C, n)
     ok = np.repeat(good[None, :], len(f_d), axis=0)
     if excluded is not None:
-        out = excluded(int(a_d.min()), int(b_d.max()))  # (C, span)
-        ok &= ~np.array([out[:, a - a_d.min():b - a_d.min()].any(axis=1) for a, b in zip(a_d, b_d)])
+        a0 = int(a_d.min())
+        out = np.zeros((len(good), int(b_d.max()) - a0 + 1), dtype=np.int64)
+        np.cumsum(excluded(a0, int(b_d.max())), axis=1, out=out[:, 1:])  # (C, span + 1): samples out so far
+        ok &= (out[:, b_d - a0] == out[:, a_d - a0]).T  # none out between a and b
     w[~((idx < b_d[:, None])[:, None, :] & ok[:, :, None])] = np.nan
     st.tail_recent = np.concatenate([st.tail_recent, w])[-TAIL_BEATS:] if len(st.tail_recent) else w
 
