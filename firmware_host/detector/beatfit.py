@@ -128,9 +128,10 @@ def _tails(hist: History, good: np.ndarray, windows: list, rt: Rates, st: BeatSt
     tail = tail_median(R)
     # what stands clear of the beats' own spread there (the residual's
     # noise, a twitch on a beat or two: the median absolute deviation over
-    # the beats, its median over the window), known from the first beats on
-    spread = 1.4826 * _median_over_beats(np.abs(R - tail[None]))  # NaN where no beat reached
-    noise = _median_over_beats(spread.T[:, :, None])[:, 0]  # (its median over the window, per channel)
+    # the beats, its median over the points any beat reached), known from
+    # the first beats on
+    spread = 1.4826 * _over_beats(np.abs(R - tail[None]))
+    noise = masked_median(spread, ~np.isnan(R).all(axis=0))  # per channel (0: none reached)
     clear = (np.abs(tail).max(axis=1) >= TAIL_X_NOISE * noise) & (noise > 0) & good  # not on a sensor that is out
     # and clear in the last batch of beats too: a wave repeats, a sensor's
     # jolt back from the rail does not
@@ -190,22 +191,16 @@ def tail_median(R: np.ndarray) -> np.ndarray:
     that reach it (NaN where one does not), as np.nanmedian gives it; 0
     where fewer than TAIL_MIN_BEATS do."""
     cnt = (~np.isnan(R)).sum(axis=0)
-    return np.where(cnt >= TAIL_MIN_BEATS, _median_over_beats(R), 0.0)
+    return np.where(cnt >= TAIL_MIN_BEATS, _over_beats(R), 0.0)
 
 
-def _median_over_beats(R: np.ndarray) -> np.ndarray:
-    """np.nanmedian(R, axis=0) to the bit (NaN where no window reaches), by
-    one sort with the NaNs sent to the end: nanmedian's masked path costs
-    an 8-h replay a second."""
-    k = len(R)
-    nan = np.isnan(R)
-    cnt = k - nan.sum(axis=0)
-    v = np.where(nan, np.inf, R).transpose(1, 2, 0).copy()  # the beats last: a contiguous sort
-    v.sort(axis=-1)
-    h = cnt // 2
-    lo = np.take_along_axis(v, np.clip(np.where(cnt % 2 == 1, h, h - 1), 0, k - 1)[..., None], axis=-1)[..., 0]
-    hi = np.take_along_axis(v, np.clip(h, 0, k - 1)[..., None], axis=-1)[..., 0]
-    return np.where(cnt > 0, (lo + hi) / 2, np.nan)
+def _over_beats(R: np.ndarray) -> np.ndarray:
+    """(C, n): np.nanmedian(R, axis=0) to the bit, 0 where no window
+    reaches (arrays.masked_median over the beats, made the last axis:
+    nanmedian's masked path costs an 8-h replay a second)."""
+    k, C, n = R.shape
+    v = R.transpose(1, 2, 0).reshape(C * n, k)
+    return masked_median(v, ~np.isnan(v)).reshape(C, n)
 
 
 def _align(y: np.ndarray, fids: np.ndarray, T: np.ndarray, good: np.ndarray, noise: np.ndarray, rt: Rates):

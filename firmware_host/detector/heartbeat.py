@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import filters
-from .arrays import median_rows, second_smallest
+from .arrays import masked_median, median_rows, second_smallest
 from .beatfit import fit
 from .movement import not_rest_mask, overlaps
 from .history import History
@@ -52,7 +52,7 @@ class BeatState:
     #: fiducial, scale), in order
     tail_todo: list = field(default_factory=list)
     #: the later part of the last TAIL_BEATS beats at rest, each over its
-    #: scale, NaN past the next beat's window: (k, C, TAIL_MAX_S) codes
+    #: scale, NaN past the next beat's window: (k, C, TAIL_MAX_S + 2 x TAIL_OVERLAP_S) codes
     tail_recent: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
     tail_on: np.ndarray | None = None  #: per channel: is a later wave subtracted
     tail_clear: np.ndarray | None = None  #: per channel: did it stand clear in the last batch of beats
@@ -144,15 +144,11 @@ def folded_level(e: np.ndarray, ok: np.ndarray, period: float) -> np.ndarray:
     n_ok = okv.sum(axis=1)  # (C, nb)
     enough = n_ok.sum(axis=1) >= 4 * nb
     # the median over beats of the ok samples in each bin, as np.nanmedian
-    # gives it to the bit (the two middle values' sum over 2), but by one
-    # sort with the rest sent to the end: nanmedian's masked-array path
-    # costs several times more; a bin with none is "no data"
-    v = np.where(okv, v, np.inf)
-    v.sort(axis=1)
-    h = n_ok // 2
-    lo = np.take_along_axis(v, np.maximum(np.where(n_ok % 2 == 1, h, h - 1), 0)[:, None, :], axis=1)[:, 0]
-    hi = np.take_along_axis(v, np.minimum(h, K - 1)[:, None, :], axis=1)[:, 0]
-    prof = np.where(n_ok > 0, (lo + hi) / 2, -np.inf)  # (C, nb)
+    # gives it to the bit (the two middle values' sum over 2), by one sort
+    # (arrays.masked_median: nanmedian's masked-array path costs several
+    # times more); a bin with none is "no data"
+    med = masked_median(v.transpose(0, 2, 1).reshape(C * nb, K), okv.transpose(0, 2, 1).reshape(C * nb, K))
+    prof = np.where(n_ok > 0, med.reshape(C, nb), -np.inf)  # (C, nb)
     lvl = prof.max(axis=1)
     return np.where(enough, lvl, np.nan)
 
